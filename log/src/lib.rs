@@ -1,0 +1,29 @@
+//! # islet-log
+//!
+//! The transparency-log layer of islet.
+//!
+//! Format modules, which do no I/O and know nothing of storage or HTTP:
+//! - [`merkle`]: RFC 6962 hashing, proofs over any [`merkle::HashReader`],
+//!   verification, subtree proofs.
+//! - [`tiles`]: C2SP tlog-tiles paths, tile and bundle codecs, tile sets,
+//!   authenticated reads out of tiles.
+//! - [`note`]: C2SP signed notes, vkeys, Ed25519 / ECDSA / `cosignature/v1`.
+//! - [`checkpoint`]: C2SP checkpoints.
+//!
+//! Built on them, with I/O:
+//! - [`tiledir`]: writes a complete tlog-tiles directory from entries.
+//! - [`source`]: reads a tlog-tiles log from a directory or over HTTP(S).
+//! - [`fsck`]: verifies a whole tlog-tiles log.
+//!
+//! Specs: `../shared/specs/c2sp.md`, `../shared/specs/rekor-v2.md`.
+
+pub mod checkpoint;
+pub mod error;
+pub mod fsck;
+pub mod merkle;
+pub mod note;
+pub mod source;
+pub mod tiledir;
+pub mod tiles;
+
+pub use error::{Error, Result};

@@ -1,0 +1,136 @@
+//! Writes a complete tlog-tiles directory (`checkpoint`, `tile/…`,
+//! `tile/entries/…`) from a stream of entries and a signing key.
+//!
+//! Tests and benches use it to make logs of any size; memory stays bounded
+//! (one bundle and one row of hashes per level). Files are written to a
+//! temporary name and renamed, tiles and bundles first and the checkpoint
+//! last, so a reader never sees a checkpoint ahead of its tiles.
+
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
+use crate::merkle::leaf_hash;
+use crate::note::NoteSigner;
+use crate::tiles::{BundleId, TILE_WIDTH, TileBuilder, TileId, TilePath, encode_hash_tile, push_bundle_entry};
+
+/// Builds a tlog-tiles directory entry by entry.
+#[derive(Debug)]
+pub struct TileDirWriter {
+    dir: PathBuf,
+    tiles: TileBuilder,
+    bundle: Vec<u8>,
+    bundle_entries: u16,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes `bytes` at `dir/rel` through a temporary file and a rename.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write_file_atomic(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    let tmp = path.with_extension("islet-tmp");
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io_err(&path))
+}
+
+impl TileDirWriter {
+    /// A writer for an empty log in `dir` (created if missing).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            tiles: TileBuilder::new(),
+            bundle: Vec::new(),
+            bundle_entries: 0,
+        }
+    }
+
+    /// Entries written so far.
+    pub fn size(&self) -> u64 {
+        self.tiles.size()
+    }
+
+    /// Appends one entry.
+    ///
+    /// # Errors
+    /// [`Error::EntryTooLarge`] for an entry over 65,535 bytes; I/O errors.
+    pub fn append(&mut self, entry: &[u8]) -> Result<()> {
+        push_bundle_entry(&mut self.bundle, entry)?;
+        self.bundle_entries += 1;
+        let dir = &self.dir;
+        let mut failed = None;
+        self.tiles.push(leaf_hash(entry), &mut |tile, hashes| {
+            if failed.is_none() {
+                failed = write_file_atomic(dir, &tile.to_string(), &encode_hash_tile(hashes)).err();
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if self.bundle_entries == TILE_WIDTH {
+            let id = BundleId {
+                index: (self.size() - 1) / u64::from(TILE_WIDTH),
+                width: TILE_WIDTH,
+            };
+            write_file_atomic(&self.dir, &TilePath::Entries(id).to_string(), &self.bundle)?;
+            self.bundle.clear();
+            self.bundle_entries = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes the partial tiles and bundle, then the checkpoint signed by
+    /// `signers` (whose first key's name is the origin), and returns it.
+    ///
+    /// # Errors
+    /// I/O and signing errors.
+    pub fn finish(self, origin: &str, signers: &[&dyn NoteSigner]) -> Result<Checkpoint> {
+        for (tile, hashes) in self.tiles.partial_tiles() {
+            write_file_atomic(&self.dir, &tile.to_string(), &encode_hash_tile(hashes))?;
+        }
+        if self.bundle_entries > 0 {
+            let id = TileId {
+                level: 0,
+                index: self.size() / u64::from(TILE_WIDTH),
+                width: self.bundle_entries,
+            }
+            .bundle();
+            write_file_atomic(&self.dir, &TilePath::Entries(id).to_string(), &self.bundle)?;
+        }
+        let checkpoint = Checkpoint {
+            origin: origin.to_owned(),
+            size: self.size(),
+            root: self.tiles.root(),
+            extensions: Vec::new(),
+        };
+        let note = checkpoint.sign(signers)?;
+        write_file_atomic(&self.dir, "checkpoint", &note)?;
+        Ok(checkpoint)
+    }
+}
+
+/// Writes a whole log of `entries` into `dir` and signs its checkpoint.
+///
+/// # Errors
+/// As [`TileDirWriter::append`] and [`TileDirWriter::finish`].
+pub fn write_log<I, E>(dir: &Path, origin: &str, signer: &dyn NoteSigner, entries: I) -> Result<Checkpoint>
+where
+    I: IntoIterator<Item = E>,
+    E: AsRef<[u8]>,
+{
+    let mut w = TileDirWriter::new(dir);
+    for e in entries {
+        w.append(e.as_ref())?;
+    }
+    w.finish(origin, &[signer])
+}
