@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, hash_from_slice};
-use crate::note::{NoteSigner, NoteVerifier, OpenedNote, open, sign_note};
+use crate::note::{NoteSigner, NoteVerifier, OpenedNote, PublicKey, open, sign_note};
 
 /// Largest tree size a checkpoint may carry: sizes are below 2^63, as the
 /// Go implementations parse them as int64.
@@ -31,7 +31,9 @@ pub struct Checkpoint {
 }
 
 fn malformed(reason: impl Into<String>) -> Error {
-    Error::MalformedCheckpoint { reason: reason.into() }
+    Error::MalformedCheckpoint {
+        reason: reason.into(),
+    }
 }
 
 impl Checkpoint {
@@ -47,7 +49,8 @@ impl Checkpoint {
             return Err(malformed("contains a carriage return"));
         }
         let mut lines = body.split('\n');
-        let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next()) else {
+        let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next())
+        else {
             return Err(malformed("fewer than 3 lines"));
         };
         if origin.is_empty() {
@@ -61,12 +64,20 @@ impl Checkpoint {
             .then(|| size.parse::<u64>().ok())
             .flatten()
             .filter(|&s| s <= MAX_TREE_SIZE)
-            .ok_or_else(|| malformed(format!("tree size {size:.24?} is not a canonical decimal below 2^63")))?;
+            .ok_or_else(|| {
+                malformed(format!(
+                    "tree size {size:.24?} is not a canonical decimal below 2^63"
+                ))
+            })?;
         let root_bytes = B64
             .decode(root)
             .map_err(|_| malformed("root hash is not canonical padded base64"))?;
-        let root = hash_from_slice(&root_bytes)
-            .map_err(|_| malformed(format!("root hash has {} bytes, expected 32", root_bytes.len())))?;
+        let root = hash_from_slice(&root_bytes).map_err(|_| {
+            malformed(format!(
+                "root hash has {} bytes, expected 32",
+                root_bytes.len()
+            ))
+        })?;
         let extensions: Vec<String> = lines.map(str::to_owned).collect();
         if extensions.iter().any(String::is_empty) {
             return Err(malformed("empty extension line"));
@@ -81,7 +92,12 @@ impl Checkpoint {
 
     /// The checkpoint body (note text).
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -114,31 +130,49 @@ pub struct SignedCheckpoint {
 
 impl SignedCheckpoint {
     /// Opens a signed checkpoint: the note must carry a valid signature by
-    /// `log_key`, and the origin must equal the key's name (the Rekor and
-    /// tlog-tiles convention). Other known `cosigners` are verified too when
-    /// present (a bad one rejects the checkpoint); unknown lines are ignored.
+    /// `key`; other known `cosigners` are verified too when present (a bad
+    /// one rejects the checkpoint); unknown lines are ignored.
+    ///
+    /// The origin must equal `origin` when given; otherwise, for a log key
+    /// (Ed25519 or ECDSA), it must equal the key's name (the Rekor and
+    /// tlog-tiles convention). A checkpoint checked only against a
+    /// `cosignature/v1` key (a mirror's or witness's) has no implied origin.
     ///
     /// # Errors
-    /// Note errors; [`Error::NoKnownSignature`] when the log key did not sign;
+    /// Note errors; [`Error::NoKnownSignature`] when `key` did not sign;
     /// [`Error::OriginMismatch`]; [`Error::MalformedCheckpoint`].
-    pub fn open(raw: &[u8], log_key: &NoteVerifier, cosigners: &[NoteVerifier]) -> Result<SignedCheckpoint> {
+    pub fn open(
+        raw: &[u8],
+        key: &NoteVerifier,
+        cosigners: &[NoteVerifier],
+        origin: Option<&str>,
+    ) -> Result<SignedCheckpoint> {
         let mut verifiers = Vec::with_capacity(1 + cosigners.len());
-        verifiers.push(log_key.clone());
+        verifiers.push(key.clone());
         verifiers.extend_from_slice(cosigners);
         let note = open(raw, &verifiers)?;
         if !note
             .verified
             .iter()
-            .any(|v| v.name == log_key.name() && v.key_id == log_key.key_id())
+            .any(|v| v.name == key.name() && v.key_id == key.key_id())
         {
             return Err(Error::NoKnownSignature {
-                unknown: vec![format!("log key {}+{:08x} did not sign", log_key.name(), log_key.key_id())],
+                unknown: vec![format!(
+                    "log key {}+{:08x} did not sign",
+                    key.name(),
+                    key.key_id()
+                )],
             });
         }
         let checkpoint = Checkpoint::parse(&note.note.text)?;
-        if checkpoint.origin != log_key.name() {
+        let expected = match (origin, key.public_key()) {
+            (Some(o), _) => Some(o),
+            (None, PublicKey::CosignatureV1(_)) => None,
+            (None, _) => Some(key.name()),
+        };
+        if let Some(expected) = expected.filter(|e| *e != checkpoint.origin) {
             return Err(Error::OriginMismatch {
-                expected: log_key.name().to_owned(),
+                expected: expected.to_owned(),
                 found: checkpoint.origin,
             });
         }

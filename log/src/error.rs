@@ -126,7 +126,9 @@ pub enum Error {
         reason: String,
     },
     /// A vkey whose key ID field does not match the key.
-    #[error("verifier key {name}: key ID {given:08x} does not match the key (computed {computed:08x})")]
+    #[error(
+        "verifier key {name}: key ID {given:08x} does not match the key (computed {computed:08x})"
+    )]
     KeyIdMismatch {
         /// Key name.
         name: String,

@@ -21,8 +21,8 @@ use crate::merkle::{EMPTY_ROOT, Hash, leaf_hash, perfect_root};
 use crate::note::NoteVerifier;
 use crate::source::{LogSource, Resource};
 use crate::tiles::{
-    BundleId, TILE_WIDTH, TileBuilder, TileId, for_each_bundle_entry, parse_hash_tile, root_from_partial_tiles,
-    tiles_for_size,
+    BundleId, TILE_WIDTH, TileBuilder, TileId, for_each_bundle_entry, parse_hash_tile,
+    root_from_partial_tiles, tiles_for_size,
 };
 
 /// Default number of bundles fetched and hashed at once.
@@ -35,6 +35,9 @@ pub struct FsckOptions {
     pub concurrency: usize,
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// The origin the checkpoint must carry (default: the log key's name;
+    /// required knowledge when checking with a cosigner key).
+    pub origin: Option<String>,
 }
 
 impl Default for FsckOptions {
@@ -42,6 +45,7 @@ impl Default for FsckOptions {
         Self {
             concurrency: DEFAULT_CONCURRENCY,
             progress: false,
+            origin: None,
         }
     }
 }
@@ -105,15 +109,18 @@ fn in_resource(source: &LogSource, r: Resource) -> impl FnOnce(Error) -> Error +
 
 async fn check_bundle(source: &LogSource, tile: TileId) -> Result<BundleCheck> {
     let bundle = tile.bundle();
-    let (bundle_bytes, tile_bytes) = futures::try_join!(source.fetch_bundle(bundle), source.fetch_tile(tile))?;
+    let (bundle_bytes, tile_bytes) =
+        futures::try_join!(source.fetch_bundle(bundle), source.fetch_tile(tile))?;
     let bundle_path = source.locate(Resource::Tile(crate::tiles::TilePath::Entries(bundle)));
     let tile_path = source.locate(Resource::Tile(crate::tiles::TilePath::Hash(tile)));
-    tokio::task::spawn_blocking(move || hash_bundle(bundle, &bundle_bytes, &tile_bytes, &bundle_path, &tile_path))
-        .await
-        .map_err(|e| Error::Io {
-            path: "hashing worker".into(),
-            source: std::io::Error::other(e.to_string()),
-        })?
+    tokio::task::spawn_blocking(move || {
+        hash_bundle(bundle, &bundle_bytes, &tile_bytes, &bundle_path, &tile_path)
+    })
+    .await
+    .map_err(|e| Error::Io {
+        path: "hashing worker".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?
 }
 
 fn hash_bundle(
@@ -193,9 +200,11 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} fsck [{bar:40}] {human_pos}/{human_len} entries ({per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} fsck [{bar:40}] {human_pos}/{human_len} entries ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar
 }
@@ -205,10 +214,15 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
 /// # Errors
 /// The first problem found; [`Error::is_verification_failure`] tells a bad
 /// log from one that could not be read.
-pub async fn fsck(source: &LogSource, log_key: &NoteVerifier, opts: &FsckOptions) -> Result<FsckReport> {
+pub async fn fsck(
+    source: &LogSource,
+    log_key: &NoteVerifier,
+    opts: &FsckOptions,
+) -> Result<FsckReport> {
     let started = Instant::now();
     let raw = source.fetch_required(Resource::Checkpoint).await?;
-    let signed = SignedCheckpoint::open(&raw, log_key, &[]).map_err(in_resource(source, Resource::Checkpoint))?;
+    let signed = SignedCheckpoint::open(&raw, log_key, &[], opts.origin.as_deref())
+        .map_err(in_resource(source, Resource::Checkpoint))?;
     let cp = signed.checkpoint;
     let mut report = FsckReport {
         origin: cp.origin.clone(),
@@ -236,7 +250,9 @@ pub async fn fsck(source: &LogSource, log_key: &NoteVerifier, opts: &FsckOptions
     // Level-0 tiles in order; the level-1+ tiles are recomputed by feeding
     // each full level-0 tile's hash into a builder whose "level L" is the
     // log's level L+1.
-    let level0: Vec<TileId> = tiles_for_size(cp.size).take_while(|t| t.level == 0).collect();
+    let level0: Vec<TileId> = tiles_for_size(cp.size)
+        .take_while(|t| t.level == 0)
+        .collect();
     let mut upper = TileBuilder::new();
     let mut level0_partial: Vec<Hash> = Vec::new();
     let mut upper_full: Vec<(TileId, Vec<Hash>)> = Vec::new();

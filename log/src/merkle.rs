@@ -61,11 +61,19 @@ fn split_point(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
+/// A tree level (always below 64) as the `u8` the API uses.
+#[allow(clippy::cast_possible_truncation)] // levels of a u64-indexed tree are < 64
+pub(crate) fn level_u8(level: impl Into<u64>) -> u8 {
+    let level = level.into();
+    debug_assert!(level < 64);
+    level as u8
+}
+
 /// The largest power of two `≤ n` (n ≥ 1), with its exponent.
 fn largest_pow2_at_most(n: u64) -> (u64, u8) {
     debug_assert!(n >= 1);
     let level = 63 - n.leading_zeros();
-    (1 << level, level as u8)
+    (1 << level, level_u8(level))
 }
 
 /// Hash of a power-of-two number of hashes, pairing adjacent ones level by
@@ -126,7 +134,7 @@ pub fn split_stored_hash_index(index: u64) -> (u8, u64) {
         n += 1;
         leaf = next;
     }
-    let level = (index - leaf) as u8;
+    let level = level_u8(index - leaf);
     (level, n >> level)
 }
 
@@ -254,7 +262,11 @@ pub fn inclusion_proof(index: u64, size: u64, reader: &dyn HashReader) -> Result
 ///
 /// # Errors
 /// [`Error::InvalidProofRequest`] when `old_size` is 0 or above `new_size`.
-pub fn consistency_proof(old_size: u64, new_size: u64, reader: &dyn HashReader) -> Result<Vec<Hash>> {
+pub fn consistency_proof(
+    old_size: u64,
+    new_size: u64,
+    reader: &dyn HashReader,
+) -> Result<Vec<Hash>> {
     if old_size == 0 || old_size > new_size {
         return Err(Error::InvalidProofRequest {
             reason: "consistency needs 0 < old size <= new size",
@@ -278,7 +290,12 @@ fn mismatch(kind: &'static str, reason: &'static str) -> Error {
 /// # Errors
 /// [`Error::ProofMismatch`] when the proof has the wrong length for
 /// `(index, size)`.
-pub fn root_from_inclusion_proof(index: u64, size: u64, leaf: &Hash, proof: &[Hash]) -> Result<Hash> {
+pub fn root_from_inclusion_proof(
+    index: u64,
+    size: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+) -> Result<Hash> {
     const KIND: &str = "inclusion";
     if index >= size {
         return Err(mismatch(KIND, "leaf index is not below the tree size"));
@@ -315,9 +332,18 @@ pub fn root_from_inclusion_proof(index: u64, size: u64, leaf: &Hash, proof: &[Ha
 ///
 /// # Errors
 /// [`Error::ProofMismatch`] when it is not.
-pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> Result<()> {
+pub fn verify_inclusion(
+    index: u64,
+    size: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<()> {
     if root_from_inclusion_proof(index, size, leaf, proof)? != *root {
-        return Err(mismatch("inclusion", "computed root differs from the expected root"));
+        return Err(mismatch(
+            "inclusion",
+            "computed root differs from the expected root",
+        ));
     }
     Ok(())
 }
@@ -331,7 +357,13 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root
 ///
 /// # Errors
 /// [`Error::ProofMismatch`] when the proof does not verify.
-pub fn verify_consistency(size1: u64, size2: u64, root1: &Hash, root2: &Hash, proof: &[Hash]) -> Result<()> {
+pub fn verify_consistency(
+    size1: u64,
+    size2: u64,
+    root1: &Hash,
+    root2: &Hash,
+    proof: &[Hash],
+) -> Result<()> {
     const KIND: &str = "consistency";
     if size1 > size2 {
         return Err(mismatch(KIND, "old size is larger than new size"));
@@ -410,7 +442,7 @@ pub fn is_valid_subtree(start: u64, end: u64) -> bool {
         return true;
     }
     match (end - start).checked_next_power_of_two() {
-        Some(ceil) => start % ceil == 0,
+        Some(ceil) => start.is_multiple_of(ceil),
         None => false,
     }
 }
@@ -421,7 +453,9 @@ pub fn is_valid_subtree(start: u64, end: u64) -> bool {
 /// [`Error::InvalidProofRequest`] for an invalid subtree; reader errors.
 pub fn subtree_hash(start: u64, end: u64, reader: &dyn HashReader) -> Result<Hash> {
     if !is_valid_subtree(start, end) {
-        return Err(Error::InvalidProofRequest { reason: "not a valid subtree" });
+        return Err(Error::InvalidProofRequest {
+            reason: "not a valid subtree",
+        });
     }
     if start == end {
         return Ok(EMPTY_ROOT);
@@ -434,7 +468,12 @@ pub fn subtree_hash(start: u64, end: u64, reader: &dyn HashReader) -> Result<Has
 /// # Errors
 /// [`Error::InvalidProofRequest`] for an invalid subtree or an index outside
 /// it; reader errors.
-pub fn subtree_inclusion_proof(index: u64, start: u64, end: u64, reader: &dyn HashReader) -> Result<Vec<Hash>> {
+pub fn subtree_inclusion_proof(
+    index: u64,
+    start: u64,
+    end: u64,
+    reader: &dyn HashReader,
+) -> Result<Vec<Hash>> {
     if !is_valid_subtree(start, end) || index < start || index >= end {
         return Err(Error::InvalidProofRequest {
             reason: "leaf is not inside a valid subtree",
@@ -468,12 +507,22 @@ pub fn verify_subtree_inclusion(
     let root = root_from_inclusion_proof(index - start, end - start, leaf, proof)
         .map_err(|_| mismatch(KIND, "proof has the wrong length"))?;
     if root != *subtree_root {
-        return Err(mismatch(KIND, "computed root differs from the subtree root"));
+        return Err(mismatch(
+            KIND,
+            "computed root differs from the subtree root",
+        ));
     }
     Ok(())
 }
 
-fn subtree_consistency_ranges(lo: u64, hi: u64, start: u64, end: u64, known: bool, out: &mut Vec<(u64, u64)>) {
+fn subtree_consistency_ranges(
+    lo: u64,
+    hi: u64,
+    start: u64,
+    end: u64,
+    known: bool,
+    out: &mut Vec<(u64, u64)>,
+) {
     if start == lo && end == hi {
         if !known {
             out.push((lo, hi));
@@ -498,7 +547,12 @@ fn subtree_consistency_ranges(lo: u64, hi: u64, start: u64, end: u64, known: boo
 ///
 /// # Errors
 /// [`Error::InvalidProofRequest`] for an invalid subtree or `end > size`.
-pub fn subtree_consistency_proof(start: u64, end: u64, size: u64, reader: &dyn HashReader) -> Result<Vec<Hash>> {
+pub fn subtree_consistency_proof(
+    start: u64,
+    end: u64,
+    size: u64,
+    reader: &dyn HashReader,
+) -> Result<Vec<Hash>> {
     if !is_valid_subtree(start, end) || end > size {
         return Err(Error::InvalidProofRequest {
             reason: "need a valid subtree [start, end) with end <= size",
@@ -627,8 +681,15 @@ impl MemoryTree {
         let mut h = leaf;
         // Leaf n completes one perfect subtree per trailing one bit of n.
         for level in 0..n.trailing_ones() {
-            let left_sibling = stored_hash_index(level as u8, (n >> level) - 1);
-            h = node_hash(&self.stored[left_sibling as usize], &h);
+            let left_sibling = stored_hash_index(level_u8(level), (n >> level) - 1);
+            let left = usize::try_from(left_sibling)
+                .ok()
+                .and_then(|i| self.stored.get(i));
+            // A left sibling always precedes the leaf that completes it.
+            let Some(left) = left else {
+                unreachable!("stored hash {left_sibling} missing")
+            };
+            h = node_hash(left, &h);
             self.stored.push(h);
         }
         self.size += 1;

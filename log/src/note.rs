@@ -92,7 +92,9 @@ pub struct Note {
 }
 
 fn malformed(reason: impl Into<String>) -> Error {
-    Error::MalformedNote { reason: reason.into() }
+    Error::MalformedNote {
+        reason: reason.into(),
+    }
 }
 
 /// Checks the rules every note text obeys: valid UTF-8 (by type), ends with
@@ -114,7 +116,10 @@ impl Note {
     /// [`Error::MalformedNote`] naming the broken rule.
     pub fn parse(msg: &[u8]) -> Result<Note> {
         if msg.len() > MAX_NOTE_SIZE {
-            return Err(malformed(format!("{} bytes is over the {MAX_NOTE_SIZE}-byte limit", msg.len())));
+            return Err(malformed(format!(
+                "{} bytes is over the {MAX_NOTE_SIZE}-byte limit",
+                msg.len()
+            )));
         }
         let msg = std::str::from_utf8(msg).map_err(|_| malformed("not valid UTF-8"))?;
         if let Some(b) = msg.bytes().find(|&b| b < 0x20 && b != b'\n') {
@@ -138,7 +143,10 @@ impl Note {
                 lines.len()
             )));
         }
-        let signatures = lines.into_iter().map(parse_signature_line).collect::<Result<_>>()?;
+        let signatures = lines
+            .into_iter()
+            .map(parse_signature_line)
+            .collect::<Result<_>>()?;
         Ok(Note {
             text: text.to_owned(),
             signatures,
@@ -158,9 +166,11 @@ impl Note {
 }
 
 fn parse_signature_line(line: &str) -> Result<NoteSignature> {
-    let rest = line
-        .strip_prefix(EM_DASH_PREFIX)
-        .ok_or_else(|| malformed(format!("line {line:.40?} is not a signature line (em dash, space)")))?;
+    let rest = line.strip_prefix(EM_DASH_PREFIX).ok_or_else(|| {
+        malformed(format!(
+            "line {line:.40?} is not a signature line (em dash, space)"
+        ))
+    })?;
     let (name, b64) = rest
         .split_once(' ')
         .ok_or_else(|| malformed("signature line has no space between name and signature"))?;
@@ -171,7 +181,9 @@ fn parse_signature_line(line: &str) -> Result<NoteSignature> {
         .decode(b64)
         .map_err(|_| malformed(format!("signature of {name} is not canonical base64")))?;
     if raw.len() < 5 {
-        return Err(malformed(format!("signature of {name} is shorter than 5 bytes")));
+        return Err(malformed(format!(
+            "signature of {name} is shorter than 5 bytes"
+        )));
     }
     Ok(NoteSignature {
         name: name.to_owned(),
@@ -236,8 +248,10 @@ fn parse_p256_spki(spki: &[u8]) -> Result<Vec<u8>> {
         key_type: TYPE_ECDSA,
         reason: reason.into(),
     };
-    let info = spki::SubjectPublicKeyInfoRef::from_der(spki).map_err(|_| bad("not a DER SubjectPublicKeyInfo"))?;
-    const EC_PUBLIC_KEY: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+    let info = spki::SubjectPublicKeyInfoRef::from_der(spki)
+        .map_err(|_| bad("not a DER SubjectPublicKeyInfo"))?;
+    const EC_PUBLIC_KEY: spki::ObjectIdentifier =
+        spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
     const P256: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
     if info.algorithm.oid != EC_PUBLIC_KEY {
         return Err(bad("not an EC public key"));
@@ -280,19 +294,28 @@ impl NoteVerifier {
     /// [`Error::UnsupportedKeyType`] or [`Error::BadKey`], checked in that
     /// order.
     pub fn from_vkey(vkey: &str) -> Result<NoteVerifier> {
-        let bad = |reason: &str| Error::MalformedKey { reason: reason.into() };
+        let bad = |reason: &str| Error::MalformedKey {
+            reason: reason.into(),
+        };
         let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad("expected <name>+<key ID>+<key>"));
         };
         if !is_valid_key_name(name) {
             return Err(bad("invalid key name"));
         }
-        if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if id_hex.len() != 8
+            || !id_hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("key ID is not 8 lowercase hex digits"));
         }
         let given = u32::from_str_radix(id_hex, 16).map_err(|_| bad("key ID is not hex"))?;
-        let raw = B64.decode(key_b64).map_err(|_| bad("key is not canonical base64"))?;
+        let raw = B64
+            .decode(key_b64)
+            .map_err(|_| bad("key is not canonical base64"))?;
         let Some((&key_type, key)) = raw.split_first() else {
             return Err(bad("empty key"));
         };
@@ -351,7 +374,8 @@ impl NoteVerifier {
             key_type: 0,
             reason: "not a PEM or DER SubjectPublicKeyInfo".into(),
         })?;
-        const ED25519_OID: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.101.112");
+        const ED25519_OID: spki::ObjectIdentifier =
+            spki::ObjectIdentifier::new_unwrap("1.3.101.112");
         if info.algorithm.oid == ED25519_OID {
             let raw = info.subject_public_key.raw_bytes();
             let key = ed25519_key(TYPE_ED25519, raw)?;
@@ -423,10 +447,12 @@ impl NoteVerifier {
                 .verify(text.as_bytes(), sig)
                 .ok()
                 .map(|()| None),
-            PublicKey::EcdsaP256 { point, .. } => UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
-                .verify(text.as_bytes(), sig)
-                .ok()
-                .map(|()| None),
+            PublicKey::EcdsaP256 { point, .. } => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
+                    .verify(text.as_bytes(), sig)
+                    .ok()
+                    .map(|()| None)
+            }
             PublicKey::CosignatureV1(k) => {
                 let (ts, sig) = sig.split_first_chunk::<8>()?;
                 let ts = u64::from_be_bytes(*ts);
@@ -476,7 +502,10 @@ pub fn open(msg: &[u8], verifiers: &[NoteVerifier]) -> Result<OpenedNote> {
                 key_id: sig.key_id,
             });
         };
-        if !verified.iter().any(|v| v.name == sig.name && v.key_id == sig.key_id) {
+        if !verified
+            .iter()
+            .any(|v| v.name == sig.name && v.key_id == sig.key_id)
+        {
             verified.push(VerifiedSignature {
                 name: sig.name.clone(),
                 key_id: sig.key_id,
@@ -618,7 +647,8 @@ impl Ed25519Signer {
     /// [`Error::Signing`] when the system RNG fails.
     pub fn generate(name: &str) -> Result<(Self, Vec<u8>)> {
         check_signer_name(name)?;
-        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| Error::Signing(e.to_string()))?;
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|e| Error::Signing(e.to_string()))?;
         let signer = Self::from_pkcs8(name, doc.as_ref())?;
         Ok((signer, doc.as_ref().to_vec()))
     }
@@ -626,39 +656,55 @@ impl Ed25519Signer {
     /// Parses a Go-style signer key `PRIVATE+KEY+<name>+<id>+<base64(0x01 || seed)>`.
     ///
     /// # Errors
-    /// [`Error::MalformedKey`] or [`Error::KeyIdMismatch`].
+    /// [`Error::MalformedKey`], [`Error::KeyIdMismatch`] or
+    /// [`Error::UnsupportedKeyType`] for a key of another type.
     pub fn from_skey(skey: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::MalformedKey { reason: reason.into() };
-        let rest = skey
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or_else(|| bad("signer key does not start with PRIVATE+KEY+"))?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected PRIVATE+KEY+<name>+<key ID>+<key>"));
-        };
-        let given = u32::from_str_radix(id_hex, 16).map_err(|_| bad("key ID is not hex"))?;
-        let raw = B64.decode(key_b64).map_err(|_| bad("key is not canonical base64"))?;
-        match raw.split_first() {
-            Some((&TYPE_ED25519, seed)) => {
-                let signer = Self::from_seed(name, seed)?;
-                if signer.key_id != given {
-                    return Err(Error::KeyIdMismatch {
-                        name: name.to_owned(),
-                        given,
-                        computed: signer.key_id,
-                    });
-                }
-                Ok(signer)
-            }
-            Some((&t, _)) => Err(Error::UnsupportedKeyType { key_type: t }),
-            None => Err(bad("empty key")),
-        }
+        let (name, seed) = parse_skey(skey, TYPE_ED25519)?;
+        Self::from_seed(&name, &seed)
     }
 
     /// The raw 32-byte public key.
     pub fn public_key(&self) -> [u8; 32] {
         self.public
     }
+}
+
+/// Parses `PRIVATE+KEY+<name>+<id>+<base64(type || 32-byte seed)>` for an
+/// Ed25519-based key type, checking the key ID against the derived key.
+fn parse_skey(skey: &str, want_type: u8) -> Result<(String, [u8; 32])> {
+    let bad = |reason: &str| Error::MalformedKey {
+        reason: reason.into(),
+    };
+    let rest = skey
+        .strip_prefix("PRIVATE+KEY+")
+        .ok_or_else(|| bad("signer key does not start with PRIVATE+KEY+"))?;
+    let mut parts = rest.splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("expected PRIVATE+KEY+<name>+<key ID>+<key>"));
+    };
+    check_signer_name(name)?;
+    let given = u32::from_str_radix(id_hex, 16).map_err(|_| bad("key ID is not hex"))?;
+    let raw = B64
+        .decode(key_b64)
+        .map_err(|_| bad("key is not canonical base64"))?;
+    let Some((&key_type, seed)) = raw.split_first() else {
+        return Err(bad("empty key"));
+    };
+    if key_type != want_type {
+        return Err(Error::UnsupportedKeyType { key_type });
+    }
+    let (_, public) = ed25519_pair_from_seed(seed)?;
+    let computed = standard_key_id(name, key_type, &public);
+    if computed != given {
+        return Err(Error::KeyIdMismatch {
+            name: name.to_owned(),
+            given,
+            computed,
+        });
+    }
+    let seed = seed.try_into().map_err(|_| bad("seed is not 32 bytes"))?;
+    Ok((name.to_owned(), seed))
 }
 
 fn pem_contents(pem_or_der: &[u8], tag_suffix: &str, key_type: u8) -> Result<Vec<u8>> {
@@ -715,10 +761,13 @@ impl EcdsaP256Signer {
     pub fn from_pkcs8(name: &str, pem_or_der: &[u8]) -> Result<Self> {
         check_signer_name(name)?;
         let der = pem_contents(pem_or_der, "PRIVATE KEY", TYPE_ECDSA)?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der).map_err(|e| Error::BadKey {
-            key_type: TYPE_ECDSA,
-            reason: format!("not a PKCS#8 P-256 private key: {e}"),
-        })?;
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der).map_err(|e| {
+                Error::BadKey {
+                    key_type: TYPE_ECDSA,
+                    reason: format!("not a PKCS#8 P-256 private key: {e}"),
+                }
+            })?;
         let spki = pair
             .public_key()
             .as_der()
@@ -740,8 +789,9 @@ impl EcdsaP256Signer {
     /// # Errors
     /// [`Error::Signing`] when the system RNG fails.
     pub fn generate(name: &str) -> Result<(Self, Vec<u8>)> {
-        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
-            .map_err(|e| Error::Signing(e.to_string()))?;
+        let doc =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                .map_err(|e| Error::Signing(e.to_string()))?;
         let signer = Self::from_pkcs8(name, doc.as_ref())?;
         Ok((signer, doc.as_ref().to_vec()))
     }
@@ -786,7 +836,11 @@ pub struct CosignatureV1Signer {
 
 impl std::fmt::Debug for CosignatureV1Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CosignatureV1Signer({}+{:08x})", self.inner.name, self.key_id)
+        write!(
+            f,
+            "CosignatureV1Signer({}+{:08x})",
+            self.inner.name, self.key_id
+        )
     }
 }
 
@@ -812,9 +866,21 @@ impl CosignatureV1Signer {
         })
     }
 
+    /// Parses a Go-style cosigner key `PRIVATE+KEY+<name>+<id>+<base64(0x04 || seed)>`.
+    ///
+    /// # Errors
+    /// As [`Ed25519Signer::from_skey`].
+    pub fn from_skey(skey: &str) -> Result<Self> {
+        let (name, seed) = parse_skey(skey, TYPE_COSIGNATURE_V1)?;
+        Self::from_seed(&name, &seed)
+    }
+
     /// Signs `text` as of `timestamp`: returns timestamp (u64 BE) || signature.
     pub fn sign_at(&self, text: &str, timestamp: u64) -> Vec<u8> {
-        let sig = self.inner.pair.sign(&cosignature_v1_message(text, timestamp));
+        let sig = self
+            .inner
+            .pair
+            .sign(&cosignature_v1_message(text, timestamp));
         let mut out = timestamp.to_be_bytes().to_vec();
         out.extend_from_slice(sig.as_ref());
         out
@@ -871,20 +937,29 @@ mod tests {
         assert_eq!(at_limit.len(), MAX_NOTE_SIZE);
         open(&at_limit, &[s.verifier()]).expect("at the limit");
         let over = sign_note(&format!("{filler}a\n"), &[&s]).expect("sign");
-        assert!(matches!(open(&over, &[s.verifier()]), Err(Error::MalformedNote { .. })));
+        assert!(matches!(
+            open(&over, &[s.verifier()]),
+            Err(Error::MalformedNote { .. })
+        ));
     }
 
     #[test]
     fn note_with_the_maximum_signature_count_parses_and_one_more_does_not() {
         let s = Ed25519Signer::from_seed("k", &[1; 32]).expect("signer");
         let signers: Vec<Ed25519Signer> = (0..=MAX_NOTE_SIGNATURES)
-            .map(|i| Ed25519Signer::from_seed(&format!("k{i}"), &[i as u8; 32]).expect("signer"))
+            .map(|i| {
+                Ed25519Signer::from_seed(&format!("k{i}"), &[i.to_le_bytes()[0]; 32])
+                    .expect("signer")
+            })
             .collect();
         let refs: Vec<&dyn NoteSigner> = signers.iter().map(|s| s as &dyn NoteSigner).collect();
         let max = sign_note("t\n", &refs[..MAX_NOTE_SIGNATURES]).expect("sign");
         assert!(Note::parse(&max).is_ok());
         let over = sign_note("t\n", &refs).expect("sign");
-        assert!(matches!(Note::parse(&over), Err(Error::MalformedNote { .. })));
+        assert!(matches!(
+            Note::parse(&over),
+            Err(Error::MalformedNote { .. })
+        ));
         let _ = s;
     }
 }

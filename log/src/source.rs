@@ -125,7 +125,11 @@ impl LogSource {
                     url: url.clone(),
                     reason,
                 };
-                let resp = client.get(&url).send().await.map_err(|e| http(e.to_string()))?;
+                let resp = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| http(e.to_string()))?;
                 let status = resp.status();
                 if status == reqwest::StatusCode::NOT_FOUND {
                     return Ok(None);
@@ -151,7 +155,9 @@ impl LogSource {
     /// # Errors
     /// [`Error::Missing`] when it does not; as [`LogSource::fetch`].
     pub async fn fetch_required(&self, r: Resource) -> Result<Vec<u8>> {
-        self.fetch(r).await?.ok_or_else(|| Error::Missing { path: self.locate(r) })
+        self.fetch(r).await?.ok_or_else(|| Error::Missing {
+            path: self.locate(r),
+        })
     }
 
     /// Fetches a hash tile; a missing partial tile is served from the prefix
@@ -179,7 +185,9 @@ impl LogSource {
                 return Ok(data);
             }
         }
-        Err(Error::Missing { path: self.locate(r) })
+        Err(Error::Missing {
+            path: self.locate(r),
+        })
     }
 
     /// Fetches an entry bundle, falling back from a missing partial bundle
@@ -212,6 +220,8 @@ impl LogSource {
                 return Ok(data);
             }
         }
-        Err(Error::Missing { path: self.locate(r) })
+        Err(Error::Missing {
+            path: self.locate(r),
+        })
     }
 }

@@ -12,7 +12,9 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::merkle::leaf_hash;
 use crate::note::NoteSigner;
-use crate::tiles::{BundleId, TILE_WIDTH, TileBuilder, TileId, TilePath, encode_hash_tile, push_bundle_entry};
+use crate::tiles::{
+    BundleId, TILE_WIDTH, TileBuilder, TileId, TilePath, encode_hash_tile, push_bundle_entry,
+};
 
 /// Builds a tlog-tiles directory entry by entry.
 #[derive(Debug)]
@@ -123,7 +125,12 @@ impl TileDirWriter {
 ///
 /// # Errors
 /// As [`TileDirWriter::append`] and [`TileDirWriter::finish`].
-pub fn write_log<I, E>(dir: &Path, origin: &str, signer: &dyn NoteSigner, entries: I) -> Result<Checkpoint>
+pub fn write_log<I, E>(
+    dir: &Path,
+    origin: &str,
+    signer: &dyn NoteSigner,
+    entries: I,
+) -> Result<Checkpoint>
 where
     I: IntoIterator<Item = E>,
     E: AsRef<[u8]>,

@@ -118,7 +118,10 @@ impl TileId {
 
     /// The same tile at full width.
     pub fn full(&self) -> TileId {
-        TileId { width: TILE_WIDTH, ..*self }
+        TileId {
+            width: TILE_WIDTH,
+            ..*self
+        }
     }
 
     /// The level-0 tile's bundle (same index and width).
@@ -151,7 +154,10 @@ fn path_err(path: &str, reason: &'static str) -> Error {
     if shown.len() < path.len() {
         shown.push('…');
     }
-    Error::InvalidTilePath { path: shown, reason }
+    Error::InvalidTilePath {
+        path: shown,
+        reason,
+    }
 }
 
 fn parse_3_digits(s: &str) -> Option<u64> {
@@ -189,16 +195,24 @@ impl TilePath {
         let level = if kind == "entries" {
             None
         } else {
-            let level = parse_canonical_decimal(kind, u64::from(MAX_TILE_LEVEL))
-                .ok_or_else(|| path_err(path, "level is not a decimal 0..=63 without leading zeros"))?;
-            Some(level as u8)
+            let level =
+                parse_canonical_decimal(kind, u64::from(MAX_TILE_LEVEL)).ok_or_else(|| {
+                    path_err(path, "level is not a decimal 0..=63 without leading zeros")
+                })?;
+            Some(crate::merkle::level_u8(level))
         };
         let (index_part, width) = match rest.split_once(".p/") {
             Some((index_part, w)) => {
                 let w = parse_canonical_decimal(w, u64::from(TILE_WIDTH) - 1)
                     .filter(|&w| w >= 1)
-                    .ok_or_else(|| path_err(path, "partial width is not a decimal 1..=255 without leading zeros"))?;
-                (index_part, w as u16)
+                    .and_then(|w| u16::try_from(w).ok())
+                    .ok_or_else(|| {
+                        path_err(
+                            path,
+                            "partial width is not a decimal 1..=255 without leading zeros",
+                        )
+                    })?;
+                (index_part, w)
             }
             None => (rest, TILE_WIDTH),
         };
@@ -206,25 +220,33 @@ impl TilePath {
         if groups.len() > MAX_INDEX_GROUPS {
             return Err(path_err(path, "index has too many groups"));
         }
-        let (last, leading) = groups.split_last().ok_or_else(|| path_err(path, "missing index"))?;
+        let (last, leading) = groups
+            .split_last()
+            .ok_or_else(|| path_err(path, "missing index"))?;
         let mut index: u64 = 0;
         for g in leading {
             let digits = g
                 .strip_prefix('x')
                 .ok_or_else(|| path_err(path, "non-final index group lacks the x prefix"))?;
-            let v = parse_3_digits(digits).ok_or_else(|| path_err(path, "index group is not x + 3 digits"))?;
+            let v = parse_3_digits(digits)
+                .ok_or_else(|| path_err(path, "index group is not x + 3 digits"))?;
             index = index
                 .checked_mul(1000)
                 .and_then(|i| i.checked_add(v))
                 .ok_or_else(|| path_err(path, "index overflows"))?;
         }
-        let v = parse_3_digits(last).ok_or_else(|| path_err(path, "final index group is not exactly 3 digits"))?;
+        let v = parse_3_digits(last)
+            .ok_or_else(|| path_err(path, "final index group is not exactly 3 digits"))?;
         index = index
             .checked_mul(1000)
             .and_then(|i| i.checked_add(v))
             .ok_or_else(|| path_err(path, "index overflows"))?;
         let parsed = match level {
-            Some(level) => TilePath::Hash(TileId { level, index, width }),
+            Some(level) => TilePath::Hash(TileId {
+                level,
+                index,
+                width,
+            }),
             None => TilePath::Entries(BundleId { index, width }),
         };
         // Canonical form only: a leading x000/ group would re-encode shorter.
@@ -282,7 +304,11 @@ pub fn parse_bundle(bundle: BundleId, data: &[u8]) -> Result<Vec<&[u8]>> {
 ///
 /// # Errors
 /// As [`parse_bundle`].
-pub fn for_each_bundle_entry<'a>(bundle: BundleId, data: &'a [u8], mut f: impl FnMut(&'a [u8])) -> Result<()> {
+pub fn for_each_bundle_entry<'a>(
+    bundle: BundleId,
+    data: &'a [u8],
+    mut f: impl FnMut(&'a [u8]),
+) -> Result<()> {
     let malformed = |reason: String| Error::BundleMalformed {
         path: bundle.to_string(),
         reason,
@@ -298,7 +324,9 @@ pub fn for_each_bundle_entry<'a>(bundle: BundleId, data: &'a [u8], mut f: impl F
             )));
         }
         let [hi, lo, tail @ ..] = rest else {
-            return Err(malformed(format!("dangling length prefix after entry {count}")));
+            return Err(malformed(format!(
+                "dangling length prefix after entry {count}"
+            )));
         };
         let len = usize::from(u16::from_be_bytes([*hi, *lo]));
         if tail.len() < len {
@@ -313,7 +341,10 @@ pub fn for_each_bundle_entry<'a>(bundle: BundleId, data: &'a [u8], mut f: impl F
         count += 1;
     }
     if count != bundle.width {
-        return Err(malformed(format!("{count} entries, expected {}", bundle.width)));
+        return Err(malformed(format!(
+            "{count} entries, expected {}",
+            bundle.width
+        )));
     }
     Ok(())
 }
@@ -342,6 +373,11 @@ fn level_size(size: u64, level: u8) -> u64 {
     if shift >= 64 { 0 } else { size >> shift }
 }
 
+/// `m mod 256`: the width of the partial tile of a level holding `m` hashes.
+fn partial_width(m: u64) -> u16 {
+    u16::from(m.to_le_bytes()[0])
+}
+
 /// Width of tile `(level, index)` in a tree of `size` leaves, or `None` when
 /// the tree has no such tile.
 pub fn tile_width(size: u64, level: u8, index: u64) -> Option<u16> {
@@ -349,8 +385,8 @@ pub fn tile_width(size: u64, level: u8, index: u64) -> Option<u16> {
     let full = m >> 8;
     if index < full {
         Some(TILE_WIDTH)
-    } else if index == full && m % 256 != 0 {
-        Some((m % 256) as u16)
+    } else if index == full && partial_width(m) != 0 {
+        Some(partial_width(m))
     } else {
         None
     }
@@ -365,10 +401,10 @@ pub fn tiles_for_size(size: u64) -> impl Iterator<Item = TileId> {
         .flat_map(move |level| {
             let m = level_size(size, level);
             let full = m >> 8;
-            let partial = (m % 256 != 0).then_some(TileId {
+            let partial = (partial_width(m) != 0).then_some(TileId {
                 level,
                 index: full,
-                width: (m % 256) as u16,
+                width: partial_width(m),
             });
             (0..full)
                 .map(move |index| TileId {
@@ -386,10 +422,10 @@ pub fn partial_tiles(size: u64) -> Vec<TileId> {
     (0..=7u8)
         .filter_map(|level| {
             let m = level_size(size, level);
-            (m % 256 != 0).then_some(TileId {
+            (partial_width(m) != 0).then_some(TileId {
                 level,
                 index: m >> 8,
-                width: (m % 256) as u16,
+                width: partial_width(m),
             })
         })
         .collect()
@@ -414,11 +450,11 @@ pub fn new_tiles(old: u64, new: u64) -> Vec<TileId> {
                 width: TILE_WIDTH,
             });
         }
-        if n % 256 != 0 {
+        if partial_width(n) != 0 {
             out.push(TileId {
                 level,
                 index: n >> 8,
-                width: (n % 256) as u16,
+                width: partial_width(n),
             });
         }
     }
@@ -432,15 +468,17 @@ pub fn new_tiles(old: u64, new: u64) -> Vec<TileId> {
 /// [`Error::MissingHash`] when the node is not complete in a tree of `size`.
 pub fn tile_for_stored_hash(stored_index: u64, size: u64) -> Result<(TileId, usize, usize)> {
     let (level, n) = split_stored_hash_index(stored_index);
-    let tile_level = level / TILE_HEIGHT as u8;
+    let tile_level = crate::merkle::level_u8(u32::from(level) / TILE_HEIGHT);
     let r = u32::from(level) % TILE_HEIGHT;
     let first = n << r; // index of the first level-8L hash the node covers
     let tile_index = first >> 8;
-    let from = (first - (tile_index << 8)) as usize;
+    let from = usize::from(partial_width(first));
     let to = from + (1usize << r);
     let width = tile_width(size, tile_level, tile_index)
         .filter(|&w| usize::from(w) >= to)
-        .ok_or(Error::MissingHash { index: stored_index })?;
+        .ok_or(Error::MissingHash {
+            index: stored_index,
+        })?;
     Ok((
         TileId {
             level: tile_level,
@@ -471,7 +509,10 @@ pub fn hash_from_tile(hashes: &[Hash], from: usize, to: usize) -> Hash {
 /// [`Error::TileLength`] when a row does not have the width `size` implies.
 pub fn root_from_partial_tiles(size: u64, rows: &[Vec<Hash>]) -> Result<Hash> {
     for (level, row) in rows.iter().enumerate() {
-        let want = (level_size(size, level as u8) % 256) as usize;
+        let want = usize::from(partial_width(level_size(
+            size,
+            crate::merkle::level_u8(level as u64),
+        )));
         if row.len() != want {
             return Err(Error::TileLength {
                 path: format!("partial tile at level {level}"),
@@ -487,7 +528,7 @@ pub fn root_from_partial_tiles(size: u64, rows: &[Vec<Hash>]) -> Result<Hash> {
         let r = b % TILE_HEIGHT;
         let node = (size >> b) - 1;
         let first = node << r;
-        let from = (first % 256) as usize;
+        let from = usize::from(partial_width(first));
         let to = from + (1usize << r);
         let row = rows.get(tile_level).ok_or_else(|| Error::TileLength {
             path: format!("partial tile at level {tile_level}"),
@@ -543,7 +584,7 @@ impl TileBuilder {
                 return;
             }
             let tile = TileId {
-                level: level as u8,
+                level: crate::merkle::level_u8(level as u64),
                 index: index_at_level >> 8,
                 width: TILE_WIDTH,
             };
@@ -566,14 +607,9 @@ impl TileBuilder {
 
     /// The root of the current tree.
     pub fn root(&self) -> Hash {
-        // The rows are exactly the partial tiles, so this cannot fail.
-        let rows: Vec<Vec<Hash>> = (0..self.rows.len())
-            .map(|l| {
-                let want = (level_size(self.size, l as u8) % 256) as usize;
-                self.rows[l][..want.min(self.rows[l].len())].to_vec()
-            })
-            .collect();
-        root_from_partial_tiles(self.size, &rows).unwrap_or(crate::merkle::EMPTY_ROOT)
+        // The rows are exactly the partial tiles of the current size (a row
+        // is cleared when it fills), so this cannot fail.
+        root_from_partial_tiles(self.size, &self.rows).unwrap_or(crate::merkle::EMPTY_ROOT)
     }
 }
 
@@ -618,10 +654,17 @@ impl<'a> TileHashReader<'a> {
         let data = self.fetcher.fetch_tiles(tiles)?;
         if data.len() != tiles.len() {
             return Err(Error::Missing {
-                path: tiles.get(data.len()).map(ToString::to_string).unwrap_or_default(),
+                path: tiles
+                    .get(data.len())
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
             });
         }
-        tiles.iter().zip(&data).map(|(t, d)| parse_hash_tile(*t, d)).collect()
+        tiles
+            .iter()
+            .zip(&data)
+            .map(|(t, d)| parse_hash_tile(*t, d))
+            .collect()
     }
 
     /// Authenticates the partial tiles against the root.
@@ -639,7 +682,11 @@ impl<'a> TileHashReader<'a> {
         let computed = root_from_partial_tiles(self.size, &rows)?;
         if computed != self.root {
             return Err(Error::TileNotAuthenticated {
-                path: edge.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                path: edge
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 reason: "partial tiles do not hash to the trusted root".into(),
             });
         }
@@ -737,7 +784,10 @@ mod tests {
 
     #[test]
     fn spec_example_70000_has_the_listed_partial_tiles() {
-        let p: Vec<String> = partial_tiles(70000).iter().map(ToString::to_string).collect();
+        let p: Vec<String> = partial_tiles(70000)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(p, ["tile/0/273.p/112", "tile/1/001.p/17", "tile/2/000.p/1"]);
     }
 
@@ -759,7 +809,9 @@ mod tests {
             tiles
                 .iter()
                 .map(|t| {
-                    self.0.get(t).cloned().ok_or(Error::Missing { path: t.to_string() })
+                    self.0.get(t).cloned().ok_or(Error::Missing {
+                        path: t.to_string(),
+                    })
                 })
                 .collect()
         }
@@ -798,13 +850,20 @@ mod tests {
     #[test]
     fn tile_hash_reader_rejects_a_tampered_full_tile() {
         let (tree, mut tiles) = tiles_of(70_000);
-        let t = TileId { level: 0, index: 3, width: 256 };
+        let t = TileId {
+            level: 0,
+            index: 3,
+            width: 256,
+        };
         if let Some(data) = tiles.0.get_mut(&t) {
             data[100] ^= 1;
         }
         let reader = TileHashReader::new(tree.size(), tree.root(), &tiles);
         let err = inclusion_proof(3 * 256 + 1, tree.size(), &reader);
-        assert!(matches!(err, Err(Error::TileNotAuthenticated { .. })), "{err:?}");
+        assert!(
+            matches!(err, Err(Error::TileNotAuthenticated { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]
