@@ -4,13 +4,6 @@
 //! tile, which index, expected and found), so tests can assert *which* check
 //! failed and operators see precisely what is wrong.
 
-use crate::merkle::Hash;
-
-/// Short hex rendering of a hash for messages (full 64 hex digits).
-pub(crate) fn hex32(h: &Hash) -> String {
-    hex::encode(h)
-}
-
 /// Everything that can go wrong in `islet-log`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -179,7 +172,7 @@ pub enum Error {
         path: String,
     },
     /// A hash in a tile differs from the one recomputed from the entries.
-    #[error("{path}: hash {position} (covering {what} {index}) is {}, recomputed {}", hex32(.found), hex32(.expected))]
+    #[error("{path}: hash {position} (covering {what} {index}) is {found}, recomputed {expected}")]
     TileHashMismatch {
         /// The tile path.
         path: String,
@@ -190,19 +183,36 @@ pub enum Error {
         /// The entry index (level 0) or the level-(L-1) tile index.
         index: u64,
         /// Recomputed hash.
-        expected: Hash,
+        expected: String,
         /// Hash found in the tile.
-        found: Hash,
+        found: String,
+    },
+    /// An entry whose leaf hash differs from its level-0 tile, where the
+    /// tile agrees with the rest of the tree: the entry bundle is corrupt.
+    #[error(
+        "{path}: entry {index} hashes to {computed}, but {tile} (which agrees with the tree above it) holds {expected}"
+    )]
+    EntryHashMismatch {
+        /// The bundle path.
+        path: String,
+        /// The entry's index in the log.
+        index: u64,
+        /// Leaf hash of the entry as found.
+        computed: String,
+        /// The level-0 tile that disagrees.
+        tile: String,
+        /// Hash in that tile.
+        expected: String,
     },
     /// The root recomputed from the log differs from the checkpoint's.
-    #[error("root of the tree of size {size} is {}, checkpoint says {}", hex32(.computed), hex32(.signed))]
+    #[error("root of the tree of size {size} is {computed}, checkpoint says {signed}")]
     RootMismatch {
         /// Tree size.
         size: u64,
         /// Root recomputed from the entries.
-        computed: Hash,
+        computed: String,
         /// Root in the signed checkpoint.
-        signed: Hash,
+        signed: String,
     },
 
     /// An error about one file or resource of a log, with its location.

@@ -19,14 +19,14 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::error::{Error, Result};
 use crate::merkle::{EMPTY_ROOT, Hash, leaf_hash, perfect_root};
 use crate::note::NoteVerifier;
-use crate::source::{LogSource, Resource};
+use crate::source::{LogSource, Resource, read_bundle_in_dir, read_tile_in_dir};
 use crate::tiles::{
-    BundleId, TILE_WIDTH, TileBuilder, TileId, for_each_bundle_entry, parse_hash_tile,
-    root_from_partial_tiles, tiles_for_size,
+    BundleId, TILE_WIDTH, TileBuilder, TileId, TilePath, for_each_bundle_entry, parse_hash_tile,
+    root_from_partial_tiles, tile_width, tiles_for_size,
 };
 
 /// Default number of bundles fetched and hashed at once.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+pub const DEFAULT_CONCURRENCY: u16 = 16;
 
 /// How fsck runs.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub struct FsckOptions {
 impl Default for FsckOptions {
     fn default() -> Self {
         Self {
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: usize::from(DEFAULT_CONCURRENCY),
             progress: false,
             origin: None,
         }
@@ -78,16 +78,20 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, 
 
 /// Result of checking one bundle against its level-0 tile.
 struct BundleCheck {
-    /// Hash of the full tile's 256 leaves (for level 1), or the leaf hashes
-    /// of a partial tile (for the root).
-    summary: BundleSummary,
+    bundle: BundleId,
+    /// Leaf hashes recomputed from the entries.
+    leaves: Vec<Hash>,
+    /// Hashes stored in the level-0 tile.
+    stored: Vec<Hash>,
     entry_bytes: u64,
     bytes_read: u64,
 }
 
-enum BundleSummary {
-    Full(Hash),
-    Partial(Vec<Hash>),
+impl BundleCheck {
+    /// First position where the entries and the tile disagree.
+    fn mismatch(&self) -> Option<usize> {
+        (0..self.leaves.len()).find(|&i| self.leaves[i] != self.stored[i])
+    }
 }
 
 fn in_resource(source: &LogSource, r: Resource) -> impl FnOnce(Error) -> Error + '_ {
@@ -107,20 +111,45 @@ fn in_resource(source: &LogSource, r: Resource) -> impl FnOnce(Error) -> Error +
     }
 }
 
+fn bundle_location(source: &LogSource, bundle: BundleId) -> String {
+    source.locate(Resource::Tile(TilePath::Entries(bundle)))
+}
+
+fn tile_location(source: &LogSource, tile: TileId) -> String {
+    source.locate(Resource::Tile(TilePath::Hash(tile)))
+}
+
 async fn check_bundle(source: &LogSource, tile: TileId) -> Result<BundleCheck> {
     let bundle = tile.bundle();
-    let (bundle_bytes, tile_bytes) =
-        futures::try_join!(source.fetch_bundle(bundle), source.fetch_tile(tile))?;
-    let bundle_path = source.locate(Resource::Tile(crate::tiles::TilePath::Entries(bundle)));
-    let tile_path = source.locate(Resource::Tile(crate::tiles::TilePath::Hash(tile)));
-    tokio::task::spawn_blocking(move || {
-        hash_bundle(bundle, &bundle_bytes, &tile_bytes, &bundle_path, &tile_path)
-    })
-    .await
-    .map_err(|e| Error::Io {
+    let bundle_path = bundle_location(source, bundle);
+    let tile_path = tile_location(source, tile);
+    let task = if let LogSource::Dir(dir) = source {
+        // Read and hash in one blocking task, into buffers each worker
+        // thread reuses: no allocation churn per bundle.
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            DIR_BUFFERS.with_borrow_mut(|(bundle_buf, tile_buf)| {
+                read_tile_in_dir(&dir, tile, tile_buf)?;
+                read_bundle_in_dir(&dir, bundle, bundle_buf)?;
+                hash_bundle(bundle, bundle_buf, tile_buf, &bundle_path, &tile_path)
+            })
+        })
+    } else {
+        let (bundle_bytes, tile_bytes) =
+            futures::try_join!(source.fetch_bundle(bundle), source.fetch_tile(tile))?;
+        tokio::task::spawn_blocking(move || {
+            hash_bundle(bundle, &bundle_bytes, &tile_bytes, &bundle_path, &tile_path)
+        })
+    };
+    task.await.map_err(|e| Error::Io {
         path: "hashing worker".into(),
         source: std::io::Error::other(e.to_string()),
     })?
+}
+
+thread_local! {
+    /// Per-thread buffers for a bundle and its tile, reused across bundles.
+    static DIR_BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 fn hash_bundle(
@@ -149,46 +178,81 @@ fn hash_bundle(
         },
         other => other,
     })?;
-    if let Some(position) = (0..leaves.len()).find(|&i| leaves[i] != stored[i]) {
-        return Err(Error::TileHashMismatch {
-            path: tile_path.to_owned(),
-            position,
-            what: "entry",
-            index: bundle.first_entry() + position as u64,
-            expected: leaves[position],
-            found: stored[position],
-        });
-    }
-    let summary = if bundle.width == TILE_WIDTH {
-        BundleSummary::Full(perfect_root(&leaves))
-    } else {
-        BundleSummary::Partial(leaves)
-    };
     Ok(BundleCheck {
-        summary,
+        bundle,
+        leaves,
+        stored,
         entry_bytes,
         bytes_read: (bundle_bytes.len() + tile_bytes.len()) as u64,
     })
 }
 
+/// Which of two disagreeing files is corrupt: the bundle when the tile
+/// agrees with the tree above (`tile_agrees`), else the tile.
+fn blame(source: &LogSource, check: &BundleCheck, position: usize, tile_agrees: bool) -> Error {
+    let tile = check.bundle.tile();
+    if tile_agrees {
+        Error::EntryHashMismatch {
+            path: bundle_location(source, check.bundle),
+            index: check.bundle.first_entry() + position as u64,
+            computed: hex::encode(check.leaves[position]),
+            tile: tile_location(source, tile),
+            expected: hex::encode(check.stored[position]),
+        }
+    } else {
+        Error::TileHashMismatch {
+            path: tile_location(source, tile),
+            position,
+            what: "entry",
+            index: check.bundle.first_entry() + position as u64,
+            expected: hex::encode(check.leaves[position]),
+            found: hex::encode(check.stored[position]),
+        }
+    }
+}
+
+/// Resolves a mismatch in a full level-0 tile against its parent's hash.
+async fn blame_full(source: &LogSource, size: u64, check: &BundleCheck, position: usize) -> Error {
+    let index = check.bundle.index;
+    let parent_hash = async {
+        let width = tile_width(size, 1, index >> 8)?;
+        let parent = TileId {
+            level: 1,
+            index: index >> 8,
+            width,
+        };
+        let bytes = source.fetch_tile(parent).await.ok()?;
+        parse_hash_tile(parent, &bytes)
+            .ok()?
+            .get(partial_pos(index))
+            .copied()
+    }
+    .await;
+    let tile_agrees = parent_hash.is_some_and(|p| p == perfect_root(&check.stored));
+    blame(source, check, position, tile_agrees)
+}
+
+fn partial_pos(index: u64) -> usize {
+    usize::from(index.to_le_bytes()[0])
+}
+
 /// Compares a fetched upper-level tile with the hashes recomputed from the
 /// level below.
 async fn check_upper_tile(source: &LogSource, tile: TileId, recomputed: &[Hash]) -> Result<u64> {
-    let r = Resource::Tile(crate::tiles::TilePath::Hash(tile));
     let bytes = source.fetch_tile(tile).await?;
     let stored = parse_hash_tile(tile, &bytes).map_err(|_| Error::TileLength {
-        path: source.locate(r),
+        path: tile_location(source, tile),
         expected: tile.byte_len(),
         found: bytes.len(),
     })?;
     if let Some(position) = (0..stored.len()).find(|&i| stored[i] != recomputed[i]) {
         return Err(Error::TileHashMismatch {
-            path: source.locate(r),
+            path: tile_location(source, tile),
             position,
             what: "tile",
             index: tile.index * u64::from(TILE_WIDTH) + position as u64,
-            expected: recomputed[position],
-            found: stored[position],
+            expected: hex::encode(recomputed[position]),
+            found: hex::encode(stored[position]),
         });
     }
     Ok(bytes.len() as u64)
@@ -238,8 +302,8 @@ pub async fn fsck(
         if cp.root != EMPTY_ROOT {
             return Err(Error::RootMismatch {
                 size: 0,
-                computed: EMPTY_ROOT,
-                signed: cp.root,
+                computed: hex::encode(EMPTY_ROOT),
+                signed: hex::encode(cp.root),
             });
         }
         report.elapsed = started.elapsed();
@@ -258,36 +322,59 @@ pub async fn fsck(
     let mut upper_full: Vec<(TileId, Vec<Hash>)> = Vec::new();
     let mut checks = futures::stream::iter(level0.iter().copied().map(|t| check_bundle(source, t)))
         .buffered(opts.concurrency.max(1));
+    let mut partial_mismatch: Option<(BundleCheck, usize)> = None;
     while let Some(check) = checks.next().await {
         let check = check?;
         report.bundles += 1;
         report.tiles += 1;
         report.entry_bytes += check.entry_bytes;
         report.bytes_read += check.bytes_read;
-        match check.summary {
-            BundleSummary::Full(h) => {
-                bar.inc(u64::from(TILE_WIDTH));
-                upper.push(h, &mut |t, hashes| {
-                    upper_full.push((
-                        TileId {
-                            level: t.level + 1,
-                            ..t
-                        },
-                        hashes.to_vec(),
-                    ));
-                });
-                for (tile, hashes) in upper_full.drain(..) {
-                    report.bytes_read += check_upper_tile(source, tile, &hashes).await?;
-                    report.tiles += 1;
-                }
+        bar.inc(check.leaves.len() as u64);
+        if check.bundle.width < TILE_WIDTH {
+            // The partial tile feeds only the root: checked below.
+            if let Some(position) = check.mismatch() {
+                partial_mismatch = Some((check, position));
+            } else {
+                level0_partial = check.leaves;
             }
-            BundleSummary::Partial(leaves) => {
-                bar.inc(leaves.len() as u64);
-                level0_partial = leaves;
-            }
+            continue;
+        }
+        if let Some(position) = check.mismatch() {
+            return Err(blame_full(source, cp.size, &check, position).await);
+        }
+        upper.push(perfect_root(&check.leaves), &mut |t, hashes| {
+            upper_full.push((
+                TileId {
+                    level: t.level + 1,
+                    ..t
+                },
+                hashes.to_vec(),
+            ));
+        });
+        for (tile, hashes) in upper_full.drain(..) {
+            report.bytes_read += check_upper_tile(source, tile, &hashes).await?;
+            report.tiles += 1;
         }
     }
-    let mut rows = vec![level0_partial];
+    let mut upper_rows = Vec::new();
+    for (t, hashes) in upper.partial_tiles() {
+        let level = usize::from(t.level) + 1;
+        upper_rows.resize(level, Vec::new());
+        upper_rows.push(hashes.to_vec());
+    }
+    let root_with = |level0: &[Hash]| {
+        let mut rows = upper_rows.clone();
+        if rows.is_empty() {
+            rows.push(Vec::new());
+        }
+        rows[0] = level0.to_vec();
+        root_from_partial_tiles(cp.size, &rows)
+    };
+    if let Some((check, position)) = partial_mismatch {
+        // No parent for a partial tile: the signed root decides.
+        let tile_agrees = root_with(&check.stored).is_ok_and(|r| r == cp.root);
+        return Err(blame(source, &check, position, tile_agrees));
+    }
     for (t, hashes) in upper.partial_tiles() {
         let tile = TileId {
             level: t.level + 1,
@@ -295,16 +382,14 @@ pub async fn fsck(
         };
         report.bytes_read += check_upper_tile(source, tile, hashes).await?;
         report.tiles += 1;
-        rows.resize(usize::from(tile.level), Vec::new());
-        rows.push(hashes.to_vec());
     }
     bar.finish_and_clear();
-    let computed = root_from_partial_tiles(cp.size, &rows)?;
+    let computed = root_with(&level0_partial)?;
     if computed != cp.root {
         return Err(Error::RootMismatch {
             size: cp.size,
-            computed,
-            signed: cp.root,
+            computed: hex::encode(computed),
+            signed: hex::encode(cp.root),
         });
     }
     report.elapsed = started.elapsed();

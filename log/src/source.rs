@@ -4,7 +4,8 @@
 //! strings from outside, so a directory read can only touch files of the
 //! layout. Every read is capped at the largest size the resource can have.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -101,23 +102,12 @@ impl LogSource {
         let limit = r.max_len();
         match self {
             LogSource::Dir(dir) => {
-                let path = dir.join(r.path());
-                let io = |source| Error::Io {
-                    path: path.display().to_string(),
-                    source,
-                };
-                let meta = match tokio::fs::metadata(&path).await {
-                    Ok(m) => m,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(io(e)),
-                };
-                if meta.len() > limit as u64 {
-                    return Err(Error::TooLarge {
-                        path: path.display().to_string(),
-                        limit,
-                    });
-                }
-                tokio::fs::read(&path).await.map(Some).map_err(io)
+                let dir = dir.clone();
+                blocking(move || {
+                    let mut buf = Vec::new();
+                    Ok(read_in_dir(&dir, r, &mut buf)?.then_some(buf))
+                })
+                .await
             }
             LogSource::Http { base, client } => {
                 let url = format!("{base}/{}", r.path());
@@ -165,8 +155,16 @@ impl LogSource {
     ///
     /// # Errors
     /// [`Error::Missing`] when neither exists; [`Error::TileLength`] when the
-    /// bytes found are not the tile's length.
+    /// full tile found is not 8192 bytes.
     pub async fn fetch_tile(&self, tile: TileId) -> Result<Vec<u8>> {
+        if let LogSource::Dir(dir) = self {
+            let dir = dir.clone();
+            return blocking(move || {
+                let mut buf = Vec::new();
+                read_tile_in_dir(&dir, tile, &mut buf).map(|()| buf)
+            })
+            .await;
+        }
         let r = Resource::Tile(TilePath::Hash(tile));
         if let Some(data) = self.fetch(r).await? {
             return Ok(data);
@@ -174,14 +172,7 @@ impl LogSource {
         if !tile.is_full() {
             let full = Resource::Tile(TilePath::Hash(tile.full()));
             if let Some(mut data) = self.fetch(full).await? {
-                if data.len() != tile.full().byte_len() {
-                    return Err(Error::TileLength {
-                        path: self.locate(full),
-                        expected: tile.full().byte_len(),
-                        found: data.len(),
-                    });
-                }
-                data.truncate(tile.byte_len());
+                cut_full_tile(tile, &mut data, || self.locate(full))?;
                 return Ok(data);
             }
         }
@@ -197,26 +188,22 @@ impl LogSource {
     /// As [`LogSource::fetch_tile`]; [`Error::BundleMalformed`] for a full
     /// bundle that does not parse.
     pub async fn fetch_bundle(&self, bundle: BundleId) -> Result<Vec<u8>> {
+        if let LogSource::Dir(dir) = self {
+            let dir = dir.clone();
+            return blocking(move || {
+                let mut buf = Vec::new();
+                read_bundle_in_dir(&dir, bundle, &mut buf).map(|()| buf)
+            })
+            .await;
+        }
         let r = Resource::Tile(TilePath::Entries(bundle));
         if let Some(data) = self.fetch(r).await? {
             return Ok(data);
         }
         if bundle.width < TILE_WIDTH {
-            let full = BundleId {
-                width: TILE_WIDTH,
-                ..bundle
-            };
-            if let Some(data) = self.fetch(Resource::Tile(TilePath::Entries(full))).await? {
-                let mut end = 0usize;
-                let mut seen = 0u16;
-                for_each_bundle_entry(full, &data, |e| {
-                    if seen < bundle.width {
-                        end += 2 + e.len();
-                        seen += 1;
-                    }
-                })?;
-                let mut data = data;
-                data.truncate(end);
+            let full = Resource::Tile(TilePath::Entries(full_bundle(bundle)));
+            if let Some(mut data) = self.fetch(full).await? {
+                cut_full_bundle(bundle, &mut data)?;
                 return Ok(data);
             }
         }
@@ -224,4 +211,119 @@ impl LogSource {
             path: self.locate(r),
         })
     }
+}
+
+/// Runs blocking file I/O off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Io {
+            path: "blocking worker".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
+fn full_bundle(bundle: BundleId) -> BundleId {
+    BundleId {
+        width: TILE_WIDTH,
+        ..bundle
+    }
+}
+
+/// Keeps the first `tile.width` hashes of a full tile's bytes.
+fn cut_full_tile(
+    tile: TileId,
+    data: &mut Vec<u8>,
+    full_path: impl FnOnce() -> String,
+) -> Result<()> {
+    if data.len() != tile.full().byte_len() {
+        return Err(Error::TileLength {
+            path: full_path(),
+            expected: tile.full().byte_len(),
+            found: data.len(),
+        });
+    }
+    data.truncate(tile.byte_len());
+    Ok(())
+}
+
+/// Keeps the first `bundle.width` entries of a full bundle's bytes.
+fn cut_full_bundle(bundle: BundleId, data: &mut Vec<u8>) -> Result<()> {
+    let (mut end, mut seen) = (0usize, 0u16);
+    for_each_bundle_entry(full_bundle(bundle), data, |e| {
+        if seen < bundle.width {
+            end += 2 + e.len();
+            seen += 1;
+        }
+    })?;
+    data.truncate(end);
+    Ok(())
+}
+
+/// Reads a resource of a directory log into `buf` (replacing its contents,
+/// keeping its allocation); `Ok(false)` when the file does not exist.
+///
+/// # Errors
+/// [`Error::Io`]; [`Error::TooLarge`] over [`Resource::max_len`].
+pub fn read_in_dir(dir: &Path, r: Resource, buf: &mut Vec<u8>) -> Result<bool> {
+    let path = dir.join(r.path());
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io(e)),
+    };
+    let limit = r.max_len();
+    buf.clear();
+    // Read at most one byte past the limit, so a file that grows while we
+    // read cannot make us allocate without bound.
+    file.take(limit as u64 + 1).read_to_end(buf).map_err(io)?;
+    if buf.len() > limit {
+        return Err(Error::TooLarge {
+            path: path.display().to_string(),
+            limit,
+        });
+    }
+    Ok(true)
+}
+
+/// Reads a hash tile of a directory log, falling back to the prefix of the
+/// full tile when a partial tile's file is gone.
+///
+/// # Errors
+/// As [`LogSource::fetch_tile`].
+pub fn read_tile_in_dir(dir: &Path, tile: TileId, buf: &mut Vec<u8>) -> Result<()> {
+    let r = Resource::Tile(TilePath::Hash(tile));
+    if read_in_dir(dir, r, buf)? {
+        return Ok(());
+    }
+    let full = Resource::Tile(TilePath::Hash(tile.full()));
+    if !tile.is_full() && read_in_dir(dir, full, buf)? {
+        return cut_full_tile(tile, buf, || dir.join(full.path()).display().to_string());
+    }
+    Err(Error::Missing {
+        path: dir.join(r.path()).display().to_string(),
+    })
+}
+
+/// Reads an entry bundle of a directory log, falling back to the first
+/// entries of the full bundle when a partial bundle's file is gone.
+///
+/// # Errors
+/// As [`LogSource::fetch_bundle`].
+pub fn read_bundle_in_dir(dir: &Path, bundle: BundleId, buf: &mut Vec<u8>) -> Result<()> {
+    let r = Resource::Tile(TilePath::Entries(bundle));
+    if read_in_dir(dir, r, buf)? {
+        return Ok(());
+    }
+    let full = Resource::Tile(TilePath::Entries(full_bundle(bundle)));
+    if bundle.width < TILE_WIDTH && read_in_dir(dir, full, buf)? {
+        return cut_full_bundle(bundle, buf);
+    }
+    Err(Error::Missing {
+        path: dir.join(r.path()).display().to_string(),
+    })
 }

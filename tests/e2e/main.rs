@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `islet` binary, real files, real HTTP on
+//! 127.0.0.1.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod fsck;
+mod support;
