@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 /// A SHA-256 hash.
 pub type Hash = [u8; 32];
 
-/// Size of a [`Hash`] in bytes.
+/// Size of a [`type@Hash`] in bytes.
 pub const HASH_SIZE: usize = 32;
 
 /// The root of the empty tree, SHA-256 of the empty string.
@@ -44,7 +44,7 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     Sha256::digest(buf).into()
 }
 
-/// Converts a byte slice to a [`Hash`], refusing any length but 32.
+/// Converts a byte slice to a [`type@Hash`], refusing any length but 32.
 ///
 /// # Errors
 /// [`Error::BadHashLength`] when `bytes` is not 32 bytes long.

@@ -30,7 +30,7 @@ pub const MAX_NOTE_SIGNATURES: usize = 100;
 
 /// Signature type: Ed25519 over the note text.
 pub const TYPE_ED25519: u8 = 0x01;
-/// Signature type: ECDSA (SPKI key, key ID = SHA-256(SPKI)[:4]).
+/// Signature type: ECDSA (SPKI key, key ID = the first 4 bytes of SHA-256(SPKI)).
 pub const TYPE_ECDSA: u8 = 0x02;
 /// Signature type: Ed25519 `cosignature/v1`.
 pub const TYPE_COSIGNATURE_V1: u8 = 0x04;

@@ -40,7 +40,7 @@ enum Command {
 #[command(group(clap::ArgGroup::new("key").required(true).args(["vkey", "log_key"])))]
 struct FsckArgs {
     /// The log: a directory holding `checkpoint` and `tile/`, or an HTTP(S)
-    /// URL prefix such as https://log2025-1.rekor.sigstore.dev/api/v2
+    /// URL prefix such as `https://log2025-1.rekor.sigstore.dev/api/v2`
     log: String,
     /// Verifier key of the log (or of a cosigner whose signature suffices),
     /// as `<name>+<key ID>+<base64 key>`.
