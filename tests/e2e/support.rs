@@ -5,38 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The vectors directory, or `None` (with a SKIPPED line) when absent and
-/// `ISLET_VECTORS` is not set; a set but missing `ISLET_VECTORS` fails.
+#[path = "../../log/tests/support/vectors_dir.rs"]
+mod vectors_dir_impl;
+
+/// The vectors directory (see `log/tests/support/vectors_dir.rs`).
 pub(crate) fn vectors_dir(test: &str) -> Option<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match std::env::var_os("ISLET_VECTORS") {
-        Some(v) => {
-            let p = PathBuf::from(v);
-            let p = if p.is_absolute() {
-                p
-            } else {
-                workspace.join(p)
-            };
-            assert!(
-                p.is_dir(),
-                "ISLET_VECTORS={} is not a directory",
-                p.display()
-            );
-            Some(p)
-        }
-        None => {
-            let p = workspace.join("../shared/vectors");
-            if p.is_dir() {
-                Some(p)
-            } else {
-                eprintln!(
-                    "SKIPPED {test}: no vectors at {} and ISLET_VECTORS is not set",
-                    p.display()
-                );
-                None
-            }
-        }
-    }
+    vectors_dir_impl::vectors_dir(Path::new(env!("CARGO_MANIFEST_DIR")), test)
 }
 
 /// Runs `islet` with arguments.

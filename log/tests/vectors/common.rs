@@ -7,38 +7,12 @@ use base64::engine::general_purpose::STANDARD;
 use islet_log::merkle::Hash;
 use serde_json::Value;
 
-/// The vectors directory, or `None` (with a SKIPPED line) when it is absent
-/// and `ISLET_VECTORS` was not set. A set but missing `ISLET_VECTORS` fails.
+#[path = "../support/vectors_dir.rs"]
+mod vectors_dir_impl;
+
+/// The vectors directory (see `support/vectors_dir.rs`).
 pub(crate) fn vectors_dir(test: &str) -> Option<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    match std::env::var_os("ISLET_VECTORS") {
-        Some(v) => {
-            let p = PathBuf::from(v);
-            let p = if p.is_absolute() {
-                p
-            } else {
-                workspace.join(p)
-            };
-            assert!(
-                p.is_dir(),
-                "ISLET_VECTORS={} is not a directory",
-                p.display()
-            );
-            Some(p)
-        }
-        None => {
-            let p = workspace.join("../shared/vectors");
-            if p.is_dir() {
-                Some(p)
-            } else {
-                eprintln!(
-                    "SKIPPED {test}: no vectors at {} and ISLET_VECTORS is not set",
-                    p.display()
-                );
-                None
-            }
-        }
-    }
+    vectors_dir_impl::vectors_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."), test)
 }
 
 /// Loads a JSON file below the vectors directory.
