@@ -164,6 +164,21 @@ pub enum Error {
         found: String,
     },
 
+    // ---- Rekor v2 entries ----------------------------------------------
+    /// A request body that does not decode (400).
+    #[error("{message}")]
+    BadRequest {
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A request that decodes but fails validation: key, algorithm, digest
+    /// length, signature (400).
+    #[error("invalid entry: {reason}")]
+    InvalidEntry {
+        /// What is wrong.
+        reason: String,
+    },
+
     // ---- fsck ----------------------------------------------------------
     /// A resource the log must serve is missing.
     #[error("{path}: missing")]

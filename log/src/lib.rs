@@ -9,8 +9,9 @@
 //!   authenticated reads out of tiles.
 //! - [`note`]: C2SP signed notes, vkeys, Ed25519 / ECDSA / `cosignature/v1`.
 //! - [`checkpoint`]: C2SP checkpoints.
+//! - [`rekor`]: Rekor v2 requests, client keys, validation and the leaf.
 //!
-//! Built on them, with I/O:
+//! Built on them, with I/O (feature `io`, on by default):
 //! - [`tiledir`]: writes a complete tlog-tiles directory from entries.
 //! - [`source`]: reads a tlog-tiles log from a directory or over HTTP(S).
 //! - [`fsck`]: verifies a whole tlog-tiles log.
@@ -19,10 +20,14 @@
 
 pub mod checkpoint;
 pub mod error;
+#[cfg(feature = "io")]
 pub mod fsck;
 pub mod merkle;
 pub mod note;
+pub mod rekor;
+#[cfg(feature = "io")]
 pub mod source;
+#[cfg(feature = "io")]
 pub mod tiledir;
 pub mod tiles;
 
