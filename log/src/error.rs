@@ -179,6 +179,44 @@ pub enum Error {
         reason: String,
     },
 
+    // ---- server --------------------------------------------------------
+    /// A configuration value or data-directory state that stops a start.
+    #[error("configuration: {reason}")]
+    Config {
+        /// The field and the rule.
+        reason: String,
+    },
+
+    // ---- store ---------------------------------------------------------
+    /// RocksDB refused an operation, or the store is inconsistent.
+    #[error("store: {reason}")]
+    Store {
+        /// What happened.
+        reason: String,
+    },
+    /// Starting would fork the log: the store is behind or disagrees with a
+    /// published checkpoint.
+    #[error("refusing to start: {reason}")]
+    Fork {
+        /// Which checkpoint and which store state disagree.
+        reason: String,
+    },
+    /// The write queue is full (503 with Retry-After).
+    #[error("reached max pushback; retry")]
+    Overloaded,
+    /// The sequencer is not accepting writes.
+    #[error("unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+    /// An attempt to change a full tile or bundle that already exists.
+    #[error("refusing to overwrite immutable {path} with different bytes")]
+    ImmutableTile {
+        /// The tile path.
+        path: String,
+    },
+
     // ---- fsck ----------------------------------------------------------
     /// A resource the log must serve is missing.
     #[error("{path}: missing")]

@@ -15,6 +15,8 @@
 //! - [`tiledir`]: writes a complete tlog-tiles directory from entries.
 //! - [`source`]: reads a tlog-tiles log from a directory or over HTTP(S).
 //! - [`fsck`]: verifies a whole tlog-tiles log.
+//! - [`store`]: the RocksDB store (feature `server`).
+//! - [`server`]: sequencer, HTTP API, configuration (feature `server`).
 //!
 //! Specs: `../shared/specs/c2sp.md`, `../shared/specs/rekor-v2.md`.
 
@@ -25,8 +27,12 @@ pub mod fsck;
 pub mod merkle;
 pub mod note;
 pub mod rekor;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "io")]
 pub mod source;
+#[cfg(feature = "server")]
+pub mod store;
 #[cfg(feature = "io")]
 pub mod tiledir;
 pub mod tiles;

@@ -533,7 +533,7 @@ pub fn open(msg: &[u8], verifiers: &[NoteVerifier]) -> Result<OpenedNote> {
 // ---------------------------------------------------------------------------
 
 /// Something that signs note texts.
-pub trait NoteSigner: Send + Sync {
+pub trait NoteSigner: Send + Sync + std::fmt::Debug {
     /// Key name.
     fn name(&self) -> &str;
     /// Key ID.

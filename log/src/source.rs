@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::note::MAX_NOTE_SIZE;
-use crate::tiles::{BundleId, MAX_ENTRY_SIZE, TILE_WIDTH, TileId, TilePath, for_each_bundle_entry};
+use crate::tiles::{
+    BundleId, MAX_ENTRY_SIZE, TILE_WIDTH, TileId, TilePath, bundle_prefix_len,
+    for_each_bundle_entry,
+};
 
 /// Largest entry bundle: 256 entries of at most 65,535 bytes, each with a
 /// 2-byte length prefix.
@@ -249,14 +252,9 @@ fn cut_full_tile(
 
 /// Keeps the first `bundle.width` entries of a full bundle's bytes.
 fn cut_full_bundle(bundle: BundleId, data: &mut Vec<u8>) -> Result<()> {
-    let (mut end, mut seen) = (0usize, 0u16);
-    for_each_bundle_entry(full_bundle(bundle), data, |e| {
-        if seen < bundle.width {
-            end += 2 + e.len();
-            seen += 1;
-        }
-    })?;
-    data.truncate(end);
+    // The full bundle must itself be well formed.
+    for_each_bundle_entry(full_bundle(bundle), data, |_| {})?;
+    data.truncate(bundle_prefix_len(bundle, data)?);
     Ok(())
 }
 

@@ -349,6 +349,37 @@ pub fn for_each_bundle_entry<'a>(
     Ok(())
 }
 
+/// Length in bytes of the first `width` entries of a bundle whose stored
+/// bytes may hold more (a partial bundle is a prefix of any later one).
+///
+/// # Errors
+/// [`Error::BundleMalformed`] when `data` has fewer than `width` whole
+/// entries.
+pub fn bundle_prefix_len(bundle: BundleId, data: &[u8]) -> Result<usize> {
+    let mut end = 0usize;
+    for count in 0..bundle.width {
+        let rest = &data[end..];
+        let [hi, lo, tail @ ..] = rest else {
+            return Err(Error::BundleMalformed {
+                path: bundle.to_string(),
+                reason: format!("{count} entries, expected at least {}", bundle.width),
+            });
+        };
+        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        if tail.len() < len {
+            return Err(Error::BundleMalformed {
+                path: bundle.to_string(),
+                reason: format!(
+                    "entry {count} declares {len} bytes but only {} remain",
+                    tail.len()
+                ),
+            });
+        }
+        end += 2 + len;
+    }
+    Ok(end)
+}
+
 /// Appends one entry, with its u16 length prefix, to a bundle being built.
 ///
 /// # Errors
@@ -560,6 +591,17 @@ impl TileBuilder {
     /// A builder for an empty tree.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Resumes building on a tree of `size` leaves from its partial tiles:
+    /// `rows[L]` holds the hashes of the partial tile at level L (empty when
+    /// the level has none), as [`partial_tiles`] lists them.
+    ///
+    /// # Errors
+    /// [`Error::TileLength`] when a row is not the width `size` implies.
+    pub fn resume(size: u64, rows: Vec<Vec<Hash>>) -> Result<Self> {
+        root_from_partial_tiles(size, &rows)?;
+        Ok(Self { size, rows })
     }
 
     /// Leaves pushed so far.

@@ -3,5 +3,8 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod durability;
 mod fsck;
+mod hostile;
+mod serve;
 mod support;

@@ -96,3 +96,216 @@ impl Drop for StaticServer {
         let _ = self.child.wait();
     }
 }
+
+/// A free loopback port (bound, then released).
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `islet serve`, killed on drop. It runs under `timeout`, so it
+/// exits by itself even if the test process dies.
+pub(crate) struct Islet {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`
+    pub(crate) url: String,
+    pub(crate) port: u16,
+    pub(crate) data: PathBuf,
+}
+
+impl Islet {
+    /// Starts `islet serve` on `data` (initialised on first start) and waits
+    /// until /healthz answers.
+    pub(crate) fn start(data: &Path) -> Islet {
+        Self::start_on(data, free_port())
+    }
+
+    pub(crate) fn start_on(data: &Path, port: u16) -> Islet {
+        let child = Self::spawn(data, port);
+        let mut islet = Islet {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data: data.to_owned(),
+        };
+        islet.wait_healthy();
+        islet
+    }
+
+    fn spawn(data: &Path, port: u16) -> Child {
+        let url = format!("http://127.0.0.1:{port}");
+        Command::new("timeout")
+            .args([
+                "-s",
+                "KILL",
+                "900",
+                env!("CARGO_BIN_EXE_islet"),
+                "serve",
+                "--data",
+            ])
+            .arg(data)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--public-url",
+                &url,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start islet serve")
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n");
+                let mut buf = String::new();
+                let _ = s.read_to_string(&mut buf);
+                if buf.contains("SERVING") {
+                    return;
+                }
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("islet serve exited with {status}: {err}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "islet serve did not become healthy on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, no shutdown.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills and starts again on the same port and data.
+    pub(crate) fn restart(&mut self) {
+        self.kill();
+        self.child = Some(Self::spawn(&self.data, self.port));
+        self.wait_healthy();
+    }
+}
+
+impl Drop for Islet {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `islet serve` expecting it to refuse to start; returns its stderr.
+pub(crate) fn islet_serve_refuses(data: &Path) -> String {
+    let port = free_port();
+    let out = Command::new("timeout")
+        .args(["60", env!("CARGO_BIN_EXE_islet"), "serve", "--data"])
+        .arg(data)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run islet serve");
+    assert!(
+        !out.status.success(),
+        "islet serve started when it must refuse"
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(124),
+        "islet serve ran until the timeout instead of refusing"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A client key that signs hashedrekord requests.
+pub(crate) struct Signer {
+    key: aws_lc_rs::signature::EcdsaKeyPair,
+    spki: Vec<u8>,
+}
+
+impl Signer {
+    pub(crate) fn new() -> Signer {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair;
+        let key = aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        )
+        .unwrap();
+        let spki = key.public_key().as_der().unwrap().as_ref().to_vec();
+        Signer { key, spki }
+    }
+
+    /// A hashedrekord request over SHA-256(artifact), public-key verifier.
+    pub(crate) fn request(&self, artifact: &[u8]) -> String {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, artifact);
+        let sig = self.key.sign_digest(&d).unwrap();
+        format!(
+            r#"{{"hashedRekordRequestV002":{{"digest":"{}","signature":{{"content":"{}","verifier":{{"publicKey":{{"rawBytes":"{}"}},"keyDetails":"PKIX_ECDSA_P256_SHA_256"}}}}}}}}"#,
+            b64(d.as_ref()),
+            b64(sig.as_ref()),
+            b64(&self.spki)
+        )
+    }
+}
+
+/// The Python of a venv with sigstore-python (pinned) installed, created on
+/// first use under the target directory.
+pub(crate) fn sigstore_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_sigstore_python).clone()
+}
+
+fn install_sigstore_python() -> PathBuf {
+    const SIGSTORE: &str = "sigstore==4.5.0";
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-sigstore-4.5.0");
+    let python = venv.join("bin/python");
+    let stamp = venv.join(".islet-installed");
+    if stamp.exists() {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "python3 -m venv {} failed", venv.display());
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SIGSTORE,
+        ])
+        .output()
+        .expect("run pip");
+    assert!(
+        out.status.success(),
+        "pip install {SIGSTORE} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&stamp, SIGSTORE).unwrap();
+    python
+}

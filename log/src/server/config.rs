@@ -1,0 +1,216 @@
+//! `islet.toml`: the configuration of a data directory, parsed into raw
+//! values and then validated, with a precise message for each mistake.
+//! Command-line flags override the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::sequencer::SequencerConfig;
+use crate::error::{Error, Result};
+use crate::rekor::request::MAX_REQUEST_BYTES;
+
+/// Limits on tuning values, with the reason for each.
+pub mod limits {
+    /// A batch is one fsync; more than this many entries per batch only
+    /// grows latency.
+    pub const MAX_BATCH_SIZE: usize = 65_536;
+    /// Waiting longer than a second for a batch to fill defeats the
+    /// "at most 1 s to a checkpoint" promise.
+    pub const MAX_BATCH_AGE_MS: u64 = 1000;
+    /// A queue deeper than this is memory and latency nobody wants.
+    pub const MAX_PENDING: usize = 1_000_000;
+    /// Request bodies: at least a small entry, at most 64 MiB.
+    pub const MIN_REQUEST_BYTES: usize = 1024;
+    /// See [`MIN_REQUEST_BYTES`].
+    pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+}
+
+/// Log key algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyType {
+    /// Ed25519 (the default, as every public Rekor v2 shard).
+    Ed25519,
+    /// ECDSA P-256.
+    EcdsaP256,
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Checkpoint origin and key name (the host of `public_url`).
+    pub origin: String,
+    /// The URL clients use (the trusted root's `baseUrl`).
+    pub public_url: String,
+    /// Listen address.
+    pub listen: String,
+    /// The log key, PKCS#8 PEM, relative to the data directory.
+    pub key: PathBuf,
+    /// Its algorithm.
+    pub key_type: KeyType,
+    /// Start of the key's validity in trusted roots (RFC 3339).
+    pub valid_from: String,
+    /// Keep a static tlog-tiles tree here.
+    #[serde(default)]
+    pub publish_dir: Option<PathBuf>,
+    /// Accept historic `dsseRequestV002` entries.
+    #[serde(default = "yes")]
+    pub allow_dsse: bool,
+    /// Sequencer tuning.
+    #[serde(default)]
+    pub sequencer: RawSequencer,
+    /// Largest request body in bytes.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_request_bytes() -> usize {
+    MAX_REQUEST_BYTES
+}
+
+/// `[sequencer]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSequencer {
+    /// Most entries per batch.
+    pub batch_max_size: usize,
+    /// Longest wait for a batch to fill, in milliseconds.
+    pub batch_max_age_ms: u64,
+    /// Queue depth before 503.
+    pub max_pending: usize,
+}
+
+impl Default for RawSequencer {
+    fn default() -> Self {
+        let d = SequencerConfig::default();
+        Self {
+            batch_max_size: d.batch_max_size,
+            batch_max_age_ms: u64::try_from(d.batch_max_age.as_millis()).unwrap_or(10),
+            max_pending: d.max_pending,
+        }
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file's values.
+    pub raw: RawConfig,
+    /// Parsed listen address.
+    pub listen: SocketAddr,
+    /// Sequencer tuning.
+    pub sequencer: SequencerConfig,
+}
+
+fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Config {
+        reason: format!("{field}: {reason}"),
+    }
+}
+
+/// The origin a public URL implies: its host, without scheme, port or path
+/// (the Rekor convention that sigstore-go checks).
+///
+/// # Errors
+/// [`Error::Config`] for a URL that is not http(s) with a host.
+pub fn origin_of(public_url: &str) -> Result<String> {
+    let url = url::Url::parse(public_url).map_err(|e| invalid("public_url", e))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("public_url", "must be http:// or https://"));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| invalid("public_url", "has no host"))?;
+    Ok(host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned())
+}
+
+impl RawConfig {
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the field and the rule.
+    pub fn validate(self) -> Result<Config> {
+        if !crate::note::is_valid_key_name(&self.origin) {
+            return Err(invalid(
+                "origin",
+                format!(
+                    "{:?} is not a valid key name (no spaces, no '+')",
+                    self.origin
+                ),
+            ));
+        }
+        origin_of(&self.public_url)?;
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|e| invalid("listen", format!("{:?}: {e}", self.listen)))?;
+        let s = &self.sequencer;
+        if !(1..=limits::MAX_BATCH_SIZE).contains(&s.batch_max_size) {
+            return Err(invalid(
+                "sequencer.batch_max_size",
+                format!("must be 1..={}", limits::MAX_BATCH_SIZE),
+            ));
+        }
+        if s.batch_max_age_ms > limits::MAX_BATCH_AGE_MS {
+            return Err(invalid(
+                "sequencer.batch_max_age_ms",
+                format!("must be 0..={}", limits::MAX_BATCH_AGE_MS),
+            ));
+        }
+        if !(1..=limits::MAX_PENDING).contains(&s.max_pending) {
+            return Err(invalid(
+                "sequencer.max_pending",
+                format!("must be 1..={}", limits::MAX_PENDING),
+            ));
+        }
+        if !(limits::MIN_REQUEST_BYTES..=limits::MAX_REQUEST_BYTES)
+            .contains(&self.max_request_bytes)
+        {
+            return Err(invalid(
+                "max_request_bytes",
+                format!(
+                    "must be {}..={}",
+                    limits::MIN_REQUEST_BYTES,
+                    limits::MAX_REQUEST_BYTES
+                ),
+            ));
+        }
+        humantime::parse_rfc3339(&self.valid_from).map_err(|e| invalid("valid_from", e))?;
+        let sequencer = SequencerConfig {
+            batch_max_size: s.batch_max_size,
+            batch_max_age: Duration::from_millis(s.batch_max_age_ms),
+            max_pending: s.max_pending,
+        };
+        Ok(Config {
+            raw: self,
+            listen,
+            sequencer,
+        })
+    }
+
+    /// Parses `islet.toml` text.
+    ///
+    /// # Errors
+    /// [`Error::Config`] with the TOML error (line and column).
+    pub fn parse(text: &str) -> Result<RawConfig> {
+        toml::from_str(text).map_err(|e| Error::Config {
+            reason: format!("islet.toml: {e}"),
+        })
+    }
+
+    /// The file text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,493 @@
+//! The HTTP surface (`../shared/DESIGN.md` §4): the Rekor v2 write API, the
+//! tlog-tiles read API, health, metrics and islet's extensions.
+//!
+//! Every request path is parsed into a typed value before any lookup; a
+//! path that is not canonical gets 400 and never reaches the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::metrics::Rejection;
+use super::response::{
+    CODE_ALREADY_EXISTS, CODE_INTERNAL, CODE_INVALID_ARGUMENT, CODE_NOT_FOUND, CODE_UNAVAILABLE,
+    EntryResponseParts, StatusBody, TransparencyLogEntry,
+};
+use super::sequencer::{Outcome, Sequencer};
+use crate::error::Error;
+use crate::merkle::{consistency_proof, inclusion_proof};
+use crate::rekor::entry::{EntryPolicy, validate};
+use crate::rekor::request::{MAX_REQUEST_BYTES, parse_request};
+use crate::store::{OWN_LOG, SearchKind, Store};
+use crate::tiles::{MAX_ENTRY_SIZE, TilePath};
+
+/// Seconds a client is told to wait after a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+/// Most indexes a search returns.
+pub const MAX_SEARCH_RESULTS: usize = 100;
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The sequencer.
+    pub sequencer: Sequencer,
+    /// `logId.keyId` of responses.
+    pub log_id: [u8; 32],
+    /// Which entry types are accepted.
+    pub policy: EntryPolicy,
+    /// Largest request body.
+    pub max_request_bytes: usize,
+}
+
+/// Builds the router.
+pub fn app(state: AppState) -> Router {
+    let limit = state.max_request_bytes;
+    Router::new()
+        .route(
+            "/api/v2/log/entries",
+            post(create_entry).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route("/api/v2/checkpoint", get(checkpoint))
+        .route("/api/v2/tile/{*path}", get(tile))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v2/islet/search", get(search))
+        .route("/api/v2/islet/proof/inclusion", get(prove_inclusion))
+        .route("/api/v2/islet/proof/consistency", get(prove_consistency))
+        .route("/api/v2/islet/checkpoint/{size}", get(checkpoint_at))
+        .with_state(state)
+}
+
+fn status(http: StatusCode, code: u32, message: impl Into<String>) -> Response {
+    let body = StatusBody {
+        code,
+        message: message.into(),
+        details: [],
+    };
+    (
+        http,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    status(StatusCode::BAD_REQUEST, CODE_INVALID_ARGUMENT, message)
+}
+
+fn internal(e: &Error) -> Response {
+    eprintln!("islet: internal error: {e}");
+    status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        CODE_INTERNAL,
+        "internal server error",
+    )
+}
+
+async fn create_entry(
+    State(s): State<AppState>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let metrics = &s.sequencer.shared().metrics;
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            metrics.reject(Rejection::TooLarge);
+            return status(
+                e.status(),
+                CODE_INVALID_ARGUMENT,
+                format!(
+                    "request body is larger than the {}-byte limit",
+                    s.max_request_bytes
+                ),
+            );
+        }
+    };
+    // Decoding and signature verification are CPU work: off the I/O threads.
+    let policy = s.policy;
+    let validated = tokio::task::spawn_blocking(move || {
+        parse_request(&body).and_then(|req| validate(req, policy))
+    })
+    .await;
+    let entry = match validated {
+        Ok(Ok(entry)) => entry,
+        Ok(Err(e @ Error::BadRequest { .. })) => {
+            metrics.reject(Rejection::Malformed);
+            return bad_request(e.to_string());
+        }
+        Ok(Err(e)) => {
+            metrics.reject(Rejection::Invalid);
+            return bad_request(e.to_string());
+        }
+        Err(e) => {
+            return internal(&Error::Unavailable {
+                reason: e.to_string(),
+            });
+        }
+    };
+    if entry.body.len() > MAX_ENTRY_SIZE {
+        metrics.reject(Rejection::EntryTooLarge);
+        return bad_request(format!(
+            "the canonical entry is {} bytes; the log stores at most {MAX_ENTRY_SIZE}",
+            entry.body.len()
+        ));
+    }
+    let kind = entry.kind;
+    let body = entry.body.clone();
+    match s.sequencer.submit(entry).await {
+        Ok(Outcome::Appended(a)) => {
+            let tle = TransparencyLogEntry::new(&EntryResponseParts {
+                index: a.index,
+                log_id: &s.log_id,
+                kind,
+                body: &body,
+                tree_size: a.checkpoint.size,
+                root: &a.checkpoint.root,
+                proof: &a.proof,
+                checkpoint: &a.checkpoint.note,
+            });
+            (
+                StatusCode::CREATED,
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::to_vec(&tle).unwrap_or_default(),
+            )
+                .into_response()
+        }
+        Ok(Outcome::Duplicate { index }) => {
+            let mut r = status(
+                StatusCode::CONFLICT,
+                CODE_ALREADY_EXISTS,
+                format!(
+                    "an equivalent entry already exists in the transparency log with index {index}"
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&index.to_string()) {
+                r.headers_mut().insert("x-log-index", v);
+            }
+            r
+        }
+        Err(Error::Overloaded) => {
+            metrics.reject(Rejection::Overloaded);
+            let mut r = status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                CODE_UNAVAILABLE,
+                Error::Overloaded.to_string(),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            r
+        }
+        Err(e @ Error::Unavailable { .. }) => {
+            metrics.reject(Rejection::Unavailable);
+            let mut r = status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                CODE_UNAVAILABLE,
+                e.to_string(),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            r
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+async fn checkpoint(State(s): State<AppState>) -> Response {
+    let head = s.sequencer.shared().latest();
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        head.note.clone(),
+    )
+        .into_response()
+}
+
+fn immutable(data: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "public, max-age=604800, immutable"),
+        ],
+        Body::from(data),
+    )
+        .into_response()
+}
+
+async fn tile(State(s): State<AppState>, Path(rest): Path<String>) -> Response {
+    let path = format!("tile/{rest}");
+    let parsed = match TilePath::parse(&path) {
+        Ok(p) => p,
+        Err(e) => return bad_request(e.to_string()),
+    };
+    let size = s.sequencer.shared().latest().size;
+    let store = Arc::clone(&s.store);
+    let found = tokio::task::spawn_blocking(move || match parsed {
+        TilePath::Hash(t) => store.tile_at(OWN_LOG, t, size),
+        TilePath::Entries(b) => store.bundle_at(OWN_LOG, b, size),
+    })
+    .await;
+    match found {
+        Ok(Ok(Some(data))) => immutable(data),
+        Ok(Ok(None)) => status(
+            StatusCode::NOT_FOUND,
+            CODE_NOT_FOUND,
+            format!("{path} is not part of the log"),
+        ),
+        Ok(Err(e)) => internal(&e),
+        Err(e) => internal(&Error::Unavailable {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    if s.sequencer.shared().healthy() {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"SERVING"}"#,
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"NOT_SERVING"}"#,
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let shared = s.sequencer.shared();
+    let age = shared
+        .latest()
+        .signed_at
+        .elapsed()
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        shared
+            .metrics
+            .render(age, shared.pending(), shared.healthy()),
+    )
+        .into_response()
+}
+
+// ---- islet extensions ---------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    /// `sha256:HEX` (or sha384/sha512) artifact digest.
+    digest: Option<String>,
+    /// Hex leaf hash.
+    leaf_hash: Option<String>,
+    /// Hex SHA-256 of a signer's SubjectPublicKeyInfo.
+    key_fingerprint: Option<String>,
+}
+
+fn parse_hex(s: &str, what: &str, len: usize) -> Result<Vec<u8>, String> {
+    hex::decode(s)
+        .ok()
+        .filter(|b| b.len() == len)
+        .ok_or_else(|| format!("{what} must be {len} bytes in hex"))
+}
+
+fn json(v: &serde_json::Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+}
+
+async fn search(
+    State(s): State<AppState>,
+    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return bad_request(
+            "give exactly one of digest=sha256:HEX, leaf_hash=HEX, key_fingerprint=HEX",
+        );
+    };
+    let (kind, key) = match (q.digest, q.leaf_hash, q.key_fingerprint) {
+        (Some(d), None, None) => {
+            let Some((alg, hexd)) = d.split_once(':') else {
+                return bad_request("digest must look like sha256:HEX");
+            };
+            let len = match alg {
+                "sha256" => 32,
+                "sha384" => 48,
+                "sha512" => 64,
+                _ => return bad_request("digest algorithm must be sha256, sha384 or sha512"),
+            };
+            match parse_hex(hexd, "digest", len) {
+                Ok(k) => (SearchKind::ArtifactDigest, k),
+                Err(m) => return bad_request(m),
+            }
+        }
+        (None, Some(h), None) => match parse_hex(&h, "leaf_hash", 32) {
+            Ok(k) => (SearchKind::LeafHash, k),
+            Err(m) => return bad_request(m),
+        },
+        (None, None, Some(f)) => match parse_hex(&f, "key_fingerprint", 32) {
+            Ok(k) => (SearchKind::KeyFingerprint, k),
+            Err(m) => return bad_request(m),
+        },
+        _ => {
+            return bad_request(
+                "give exactly one of digest=sha256:HEX, leaf_hash=HEX, key_fingerprint=HEX",
+            );
+        }
+    };
+    let head = s.sequencer.shared().latest();
+    let store = Arc::clone(&s.store);
+    let result = tokio::task::spawn_blocking(move || -> crate::Result<serde_json::Value> {
+        let indexes = store.search(OWN_LOG, kind, &key, MAX_SEARCH_RESULTS)?;
+        let reader = store.hash_reader(OWN_LOG, head.size);
+        let mut entries = Vec::new();
+        for index in indexes.into_iter().filter(|i| *i < head.size) {
+            let proof = inclusion_proof(index, head.size, &reader)?;
+            let body = store.entry(OWN_LOG, index, head.size)?.unwrap_or_default();
+            entries.push(serde_json::json!({
+                "logIndex": index.to_string(),
+                "canonicalizedBody": crate::rekor::request::encode_base64(&body),
+                "inclusionProof": {
+                    "logIndex": index.to_string(),
+                    "treeSize": head.size.to_string(),
+                    "rootHash": crate::rekor::request::encode_base64(&head.root),
+                    "hashes": proof.iter().map(|h| crate::rekor::request::encode_base64(h)).collect::<Vec<_>>(),
+                    "checkpoint": { "envelope": String::from_utf8_lossy(&head.note) },
+                },
+            }));
+        }
+        Ok(serde_json::json!({ "entries": entries }))
+    })
+    .await;
+    match result {
+        Ok(Ok(v)) => json(&v),
+        Ok(Err(e)) => internal(&e),
+        Err(e) => internal(&Error::Unavailable {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionQuery {
+    index: u64,
+    tree_size: Option<u64>,
+}
+
+async fn prove_inclusion(
+    State(s): State<AppState>,
+    q: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return bad_request("give index=N and optionally tree_size=M (decimal)");
+    };
+    let latest = s.sequencer.shared().latest().size;
+    let size = q.tree_size.unwrap_or(latest);
+    if size > latest || q.index >= size {
+        return bad_request(format!("need index < tree_size <= {latest}"));
+    }
+    let store = Arc::clone(&s.store);
+    let r = tokio::task::spawn_blocking(move || {
+        inclusion_proof(q.index, size, &store.hash_reader(OWN_LOG, latest))
+    })
+    .await;
+    match r {
+        Ok(Ok(proof)) => json(&serde_json::json!({
+            "logIndex": q.index.to_string(),
+            "treeSize": size.to_string(),
+            "hashes": proof.iter().map(|h| crate::rekor::request::encode_base64(h)).collect::<Vec<_>>(),
+        })),
+        Ok(Err(e)) => internal(&e),
+        Err(e) => internal(&Error::Unavailable {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    first: u64,
+    second: Option<u64>,
+}
+
+async fn prove_consistency(
+    State(s): State<AppState>,
+    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return bad_request("give first=N and optionally second=M (decimal)");
+    };
+    let latest = s.sequencer.shared().latest().size;
+    let second = q.second.unwrap_or(latest);
+    if q.first == 0 || q.first > second || second > latest {
+        return bad_request(format!("need 0 < first <= second <= {latest}"));
+    }
+    let store = Arc::clone(&s.store);
+    let r = tokio::task::spawn_blocking(move || {
+        consistency_proof(q.first, second, &store.hash_reader(OWN_LOG, latest))
+    })
+    .await;
+    match r {
+        Ok(Ok(proof)) => json(&serde_json::json!({
+            "first": q.first.to_string(),
+            "second": second.to_string(),
+            "hashes": proof.iter().map(|h| crate::rekor::request::encode_base64(h)).collect::<Vec<_>>(),
+        })),
+        Ok(Err(e)) => internal(&e),
+        Err(e) => internal(&Error::Unavailable {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+async fn checkpoint_at(
+    State(s): State<AppState>,
+    Path(size): Path<String>,
+    _h: HeaderMap,
+) -> Response {
+    let Some(size) = size
+        .parse::<u64>()
+        .ok()
+        .filter(|_| size == "0" || !size.starts_with('0'))
+    else {
+        return bad_request("size must be a canonical decimal");
+    };
+    let store = Arc::clone(&s.store);
+    match tokio::task::spawn_blocking(move || store.checkpoint_at(OWN_LOG, size)).await {
+        Ok(Ok(Some(note))) => {
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
+        }
+        Ok(Ok(None)) => status(
+            StatusCode::NOT_FOUND,
+            CODE_NOT_FOUND,
+            format!("no checkpoint was signed at size {size}"),
+        ),
+        Ok(Err(e)) => internal(&e),
+        Err(e) => internal(&Error::Unavailable {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Default for [`AppState::max_request_bytes`].
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = MAX_REQUEST_BYTES;

@@ -1,0 +1,136 @@
+//! The log server: configuration, data directory, sequencer, HTTP.
+
+pub mod config;
+pub mod datadir;
+pub mod guard;
+pub mod http;
+pub mod metrics;
+pub mod publish;
+pub mod response;
+pub mod sequencer;
+pub mod trust;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use self::config::Config;
+use self::datadir::DataDir;
+use self::guard::CheckpointGuard;
+use self::http::{AppState, app};
+use self::sequencer::{SequencerParts, start};
+use crate::error::{Error, Result};
+use crate::rekor::entry::EntryPolicy;
+use crate::store::Store;
+
+/// A server ready to accept connections.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The router's state.
+    pub state: AppState,
+    /// The log's verifier key (vkey).
+    pub vkey: String,
+    /// The configuration in force.
+    pub config: Config,
+}
+
+/// Opens the store, checks it against the fork guard, starts the sequencer
+/// and writes the trust material for clients.
+///
+/// # Errors
+/// Anything that must stop a start: configuration, key, store, fork guard.
+pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
+    let signer = data.load_signer(&config.raw)?;
+    let store = Arc::new(Store::open(&data.db_path(), true)?);
+    let verifier = signer.verifier();
+    let log_id = verifier.rekor_log_id().ok_or_else(|| Error::Config {
+        reason: "the log key must be Ed25519 or ECDSA P-256".into(),
+    })?;
+    let publisher = config
+        .raw
+        .publish_dir
+        .clone()
+        .map(|dir| publish::Publisher::start(Arc::clone(&store), dir))
+        .transpose()?;
+    let on_commit = publisher.clone().map(|p| {
+        Box::new(
+            move |_: &Store, head: &sequencer::SignedHead, old_size: u64| {
+                p.send(old_size, head.size, head.note.clone());
+            },
+        ) as sequencer::OnCommit
+    });
+    let sequencer = start(SequencerParts {
+        store: Arc::clone(&store),
+        signer: Arc::clone(&signer),
+        origin: config.raw.origin.clone(),
+        guard: CheckpointGuard::new(data.guard_path()),
+        config: config.sequencer.clone(),
+        on_commit,
+    })?;
+    if let Some(p) = &publisher {
+        let head = sequencer.shared().latest();
+        p.send(0, head.size, head.note.clone());
+    }
+    let inputs = trust::TrustInputs {
+        base_url: &config.raw.public_url,
+        signer: signer.as_ref(),
+        valid_from: &config.raw.valid_from,
+    };
+    for (path, value) in [
+        (data.trusted_root_path(), trust::trusted_root(&inputs)),
+        (
+            data.client_trust_config_path(),
+            trust::client_trust_config(&inputs, None),
+        ),
+    ] {
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        std::fs::write(&path, text).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    let state = AppState {
+        store,
+        sequencer,
+        log_id,
+        policy: EntryPolicy {
+            allow_dsse: config.raw.allow_dsse,
+        },
+        max_request_bytes: config.raw.max_request_bytes,
+    };
+    Ok(Prepared {
+        state,
+        vkey: verifier.to_vkey(),
+        config,
+    })
+}
+
+/// Serves until `shutdown` completes. `on_listening` is told the bound
+/// address (useful with port 0).
+///
+/// # Errors
+/// Binding and serving errors.
+pub async fn serve(
+    prepared: Prepared,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(prepared.config.listen)
+        .await
+        .map_err(|source| Error::Io {
+            path: format!("listen {}", prepared.config.listen),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Io {
+        path: "listen".into(),
+        source,
+    })?;
+    on_listening(addr);
+    axum::serve(listener, app(prepared.state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| Error::Io {
+            path: format!("serve {addr}"),
+            source,
+        })
+}

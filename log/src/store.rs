@@ -1,0 +1,498 @@
+//! The RocksDB store: the single source of truth of a data directory.
+//!
+//! Column families (every key starts with the 4-byte big-endian number of
+//! the log it belongs to: 0 is the own log, mirrors get their own):
+//!
+//! | family | key | value |
+//! |---|---|---|
+//! | `meta` | `tree` + log | tree head: size (u64 BE) ‖ root ‖ latest signed checkpoint |
+//! | `meta` | `schema` | [`SCHEMA_VERSION`] |
+//! | `tiles` | log ‖ 0 ‖ level ‖ index (u64 BE) | hash tile bytes at its current width |
+//! | `tiles` | log ‖ 1 ‖ 0 ‖ index (u64 BE) | entry bundle bytes at its current width |
+//! | `checkpoints` | log ‖ size (u64 BE) | the signed checkpoint of that size |
+//! | `dedup` | log ‖ SHA-256(entry) | index (u64 BE) |
+//! | `search` | log ‖ kind ‖ hash ‖ index (u64 BE) | empty |
+//!
+//! A tile is stored once, at its latest width; a partial tile `.p/W` is the
+//! prefix of the stored one (tiles only grow, and prefixes never change).
+//! Everything a batch changes goes into one `WriteBatch` written with
+//! `sync = true`: a crash leaves the old tree or the new one. RocksDB's LOCK
+//! file keeps a second process out.
+
+use std::path::Path;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options,
+    WriteBatch, WriteOptions,
+};
+
+use crate::error::{Error, Result};
+use crate::merkle::{HASH_SIZE, Hash, HashReader};
+use crate::tiles::{
+    BundleId, TILE_WIDTH, TileId, bundle_prefix_len, for_each_bundle_entry, hash_from_tile,
+    tile_for_stored_hash, tile_width,
+};
+
+/// Version of the key schema above; a store with another version is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+/// RocksDB block cache shared by all column families.
+pub const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+const CF_META: &str = "meta";
+const CF_TILES: &str = "tiles";
+const CF_CHECKPOINTS: &str = "checkpoints";
+const CF_DEDUP: &str = "dedup";
+const CF_SEARCH: &str = "search";
+const FAMILIES: [&str; 5] = [CF_META, CF_TILES, CF_CHECKPOINTS, CF_DEDUP, CF_SEARCH];
+
+/// Number of a log inside a store.
+pub type LogNumber = u32;
+/// The own log.
+pub const OWN_LOG: LogNumber = 0;
+
+/// What the search index maps to entry indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SearchKind {
+    /// The artifact digest of a hashedrekord, the payload hash of a DSSE.
+    ArtifactDigest = 0,
+    /// SHA-256 of a signer's SubjectPublicKeyInfo.
+    KeyFingerprint = 1,
+    /// RFC 6962 leaf hash.
+    LeafHash = 2,
+}
+
+/// The state of a tree as committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Number of entries.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The signed checkpoint for this size (empty until the first one).
+    pub checkpoint: Vec<u8>,
+}
+
+impl TreeHead {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(8 + HASH_SIZE + self.checkpoint.len());
+        v.extend_from_slice(&self.size.to_be_bytes());
+        v.extend_from_slice(&self.root);
+        v.extend_from_slice(&self.checkpoint);
+        v
+    }
+
+    fn decode(v: &[u8]) -> Result<TreeHead> {
+        if v.len() < 8 + HASH_SIZE {
+            return Err(corrupt("tree head is truncated"));
+        }
+        let (size, rest) = v.split_at(8);
+        let (root, checkpoint) = rest.split_at(HASH_SIZE);
+        Ok(TreeHead {
+            size: u64::from_be_bytes(size.try_into().map_err(|_| corrupt("tree head size"))?),
+            root: crate::merkle::hash_from_slice(root)?,
+            checkpoint: checkpoint.to_vec(),
+        })
+    }
+}
+
+/// Everything one sequencing batch changes, written atomically.
+#[derive(Debug, Default)]
+pub struct CommitBatch {
+    /// New or grown hash tiles.
+    pub tiles: Vec<(TileId, Vec<u8>)>,
+    /// New or grown entry bundles.
+    pub bundles: Vec<(BundleId, Vec<u8>)>,
+    /// Dedup keys, SHA-256 of each new entry, with its index.
+    pub dedup: Vec<(Hash, u64)>,
+    /// Search index rows.
+    pub search: Vec<(SearchKind, Vec<u8>, u64)>,
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Store {
+        reason: format!("store is corrupt: {what}"),
+    }
+}
+
+fn db_err(e: rocksdb::Error) -> Error {
+    Error::Store {
+        reason: e.to_string(),
+    }
+}
+
+fn tile_key(log: LogNumber, kind: u8, level: u8, index: u64) -> [u8; 14] {
+    let mut k = [0u8; 14];
+    k[..4].copy_from_slice(&log.to_be_bytes());
+    k[4] = kind;
+    k[5] = level;
+    k[6..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn tree_key(log: LogNumber) -> Vec<u8> {
+    let mut k = b"tree".to_vec();
+    k.extend_from_slice(&log.to_be_bytes());
+    k
+}
+
+fn log_prefixed(log: LogNumber, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + rest.len());
+    k.extend_from_slice(&log.to_be_bytes());
+    k.extend_from_slice(rest);
+    k
+}
+
+/// The RocksDB store of a data directory.
+pub struct Store {
+    db: DB,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.db.path().display())
+    }
+}
+
+impl Store {
+    /// Opens (creating if `create` is set) the store at `path`.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when RocksDB refuses (including a second process
+    /// holding the LOCK), or the schema version differs.
+    pub fn open(path: &Path, create: bool) -> Result<Store> {
+        let mut opts = Options::default();
+        opts.create_if_missing(create);
+        opts.create_missing_column_families(create);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Never lose the WAL silently: refuse to open over a corrupt tail.
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::AbsoluteConsistency);
+        opts.set_paranoid_checks(true);
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        let families = FAMILIES.iter().map(|name| {
+            let mut o = Options::default();
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            o.set_block_based_table_factory(&table);
+            ColumnFamilyDescriptor::new(*name, o)
+        });
+        let db = DB::open_cf_descriptors(&opts, path, families).map_err(|e| Error::Store {
+            reason: format!("cannot open {}: {e}", path.display()),
+        })?;
+        let store = Store { db };
+        let meta = store.cf(CF_META)?;
+        match store.db.get_cf(meta, b"schema").map_err(db_err)? {
+            Some(v) if v.as_slice() == SCHEMA_VERSION.to_be_bytes() => {}
+            Some(v) => {
+                return Err(Error::Store {
+                    reason: format!("store schema {v:?} is not version {SCHEMA_VERSION}"),
+                });
+            }
+            None => {
+                let mut wo = WriteOptions::default();
+                wo.set_sync(true);
+                store
+                    .db
+                    .put_cf_opt(meta, b"schema", SCHEMA_VERSION.to_be_bytes(), &wo)
+                    .map_err(db_err)?;
+            }
+        }
+        Ok(store)
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| corrupt("missing column family"))
+    }
+
+    /// The committed tree head of a log, if it has one.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn tree_head(&self, log: LogNumber) -> Result<Option<TreeHead>> {
+        self.db
+            .get_cf(self.cf(CF_META)?, tree_key(log))
+            .map_err(db_err)?
+            .map(|v| TreeHead::decode(&v))
+            .transpose()
+    }
+
+    /// The stored bytes of hash tile `(level, index)` at its latest width.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn tile(&self, log: LogNumber, level: u8, index: u64) -> Result<Option<Vec<u8>>> {
+        self.db
+            .get_cf(self.cf(CF_TILES)?, tile_key(log, 0, level, index))
+            .map_err(db_err)
+    }
+
+    /// The stored bytes of entry bundle `index` at its latest width.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn bundle(&self, log: LogNumber, index: u64) -> Result<Option<Vec<u8>>> {
+        self.db
+            .get_cf(self.cf(CF_TILES)?, tile_key(log, 1, 0, index))
+            .map_err(db_err)
+    }
+
+    /// The hash tile `tile` as of a tree of `size` (its prefix, for a
+    /// partial tile), or `None` when that size has no such tile.
+    ///
+    /// # Errors
+    /// [`Error::Store`]; corruption when the stored tile is too short.
+    pub fn tile_at(&self, log: LogNumber, tile: TileId, size: u64) -> Result<Option<Vec<u8>>> {
+        if tile_width(size, tile.level, tile.index).is_none_or(|w| w < tile.width) {
+            return Ok(None);
+        }
+        let Some(mut data) = self.tile(log, tile.level, tile.index)? else {
+            return Err(corrupt(&format!("{tile} is missing")));
+        };
+        if data.len() < tile.byte_len() {
+            return Err(corrupt(&format!("{tile} is shorter than its width")));
+        }
+        data.truncate(tile.byte_len());
+        Ok(Some(data))
+    }
+
+    /// The entry bundle `bundle` as of a tree of `size`.
+    ///
+    /// # Errors
+    /// As [`Store::tile_at`].
+    pub fn bundle_at(
+        &self,
+        log: LogNumber,
+        bundle: BundleId,
+        size: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        if tile_width(size, 0, bundle.index).is_none_or(|w| w < bundle.width) {
+            return Ok(None);
+        }
+        let Some(mut data) = self.bundle(log, bundle.index)? else {
+            return Err(corrupt(&format!("{bundle} is missing")));
+        };
+        let end = bundle_prefix_len(bundle, &data).map_err(|e| corrupt(&e.to_string()))?;
+        data.truncate(end);
+        Ok(Some(data))
+    }
+
+    /// The entry at `index` of a log of `size` entries.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn entry(&self, log: LogNumber, index: u64, size: u64) -> Result<Option<Vec<u8>>> {
+        if index >= size {
+            return Ok(None);
+        }
+        let bundle_index = index / u64::from(TILE_WIDTH);
+        let width = tile_width(size, 0, bundle_index).unwrap_or(TILE_WIDTH);
+        let id = BundleId {
+            index: bundle_index,
+            width,
+        };
+        let Some(data) = self.bundle_at(log, id, size)? else {
+            return Ok(None);
+        };
+        let want = usize::try_from(index % u64::from(TILE_WIDTH)).unwrap_or(0);
+        let mut found = None;
+        let mut i = 0;
+        for_each_bundle_entry(id, &data, |e| {
+            if i == want {
+                found = Some(e.to_vec());
+            }
+            i += 1;
+        })?;
+        Ok(found)
+    }
+
+    /// The signed checkpoint of `size`, if one was signed.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn checkpoint_at(&self, log: LogNumber, size: u64) -> Result<Option<Vec<u8>>> {
+        self.db
+            .get_cf(
+                self.cf(CF_CHECKPOINTS)?,
+                log_prefixed(log, &size.to_be_bytes()),
+            )
+            .map_err(db_err)
+    }
+
+    /// The smallest signed checkpoint whose size is at least `size`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn checkpoint_covering(&self, log: LogNumber, size: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        let start = log_prefixed(log, &size.to_be_bytes());
+        let mut iter = self.db.iterator_cf(
+            self.cf(CF_CHECKPOINTS)?,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        match iter.next() {
+            Some(Ok((k, v))) if k.len() == 12 && k[..4] == log.to_be_bytes() => {
+                let s =
+                    u64::from_be_bytes(k[4..].try_into().map_err(|_| corrupt("checkpoint key"))?);
+                Ok(Some((s, v.to_vec())))
+            }
+            Some(Err(e)) => Err(db_err(e)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The index of an entry already in the log, by SHA-256 of its bytes.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn dedup_lookup(&self, log: LogNumber, entry_sha256: &Hash) -> Result<Option<u64>> {
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_DEDUP)?, log_prefixed(log, entry_sha256))
+            .map_err(db_err)?
+            .and_then(|v| v.as_slice().try_into().ok().map(u64::from_be_bytes)))
+    }
+
+    /// Indexes of entries matching a search key, ascending, at most `limit`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn search(
+        &self,
+        log: LogNumber,
+        kind: SearchKind,
+        key: &[u8],
+        limit: usize,
+    ) -> Result<Vec<u64>> {
+        let mut prefix = log_prefixed(log, &[kind as u8]);
+        prefix.extend_from_slice(key);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            self.cf(CF_SEARCH)?,
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (k, _) = item.map_err(db_err)?;
+            if !k.starts_with(&prefix) || k.len() != prefix.len() + 8 || out.len() >= limit {
+                break;
+            }
+            out.push(u64::from_be_bytes(
+                k[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| corrupt("search key"))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Writes a batch and the new tree head (with its signed checkpoint) in
+    /// one synced `WriteBatch`. A full tile that already exists with other
+    /// bytes is refused: full tiles are immutable.
+    ///
+    /// # Errors
+    /// [`Error::Store`]; [`Error::ImmutableTile`].
+    pub fn commit(&self, log: LogNumber, batch: &CommitBatch, head: &TreeHead) -> Result<()> {
+        let (tiles, meta, cps, dedup, search) = (
+            self.cf(CF_TILES)?,
+            self.cf(CF_META)?,
+            self.cf(CF_CHECKPOINTS)?,
+            self.cf(CF_DEDUP)?,
+            self.cf(CF_SEARCH)?,
+        );
+        let mut wb = WriteBatch::default();
+        for (tile, data) in &batch.tiles {
+            if tile.is_full() {
+                self.check_immutable(log, 0, tile.level, tile.index, data, &tile.to_string())?;
+            }
+            wb.put_cf(tiles, tile_key(log, 0, tile.level, tile.index), data);
+        }
+        for (bundle, data) in &batch.bundles {
+            if bundle.width == TILE_WIDTH {
+                self.check_immutable(log, 1, 0, bundle.index, data, &bundle.to_string())?;
+            }
+            wb.put_cf(tiles, tile_key(log, 1, 0, bundle.index), data);
+        }
+        for (h, index) in &batch.dedup {
+            wb.put_cf(dedup, log_prefixed(log, h), index.to_be_bytes());
+        }
+        for (kind, key, index) in &batch.search {
+            let mut k = log_prefixed(log, &[*kind as u8]);
+            k.extend_from_slice(key);
+            k.extend_from_slice(&index.to_be_bytes());
+            wb.put_cf(search, k, []);
+        }
+        if !head.checkpoint.is_empty() {
+            wb.put_cf(
+                cps,
+                log_prefixed(log, &head.size.to_be_bytes()),
+                &head.checkpoint,
+            );
+        }
+        wb.put_cf(meta, tree_key(log), head.encode());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(wb, &wo).map_err(db_err)
+    }
+
+    fn check_immutable(
+        &self,
+        log: LogNumber,
+        kind: u8,
+        level: u8,
+        index: u64,
+        data: &[u8],
+        name: &str,
+    ) -> Result<()> {
+        match self
+            .db
+            .get_cf(self.cf(CF_TILES)?, tile_key(log, kind, level, index))
+            .map_err(db_err)?
+        {
+            Some(old) if old.len() == data.len() && old != data => Err(Error::ImmutableTile {
+                path: name.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A hash reader over a log as of a tree of `size`.
+    pub fn hash_reader(&self, log: LogNumber, size: u64) -> StoreHashReader<'_> {
+        StoreHashReader {
+            store: self,
+            log,
+            size,
+        }
+    }
+}
+
+/// Reads stored hashes out of the store's tiles (trusted: our own data).
+#[derive(Debug)]
+pub struct StoreHashReader<'a> {
+    store: &'a Store,
+    log: LogNumber,
+    size: u64,
+}
+
+impl HashReader for StoreHashReader<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>> {
+        let mut cache: Vec<(TileId, Vec<Hash>)> = Vec::new();
+        indexes
+            .iter()
+            .map(|&i| {
+                let (tile, from, to) = tile_for_stored_hash(i, self.size)?;
+                if let Some((_, hashes)) = cache.iter().find(|(t, _)| *t == tile) {
+                    return Ok(hash_from_tile(hashes, from, to));
+                }
+                let data = self
+                    .store
+                    .tile_at(self.log, tile, self.size)?
+                    .ok_or(Error::MissingHash { index: i })?;
+                let hashes = crate::tiles::parse_hash_tile(tile, &data)?;
+                let h = hash_from_tile(&hashes, from, to);
+                cache.push((tile, hashes));
+                Ok(h)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,192 @@
+//! `islet serve`: a real client, duplicates, fsck of the served log.
+
+use std::path::Path;
+
+use crate::support::{Islet, Signer, islet, sigstore_python};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn vkey_of(data: &Path) -> String {
+    // The trusted root written at start carries the key; the vkey is easier
+    // to get from the checkpoint-verifying side: ask trust-root and rebuild.
+    let raw = std::fs::read_to_string(data.join("islet.toml")).unwrap();
+    assert!(raw.contains("origin"));
+    let out = islet(&["trust-root", "--data", data.to_str().unwrap()]);
+    assert!(out.status.success());
+    let root: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spki = root["tlogs"][0]["publicKey"]["rawBytes"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(spki)
+        .unwrap();
+    islet_log::note::NoteVerifier::from_public_key("127.0.0.1", &der)
+        .unwrap()
+        .to_vkey()
+}
+
+#[test]
+fn sigstore_python_writes_and_verifies_entries_and_gets_409_on_resubmission() {
+    let python = sigstore_python();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Islet::start(dir.path());
+    let config = dir.path().join("client_trust_config.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_client.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(&config)
+        .arg("6")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sigstore-python failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let indexes: Vec<u64> = result["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes, (0..6).collect::<Vec<_>>());
+    let dups = result["duplicate_errors"].as_array().unwrap();
+    assert_eq!(dups.len(), 2);
+    for d in dups {
+        assert!(d.as_str().unwrap().contains("409"), "{d}");
+    }
+    // And the log the client wrote passes fsck over HTTP.
+    let out = islet(&[
+        "fsck",
+        &format!("{}/api/v2", server.url),
+        "--vkey",
+        &vkey_of(dir.path()),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_thousand_concurrent_identical_submissions_give_one_leaf_and_999_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Islet::start(dir.path());
+    let body = Signer::new().request(b"the same artifact");
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let post = |client: reqwest::Client, url: String, body: String| async move {
+        let r = client.post(url).body(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let index = r
+            .headers()
+            .get("x-log-index")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = r.text().await.unwrap();
+        (status, index, text)
+    };
+    let url = format!("{}/api/v2/log/entries", server.url);
+    let results = rt.block_on(futures::future::join_all(
+        (0..1000).map(|_| post(client.clone(), url.clone(), body.clone())),
+    ));
+    let created: Vec<_> = results.iter().filter(|r| r.0 == 201).collect();
+    let conflicts: Vec<_> = results.iter().filter(|r| r.0 == 409).collect();
+    assert_eq!(
+        created.len(),
+        1,
+        "{:?}",
+        results
+            .iter()
+            .map(|r| r.0)
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    assert_eq!(conflicts.len(), 999);
+    let index: serde_json::Value = serde_json::from_str(&created[0].2).unwrap();
+    let index = index["logIndex"].as_str().unwrap().to_owned();
+    assert!(
+        conflicts
+            .iter()
+            .all(|c| c.1.as_deref() == Some(index.as_str()))
+    );
+    assert!(conflicts[0].2.contains(&format!("with index {index}")));
+    // After a restart the dedup index still answers with the original index.
+    server.restart();
+    let (status, idx, _) = rt.block_on(post(client, url, body));
+    assert_eq!((status, idx.as_deref()), (409, Some(index.as_str())));
+    let cp = rt.block_on(async {
+        reqwest::get(format!("{}/api/v2/checkpoint", server.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert_eq!(cp.lines().nth(1), Some("1"), "exactly one leaf: {cp}");
+}
+
+#[test]
+fn fsck_passes_over_http_after_ten_thousand_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Islet::start(dir.path());
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v2/log/entries", server.url);
+    let signer = Signer::new();
+    let bodies: Vec<String> = (0..10_000)
+        .map(|i| signer.request(format!("artifact {i}").as_bytes()))
+        .collect();
+    let statuses: Vec<u16> = rt.block_on(async {
+        use futures::StreamExt;
+        futures::stream::iter(bodies.into_iter().map(|b| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                client
+                    .post(url)
+                    .body(b)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        }))
+        .buffer_unordered(64)
+        .collect()
+        .await
+    });
+    assert!(
+        statuses.iter().all(|s| *s == 201),
+        "{:?}",
+        statuses
+            .iter()
+            .filter(|s| **s != 201)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    let out = islet(&[
+        "fsck",
+        &format!("{}/api/v2", server.url),
+        "--vkey",
+        &vkey_of(dir.path()),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["size"], 10_000);
+}

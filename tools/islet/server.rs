@@ -1,0 +1,215 @@
+//! `islet serve`, `islet init`, `islet trust-root`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use islet_log::server::config::KeyType;
+use islet_log::server::datadir::{DEFAULT_DATA_DIR, DataDir, InitOptions};
+use islet_log::server::trust;
+
+use crate::EXIT_USAGE_OR_IO;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum KeyTypeArg {
+    Ed25519,
+    EcdsaP256,
+}
+
+impl From<KeyTypeArg> for KeyType {
+    fn from(k: KeyTypeArg) -> Self {
+        match k {
+            KeyTypeArg::Ed25519 => KeyType::Ed25519,
+            KeyTypeArg::EcdsaP256 => KeyType::EcdsaP256,
+        }
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct InitArgs {
+    /// The data directory to create.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// The URL clients reach the log at; its host is the origin.
+    #[arg(long, value_name = "URL", default_value = islet_log::server::datadir::DEFAULT_PUBLIC_URL)]
+    public_url: String,
+    /// The checkpoint origin, when it is not the host of --public-url.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+    /// Algorithm of a new log key.
+    #[arg(long, value_enum, default_value = "ed25519")]
+    key_type: KeyTypeArg,
+    /// Use this PKCS#8 PEM private key instead of generating one.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = islet_log::server::datadir::DEFAULT_LISTEN)]
+    listen: String,
+}
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// The data directory (initialised on first start when missing).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    data: PathBuf,
+    /// Address to listen on (overrides islet.toml).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The URL clients reach the log at (overrides islet.toml; on first
+    /// start it also sets the origin).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Keep a static tlog-tiles tree in this directory (overrides islet.toml):
+    /// tiles and bundles first, the checkpoint last.
+    #[arg(long, value_name = "DIR")]
+    publish_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct TrustRootArgs {
+    /// The data directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    data: PathBuf,
+    /// The URL clients reach the log at (default: public_url of islet.toml).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Print a ClientTrustConfig (trusted root and SigningConfig v0.2)
+    /// instead of the trusted root alone.
+    #[arg(long)]
+    signing_config: bool,
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("islet: {message}");
+    ExitCode::from(EXIT_USAGE_OR_IO)
+}
+
+pub(crate) fn init(args: &InitArgs) -> ExitCode {
+    let data = DataDir::new(&args.data);
+    let opts = InitOptions {
+        public_url: args.public_url.clone(),
+        origin: args.origin.clone(),
+        key_type: args.key_type.into(),
+        key_file: args.key.clone(),
+        listen: args.listen.clone(),
+    };
+    match data.init(&opts) {
+        Ok(cfg) => {
+            println!(
+                "initialised {} for origin {}",
+                args.data.display(),
+                cfg.origin
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
+    let data = DataDir::new(&args.data);
+    if !data.is_initialised() {
+        let mut opts = InitOptions::default();
+        if let Some(url) = &args.public_url {
+            opts.public_url.clone_from(url);
+        }
+        if let Some(listen) = &args.listen {
+            opts.listen.clone_from(listen);
+        }
+        if let Err(e) = data.init(&opts) {
+            return fail(&e.to_string());
+        }
+        eprintln!(
+            "islet: initialised {} with a new Ed25519 key",
+            args.data.display()
+        );
+    }
+    let mut raw = match data.load_config() {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if let Some(listen) = &args.listen {
+        raw.listen.clone_from(listen);
+    }
+    if let Some(url) = &args.public_url {
+        raw.public_url.clone_from(url);
+    }
+    if let Some(dir) = &args.publish_dir {
+        raw.publish_dir = Some(dir.clone());
+    }
+    let config = match raw.validate() {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        let prepared = tokio::task::block_in_place(|| islet_log::server::prepare(&data, config))?;
+        let origin = prepared.config.raw.origin.clone();
+        let vkey = prepared.vkey.clone();
+        let trusted_root = data.trusted_root_path();
+        let trust_config = data.client_trust_config_path();
+        islet_log::server::serve(prepared, shutdown_signal(), move |addr| {
+            eprintln!("islet: serving log {origin} on http://{addr}");
+            eprintln!("islet: verifier key {vkey}");
+            eprintln!("islet: trusted root {}", trusted_root.display());
+            eprintln!("islet: client trust config {}", trust_config.display());
+        })
+        .await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+pub(crate) fn trust_root(args: &TrustRootArgs) -> ExitCode {
+    let data = DataDir::new(&args.data);
+    let raw = match data.load_config() {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let signer = match data.load_signer(&raw) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let base_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| raw.public_url.clone());
+    let inputs = trust::TrustInputs {
+        base_url: &base_url,
+        signer: signer.as_ref(),
+        valid_from: &raw.valid_from,
+    };
+    let value = if args.signing_config {
+        trust::client_trust_config(&inputs, None)
+    } else {
+        trust::trusted_root(&inputs)
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+    ExitCode::SUCCESS
+}
