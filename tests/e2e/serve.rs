@@ -62,7 +62,12 @@ fn sigstore_python_writes_and_verifies_entries_and_gets_409_on_resubmission() {
     let dups = result["duplicate_errors"].as_array().unwrap();
     assert_eq!(dups.len(), 2);
     for d in dups {
-        assert!(d.as_str().unwrap().contains("409"), "{d}");
+        assert!(
+            d.as_str().unwrap().starts_with(
+                "6: an equivalent entry already exists in the transparency log with index "
+            ),
+            "{d}"
+        );
     }
     // And the log the client wrote passes fsck over HTTP.
     let out = islet(&[
@@ -189,4 +194,47 @@ fn fsck_passes_over_http_after_ten_thousand_appends() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["size"], 10_000);
+}
+
+#[test]
+fn serve_with_no_flags_creates_islet_data_and_listens_on_port_3000() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("timeout")
+        .args(["-s", "KILL", "300", env!("CARGO_BIN_EXE_islet"), "serve"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rt = runtime();
+    let checkpoint = rt.block_on(async {
+        for _ in 0..200 {
+            if let Ok(r) = reqwest::get("http://127.0.0.1:3000/api/v2/checkpoint").await {
+                return r.text().await.unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        String::new()
+    });
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-P", &child.id().to_string()])
+        .status();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        checkpoint.starts_with("127.0.0.1\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"),
+        "{checkpoint}\n{stderr}"
+    );
+    let data = dir.path().join("islet-data");
+    let mode = std::fs::metadata(data.join("keys/log.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(data.join("trusted_root.json").exists());
+    assert!(stderr.contains("verifier key 127.0.0.1+"), "{stderr}");
+    assert!(stderr.contains("trusted_root.json"), "{stderr}");
 }

@@ -191,9 +191,13 @@ impl Islet {
         }
     }
 
-    /// SIGKILL, no shutdown.
+    /// SIGKILL, no shutdown: the server first (a child of `timeout`), then
+    /// the `timeout` wrapper.
     pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-P", &c.id().to_string()])
+                .status();
             let _ = c.kill();
             let _ = c.wait();
         }
