@@ -12,11 +12,11 @@
 //! - [`rekor`]: Rekor v2 requests, client keys, validation and the leaf.
 //!
 //! Built on them, with I/O (feature `io`, on by default):
-//! - [`tiledir`]: writes a complete tlog-tiles directory from entries.
-//! - [`source`]: reads a tlog-tiles log from a directory or over HTTP(S).
-//! - [`fsck`]: verifies a whole tlog-tiles log.
-//! - [`store`]: the RocksDB store (feature `server`).
-//! - [`server`]: sequencer, HTTP API, configuration (feature `server`).
+//! - `tiledir`: writes a complete tlog-tiles directory from entries.
+//! - `source`: reads a tlog-tiles log from a directory or over HTTP(S).
+//! - `fsck`: verifies a whole tlog-tiles log.
+//! - `store`: the RocksDB store (feature `server`).
+//! - `server`: sequencer, HTTP API, configuration (feature `server`).
 //!
 //! Specs: `../shared/specs/c2sp.md`, `../shared/specs/rekor-v2.md`.
 

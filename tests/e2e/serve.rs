@@ -141,9 +141,15 @@ fn a_thousand_concurrent_identical_submissions_give_one_leaf_and_999_conflicts()
 }
 
 #[test]
-fn fsck_passes_over_http_after_ten_thousand_appends() {
+fn fsck_passes_over_http_and_on_the_publish_directory_after_ten_thousand_appends() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Islet::start(dir.path());
+    let public = dir.path().join("public");
+    let server = Islet::start_with(
+        &dir.path().join("data"),
+        crate::support::free_port(),
+        &["--publish-dir", public.to_str().unwrap()],
+    );
+    let data = dir.path().join("data");
     let rt = runtime();
     let client = reqwest::Client::new();
     let url = format!("{}/api/v2/log/entries", server.url);
@@ -180,13 +186,37 @@ fn fsck_passes_over_http_after_ten_thousand_appends() {
             .take(5)
             .collect::<Vec<_>>()
     );
+    let vkey = vkey_of(&data);
     let out = islet(&[
         "fsck",
         &format!("{}/api/v2", server.url),
         "--vkey",
-        &vkey_of(dir.path()),
+        &vkey,
         "--json",
     ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["size"], 10_000);
+    // The publisher runs behind the log: wait for its checkpoint to reach
+    // the final size, then check the static tree.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(public.join("checkpoint"))
+        .unwrap_or_default()
+        .lines()
+        .nth(1)
+        != Some("10000")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the publish directory did not reach size 10000"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = islet(&["fsck", public.to_str().unwrap(), "--vkey", &vkey, "--json"]);
     assert!(
         out.status.success(),
         "{}",

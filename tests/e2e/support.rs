@@ -114,6 +114,7 @@ pub(crate) struct Islet {
     pub(crate) url: String,
     pub(crate) port: u16,
     pub(crate) data: PathBuf,
+    extra: Vec<String>,
 }
 
 impl Islet {
@@ -124,18 +125,24 @@ impl Islet {
     }
 
     pub(crate) fn start_on(data: &Path, port: u16) -> Islet {
-        let child = Self::spawn(data, port);
+        Self::start_with(data, port, &[])
+    }
+
+    /// Starts with extra `islet serve` flags.
+    pub(crate) fn start_with(data: &Path, port: u16, extra: &[&str]) -> Islet {
+        let child = Self::spawn(data, port, extra);
         let mut islet = Islet {
             child: Some(child),
             url: format!("http://127.0.0.1:{port}"),
             port,
             data: data.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         };
         islet.wait_healthy();
         islet
     }
 
-    fn spawn(data: &Path, port: u16) -> Child {
+    fn spawn(data: &Path, port: u16, extra: &[&str]) -> Child {
         let url = format!("http://127.0.0.1:{port}");
         Command::new("timeout")
             .args([
@@ -153,6 +160,7 @@ impl Islet {
                 "--public-url",
                 &url,
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -206,7 +214,8 @@ impl Islet {
     /// Kills and starts again on the same port and data.
     pub(crate) fn restart(&mut self) {
         self.kill();
-        self.child = Some(Self::spawn(&self.data, self.port));
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        self.child = Some(Self::spawn(&self.data, self.port, &extra));
         self.wait_healthy();
     }
 }
