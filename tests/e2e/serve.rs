@@ -32,6 +32,18 @@ fn vkey_of(data: &Path) -> String {
         .to_vkey()
 }
 
+/// Runs `islet fsck --json` on a log, requires success, returns its size.
+fn fsck_size(log: &str, vkey: &str) -> u64 {
+    let out = islet(&["fsck", log, "--vkey", vkey, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["size"].as_u64().unwrap()
+}
+
 #[test]
 fn sigstore_python_writes_and_verifies_entries_and_gets_409_on_resubmission() {
     let python = sigstore_python();
@@ -70,17 +82,9 @@ fn sigstore_python_writes_and_verifies_entries_and_gets_409_on_resubmission() {
         );
     }
     // And the log the client wrote passes fsck over HTTP.
-    let out = islet(&[
-        "fsck",
-        &format!("{}/api/v2", server.url),
-        "--vkey",
-        &vkey_of(dir.path()),
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_eq!(
+        fsck_size(&format!("{}/api/v2", server.url), &vkey_of(dir.path())),
+        6
     );
 }
 
@@ -187,20 +191,7 @@ fn fsck_passes_over_http_and_on_the_publish_directory_after_ten_thousand_appends
             .collect::<Vec<_>>()
     );
     let vkey = vkey_of(&data);
-    let out = islet(&[
-        "fsck",
-        &format!("{}/api/v2", server.url),
-        "--vkey",
-        &vkey,
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["size"], 10_000);
+    assert_eq!(fsck_size(&format!("{}/api/v2", server.url), &vkey), 10_000);
     // The publisher runs behind the log: wait for its checkpoint to reach
     // the final size, then check the static tree.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -216,14 +207,7 @@ fn fsck_passes_over_http_and_on_the_publish_directory_after_ten_thousand_appends
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let out = islet(&["fsck", public.to_str().unwrap(), "--vkey", &vkey, "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["size"], 10_000);
+    assert_eq!(fsck_size(public.to_str().unwrap(), &vkey), 10_000);
 }
 
 #[test]
@@ -267,4 +251,180 @@ fn serve_with_no_flags_creates_islet_data_and_listens_on_port_3000() {
     assert!(data.join("trusted_root.json").exists());
     assert!(stderr.contains("verifier key 127.0.0.1+"), "{stderr}");
     assert!(stderr.contains("trusted_root.json"), "{stderr}");
+}
+
+#[test]
+fn an_ecdsa_p256_log_serves_search_proofs_past_checkpoints_and_metrics() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = crate::support::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = islet(&[
+        "init",
+        "--data",
+        data.to_str().unwrap(),
+        "--public-url",
+        &url,
+        "--key-type",
+        "ecdsa-p256",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Islet::start_on(&data, port);
+    let rt = runtime();
+    let signer = Signer::new();
+    let client = reqwest::Client::new();
+    let (first, second) = rt.block_on(async {
+        let post = |body: String| {
+            client
+                .post(format!("{url}/api/v2/log/entries"))
+                .body(body)
+                .send()
+        };
+        let a = post(signer.request(b"one"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let b = post(signer.request(b"two"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            post(signer.request(b"one"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            201,
+            "ECDSA signatures differ each time"
+        );
+        assert_eq!(post("{}".into()).await.unwrap().status().as_u16(), 400);
+        (a, b)
+    });
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let second: serde_json::Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(
+        (first["logIndex"].as_str(), second["logIndex"].as_str()),
+        (Some("0"), Some("1"))
+    );
+    // The log ID of an ECDSA log is SHA-256 of its SPKI; the vkey is type 0x02.
+    let root: serde_json::Value =
+        serde_json::from_slice(&islet(&["trust-root", "--data", data.to_str().unwrap()]).stdout)
+            .unwrap();
+    assert_eq!(
+        root["tlogs"][0]["publicKey"]["keyDetails"],
+        "PKIX_ECDSA_P256_SHA_256"
+    );
+    let spki = b64
+        .decode(root["tlogs"][0]["publicKey"]["rawBytes"].as_str().unwrap())
+        .unwrap();
+    let key = islet_log::note::NoteVerifier::from_public_key("127.0.0.1", &spki).unwrap();
+    assert_eq!(key.key_type(), 0x02);
+    assert_eq!(
+        first["logId"]["keyId"].as_str().unwrap(),
+        b64.encode(key.rekor_log_id().unwrap())
+    );
+    assert_eq!(fsck_size(&format!("{url}/api/v2"), &key.to_vkey()), 3);
+    // Search by the artifact digest: the entry with a proof that verifies.
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"two");
+    let found: serde_json::Value = rt.block_on(async {
+        let t = reqwest::get(format!(
+            "{url}/api/v2/islet/search?digest=sha256:{}",
+            hex_lower(digest.as_ref())
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        serde_json::from_str(&t).unwrap()
+    });
+    let entries = found["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e["canonicalizedBody"], second["canonicalizedBody"]);
+    let proof: Vec<[u8; 32]> = e["inclusionProof"]["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| b64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+        .collect();
+    let leaf = islet_log::merkle::leaf_hash(
+        &b64.decode(e["canonicalizedBody"].as_str().unwrap())
+            .unwrap(),
+    );
+    let cp = islet_log::checkpoint::SignedCheckpoint::open(
+        e["inclusionProof"]["checkpoint"]["envelope"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+        &key,
+        &[],
+        None,
+    )
+    .unwrap();
+    islet_log::merkle::verify_inclusion(1, cp.checkpoint.size, &leaf, &proof, &cp.checkpoint.root)
+        .unwrap();
+    // A past checkpoint, bad queries, and the metrics.
+    rt.block_on(async {
+        let past = reqwest::get(format!("{url}/api/v2/islet/checkpoint/1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(past.starts_with("127.0.0.1\n1\n"), "{past}");
+        assert_eq!(
+            reqwest::get(format!("{url}/api/v2/islet/checkpoint/01"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            400
+        );
+        assert_eq!(
+            reqwest::get(format!("{url}/api/v2/islet/search?digest=md5:00"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            400
+        );
+        assert_eq!(
+            reqwest::get(format!("{url}/api/v2/islet/proof/inclusion?index=9"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            400
+        );
+        let m = reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in [
+            "islet_entries_appended_total 3",
+            "islet_tree_size 3",
+            "islet_rejections_total{reason=\"malformed\"} 1",
+            "islet_sequencer_healthy 1",
+        ] {
+            assert!(m.contains(line), "{line} missing from\n{m}");
+        }
+    });
+    drop(server);
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -310,6 +310,14 @@ fn parse_hex(s: &str, what: &str, len: usize) -> Result<Vec<u8>, String> {
         .ok_or_else(|| format!("{what} must be {len} bytes in hex"))
 }
 
+/// Proof hashes as protojson writes them.
+fn b64_hashes(hashes: &[crate::merkle::Hash]) -> Vec<String> {
+    hashes
+        .iter()
+        .map(|h| crate::rekor::request::encode_base64(h))
+        .collect()
+}
+
 fn json(v: &serde_json::Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
@@ -369,7 +377,7 @@ async fn search(
                     "logIndex": index.to_string(),
                     "treeSize": head.size.to_string(),
                     "rootHash": crate::rekor::request::encode_base64(&head.root),
-                    "hashes": proof.iter().map(|h| crate::rekor::request::encode_base64(h)).collect::<Vec<_>>(),
+                    "hashes": b64_hashes(&proof),
                     "checkpoint": { "envelope": String::from_utf8_lossy(&head.note) },
                 },
             }));
@@ -414,7 +422,7 @@ async fn prove_inclusion(
         Ok(Ok(proof)) => json(&serde_json::json!({
             "logIndex": q.index.to_string(),
             "treeSize": size.to_string(),
-            "hashes": proof.iter().map(|h| crate::rekor::request::encode_base64(h)).collect::<Vec<_>>(),
+            "hashes": b64_hashes(&proof),
         })),
         Ok(Err(e)) => internal(&e),
         Err(e) => internal(&Error::Unavailable {
@@ -451,7 +459,7 @@ async fn prove_consistency(
         Ok(Ok(proof)) => json(&serde_json::json!({
             "first": q.first.to_string(),
             "second": second.to_string(),
-            "hashes": proof.iter().map(|h| crate::rekor::request::encode_base64(h)).collect::<Vec<_>>(),
+            "hashes": b64_hashes(&proof),
         })),
         Ok(Err(e)) => internal(&e),
         Err(e) => internal(&Error::Unavailable {
