@@ -314,3 +314,21 @@ fn a_key_file_readable_by_others_refuses_to_start() {
     let err = islet_serve_refuses(dir.path());
     assert!(err.contains("key file mode is 640"), "{err}");
 }
+
+#[test]
+fn a_missing_checkpoint_record_refuses_unless_the_log_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Islet::start(dir.path());
+    server.kill();
+    // Empty log: nothing was published, so a lost record is recreated.
+    std::fs::remove_file(dir.path().join("checkpoint.published")).unwrap();
+    server.restart();
+    write_entries(&server, "one", 1);
+    server.kill();
+    std::fs::remove_file(dir.path().join("checkpoint.published")).unwrap();
+    let err = islet_serve_refuses(dir.path());
+    assert!(
+        err.contains("checkpoint.published is missing while the store holds a tree of size 1"),
+        "{err}"
+    );
+}

@@ -71,6 +71,12 @@ impl CheckpointGuard {
     ) -> Result<()> {
         let raw = match std::fs::read(&self.path) {
             Ok(raw) => raw,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && head.size == 0 => {
+                // A new log that stopped between its first commit and its
+                // first record: nothing was published, an empty tree cannot
+                // fork. Record it now.
+                return self.record(&head.checkpoint);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::Fork {
                     reason: format!(
