@@ -456,12 +456,15 @@ impl Store {
         }
     }
 
-    /// A hash reader over a log as of a tree of `size`.
+    /// A hash reader over a log as of a tree of `size`. It keeps the tiles
+    /// it reads, so many proofs against one size (a batch) read each tile
+    /// once.
     pub fn hash_reader(&self, log: LogNumber, size: u64) -> StoreHashReader<'_> {
         StoreHashReader {
             store: self,
             log,
             size,
+            tiles: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 }
@@ -472,16 +475,17 @@ pub struct StoreHashReader<'a> {
     store: &'a Store,
     log: LogNumber,
     size: u64,
+    tiles: std::sync::Mutex<std::collections::HashMap<TileId, Vec<Hash>>>,
 }
 
 impl HashReader for StoreHashReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>> {
-        let mut cache: Vec<(TileId, Vec<Hash>)> = Vec::new();
+        let mut tiles = self.tiles.lock().map_err(|_| corrupt("hash reader lock"))?;
         indexes
             .iter()
             .map(|&i| {
                 let (tile, from, to) = tile_for_stored_hash(i, self.size)?;
-                if let Some((_, hashes)) = cache.iter().find(|(t, _)| *t == tile) {
+                if let Some(hashes) = tiles.get(&tile) {
                     return Ok(hash_from_tile(hashes, from, to));
                 }
                 let data = self
@@ -490,7 +494,7 @@ impl HashReader for StoreHashReader<'_> {
                     .ok_or(Error::MissingHash { index: i })?;
                 let hashes = crate::tiles::parse_hash_tile(tile, &data)?;
                 let h = hash_from_tile(&hashes, from, to);
-                cache.push((tile, hashes));
+                tiles.insert(tile, hashes);
                 Ok(h)
             })
             .collect()

@@ -175,13 +175,20 @@ impl std::fmt::Display for KeyKind {
 }
 
 /// A parsed client public key.
-#[derive(Debug)]
 pub struct ClientKey {
     kind: KeyKind,
     /// DER SubjectPublicKeyInfo, canonical.
     spki: Vec<u8>,
     /// Raw key for Ed25519.
     ed25519: Option<[u8; 32]>,
+    /// The key as aws-lc-rs parsed it (ECDSA and RSA), parsed once.
+    parsed: Option<ParsedPublicKey>,
+}
+
+impl std::fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientKey({})", self.kind)
+    }
 }
 
 fn bad_key(reason: impl Into<String>) -> Error {
@@ -269,17 +276,21 @@ impl ClientKey {
                 "public key algorithm {oid} is not supported"
             )));
         };
-        let key = ClientKey {
+        // Points off the curve and broken moduli fail here, not later.
+        let parsed = if kind == KeyKind::Ed25519 {
+            None
+        } else {
+            Some(
+                ParsedPublicKey::new(verification_algorithm(kind), der)
+                    .map_err(|e| bad_key(format!("public key rejected: {e}")))?,
+            )
+        };
+        Ok(ClientKey {
             kind,
             spki: der.to_vec(),
             ed25519,
-        };
-        // Points off the curve and broken moduli fail here, not later.
-        if kind != KeyKind::Ed25519 {
-            ParsedPublicKey::new(key.verification_algorithm(), der)
-                .map_err(|e| bad_key(format!("public key rejected: {e}")))?;
-        }
-        Ok(key)
+            parsed,
+        })
     }
 
     /// Parses a DER X.509 certificate and takes its public key. Nothing else
@@ -328,16 +339,6 @@ impl ClientKey {
             || (self.kind == KeyKind::Ed25519 && details == KeyDetails::Ed25519)
     }
 
-    fn verification_algorithm(&self) -> &'static dyn VerificationAlgorithm {
-        match self.kind {
-            KeyKind::EcdsaP256 => &ECDSA_P256_SHA256_ASN1,
-            KeyKind::EcdsaP384 => &ECDSA_P384_SHA384_ASN1,
-            KeyKind::EcdsaP521 => &ECDSA_P521_SHA512_ASN1,
-            KeyKind::Rsa(_) => &RSA_PKCS1_2048_8192_SHA256,
-            KeyKind::Ed25519 => &ED25519,
-        }
-    }
-
     /// Verifies `signature` over a `digest` the client computed, with the
     /// algorithm `details` names (which must match the key).
     ///
@@ -366,8 +367,9 @@ impl ClientKey {
         } else {
             let d = Digest::import_less_safe(digest, hash.aws())
                 .map_err(|_| bad_key("digest length"))?;
-            ParsedPublicKey::new(self.verification_algorithm(), &self.spki)
-                .is_ok_and(|k| k.verify_digest_sig(&d, signature).is_ok())
+            self.parsed
+                .as_ref()
+                .is_some_and(|k| k.verify_digest_sig(&d, signature).is_ok())
         };
         if ok {
             Ok(())
@@ -413,6 +415,16 @@ impl ClientKey {
         };
         key.verify_prehashed_strict(Sha512Digest(prehash), None, &sig)
             .is_ok()
+    }
+}
+
+fn verification_algorithm(kind: KeyKind) -> &'static dyn VerificationAlgorithm {
+    match kind {
+        KeyKind::EcdsaP256 => &ECDSA_P256_SHA256_ASN1,
+        KeyKind::EcdsaP384 => &ECDSA_P384_SHA384_ASN1,
+        KeyKind::EcdsaP521 => &ECDSA_P521_SHA512_ASN1,
+        KeyKind::Rsa(_) => &RSA_PKCS1_2048_8192_SHA256,
+        KeyKind::Ed25519 => &ED25519,
     }
 }
 
