@@ -945,7 +945,6 @@ mod tests {
 
     #[test]
     fn note_with_the_maximum_signature_count_parses_and_one_more_does_not() {
-        let s = Ed25519Signer::from_seed("k", &[1; 32]).expect("signer");
         let signers: Vec<Ed25519Signer> = (0..=MAX_NOTE_SIGNATURES)
             .map(|i| {
                 Ed25519Signer::from_seed(&format!("k{i}"), &[i.to_le_bytes()[0]; 32])
@@ -960,6 +959,5 @@ mod tests {
             Note::parse(&over),
             Err(Error::MalformedNote { .. })
         ));
-        let _ = s;
     }
 }
