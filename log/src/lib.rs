@@ -7,6 +7,7 @@
 //!   verification, subtree proofs.
 //! - [`tiles`]: C2SP tlog-tiles paths, tile and bundle codecs, tile sets,
 //!   authenticated reads out of tiles.
+//! - [`grow`]: growing a log entry by entry into bundles and tiles.
 //! - [`note`]: C2SP signed notes, vkeys, Ed25519 / ECDSA / `cosignature/v1`.
 //! - [`checkpoint`]: C2SP checkpoints.
 //! - [`rekor`]: Rekor v2 requests, client keys, validation and the leaf.
@@ -24,6 +25,7 @@ pub mod checkpoint;
 pub mod error;
 #[cfg(feature = "io")]
 pub mod fsck;
+pub mod grow;
 pub mod merkle;
 pub mod note;
 pub mod rekor;

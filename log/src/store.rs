@@ -12,12 +12,21 @@
 //! | `checkpoints` | log ‖ size (u64 BE) | the signed checkpoint of that size |
 //! | `dedup` | log ‖ SHA-256(entry) | index (u64 BE) |
 //! | `search` | log ‖ kind ‖ hash ‖ index (u64 BE) | empty |
+//! | `meta` | `log/` ‖ origin | [`LogRecord`] of a mirrored log (JSON) |
+//! | `meta` | `evidence/` ‖ log ‖ sequence (u64 BE) | [`Evidence`] of a fork (JSON) |
 //!
 //! A tile is stored once, at its latest width; a partial tile `.p/W` is the
 //! prefix of the stored one (tiles only grow, and prefixes never change).
 //! Everything a batch changes goes into one `WriteBatch` written with
 //! `sync = true`: a crash leaves the old tree or the new one. RocksDB's LOCK
 //! file keeps a second process out.
+//!
+//! A log that grows by a large import is written in stages: tiles and
+//! bundles past the committed size go in unsynced batches
+//! ([`Store::stage`]), invisible to readers, who never look past the
+//! committed size; one synced commit of the new tree head makes them the
+//! log. What a failed or interrupted import staged is removed by
+//! [`Store::discard_staged`].
 
 use std::path::Path;
 
@@ -49,6 +58,38 @@ const FAMILIES: [&str; 5] = [CF_META, CF_TILES, CF_CHECKPOINTS, CF_DEDUP, CF_SEA
 pub type LogNumber = u32;
 /// The own log.
 pub const OWN_LOG: LogNumber = 0;
+/// Most logs one store holds (the own log and its mirrors).
+pub const MAX_LOGS: u32 = 4096;
+
+/// A mirrored log: its number in the store, its origin and the verifier
+/// keys pinned when it was first imported or synced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRecord {
+    /// Number of the log in the store.
+    pub number: LogNumber,
+    /// The checkpoint origin.
+    pub origin: String,
+    /// Pinned verifier keys (vkeys); a checkpoint must verify with one.
+    pub vkeys: Vec<String>,
+}
+
+/// Two checkpoints of one log that cannot both be true: kept when a source
+/// offered a checkpoint that conflicts with the local copy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// What was found: "same size, different root", "not consistent", ….
+    pub reason: String,
+    /// The local signed checkpoint.
+    pub local: String,
+    /// The conflicting signed checkpoint.
+    pub offered: String,
+    /// Where the conflicting one came from.
+    pub source: String,
+    /// When it was recorded (RFC 3339).
+    pub recorded_at: String,
+}
 
 /// What the search index maps to entry indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +148,8 @@ pub struct CommitBatch {
     pub dedup: Vec<(Hash, u64)>,
     /// Search index rows.
     pub search: Vec<(SearchKind, Vec<u8>, u64)>,
+    /// A mirror to register with this commit (its first).
+    pub register: Option<LogRecord>,
 }
 
 fn corrupt(what: &str) -> Error {
@@ -146,6 +189,8 @@ fn log_prefixed(log: LogNumber, rest: &[u8]) -> Vec<u8> {
 /// The RocksDB store of a data directory.
 pub struct Store {
     db: DB,
+    /// Serialises changes to the log registry and the evidence sequence.
+    registry: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -161,6 +206,20 @@ impl Store {
     /// [`Error::Store`] when RocksDB refuses (including a second process
     /// holding the LOCK), or the schema version differs.
     pub fn open(path: &Path, create: bool) -> Result<Store> {
+        Self::open_mode(path, create, false)
+    }
+
+    /// Opens the store at `path` for reading only, as of the moment it is
+    /// opened. It works beside a running `islet serve` (no LOCK is taken),
+    /// so snapshots can be exported from a live log.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when there is no store or the schema differs.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        Self::open_mode(path, false, true)
+    }
+
+    fn open_mode(path: &Path, create: bool, read_only: bool) -> Result<Store> {
         let mut opts = Options::default();
         opts.create_if_missing(create);
         opts.create_missing_column_families(create);
@@ -178,10 +237,18 @@ impl Store {
             o.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(*name, o)
         });
-        let db = DB::open_cf_descriptors(&opts, path, families).map_err(|e| Error::Store {
+        let opened = if read_only {
+            DB::open_cf_descriptors_read_only(&opts, path, families, false)
+        } else {
+            DB::open_cf_descriptors(&opts, path, families)
+        };
+        let db = opened.map_err(|e| Error::Store {
             reason: format!("cannot open {}: {e}", path.display()),
         })?;
-        let store = Store { db };
+        let store = Store {
+            db,
+            registry: std::sync::Mutex::new(()),
+        };
         let meta = store.cf(CF_META)?;
         match store.db.get_cf(meta, b"schema").map_err(db_err)? {
             Some(v) if v.as_slice() == SCHEMA_VERSION.to_be_bytes() => {}
@@ -190,12 +257,20 @@ impl Store {
                     reason: format!("store schema {v:?} is not version {SCHEMA_VERSION}"),
                 });
             }
+            None if read_only => {
+                return Err(Error::Store {
+                    reason: format!("{} has no islet store yet", path.display()),
+                });
+            }
             None => {
-                let mut wo = WriteOptions::default();
-                wo.set_sync(true);
                 store
                     .db
-                    .put_cf_opt(meta, b"schema", SCHEMA_VERSION.to_be_bytes(), &wo)
+                    .put_cf_opt(
+                        meta,
+                        b"schema",
+                        SCHEMA_VERSION.to_be_bytes(),
+                        &Self::synced(),
+                    )
                     .map_err(db_err)?;
             }
         }
@@ -430,9 +505,19 @@ impl Store {
             );
         }
         wb.put_cf(meta, tree_key(log), head.encode());
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db.write_opt(wb, &wo).map_err(db_err)
+        if let Some(record) = &batch.register {
+            if record.number != log || self.mirror(&record.origin)?.is_some() {
+                return Err(Error::Store {
+                    reason: format!("cannot register {} as log {log}", record.origin),
+                });
+            }
+            wb.put_cf(
+                meta,
+                [b"log/".as_slice(), record.origin.as_bytes()].concat(),
+                serde_json::to_vec(record).map_err(|_| corrupt("log record"))?,
+            );
+        }
+        self.db.write_opt(wb, &Self::synced()).map_err(db_err)
     }
 
     fn check_immutable(
@@ -454,6 +539,169 @@ impl Store {
             }),
             _ => Ok(()),
         }
+    }
+
+    fn synced() -> WriteOptions {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        wo
+    }
+
+    /// The mirrored log of `origin`, if the store has one.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn mirror(&self, origin: &str) -> Result<Option<LogRecord>> {
+        let key = [b"log/".as_slice(), origin.as_bytes()].concat();
+        self.db
+            .get_cf(self.cf(CF_META)?, key)
+            .map_err(db_err)?
+            .map(|v| serde_json::from_slice(&v).map_err(|_| corrupt("log record")))
+            .transpose()
+    }
+
+    /// Every mirrored log, by origin.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn mirrors(&self) -> Result<Vec<LogRecord>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            self.cf(CF_META)?,
+            IteratorMode::From(b"log/", Direction::Forward),
+        ) {
+            let (k, v) = item.map_err(db_err)?;
+            if !k.starts_with(b"log/") {
+                break;
+            }
+            out.push(serde_json::from_slice(&v).map_err(|_| corrupt("log record"))?);
+        }
+        Ok(out)
+    }
+
+    /// The number a new mirror would get: one past the highest in use.
+    /// It is taken when a commit registers the mirror
+    /// ([`CommitBatch::register`]).
+    ///
+    /// # Errors
+    /// [`Error::Store`], also when the store holds [`MAX_LOGS`] logs.
+    pub fn next_log_number(&self) -> Result<LogNumber> {
+        let highest = self.mirrors()?.iter().map(|r| r.number).max();
+        let next = highest.map_or(OWN_LOG + 1, |n| n + 1);
+        if next >= MAX_LOGS {
+            return Err(Error::Store {
+                reason: format!("the store already holds {MAX_LOGS} logs"),
+            });
+        }
+        Ok(next)
+    }
+
+    /// Keeps evidence of a conflicting checkpoint of `log`. Durable when it
+    /// returns.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn record_evidence(&self, log: LogNumber, evidence: &Evidence) -> Result<()> {
+        let _guard = self.registry.lock().map_err(|_| corrupt("registry lock"))?;
+        let sequence = self.evidence(log)?.len() as u64;
+        let mut key = b"evidence/".to_vec();
+        key.extend_from_slice(&log.to_be_bytes());
+        key.extend_from_slice(&sequence.to_be_bytes());
+        let value = serde_json::to_vec(evidence).map_err(|_| corrupt("evidence"))?;
+        self.db
+            .put_cf_opt(self.cf(CF_META)?, key, value, &Self::synced())
+            .map_err(db_err)
+    }
+
+    /// The evidence kept for `log`, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn evidence(&self, log: LogNumber) -> Result<Vec<Evidence>> {
+        let mut prefix = b"evidence/".to_vec();
+        prefix.extend_from_slice(&log.to_be_bytes());
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            self.cf(CF_META)?,
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (k, v) = item.map_err(db_err)?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(serde_json::from_slice(&v).map_err(|_| corrupt("evidence"))?);
+        }
+        Ok(out)
+    }
+
+    /// Writes tiles and bundles of `log` past its committed size, unsynced
+    /// and without touching the tree head: readers do not see them until a
+    /// [`Store::commit`] moves the head over them (that synced write makes
+    /// them durable too, as RocksDB syncs its whole log).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn stage(&self, log: LogNumber, batch: &CommitBatch) -> Result<()> {
+        let tiles = self.cf(CF_TILES)?;
+        let mut wb = WriteBatch::default();
+        for (tile, data) in &batch.tiles {
+            wb.put_cf(tiles, tile_key(log, 0, tile.level, tile.index), data);
+        }
+        for (bundle, data) in &batch.bundles {
+            wb.put_cf(tiles, tile_key(log, 1, 0, bundle.index), data);
+        }
+        self.db.write(wb).map_err(db_err)
+    }
+
+    /// Removes what was staged for `log` past `committed` entries: tiles and
+    /// bundles beyond the right edge are deleted, and the edge tiles and
+    /// bundle are cut back to their committed widths.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn discard_staged(&self, log: LogNumber, committed: u64) -> Result<()> {
+        let tiles = self.cf(CF_TILES)?;
+        let mut wb = WriteBatch::default();
+        for level in 0..=crate::tiles::MAX_TILE_LEVEL {
+            let shift = u32::from(level) * crate::tiles::TILE_HEIGHT;
+            let hashes = if shift >= 64 { 0 } else { committed >> shift };
+            let (edge, width) = (hashes >> 8, hashes % u64::from(TILE_WIDTH));
+            for kind in [0u8, 1] {
+                if kind == 1 && level > 0 {
+                    continue;
+                }
+                // Everything after the edge tile goes.
+                let first_gone = if width == 0 { edge } else { edge + 1 };
+                wb.delete_range_cf(
+                    tiles,
+                    tile_key(log, kind, level, first_gone),
+                    tile_key(log, kind, level + 1, 0),
+                );
+                if first_gone == u64::MAX {
+                    wb.delete_cf(tiles, tile_key(log, kind, level, u64::MAX));
+                }
+                if width == 0 {
+                    continue;
+                }
+                let key = tile_key(log, kind, level, edge);
+                let Some(data) = self.db.get_cf(tiles, key).map_err(db_err)? else {
+                    continue;
+                };
+                let keep = if kind == 0 {
+                    usize::try_from(width).unwrap_or(0) * HASH_SIZE
+                } else {
+                    let id = BundleId {
+                        index: edge,
+                        width: u16::try_from(width).unwrap_or(TILE_WIDTH),
+                    };
+                    bundle_prefix_len(id, &data).map_err(|e| corrupt(&e.to_string()))?
+                };
+                if data.len() > keep {
+                    wb.put_cf(tiles, key, &data[..keep]);
+                }
+            }
+        }
+        self.db.write_opt(wb, &Self::synced()).map_err(db_err)
     }
 
     /// A hash reader over a log as of a tree of `size`. It keeps the tiles

@@ -10,19 +10,19 @@ use std::path::{Path, PathBuf};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::merkle::leaf_hash;
+use crate::grow::{Grown, LogGrower};
 use crate::note::NoteSigner;
-use crate::tiles::{
-    BundleId, TILE_WIDTH, TileBuilder, TileId, TilePath, encode_hash_tile, push_bundle_entry,
-};
+use crate::tiles::{BundleId, TilePath, encode_hash_tile};
 
 /// Builds a tlog-tiles directory entry by entry.
 #[derive(Debug)]
 pub struct TileDirWriter {
     dir: PathBuf,
-    tiles: TileBuilder,
-    bundle: Vec<u8>,
-    bundle_entries: u16,
+    log: LogGrower,
+}
+
+fn bundle_path(id: BundleId) -> String {
+    TilePath::Entries(id).to_string()
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -51,15 +51,13 @@ impl TileDirWriter {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: dir.into(),
-            tiles: TileBuilder::new(),
-            bundle: Vec::new(),
-            bundle_entries: 0,
+            log: LogGrower::new(),
         }
     }
 
     /// Entries written so far.
     pub fn size(&self) -> u64 {
-        self.tiles.size()
+        self.log.size()
     }
 
     /// Appends one entry.
@@ -67,28 +65,21 @@ impl TileDirWriter {
     /// # Errors
     /// [`Error::EntryTooLarge`] for an entry over 65,535 bytes; I/O errors.
     pub fn append(&mut self, entry: &[u8]) -> Result<()> {
-        push_bundle_entry(&mut self.bundle, entry)?;
-        self.bundle_entries += 1;
         let dir = &self.dir;
         let mut failed = None;
-        self.tiles.push(leaf_hash(entry), &mut |tile, hashes| {
-            if failed.is_none() {
-                failed = write_file_atomic(dir, &tile.to_string(), &encode_hash_tile(hashes)).err();
+        self.log.push(entry, &mut |grown| {
+            if failed.is_some() {
+                return;
             }
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        if self.bundle_entries == TILE_WIDTH {
-            let id = BundleId {
-                index: (self.size() - 1) / u64::from(TILE_WIDTH),
-                width: TILE_WIDTH,
-            };
-            write_file_atomic(&self.dir, &TilePath::Entries(id).to_string(), &self.bundle)?;
-            self.bundle.clear();
-            self.bundle_entries = 0;
-        }
-        Ok(())
+            failed = match grown {
+                Grown::Tile(tile, hashes) => {
+                    write_file_atomic(dir, &tile.to_string(), &encode_hash_tile(hashes))
+                }
+                Grown::Bundle(id, data) => write_file_atomic(dir, &bundle_path(id), data),
+            }
+            .err();
+        })?;
+        failed.map_or(Ok(()), Err)
     }
 
     /// Writes the partial tiles and bundle, then the checkpoint signed by
@@ -97,22 +88,17 @@ impl TileDirWriter {
     /// # Errors
     /// I/O and signing errors.
     pub fn finish(self, origin: &str, signers: &[&dyn NoteSigner]) -> Result<Checkpoint> {
-        for (tile, hashes) in self.tiles.partial_tiles() {
+        let edge = self.log.edge();
+        for (tile, hashes) in edge.tiles {
             write_file_atomic(&self.dir, &tile.to_string(), &encode_hash_tile(hashes))?;
         }
-        if self.bundle_entries > 0 {
-            let id = TileId {
-                level: 0,
-                index: self.size() / u64::from(TILE_WIDTH),
-                width: self.bundle_entries,
-            }
-            .bundle();
-            write_file_atomic(&self.dir, &TilePath::Entries(id).to_string(), &self.bundle)?;
+        if let Some((id, data)) = edge.bundle {
+            write_file_atomic(&self.dir, &bundle_path(id), data)?;
         }
         let checkpoint = Checkpoint {
             origin: origin.to_owned(),
             size: self.size(),
-            root: self.tiles.root(),
+            root: self.log.root(),
             extensions: Vec::new(),
         };
         let note = checkpoint.sign(signers)?;

@@ -340,3 +340,154 @@ fn malformed_and_mismatched_requests_are_rejected_with_a_reason() {
         assert!(err.to_string().contains(want), "{body:.120}: {err}");
     }
 }
+
+/// (signature, SPKI) of one DSSE signer.
+type DsseSigner = (Vec<u8>, Vec<u8>);
+
+/// A historic `dsseRequestV002` with two ECDSA P-256 signers, as sigstore-js
+/// sends it. Returns the request and its signers.
+fn dsse_request(payload_type: &str, payload: &[u8]) -> (String, Vec<DsseSigner>) {
+    // PAE written out from the DSSE spec, not taken from the code under test.
+    let mut pae = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(payload);
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let signers: Vec<DsseSigner> = (0..2)
+        .map(|_| {
+            let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
+            let spki = key.public_key().as_der().expect("spki").as_ref().to_vec();
+            let sig = key.sign(&rng, &pae).expect("sign").as_ref().to_vec();
+            (sig, spki)
+        })
+        .collect();
+    let signatures: Vec<String> = signers
+        .iter()
+        .map(|(sig, _)| format!(r#"{{"sig":"{}","keyid":""}}"#, b64(sig)))
+        .collect();
+    // Verifiers in the opposite order of the signatures: pairing is by
+    // verification, not position.
+    let verifiers: Vec<String> = signers
+        .iter()
+        .rev()
+        .map(|(_, spki)| {
+            format!(
+                r#"{{"publicKey":{{"rawBytes":"{}"}},"keyDetails":"PKIX_ECDSA_P256_SHA_256"}}"#,
+                b64(spki)
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"dsseRequestV002":{{"envelope":{{"payload":"{}","payloadType":"{payload_type}","signatures":[{}]}},"verifiers":[{}]}}}}"#,
+        b64(payload),
+        signatures.join(","),
+        verifiers.join(",")
+    );
+    (body, signers)
+}
+
+#[test]
+fn a_historic_dsse_entry_logs_the_payload_hash_and_the_signatures_sorted_by_their_bytes() {
+    let payload = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[]}"#;
+    let (body, mut signers) = dsse_request("application/vnd.in-toto+json", payload);
+    let entry = accept(&body);
+    assert_eq!(entry.kind, EntryKind::Dsse);
+    // rekor-v2.md §2.3, written out by hand: payloadHash is SHA-256 of the
+    // payload; each signature is paired with the verifier that verified it;
+    // signatures ascend by their raw bytes; payload, payloadType and keyid
+    // are not logged.
+    signers.sort_by(|a, b| a.0.cmp(&b.0));
+    let sigs: Vec<String> = signers
+        .iter()
+        .map(|(sig, spki)| {
+            format!(
+                r#"{{"content":"{}","verifier":{{"keyDetails":"PKIX_ECDSA_P256_SHA_256","publicKey":{{"rawBytes":"{}"}}}}}}"#,
+                b64(sig),
+                b64(spki)
+            )
+        })
+        .collect();
+    let expected = format!(
+        r#"{{"apiVersion":"0.0.2","kind":"dsse","spec":{{"dsseV002":{{"payloadHash":{{"algorithm":"SHA2_256","digest":"{}"}},"signatures":[{}]}}}}}}"#,
+        b64(&Sha256::digest(payload)),
+        sigs.join(",")
+    );
+    assert_eq!(String::from_utf8(entry.body).expect("utf-8"), expected);
+    assert_eq!(entry.artifact_digest.1, Sha256::digest(payload).to_vec());
+    assert_eq!(entry.key_fingerprints.len(), 2);
+}
+
+#[test]
+fn a_historic_dsse_entry_needs_every_signature_verified_and_can_be_turned_off() {
+    let payload = b"payload";
+    let (body, signers) = dsse_request("text/plain", payload);
+    // One signature that no verifier verifies.
+    let forged = body.replace(&b64(&signers[0].0), &b64(&signers[0].0[..8]));
+    let err = reject(&forged);
+    assert!(
+        err.to_string().contains("is not verified by any verifier"),
+        "{err}"
+    );
+    // The payload is what was signed (through PAE): another payload fails.
+    let other = body.replace(&b64(payload), &b64(b"payloaD"));
+    assert!(
+        reject(&other)
+            .to_string()
+            .contains("is not verified by any verifier")
+    );
+    // The same request on a log with DSSE turned off.
+    let err = validate(
+        parse_request(body.as_bytes()).expect("parses"),
+        EntryPolicy { allow_dsse: false },
+    )
+    .expect_err("dsse is off");
+    assert!(err.to_string().contains("dsse is disabled"), "{err}");
+    // At most MAX_DSSE_SIGNATURES signatures: 11 copies of a good one.
+    let one_sig = format!(r#"{{"sig":"{}","keyid":""}}"#, b64(&signers[0].0));
+    let two_sigs = format!(r#"{one_sig},{{"sig":"{}","keyid":""}}"#, b64(&signers[1].0));
+    let ten = [one_sig.as_str(); 10].join(",");
+    let eleven = [one_sig.as_str(); 11].join(",");
+    accept(&body.replace(&two_sigs, &ten));
+    let err = reject(&body.replace(&two_sigs, &eleven));
+    assert!(
+        err.to_string().contains("1 to 10 signatures, got 11"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_dsse_envelope_sent_as_a_hashedrekord_over_its_pae_is_an_ordinary_hashedrekord() {
+    // What sigstore-python >= 4.3 and sigstore-go send for attestations.
+    let payload = br#"{"_type":"https://in-toto.io/Statement/v1"}"#;
+    let payload_type = "application/vnd.in-toto+json";
+    let mut pae = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(payload);
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
+    let spki = key.public_key().as_der().expect("spki").as_ref().to_vec();
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let sig = key.sign(&rng, &pae).expect("sign").as_ref().to_vec();
+    let d = Sha256::digest(&pae);
+    let entry = accept(&request(
+        &d,
+        &sig,
+        "publicKey",
+        &spki,
+        "PKIX_ECDSA_P256_SHA_256",
+    ));
+    assert_eq!(entry.kind, EntryKind::HashedRekord);
+    let expected = format!(
+        r#"{{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{{"hashedRekordV002":{{"data":{{"algorithm":"SHA2_256","digest":"{}"}},"signature":{{"content":"{}","verifier":{{"keyDetails":"PKIX_ECDSA_P256_SHA_256","publicKey":{{"rawBytes":"{}"}}}}}}}}}}}}"#,
+        b64(&d),
+        b64(&sig),
+        b64(&spki)
+    );
+    assert_eq!(String::from_utf8(entry.body).expect("utf-8"), expected);
+}

@@ -6,5 +6,6 @@
 mod durability;
 mod fsck;
 mod hostile;
+mod http_limits;
 mod serve;
 mod support;

@@ -266,6 +266,17 @@ impl Signer {
         Signer { key, spki }
     }
 
+    /// An ECDSA signature over `message` (hashed with SHA-256).
+    pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        self.key.sign(&rng, message).unwrap().as_ref().to_vec()
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub(crate) fn spki(&self) -> &[u8] {
+        &self.spki
+    }
+
     /// A hashedrekord request over SHA-256(artifact), public-key verifier.
     pub(crate) fn request(&self, artifact: &[u8]) -> String {
         use base64::Engine;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 use islet_log::fsck::{DEFAULT_CONCURRENCY, FsckOptions, FsckReport, fsck};
-use islet_log::note::NoteVerifier;
 use islet_log::source::LogSource;
 
 use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
@@ -39,18 +38,6 @@ pub(crate) struct FsckArgs {
     no_progress: bool,
 }
 
-fn load_verifier(args: &FsckArgs) -> Result<NoteVerifier, String> {
-    if let Some(vkey) = &args.vkey {
-        return NoteVerifier::from_vkey(vkey).map_err(|e| format!("--vkey: {e}"));
-    }
-    let (Some(path), Some(origin)) = (&args.log_key, &args.origin) else {
-        return Err("give --vkey, or --log-key with --origin".into());
-    };
-    let pem = std::fs::read(path).map_err(|e| format!("--log-key {}: {e}", path.display()))?;
-    NoteVerifier::from_public_key(origin, &pem)
-        .map_err(|e| format!("--log-key {}: {e}", path.display()))
-}
-
 pub(crate) fn run(args: &FsckArgs) -> ExitCode {
     let fail = |code: u8, kind: &str, message: &str| {
         if args.json {
@@ -62,7 +49,11 @@ pub(crate) fn run(args: &FsckArgs) -> ExitCode {
         eprintln!("islet fsck: {message}");
         ExitCode::from(code)
     };
-    let verifier = match load_verifier(args) {
+    let verifier = match crate::keys::load_verifier(
+        args.vkey.as_deref(),
+        args.log_key.as_deref(),
+        args.origin.as_deref(),
+    ) {
         Ok(v) => v,
         Err(e) => return fail(EXIT_USAGE_OR_IO, "usage", &e),
     };

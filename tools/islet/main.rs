@@ -3,7 +3,9 @@
 //! 1 verification failure, 2 usage or I/O error).
 
 mod fsck;
+mod keys;
 mod server;
+mod snapshot;
 
 use std::process::ExitCode;
 
@@ -43,6 +45,10 @@ enum Command {
     /// Exit status: 0 when the log verifies, 1 when it does not (the reason
     /// on stderr), 2 on a usage or I/O error.
     Fsck(fsck::FsckArgs),
+    /// Export and import snapshots: a log as a tar+zstd file, to carry
+    /// across an air gap.
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
 }
 
 fn main() -> ExitCode {
@@ -52,5 +58,6 @@ fn main() -> ExitCode {
         Command::Init(args) => server::init(&args),
         Command::TrustRoot(args) => server::trust_root(&args),
         Command::Fsck(args) => fsck::run(&args),
+        Command::Snapshot(command) => snapshot::run(&command),
     }
 }

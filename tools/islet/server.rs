@@ -63,6 +63,10 @@ pub(crate) struct ServeArgs {
     /// tiles and bundles first, the checkpoint last.
     #[arg(long, value_name = "DIR")]
     publish_dir: Option<PathBuf>,
+    /// Refuse historic dsseRequestV002 entries (overrides allow_dsse in
+    /// islet.toml); DSSE envelopes sent as hashedrekord are still accepted.
+    #[arg(long)]
+    no_dsse: bool,
 }
 
 #[derive(Args)]
@@ -136,6 +140,9 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
     }
     if let Some(dir) = &args.publish_dir {
         raw.publish_dir = Some(dir.clone());
+    }
+    if args.no_dsse {
+        raw.allow_dsse = false;
     }
     let config = match raw.validate() {
         Ok(c) => c,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::listener::HttpLimits;
 use super::sequencer::SequencerConfig;
 use crate::error::{Error, Result};
 use crate::rekor::request::MAX_REQUEST_BYTES;
@@ -26,6 +27,13 @@ pub mod limits {
     pub const MIN_REQUEST_BYTES: usize = 1024;
     /// See [`MIN_REQUEST_BYTES`].
     pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+    /// Client timeouts: shorter than this cuts off honest clients on a
+    /// loaded network.
+    pub const MIN_TIMEOUT_MS: u64 = 100;
+    /// Client timeouts: longer than ten minutes only helps slowloris.
+    pub const MAX_TIMEOUT_MS: u64 = 600_000;
+    /// Open connections: one file descriptor each.
+    pub const MAX_CONNECTIONS: usize = 65_536;
 }
 
 /// Log key algorithms.
@@ -66,6 +74,37 @@ pub struct RawConfig {
     /// Largest request body in bytes.
     #[serde(default = "default_max_request_bytes")]
     pub max_request_bytes: usize,
+    /// Limits on clients.
+    #[serde(default)]
+    pub http: RawHttp,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    /// Longest time to receive a request head, and longest idle time of a
+    /// kept-alive connection, in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// Longest time to receive a write request's body, in milliseconds.
+    pub body_read_timeout_ms: u64,
+    /// Most connections open at once.
+    pub max_connections: usize,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        let d = HttpLimits::default();
+        Self {
+            header_read_timeout_ms: millis(d.header_read_timeout),
+            body_read_timeout_ms: millis(d.body_read_timeout),
+            max_connections: d.max_connections,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -93,7 +132,7 @@ impl Default for RawSequencer {
         let d = SequencerConfig::default();
         Self {
             batch_max_size: d.batch_max_size,
-            batch_max_age_ms: u64::try_from(d.batch_max_age.as_millis()).unwrap_or(10),
+            batch_max_age_ms: millis(d.batch_max_age),
             max_pending: d.max_pending,
         }
     }
@@ -108,6 +147,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Sequencer tuning.
     pub sequencer: SequencerConfig,
+    /// Limits on clients.
+    pub http: HttpLimits,
 }
 
 fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
@@ -187,6 +228,33 @@ impl RawConfig {
             ));
         }
         humantime::parse_rfc3339(&self.valid_from).map_err(|e| invalid("valid_from", e))?;
+        let h = &self.http;
+        for (field, value) in [
+            ("http.header_read_timeout_ms", h.header_read_timeout_ms),
+            ("http.body_read_timeout_ms", h.body_read_timeout_ms),
+        ] {
+            if !(limits::MIN_TIMEOUT_MS..=limits::MAX_TIMEOUT_MS).contains(&value) {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "must be {}..={}",
+                        limits::MIN_TIMEOUT_MS,
+                        limits::MAX_TIMEOUT_MS
+                    ),
+                ));
+            }
+        }
+        if !(1..=limits::MAX_CONNECTIONS).contains(&h.max_connections) {
+            return Err(invalid(
+                "http.max_connections",
+                format!("must be 1..={}", limits::MAX_CONNECTIONS),
+            ));
+        }
+        let http = HttpLimits {
+            header_read_timeout: Duration::from_millis(h.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(h.body_read_timeout_ms),
+            max_connections: h.max_connections,
+        };
         let sequencer = SequencerConfig {
             batch_max_size: s.batch_max_size,
             batch_max_age: Duration::from_millis(s.batch_max_age_ms),
@@ -196,6 +264,7 @@ impl RawConfig {
             raw: self,
             listen,
             sequencer,
+            http,
         })
     }
 

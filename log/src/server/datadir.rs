@@ -7,7 +7,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::{KeyType, RawConfig, RawSequencer, origin_of};
+use super::config::{KeyType, RawConfig, RawHttp, RawSequencer, origin_of};
 use crate::error::{Error, Result};
 use crate::note::{EcdsaP256Signer, Ed25519Signer, NoteSigner};
 use crate::rekor::request::MAX_REQUEST_BYTES;
@@ -167,6 +167,7 @@ impl DataDir {
             allow_dsse: true,
             sequencer: RawSequencer::default(),
             max_request_bytes: MAX_REQUEST_BYTES,
+            http: RawHttp::default(),
         };
         raw.clone().validate()?;
         let cfg = self.config_path();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use super::metrics::Rejection;
 use super::response::{
-    CODE_ALREADY_EXISTS, CODE_INTERNAL, CODE_INVALID_ARGUMENT, CODE_NOT_FOUND, CODE_UNAVAILABLE,
-    EntryResponseParts, StatusBody, TransparencyLogEntry,
+    CODE_ALREADY_EXISTS, CODE_DEADLINE_EXCEEDED, CODE_INTERNAL, CODE_INVALID_ARGUMENT,
+    CODE_NOT_FOUND, CODE_UNAVAILABLE, EntryResponseParts, StatusBody, TransparencyLogEntry,
 };
 use super::sequencer::{Outcome, Sequencer};
 use crate::error::Error;
@@ -46,16 +46,14 @@ pub struct AppState {
     pub policy: EntryPolicy,
     /// Largest request body.
     pub max_request_bytes: usize,
+    /// Longest time to receive a request body.
+    pub body_read_timeout: Duration,
 }
 
 /// Builds the router.
 pub fn app(state: AppState) -> Router {
-    let limit = state.max_request_bytes;
     Router::new()
-        .route(
-            "/api/v2/log/entries",
-            post(create_entry).layer(DefaultBodyLimit::max(limit)),
-        )
+        .route("/api/v2/log/entries", post(create_entry))
         .route("/api/v2/checkpoint", get(checkpoint))
         .route("/api/v2/tile/{*path}", get(tile))
         .route("/healthz", get(healthz))
@@ -94,23 +92,68 @@ fn internal(e: &Error) -> Response {
     )
 }
 
-async fn create_entry(
-    State(s): State<AppState>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
+/// Why a request body could not be read.
+enum BodyError {
+    TooLarge,
+    TooSlow,
+    Broken(String),
+}
+
+/// Reads a whole request body, at most `limit` bytes, within `timeout`.
+/// The limit is enforced while reading (a chunked body is cut off at the
+/// limit), and a declared `Content-Length` over it is refused before
+/// anything is read.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let limited = http_body_util::Limited::new(body, limit);
+    match tokio::time::timeout(timeout, http_body_util::BodyExt::collect(limited)).await {
+        Err(_) => Err(BodyError::TooSlow),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
+    }
+}
+
+async fn create_entry(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let metrics = &s.sequencer.shared().metrics;
-    let body = match body {
+    let body = match read_body(&headers, body, s.max_request_bytes, s.body_read_timeout).await {
         Ok(b) => b,
-        Err(e) => {
+        Err(BodyError::TooLarge) => {
             metrics.reject(Rejection::TooLarge);
             return status(
-                e.status(),
+                StatusCode::PAYLOAD_TOO_LARGE,
                 CODE_INVALID_ARGUMENT,
                 format!(
                     "request body is larger than the {}-byte limit",
                     s.max_request_bytes
                 ),
             );
+        }
+        Err(BodyError::TooSlow) => {
+            metrics.reject(Rejection::TooSlow);
+            return status(
+                StatusCode::REQUEST_TIMEOUT,
+                CODE_DEADLINE_EXCEEDED,
+                format!(
+                    "the request body did not arrive within {} ms",
+                    s.body_read_timeout.as_millis()
+                ),
+            );
+        }
+        Err(BodyError::Broken(reason)) => {
+            metrics.reject(Rejection::Malformed);
+            return bad_request(format!("the request body could not be read: {reason}"));
         }
     };
     // Decoding and signature verification are CPU work: off the I/O threads.

@@ -68,16 +68,19 @@ pub enum Rejection {
     Unavailable,
     /// Entry over 65,535 bytes.
     EntryTooLarge,
+    /// Body not received within the body-read timeout.
+    TooSlow,
 }
 
 impl Rejection {
-    const ALL: [Rejection; 6] = [
+    const ALL: [Rejection; 7] = [
         Rejection::Malformed,
         Rejection::Invalid,
         Rejection::TooLarge,
         Rejection::Overloaded,
         Rejection::Unavailable,
         Rejection::EntryTooLarge,
+        Rejection::TooSlow,
     ];
 
     fn label(self) -> &'static str {
@@ -88,6 +91,7 @@ impl Rejection {
             Rejection::Overloaded => "overloaded",
             Rejection::Unavailable => "unavailable",
             Rejection::EntryTooLarge => "entry_too_large",
+            Rejection::TooSlow => "too_slow",
         }
     }
 }
@@ -107,7 +111,7 @@ pub struct Metrics {
     pub batch_entries: Histogram,
     /// From queueing to answering with a checkpoint.
     pub time_to_checkpoint: Histogram,
-    rejections: [AtomicU64; 6],
+    rejections: [AtomicU64; Rejection::ALL.len()],
 }
 
 impl Default for Metrics {

@@ -4,6 +4,7 @@ pub mod config;
 pub mod datadir;
 pub mod guard;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod publish;
 pub mod response;
@@ -97,6 +98,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
             allow_dsse: config.raw.allow_dsse,
         },
         max_request_bytes: config.raw.max_request_bytes,
+        body_read_timeout: config.http.body_read_timeout,
     };
     Ok(Prepared {
         state,
@@ -109,7 +111,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
 /// address (useful with port 0).
 ///
 /// # Errors
-/// Binding and serving errors.
+/// Binding errors.
 pub async fn serve(
     prepared: Prepared,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -126,11 +128,12 @@ pub async fn serve(
         source,
     })?;
     on_listening(addr);
-    axum::serve(listener, app(prepared.state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| Error::Io {
-            path: format!("serve {addr}"),
-            source,
-        })
+    listener::run(
+        listener,
+        app(prepared.state),
+        prepared.config.http,
+        shutdown,
+    )
+    .await;
+    Ok(())
 }

@@ -112,6 +112,8 @@ pub struct StatusBody {
 
 /// gRPC `INVALID_ARGUMENT`.
 pub const CODE_INVALID_ARGUMENT: u32 = 3;
+/// gRPC `DEADLINE_EXCEEDED`.
+pub const CODE_DEADLINE_EXCEEDED: u32 = 4;
 /// gRPC `ALREADY_EXISTS`.
 pub const CODE_ALREADY_EXISTS: u32 = 6;
 /// gRPC `INTERNAL`.

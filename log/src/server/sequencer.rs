@@ -25,14 +25,12 @@ use super::guard::CheckpointGuard;
 use super::metrics::Metrics;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
+use crate::grow::{Grown, LogGrower};
 use crate::merkle::{Hash, inclusion_proof, leaf_hash};
 use crate::note::NoteSigner;
 use crate::rekor::entry::ValidatedEntry;
 use crate::store::{CommitBatch, OWN_LOG, SearchKind, Store, TreeHead};
-use crate::tiles::{
-    BundleId, TILE_WIDTH, TileBuilder, TileId, encode_hash_tile, partial_tiles, push_bundle_entry,
-    tile_width,
-};
+use crate::tiles::{BundleId, TILE_WIDTH, encode_hash_tile, partial_tiles, tile_width};
 
 /// Sequencer tuning; see [`SequencerConfig::default`] for the defaults and
 /// why.
@@ -192,10 +190,7 @@ impl Sequencer {
 
 /// The tree as the sequencer holds it in memory.
 struct Tree {
-    size: u64,
-    tiles: TileBuilder,
-    bundle: Vec<u8>,
-    bundle_entries: u16,
+    log: LogGrower,
 }
 
 impl Tree {
@@ -213,66 +208,49 @@ impl Tree {
             rows.resize(usize::from(tile.level), Vec::new());
             rows.push(crate::tiles::parse_hash_tile(tile, &data)?);
         }
-        let tiles = TileBuilder::resume(size, rows)?;
-        if tiles.root() != head.root {
+        let bundle = match tile_width(size, 0, size / u64::from(TILE_WIDTH)) {
+            Some(w) if w < TILE_WIDTH => {
+                let id = BundleId {
+                    index: size / u64::from(TILE_WIDTH),
+                    width: w,
+                };
+                store
+                    .bundle_at(OWN_LOG, id, size)?
+                    .ok_or_else(|| Error::Store {
+                        reason: format!("partial bundle {id} is missing"),
+                    })?
+            }
+            _ => Vec::new(),
+        };
+        let log = LogGrower::resume(size, rows, bundle)?;
+        if log.root() != head.root {
             return Err(Error::Store {
                 reason: format!(
                     "the right-edge tiles of size {size} do not hash to the committed root"
                 ),
             });
         }
-        let (bundle, bundle_entries) = match tile_width(size, 0, size / u64::from(TILE_WIDTH)) {
-            Some(w) if w < TILE_WIDTH => {
-                let id = BundleId {
-                    index: size / u64::from(TILE_WIDTH),
-                    width: w,
-                };
-                let data = store
-                    .bundle_at(OWN_LOG, id, size)?
-                    .ok_or_else(|| Error::Store {
-                        reason: format!("partial bundle {id} is missing"),
-                    })?;
-                (data, w)
-            }
-            _ => (Vec::new(), 0),
-        };
-        Ok(Tree {
-            size,
-            tiles,
-            bundle,
-            bundle_entries,
-        })
+        Ok(Tree { log })
     }
 
-    /// Appends entries; returns the tiles and bundles to write.
+    fn size(&self) -> u64 {
+        self.log.size()
+    }
+
+    /// Appends entries; adds the tiles and bundles to write to `batch`.
     fn append(&mut self, entries: &[&[u8]], batch: &mut CommitBatch) -> Result<()> {
-        let mut full_tiles: Vec<(TileId, Vec<u8>)> = Vec::new();
         for e in entries {
-            push_bundle_entry(&mut self.bundle, e)?;
-            self.bundle_entries += 1;
-            self.tiles.push(leaf_hash(e), &mut |t, hashes| {
-                full_tiles.push((t, encode_hash_tile(hashes)))
-            });
-            self.size += 1;
-            if self.bundle_entries == TILE_WIDTH {
-                let id = BundleId {
-                    index: (self.size - 1) / u64::from(TILE_WIDTH),
-                    width: TILE_WIDTH,
-                };
-                batch.bundles.push((id, std::mem::take(&mut self.bundle)));
-                self.bundle_entries = 0;
-            }
+            self.log.push(e, &mut |grown| match grown {
+                Grown::Tile(t, hashes) => batch.tiles.push((t, encode_hash_tile(hashes))),
+                Grown::Bundle(id, data) => batch.bundles.push((id, data.to_vec())),
+            })?;
         }
-        if self.bundle_entries > 0 {
-            let id = BundleId {
-                index: self.size / u64::from(TILE_WIDTH),
-                width: self.bundle_entries,
-            };
-            batch.bundles.push((id, self.bundle.clone()));
-        }
-        batch.tiles.extend(full_tiles);
-        for (t, hashes) in self.tiles.partial_tiles() {
+        let edge = self.log.edge();
+        for (t, hashes) in edge.tiles {
             batch.tiles.push((t, encode_hash_tile(hashes)));
+        }
+        if let Some((id, data)) = edge.bundle {
+            batch.bundles.push((id, data.to_vec()));
         }
         Ok(())
     }
@@ -422,7 +400,7 @@ fn sequence(
     shared: &Shared,
 ) -> Result<()> {
     let store = Arc::clone(&parts.store);
-    let old_size = tree.size;
+    let old_size = tree.size();
     let mut batch = CommitBatch::default();
     let mut fresh: Vec<(Job, u64)> = Vec::new();
     let mut duplicates: Vec<(Job, u64)> = Vec::new();
@@ -472,10 +450,10 @@ fn sequence(
     }
     let bodies: Vec<&[u8]> = fresh.iter().map(|(j, _)| j.entry.body.as_slice()).collect();
     tree.append(&bodies, &mut batch)?;
-    let root = tree.tiles.root();
-    let note = sign_head(&parts.origin, tree.size, root, parts.signer.as_ref())?;
+    let root = tree.log.root();
+    let note = sign_head(&parts.origin, tree.size(), root, parts.signer.as_ref())?;
     let head = TreeHead {
-        size: tree.size,
+        size: tree.size(),
         root,
         checkpoint: note,
     };

@@ -1,0 +1,267 @@
+//! Export: a log (the own one or a mirror) from the store into a snapshot.
+//!
+//! The archive is reproducible: files in archive order (`checkpoint`, the
+//! manifest, hash tiles, bundles; see [`crate::manifest`]), every header with mode 0644, uid and gid 0,
+//! mtime 0 and no user or group names, and zstd at a fixed level. The same
+//! log, sizes and level give the same bytes.
+//!
+//! Memory is bounded whatever the log size: files are read from the store
+//! one at a time, twice (once to list their sizes and digests in the
+//! manifest, which comes first, once to write them).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use islet_log::store::{LogNumber, OWN_LOG, Store};
+use islet_log::tiles::TilePath;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result, io};
+use crate::manifest::{FORMAT_VERSION, FileEntry, FileKind, Manifest, expected_files};
+use crate::{MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL, progress_bar};
+
+/// Which log to export, and how.
+#[derive(Debug, Clone)]
+pub struct ExportRequest<'a> {
+    /// The store holding the log.
+    pub store: &'a Store,
+    /// The log's number in the store.
+    pub log: LogNumber,
+    /// Its checkpoint origin.
+    pub origin: String,
+    /// Its verifier keys, written into the manifest (informative).
+    pub log_keys: Vec<String>,
+    /// Size the snapshot extends (0: a full snapshot).
+    pub from: u64,
+    /// Size it ends at (`None`: the log's current size).
+    pub to: Option<u64>,
+    /// zstd level.
+    pub zstd_level: i32,
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportReport {
+    /// The log's origin.
+    pub origin: String,
+    /// Size extended.
+    pub from_size: u64,
+    /// Size reached.
+    pub to_size: u64,
+    /// Files in the archive, the manifest included.
+    pub files: usize,
+    /// Bytes of file contents.
+    pub content_bytes: u64,
+    /// Bytes of the compressed archive.
+    pub archive_bytes: u64,
+    /// SHA-256 of the archive, hex.
+    pub sha256: String,
+    /// Wall-clock time.
+    #[serde(serialize_with = "crate::secs")]
+    pub elapsed: Duration,
+}
+
+/// Reads one file of the snapshot out of the store.
+fn read_file(
+    req: &ExportRequest<'_>,
+    kind: FileKind,
+    to: u64,
+    checkpoint: &[u8],
+) -> Result<Vec<u8>> {
+    let missing = |name: String| {
+        Error::Log(islet_log::Error::Store {
+            reason: format!("{name} of size {to} is missing from the store"),
+        })
+    };
+    match kind {
+        FileKind::Checkpoint => Ok(checkpoint.to_vec()),
+        FileKind::Manifest => Err(Error::Usage {
+            reason: "the manifest is not read from the store".into(),
+        }),
+        FileKind::Tile(TilePath::Hash(t)) => req
+            .store
+            .tile_at(req.log, t, to)?
+            .ok_or_else(|| missing(t.to_string())),
+        FileKind::Tile(TilePath::Entries(b)) => req
+            .store
+            .bundle_at(req.log, b, to)?
+            .ok_or_else(|| missing(b.to_string())),
+    }
+}
+
+fn header(name: &str, size: u64) -> Result<tar::Header> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(name).map_err(|e| Error::Archive {
+        reason: format!("cannot name {name:?}: {e}"),
+    })?;
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    Ok(h)
+}
+
+/// A writer that hashes and counts what passes through.
+struct Tee<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Tee<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the snapshot to `out` (through a temporary file in the same
+/// directory, synced and renamed: a crash leaves no half snapshot).
+///
+/// # Errors
+/// [`Error::Usage`] for sizes the log has no checkpoint for or a bad level;
+/// store and I/O errors.
+pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
+    let started = Instant::now();
+    if !(MIN_ZSTD_LEVEL..=MAX_ZSTD_LEVEL).contains(&req.zstd_level) {
+        return Err(Error::Usage {
+            reason: format!(
+                "zstd level {} is not in {MIN_ZSTD_LEVEL}..={MAX_ZSTD_LEVEL}",
+                req.zstd_level
+            ),
+        });
+    }
+    let head = req.store.tree_head(req.log)?.ok_or_else(|| Error::Usage {
+        reason: format!("the store has no entries of {} yet", req.origin),
+    })?;
+    let to = req.to.unwrap_or(head.size);
+    if to > head.size || req.from > to {
+        return Err(Error::Usage {
+            reason: format!(
+                "need from <= to <= {} (the size of {}); got from {} to {to}",
+                head.size, req.origin, req.from
+            ),
+        });
+    }
+    let checkpoint = if to == head.size {
+        head.checkpoint.clone()
+    } else {
+        req.store
+            .checkpoint_at(req.log, to)?
+            .ok_or_else(|| Error::Usage {
+                reason: format!(
+                    "no checkpoint of size {to} was signed for {}; choose a size one was signed at",
+                    req.origin
+                ),
+            })?
+    };
+    let files = expected_files(req.from, to);
+    let bar = progress_bar(req.progress, 2 * files.len() as u64 + 1, "export");
+
+    // Pass 1: sizes and digests for the manifest.
+    let mut entries = Vec::with_capacity(files.len());
+    let mut content_bytes = 0u64;
+    for kind in &files {
+        let data = read_file(req, *kind, to, &checkpoint)?;
+        content_bytes += data.len() as u64;
+        entries.push(FileEntry {
+            name: kind.name(),
+            size: data.len() as u64,
+            sha256: hex::encode(Sha256::digest(&data)),
+        });
+        bar.inc(1);
+    }
+    let manifest = Manifest {
+        version: FORMAT_VERSION,
+        origin: req.origin.clone(),
+        log_keys: req.log_keys.clone(),
+        from_size: req.from,
+        to_size: to,
+        files: entries,
+    };
+    let manifest_bytes = manifest.to_bytes();
+
+    // Pass 2: the archive, in name order.
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    let file = tmp.as_file().try_clone().map_err(io(tmp.path()))?;
+    let tee = Tee {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let mut zstd = zstd::stream::write::Encoder::new(tee, req.zstd_level).map_err(io(out))?;
+    zstd.include_checksum(true).map_err(io(out))?;
+    let mut tar = tar::Builder::new(zstd);
+    let mut order = files.clone();
+    order.push(FileKind::Manifest);
+    order.sort();
+    for kind in order {
+        let data = match kind {
+            FileKind::Manifest => manifest_bytes.clone(),
+            k => read_file(req, k, to, &checkpoint)?,
+        };
+        let h = header(&kind.name(), data.len() as u64)?;
+        tar.append(&h, data.as_slice()).map_err(io(out))?;
+        bar.inc(1);
+    }
+    let zstd = tar.into_inner().map_err(io(out))?;
+    let mut tee = zstd.finish().map_err(io(out))?;
+    tee.flush().map_err(io(out))?;
+    let (archive_bytes, sha256) = (tee.bytes, hex::encode(tee.hasher.finalize()));
+    tmp.as_file().sync_all().map_err(io(tmp.path()))?;
+    tmp.persist(out).map_err(|e| Error::Io {
+        path: out.display().to_string(),
+        source: e.error,
+    })?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    bar.finish_and_clear();
+    Ok(ExportReport {
+        origin: req.origin.clone(),
+        from_size: req.from,
+        to_size: to,
+        files: files.len() + 1,
+        content_bytes,
+        archive_bytes,
+        sha256,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The own log's number, or the mirror of `origin`, in `store`.
+///
+/// # Errors
+/// [`Error::Usage`] when the store has no log of that origin.
+pub fn log_of(
+    store: &Store,
+    own_origin: &str,
+    origin: Option<&str>,
+) -> Result<(LogNumber, Vec<String>)> {
+    match origin {
+        None => Ok((OWN_LOG, Vec::new())),
+        Some(o) if o == own_origin => Ok((OWN_LOG, Vec::new())),
+        Some(o) => store
+            .mirror(o)?
+            .map(|r| (r.number, r.vkeys))
+            .ok_or_else(|| Error::Usage {
+                reason: format!("this data directory has no log of origin {o:?}"),
+            }),
+    }
+}

@@ -1,0 +1,854 @@
+//! Import: a snapshot into the mirror of its log, trusting nothing in the
+//! file (`../shared/DESIGN.md` §6).
+//!
+//! In order, while the archive streams past:
+//! 1. the first file is the checkpoint, and it verifies with the pinned key
+//!    (or the key given, on a first import) and names the expected origin;
+//! 2. the second is the manifest, which must describe exactly the files of
+//!    a snapshot from its `from_size` to the checkpoint's size;
+//! 3. the snapshot must apply: it starts at or below the local size and
+//!    ends above it (an older or equal size is a no-op, a refusal or a
+//!    fork, never a rewind);
+//! 4. every further file has exactly the name, size and SHA-256 the
+//!    manifest gives, in archive order;
+//! 5. every entry is re-hashed from the bundles on top of the local tree
+//!    at `from_size`, the tree at the local size must be the local tree,
+//!    every hash tile the snapshot carries must be the one the entries
+//!    produce, and the root must be the signed root.
+//!
+//! Tiles and bundles past the local size are staged in the store as they
+//! are verified (readers never look past the committed size); one synced
+//! commit of the new tree head then makes them the log. Any failure
+//! discards what was staged, so the state changes atomically or not at
+//! all.
+//!
+//! The archive is read entry by entry, never unpacked: only regular files
+//! with the expected names, no links, devices, directories or extended
+//! headers; the decompressed stream is capped by what the manifest
+//! declares, and the zstd window by [`crate::ZSTD_WINDOW_LOG_MAX`].
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use islet_log::checkpoint::SignedCheckpoint;
+use islet_log::grow::{Grown, LogGrower};
+use islet_log::merkle::{Hash, tree_hash};
+use islet_log::note::{MAX_NOTE_SIZE, NoteVerifier};
+use islet_log::store::{CommitBatch, Evidence, LogNumber, LogRecord, Store, TreeHead};
+use islet_log::tiles::{
+    BundleId, TILE_WIDTH, TileId, TilePath, encode_hash_tile, for_each_bundle_entry,
+    parse_hash_tile, partial_tiles, tile_width,
+};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::manifest::{CHECKPOINT_NAME, FileKind, MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest};
+use crate::{MAX_BUNDLE_BYTES, ZSTD_WINDOW_LOG_MAX, progress_bar};
+
+/// Bytes of a tar header block.
+const BLOCK: u64 = 512;
+/// Decompressed bytes allowed before the manifest has said how large the
+/// archive is: two headers, the largest checkpoint and the largest
+/// manifest, each padded to a block.
+pub const PRE_MANIFEST_CAP: u64 = 4 * BLOCK + MAX_NOTE_SIZE as u64 + MAX_MANIFEST_BYTES;
+/// What may follow the last file: tar's end-of-archive blocks and record
+/// padding (a tar record is at most 20 blocks of zeros here).
+pub const END_SLACK: u64 = 20 * BLOCK;
+/// Staged tiles and bundles are written to the store in batches of about
+/// this many bytes.
+pub const STAGE_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// What to import into.
+#[derive(Debug)]
+pub struct ImportRequest<'a> {
+    /// The store of the data directory.
+    pub store: &'a Store,
+    /// The key given on the command line (`None`: the pinned key of an
+    /// existing mirror of `origin`).
+    pub key: Option<NoteVerifier>,
+    /// The origin the snapshot must be of.
+    pub origin: String,
+    /// The own log's origin, when the data directory has one: it cannot be
+    /// imported into.
+    pub own_origin: Option<String>,
+    /// Where the snapshot came from (for evidence and messages).
+    pub source: String,
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The mirror grew to the snapshot's size.
+    Applied,
+    /// The mirror already holds exactly this checkpoint: nothing changed.
+    AlreadyPresent,
+}
+
+/// The result of an import.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportReport {
+    /// What happened.
+    pub outcome: Outcome,
+    /// The log's origin.
+    pub origin: String,
+    /// The snapshot's sizes.
+    pub from_size: u64,
+    /// See `from_size`.
+    pub to_size: u64,
+    /// The mirror's size before.
+    pub previous_size: u64,
+    /// Entries added.
+    pub entries_added: u64,
+    /// Decompressed bytes read.
+    pub unpacked_bytes: u64,
+    /// Wall-clock time.
+    #[serde(serialize_with = "crate::secs")]
+    pub elapsed: Duration,
+}
+
+fn archive(reason: impl Into<String>) -> Error {
+    Error::Archive {
+        reason: reason.into(),
+    }
+}
+
+/// Caps the decompressed stream; the cap can be raised once the manifest
+/// says how much is coming.
+struct Capped<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+    limit: Rc<Cell<u64>>,
+    exceeded: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.limit.get().saturating_sub(self.read.get());
+        if left == 0 {
+            // Is there more? One byte past the cap is too much.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => {
+                    self.exceeded.set(true);
+                    Err(std::io::Error::other("decompressed past the cap"))
+                }
+            };
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Reads a whole archive entry of `size` bytes (already checked against
+/// its cap).
+fn read_entry(entry: &mut impl Read, size: u64, name: &str) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    entry.take(size).read_to_end(&mut data)?;
+    if data.len() as u64 != size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{name} ends after {} of {size} bytes", data.len()),
+        ));
+    }
+    Ok(data)
+}
+
+/// The local copy of a log, as a snapshot finds it.
+struct Local {
+    log: LogNumber,
+    /// `None` for a log this data directory does not mirror yet.
+    record: Option<LogRecord>,
+    head: Option<TreeHead>,
+}
+
+impl Local {
+    fn size(&self) -> u64 {
+        self.head.as_ref().map_or(0, |h| h.size)
+    }
+}
+
+/// Imports the snapshot read from `reader`.
+///
+/// # Errors
+/// [`Error::is_refusal`] errors for a snapshot that is damaged, forged or
+/// does not apply; [`Error::Io`], [`Error::Usage`] otherwise. The store is
+/// unchanged after any error (except for evidence of a fork, which is
+/// kept).
+pub fn import(req: &ImportRequest<'_>, reader: impl Read) -> Result<ImportReport> {
+    let started = Instant::now();
+    if req.own_origin.as_deref() == Some(req.origin.as_str()) {
+        return Err(Error::Usage {
+            reason: format!(
+                "{} is this data directory's own log; import it into another data directory",
+                req.origin
+            ),
+        });
+    }
+    let record = req.store.mirror(&req.origin)?;
+    let key = match (&req.key, &record) {
+        (Some(k), Some(r)) => {
+            if !r.vkeys.contains(&k.to_vkey()) {
+                return Err(Error::Checkpoint {
+                    reason: format!(
+                        "the key given is not the one pinned for {} ({}); a mirror's key never changes",
+                        req.origin,
+                        r.vkeys.join(", ")
+                    ),
+                });
+            }
+            k.clone()
+        }
+        (Some(k), None) => k.clone(),
+        (None, Some(r)) => {
+            let vkey = r.vkeys.first().ok_or_else(|| Error::Usage {
+                reason: format!("the mirror of {} has no pinned key", req.origin),
+            })?;
+            NoteVerifier::from_vkey(vkey)?
+        }
+        (None, None) => {
+            return Err(Error::Usage {
+                reason: format!(
+                    "this data directory has no mirror of {} yet: give its key (--vkey, or --log-key with --origin)",
+                    req.origin
+                ),
+            });
+        }
+    };
+    let log = match &record {
+        Some(r) => r.number,
+        None => req.store.next_log_number()?,
+    };
+    let local = Local {
+        log,
+        head: match &record {
+            Some(_) => req.store.tree_head(log)?,
+            None => None,
+        },
+        record,
+    };
+    // Whatever an interrupted import staged goes first.
+    req.store.discard_staged(log, local.size())?;
+
+    let read = Rc::new(Cell::new(0u64));
+    let limit = Rc::new(Cell::new(PRE_MANIFEST_CAP));
+    let exceeded = Rc::new(Cell::new(false));
+    let mut decoder =
+        zstd::stream::read::Decoder::new(reader).map_err(|e| archive(format!("not zstd: {e}")))?;
+    decoder
+        .window_log_max(ZSTD_WINDOW_LOG_MAX)
+        .map_err(|e| archive(format!("zstd: {e}")))?;
+    let capped = Capped {
+        inner: decoder,
+        read: Rc::clone(&read),
+        limit: Rc::clone(&limit),
+        exceeded: Rc::clone(&exceeded),
+    };
+    let mut session = Session {
+        req,
+        key,
+        local,
+        read,
+        limit,
+        exceeded,
+        started,
+    };
+    let result = session.run(capped);
+    if result.is_err() {
+        // Nothing staged survives a refusal.
+        req.store
+            .discard_staged(session.local.log, session.local.size())?;
+    }
+    result
+}
+
+struct Session<'a, 'r> {
+    req: &'r ImportRequest<'a>,
+    key: NoteVerifier,
+    local: Local,
+    read: Rc<Cell<u64>>,
+    limit: Rc<Cell<u64>>,
+    exceeded: Rc<Cell<bool>>,
+    started: Instant,
+}
+
+/// Where produced tiles and bundles go: digests of the tiles, for the
+/// comparison with the tiles the snapshot carries, and the store's staging
+/// area for everything past the local size.
+struct Sink<'s> {
+    store: &'s Store,
+    log: LogNumber,
+    /// The local size: only what lies past it is staged.
+    local_size: u64,
+    /// SHA-256 of every hash tile the entries produced, by tile.
+    produced: BTreeMap<TileId, [u8; 32]>,
+    pending: CommitBatch,
+    pending_bytes: usize,
+}
+
+impl Sink<'_> {
+    fn take(&mut self, grown: Grown<'_>) {
+        match grown {
+            Grown::Tile(t, hashes) => {
+                let bytes = encode_hash_tile(hashes);
+                self.produced.insert(t, Sha256::digest(&bytes).into());
+                if ends_after(t.level, t.index, t.width, self.local_size) {
+                    self.pending_bytes += bytes.len();
+                    self.pending.tiles.push((t, bytes));
+                }
+            }
+            Grown::Bundle(b, data) => {
+                if ends_after(0, b.index, b.width, self.local_size) {
+                    self.pending_bytes += data.len();
+                    self.pending.bundles.push((b, data.to_vec()));
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.pending.tiles.is_empty() || !self.pending.bundles.is_empty() {
+            self.store.stage(self.log, &self.pending)?;
+            self.pending = CommitBatch::default();
+            self.pending_bytes = 0;
+        }
+        Ok(())
+    }
+}
+
+/// The log rebuilt from the snapshot's entries on top of the local tree.
+struct Rebuild<'s> {
+    grower: LogGrower,
+    sink: Sink<'s>,
+    local_root: Option<Hash>,
+}
+
+impl Rebuild<'_> {
+    /// Pushes one entry; checks the tree at the local size on the way.
+    fn push(&mut self, entry: &[u8]) -> Result<()> {
+        let sink = &mut self.sink;
+        self.grower.push(entry, &mut |g| sink.take(g))?;
+        if self.grower.size() == self.sink.local_size
+            && let Some(root) = self.local_root
+            && self.grower.root() != root
+        {
+            return Err(Error::Fork {
+                reason: format!(
+                    "the snapshot's first {} entries do not hash to the local root",
+                    self.sink.local_size
+                ),
+            });
+        }
+        if self.sink.pending_bytes >= STAGE_BATCH_BYTES {
+            self.sink.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether tile `(level, index)` of `width` covers any entry at or past
+/// `size`.
+fn ends_after(level: u8, index: u64, width: u16, size: u64) -> bool {
+    let shift = 8 * u32::from(level);
+    let end = (index * u64::from(TILE_WIDTH) + u64::from(width))
+        .checked_shl(shift)
+        .unwrap_or(u64::MAX);
+    end > size
+}
+
+impl Session<'_, '_> {
+    fn run<R: Read>(&mut self, stream: Capped<R>) -> Result<ImportReport> {
+        let mut tar = tar::Archive::new(stream);
+        let mut entries = tar
+            .entries()
+            .map_err(|e| archive(format!("not a tar archive: {e}")))?;
+        let mut previous: Option<FileKind> = None;
+
+        // 1. The checkpoint.
+        let (kind, mut entry) = self.next_file(&mut entries, &mut previous)?;
+        if kind != FileKind::Checkpoint {
+            return Err(archive(format!(
+                "the first file is {:?}, not {CHECKPOINT_NAME:?}",
+                kind.name()
+            )));
+        }
+        let size = entry.size();
+        if size > MAX_NOTE_SIZE as u64 {
+            return Err(archive(format!(
+                "{CHECKPOINT_NAME} is {size} bytes; a checkpoint is at most {MAX_NOTE_SIZE}"
+            )));
+        }
+        let cp_bytes = self.read(&mut entry, size, CHECKPOINT_NAME)?;
+        drop(entry);
+        let signed = SignedCheckpoint::open(&cp_bytes, &self.key, &[], Some(&self.req.origin))
+            .map_err(|e| Error::Checkpoint {
+                reason: e.to_string(),
+            })?;
+        let (to, root) = (signed.checkpoint.size, signed.checkpoint.root);
+
+        // 2. The manifest.
+        let (kind, mut entry) = self.next_file(&mut entries, &mut previous)?;
+        if kind != FileKind::Manifest {
+            return Err(archive(format!(
+                "the second file is {:?}, not {MANIFEST_NAME:?}",
+                kind.name()
+            )));
+        }
+        let size = entry.size();
+        if size > MAX_MANIFEST_BYTES {
+            return Err(archive(format!(
+                "{MANIFEST_NAME} is {size} bytes; at most {MAX_MANIFEST_BYTES} are accepted"
+            )));
+        }
+        let manifest = Manifest::parse(&self.read(&mut entry, size, MANIFEST_NAME)?)?;
+        drop(entry);
+        if manifest.origin != self.req.origin || manifest.to_size != to {
+            return Err(Error::Manifest {
+                reason: format!(
+                    "describes {} at size {}, but the checkpoint is of {} at size {to}",
+                    manifest.origin, manifest.to_size, self.req.origin
+                ),
+            });
+        }
+        let cp_entry = &manifest.files[0];
+        check_file(cp_entry, &cp_bytes)?;
+        let declared: u64 = manifest
+            .files
+            .iter()
+            .map(|f| BLOCK + f.size.div_ceil(BLOCK) * BLOCK)
+            .sum();
+        self.limit.set(
+            self.read
+                .get()
+                .saturating_add(declared)
+                .saturating_add(END_SLACK),
+        );
+
+        // 3. Does it apply?
+        let from = manifest.from_size;
+        let local_size = self.local.size();
+        if let Some(head) = self.local.head.clone() {
+            if to < head.size {
+                let at_to = tree_hash(to, &self.req.store.hash_reader(self.local.log, head.size))?;
+                if at_to != root {
+                    return Err(self.fork(&head, &cp_bytes, format!(
+                        "the snapshot's checkpoint of size {to} has root {}, the local tree at {to} has {}",
+                        hex::encode(root),
+                        hex::encode(at_to)
+                    )));
+                }
+                return Err(Error::DoesNotApply {
+                    reason: format!(
+                        "the snapshot ends at size {to}, older than the local copy at {}: a mirror never rewinds",
+                        head.size
+                    ),
+                });
+            }
+            if to == head.size {
+                if root != head.root {
+                    return Err(self.fork(
+                        &head,
+                        &cp_bytes,
+                        format!(
+                            "same size {to}, different roots: snapshot {}, local {}",
+                            hex::encode(root),
+                            hex::encode(head.root)
+                        ),
+                    ));
+                }
+                return Ok(self.report(Outcome::AlreadyPresent, from, to, 0));
+            }
+        }
+        if from > local_size {
+            return Err(Error::DoesNotApply {
+                reason: format!(
+                    "the snapshot extends size {from}, but the local copy of {} is at {local_size}: import the snapshots from {local_size} first",
+                    self.req.origin
+                ),
+            });
+        }
+
+        // 4 and 5. Tiles, then bundles, rebuilt on top of the local tree.
+        let grower = self.resume_at(from)?;
+        let mut rebuild = Rebuild {
+            grower,
+            sink: Sink {
+                store: self.req.store,
+                log: self.local.log,
+                local_size,
+                produced: BTreeMap::new(),
+                pending: CommitBatch::default(),
+                pending_bytes: 0,
+            },
+            local_root: self.local.head.as_ref().map(|h| h.root),
+        };
+        let mut carried: BTreeMap<TileId, [u8; 32]> = BTreeMap::new();
+        let bar = progress_bar(self.req.progress, to - from, "import");
+        for expected in manifest.files.iter().skip(1) {
+            let (kind, mut entry) = self.next_file(&mut entries, &mut previous)?;
+            if kind.name() != expected.name {
+                return Err(archive(format!(
+                    "holds {:?} where the manifest lists {:?}",
+                    kind.name(),
+                    expected.name
+                )));
+            }
+            let size = entry.size();
+            if size != expected.size {
+                return Err(Error::FileMismatch {
+                    name: expected.name.clone(),
+                    reason: format!("is {size} bytes; the manifest says {}", expected.size),
+                });
+            }
+            let FileKind::Tile(path) = kind else {
+                return Err(archive(format!("{:?} appears twice", kind.name())));
+            };
+            let cap = match path {
+                TilePath::Hash(t) => t.byte_len() as u64,
+                TilePath::Entries(_) => MAX_BUNDLE_BYTES,
+            };
+            if size > cap {
+                return Err(Error::FileMismatch {
+                    name: expected.name.clone(),
+                    reason: format!("is {size} bytes; at most {cap} fit its kind"),
+                });
+            }
+            let data = self.read(&mut entry, size, &expected.name)?;
+            drop(entry);
+            check_file(expected, &data)?;
+            match path {
+                TilePath::Hash(t) => {
+                    parse_hash_tile(t, &data)?;
+                    carried.insert(t, Sha256::digest(&data).into());
+                }
+                TilePath::Entries(b) => {
+                    let before = rebuild.grower.size();
+                    self.push_bundle(&mut rebuild, b, &data)?;
+                    bar.inc(rebuild.grower.size() - before);
+                }
+            }
+        }
+        bar.finish_and_clear();
+        self.expect_end(&mut entries, &previous)?;
+        let stream = tar.into_inner();
+        self.expect_only_padding(stream)?;
+
+        // The tree the entries make must be the signed one, tile for tile.
+        if rebuild.grower.size() != to {
+            return Err(Error::TreeMismatch {
+                reason: format!(
+                    "the bundles hold {} entries, the checkpoint says {to}",
+                    rebuild.grower.size()
+                ),
+            });
+        }
+        let edge = rebuild.grower.edge();
+        let mut edge_tiles = Vec::new();
+        for (t, hashes) in &edge.tiles {
+            edge_tiles.push((*t, encode_hash_tile(hashes)));
+        }
+        let edge_bundle = edge.bundle.map(|(b, d)| (b, d.to_vec()));
+        let built_root = rebuild.grower.root();
+        for (t, bytes) in edge_tiles {
+            rebuild
+                .sink
+                .produced
+                .insert(t, Sha256::digest(&bytes).into());
+            rebuild.sink.pending.tiles.push((t, bytes));
+        }
+        if let Some((b, d)) = edge_bundle {
+            rebuild.sink.pending.bundles.push((b, d));
+        }
+        if built_root != root {
+            return Err(Error::TreeMismatch {
+                reason: format!(
+                    "the entries hash to root {}, the checkpoint signs {}",
+                    hex::encode(built_root),
+                    hex::encode(root)
+                ),
+            });
+        }
+        for (t, digest) in &carried {
+            if rebuild.sink.produced.get(t) != Some(digest) {
+                return Err(Error::TreeMismatch {
+                    reason: format!("{t} is not the tile the entries produce"),
+                });
+            }
+        }
+        rebuild.sink.flush()?;
+
+        // Commit: the new head (and the mirror, on a first import) at once.
+        let batch = CommitBatch {
+            register: match &self.local.record {
+                Some(_) => None,
+                None => Some(LogRecord {
+                    number: self.local.log,
+                    origin: self.req.origin.clone(),
+                    vkeys: vec![self.key.to_vkey()],
+                }),
+            },
+            ..CommitBatch::default()
+        };
+        let head = TreeHead {
+            size: to,
+            root,
+            checkpoint: cp_bytes,
+        };
+        self.req.store.commit(self.local.log, &batch, &head)?;
+        Ok(self.report(Outcome::Applied, from, to, to - local_size))
+    }
+
+    fn report(&self, outcome: Outcome, from: u64, to: u64, added: u64) -> ImportReport {
+        ImportReport {
+            outcome,
+            origin: self.req.origin.clone(),
+            from_size: from,
+            to_size: to,
+            previous_size: self.local.size(),
+            entries_added: added,
+            unpacked_bytes: self.read.get(),
+            elapsed: self.started.elapsed(),
+        }
+    }
+
+    /// Keeps both checkpoints and returns the fork error.
+    fn fork(&self, head: &TreeHead, offered: &[u8], reason: String) -> Error {
+        let evidence = Evidence {
+            reason: reason.clone(),
+            local: String::from_utf8_lossy(&head.checkpoint).into_owned(),
+            offered: String::from_utf8_lossy(offered).into_owned(),
+            source: self.req.source.clone(),
+            recorded_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string(),
+        };
+        match self.req.store.record_evidence(self.local.log, &evidence) {
+            Ok(()) => Error::Fork { reason },
+            Err(e) => Error::Fork {
+                reason: format!("{reason} (and keeping the evidence failed: {e})"),
+            },
+        }
+    }
+
+    /// A grower for the local tree at `from` entries (`from` is at most the
+    /// local size).
+    fn resume_at(&self, from: u64) -> Result<LogGrower> {
+        if from == 0 {
+            return Ok(LogGrower::new());
+        }
+        let (store, log) = (self.req.store, self.local.log);
+        let mut rows: Vec<Vec<Hash>> = Vec::new();
+        for t in partial_tiles(from) {
+            let data = store.tile_at(log, t, from)?.ok_or_else(|| {
+                Error::Log(islet_log::Error::Store {
+                    reason: format!("tile {t} of the local copy is missing"),
+                })
+            })?;
+            rows.resize(usize::from(t.level), Vec::new());
+            rows.push(parse_hash_tile(t, &data)?);
+        }
+        let index = from / u64::from(TILE_WIDTH);
+        let bundle = match tile_width(from, 0, index) {
+            Some(width) if width < TILE_WIDTH => store
+                .bundle_at(log, BundleId { index, width }, from)?
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Ok(LogGrower::resume(from, rows, bundle)?)
+    }
+
+    /// Feeds one bundle's entries to the rebuild. The first bundle of an
+    /// unaligned increment starts with entries the local copy holds: they
+    /// must be the same bytes.
+    fn push_bundle(&self, rebuild: &mut Rebuild<'_>, b: BundleId, data: &[u8]) -> Result<()> {
+        let first = b.index * u64::from(TILE_WIDTH);
+        let skip = rebuild.grower.size().saturating_sub(first);
+        if rebuild.grower.size() < first || skip >= u64::from(b.width) {
+            return Err(archive(format!("{b} is out of order")));
+        }
+        let known = rebuild
+            .grower
+            .edge()
+            .bundle
+            .map(|(_, d)| d.to_vec())
+            .unwrap_or_default();
+        let mut position = 0u64;
+        let mut offset = 0usize;
+        let mut failure = None;
+        for_each_bundle_entry(b, data, |e| {
+            if failure.is_some() {
+                return;
+            }
+            if position < skip {
+                offset += 2 + e.len();
+            } else if let Err(err) = rebuild.push(e) {
+                failure = Some(err);
+            }
+            position += 1;
+        })
+        .map_err(Error::Log)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if data.get(..offset) != Some(known.as_slice()) {
+            return Err(Error::Fork {
+                reason: format!("{b} starts with entries other than the local copy's"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The next archive entry, checked: a regular file, no extended headers,
+    /// a known name, after the previous one in archive order.
+    fn next_file<'e, R: Read>(
+        &self,
+        entries: &mut tar::Entries<'e, R>,
+        previous: &mut Option<FileKind>,
+    ) -> Result<(FileKind, tar::Entry<'e, R>)> {
+        let entry = match entries.next() {
+            None => return Err(archive("ends before all the files the manifest lists")),
+            Some(e) => e.map_err(|e| self.stream_error(&e))?,
+        };
+        let mut entry = entry;
+        let header_name = entry.header().path_bytes().into_owned();
+        let name_bytes = entry.path_bytes().into_owned();
+        let name = String::from_utf8(name_bytes.clone())
+            .map_err(|_| archive("an entry name is not UTF-8"))?;
+        if header_name != name_bytes {
+            return Err(archive(format!(
+                "{name:?} is named by an extended header; only plain names are accepted"
+            )));
+        }
+        if let Ok(Some(_)) = entry.pax_extensions() {
+            return Err(archive(format!("{name:?} carries pax extended headers")));
+        }
+        let kind = entry.header().entry_type();
+        if kind != tar::EntryType::Regular {
+            return Err(archive(format!(
+                "{name:?} is a {}; only regular files are accepted",
+                entry_type_name(kind)
+            )));
+        }
+        let file = match name.as_str() {
+            CHECKPOINT_NAME => FileKind::Checkpoint,
+            MANIFEST_NAME => FileKind::Manifest,
+            other => FileKind::Tile(TilePath::parse(other).map_err(|e| archive(format!("{e}")))?),
+        };
+        if let Some(p) = previous
+            && *p >= file
+        {
+            return Err(archive(if *p == file {
+                format!("{name:?} appears twice")
+            } else {
+                format!("{name:?} is out of order (after {:?})", p.name())
+            }));
+        }
+        *previous = Some(file);
+        Ok((file, entry))
+    }
+
+    fn expect_end<R: Read>(
+        &self,
+        entries: &mut tar::Entries<'_, R>,
+        _previous: &Option<FileKind>,
+    ) -> Result<()> {
+        match entries.next() {
+            None => Ok(()),
+            Some(Ok(e)) => Err(archive(format!(
+                "holds {:?}, which the manifest does not list",
+                String::from_utf8_lossy(&e.path_bytes())
+            ))),
+            Some(Err(e)) => Err(self.stream_error(&e)),
+        }
+    }
+
+    /// After the tar's end: nothing but zeros, within [`END_SLACK`], and a
+    /// zstd frame that ends cleanly (its checksum is checked there).
+    fn expect_only_padding<R: Read>(&self, mut stream: Capped<R>) -> Result<()> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut trailing = 0u64;
+        loop {
+            let n = stream.read(&mut buf).map_err(|e| self.stream_error(&e))?;
+            if n == 0 {
+                return Ok(());
+            }
+            trailing += n as u64;
+            if trailing > END_SLACK {
+                return Err(archive(format!(
+                    "decompresses past {} bytes, more than its files declare (a zstd bomb?)",
+                    self.read.get()
+                )));
+            }
+            if buf[..n].iter().any(|b| *b != 0) {
+                return Err(archive("data follows the end of the archive"));
+            }
+        }
+    }
+
+    fn read(&self, entry: &mut impl Read, size: u64, name: &str) -> Result<Vec<u8>> {
+        read_entry(entry, size, name).map_err(|e| self.stream_error(&e))
+    }
+
+    fn stream_error(&self, e: &std::io::Error) -> Error {
+        let text = e.to_string();
+        if text.contains("Frame requires too much memory") {
+            archive(format!(
+                "its zstd window is larger than the 2^{ZSTD_WINDOW_LOG_MAX} bytes accepted"
+            ))
+        } else if self.exceeded.get() {
+            archive(format!(
+                "decompresses past {} bytes, more than its files declare (a zstd bomb?)",
+                self.limit.get()
+            ))
+        } else {
+            archive(format!("cannot be read: {text}"))
+        }
+    }
+}
+
+fn entry_type_name(t: tar::EntryType) -> &'static str {
+    match t {
+        tar::EntryType::Symlink => "symbolic link",
+        tar::EntryType::Link => "hard link",
+        tar::EntryType::Char => "character device",
+        tar::EntryType::Block => "block device",
+        tar::EntryType::Directory => "directory",
+        tar::EntryType::Fifo => "FIFO",
+        tar::EntryType::XHeader | tar::EntryType::XGlobalHeader => "pax header",
+        tar::EntryType::GNULongName | tar::EntryType::GNULongLink => "GNU long name",
+        tar::EntryType::GNUSparse => "sparse file",
+        _ => "special entry",
+    }
+}
+
+/// The bytes of a file must have the manifest's size and digest.
+fn check_file(expected: &crate::manifest::FileEntry, data: &[u8]) -> Result<()> {
+    if data.len() as u64 != expected.size {
+        return Err(Error::FileMismatch {
+            name: expected.name.clone(),
+            reason: format!(
+                "is {} bytes; the manifest says {}",
+                data.len(),
+                expected.size
+            ),
+        });
+    }
+    let digest = hex::encode(Sha256::digest(data));
+    if digest != expected.sha256 {
+        return Err(Error::FileMismatch {
+            name: expected.name.clone(),
+            reason: format!(
+                "has SHA-256 {digest}; the manifest says {}",
+                expected.sha256
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! `islet snapshot export | import | inspect`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use islet_log::server::datadir::DataDir;
+use islet_log::store::Store;
+use islet_snapshot::export::{ExportRequest, export, log_of};
+use islet_snapshot::import::{ImportRequest, Outcome, import};
+use islet_snapshot::inspect::{Signature, inspect};
+use islet_snapshot::{DEFAULT_ZSTD_LEVEL, Error};
+
+use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
+
+#[derive(Subcommand)]
+pub(crate) enum SnapshotCommand {
+    /// Write a log (the own one, or a mirror with --origin) as a snapshot:
+    /// a full one, or an increment with --from.
+    Export(ExportArgs),
+    /// Verify a snapshot end to end and apply it to the mirror of its log
+    /// (created, with the key pinned, on the first import).
+    ///
+    /// Exit status: 0 when applied or already present, 1 when the snapshot
+    /// is refused (the reason on stderr), 2 on a usage or I/O error.
+    Import(ImportArgs),
+    /// Show a snapshot's manifest, sizes and checkpoint (and, with a key,
+    /// whether the checkpoint's signature verifies).
+    Inspect(InspectArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    /// The data directory.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Export the mirror of this origin instead of the own log.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+    /// Size the snapshot extends: 0 for a full snapshot, or the size of the
+    /// previous snapshot for an increment.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    from: u64,
+    /// Size to end at (default: the current size); a checkpoint must have
+    /// been signed at it.
+    #[arg(long, value_name = "M")]
+    to: Option<u64>,
+    /// zstd level, 1 to 19.
+    #[arg(long, value_name = "LEVEL", default_value_t = DEFAULT_ZSTD_LEVEL)]
+    zstd_level: i32,
+    /// The snapshot file to write (`.tar.zst`).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The log key: `--vkey`, or `--log-key` with `--origin`.
+#[derive(Args)]
+pub(crate) struct KeyArgs {
+    /// Verifier key of the log, as `<name>+<key ID>+<base64 key>`.
+    #[arg(long)]
+    vkey: Option<String>,
+    /// The log's public key as a PEM or DER SubjectPublicKeyInfo; needs
+    /// --origin.
+    #[arg(long, value_name = "PEM", requires = "origin")]
+    log_key: Option<PathBuf>,
+    /// The log's origin (default: the name of --vkey). On a later import
+    /// into an existing mirror it alone suffices: the pinned key is used.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct ImportArgs {
+    /// The data directory (created when missing).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The snapshot file.
+    file: PathBuf,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct InspectArgs {
+    /// The snapshot file.
+    file: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(command: &SnapshotCommand) -> ExitCode {
+    match command {
+        SnapshotCommand::Export(a) => run_export(a),
+        SnapshotCommand::Import(a) => run_import(a),
+        SnapshotCommand::Inspect(a) => run_inspect(a),
+    }
+}
+
+fn fail(json: bool, e: &Error) -> ExitCode {
+    let (code, kind) = if e.is_refusal() {
+        (EXIT_VERIFICATION, "refused")
+    } else {
+        (EXIT_USAGE_OR_IO, "error")
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "ok": false, "failure": kind, "error": e.to_string() })
+        );
+    }
+    eprintln!("islet snapshot: {kind}: {e}");
+    ExitCode::from(code)
+}
+
+fn usage(json: bool, reason: String) -> ExitCode {
+    fail(json, &Error::Usage { reason })
+}
+
+fn print_json(value: impl serde::Serialize) {
+    let mut v = serde_json::to_value(value).unwrap_or_default();
+    v["ok"] = serde_json::Value::Bool(true);
+    println!("{v}");
+}
+
+fn run_export(a: &ExportArgs) -> ExitCode {
+    let data = DataDir::new(&a.data);
+    let config = match data.load_config() {
+        Ok(c) => c,
+        Err(e) => return fail(a.json, &e.into()),
+    };
+    let store = match Store::open_read_only(&data.db_path()) {
+        Ok(s) => s,
+        Err(e) => return fail(a.json, &e.into()),
+    };
+    let (log, mut log_keys) = match log_of(&store, &config.origin, a.origin.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(a.json, &e),
+    };
+    if log == islet_log::store::OWN_LOG {
+        match data.load_signer(&config) {
+            Ok(s) => log_keys = vec![s.verifier().to_vkey()],
+            Err(e) => return fail(a.json, &e.into()),
+        }
+    }
+    let req = ExportRequest {
+        store: &store,
+        log,
+        origin: a.origin.clone().unwrap_or_else(|| config.origin.clone()),
+        log_keys,
+        from: a.from,
+        to: a.to,
+        zstd_level: a.zstd_level,
+        progress: !a.json,
+    };
+    match export(&req, &a.output) {
+        Ok(r) if a.json => {
+            print_json(&r);
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            println!(
+                "wrote {}: {} from size {} to {}, {} files, {:.1} MB of tiles and bundles in {:.1} MB, in {:.2} s",
+                a.output.display(),
+                r.origin,
+                r.from_size,
+                r.to_size,
+                r.files,
+                r.content_bytes as f64 / 1e6,
+                r.archive_bytes as f64 / 1e6,
+                r.elapsed.as_secs_f64()
+            );
+            println!("sha256 {}", r.sha256);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(a.json, &e),
+    }
+}
+
+fn key_and_origin(k: &KeyArgs) -> Result<(Option<islet_log::note::NoteVerifier>, String), String> {
+    if k.vkey.is_none() && k.log_key.is_none() {
+        return match &k.origin {
+            Some(o) => Ok((None, o.clone())),
+            None => Err("give --vkey, or --log-key with --origin (or --origin alone for a mirror that exists)".into()),
+        };
+    }
+    let v =
+        crate::keys::load_verifier(k.vkey.as_deref(), k.log_key.as_deref(), k.origin.as_deref())?;
+    let origin = k.origin.clone().unwrap_or_else(|| v.name().to_owned());
+    Ok((Some(v), origin))
+}
+
+fn run_import(a: &ImportArgs) -> ExitCode {
+    let (key, origin) = match key_and_origin(&a.key) {
+        Ok(k) => k,
+        Err(e) => return usage(a.json, e),
+    };
+    let data = DataDir::new(&a.data);
+    let own_origin = if data.is_initialised() {
+        match data.load_config() {
+            Ok(c) => Some(c.origin),
+            Err(e) => return fail(a.json, &e.into()),
+        }
+    } else {
+        None
+    };
+    if let Err(e) = std::fs::create_dir_all(&a.data) {
+        return usage(a.json, format!("{}: {e}", a.data.display()));
+    }
+    let store = match Store::open(&data.db_path(), true) {
+        Ok(s) => s,
+        Err(e) => return fail(a.json, &e.into()),
+    };
+    let file = match std::fs::File::open(&a.file) {
+        Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+        Err(e) => return usage(a.json, format!("{}: {e}", a.file.display())),
+    };
+    let req = ImportRequest {
+        store: &store,
+        key,
+        origin,
+        own_origin,
+        source: a.file.display().to_string(),
+        progress: !a.json,
+    };
+    match import(&req, file) {
+        Ok(r) if a.json => {
+            print_json(&r);
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            match r.outcome {
+                Outcome::Applied => println!(
+                    "imported {}: size {} -> {} ({} entries added) in {:.2} s",
+                    r.origin,
+                    r.previous_size,
+                    r.to_size,
+                    r.entries_added,
+                    r.elapsed.as_secs_f64()
+                ),
+                Outcome::AlreadyPresent => println!(
+                    "{} is already at size {} with this checkpoint: nothing to do",
+                    r.origin, r.to_size
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(a.json, &e),
+    }
+}
+
+fn run_inspect(a: &InspectArgs) -> ExitCode {
+    let key = if a.key.vkey.is_some() || a.key.log_key.is_some() {
+        match key_and_origin(&a.key) {
+            Ok((k, _)) => k,
+            Err(e) => return usage(a.json, e),
+        }
+    } else {
+        None
+    };
+    let file = match std::fs::File::open(&a.file) {
+        Ok(f) => std::io::BufReader::new(f),
+        Err(e) => return usage(a.json, format!("{}: {e}", a.file.display())),
+    };
+    match inspect(file, key.as_ref()) {
+        Ok(i) if a.json => {
+            let bad = matches!(i.signature, Signature::Invalid(_));
+            print_json(&i);
+            if bad {
+                ExitCode::from(EXIT_VERIFICATION)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Ok(i) => {
+            println!("origin     {}", i.origin);
+            println!("sizes      {} -> {}", i.from_size, i.to_size);
+            println!("root       {}", i.root);
+            println!("files      {} ({} bytes)", i.files, i.content_bytes);
+            println!("log keys   {}", i.log_keys.join(", "));
+            let status = match &i.signature {
+                Signature::NotChecked => "not checked (give --vkey)".to_owned(),
+                Signature::Verified => "verified".to_owned(),
+                Signature::Invalid(why) => format!("INVALID: {why}"),
+            };
+            println!("signature  {status}");
+            print!("{}", i.checkpoint);
+            if matches!(i.signature, Signature::Invalid(_)) {
+                ExitCode::from(EXIT_VERIFICATION)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(a.json, &e),
+    }
+}
