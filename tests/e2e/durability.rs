@@ -12,7 +12,7 @@ use islet_log::merkle::{hash_from_slice, verify_consistency};
 use islet_log::note::NoteVerifier;
 use islet_log::tiles::{BundleId, parse_bundle, tile_width};
 
-use crate::support::{Islet, Signer, copy_tree, islet, islet_serve_refuses};
+use crate::support::{Islet, Signer, copy_tree, islet, islet_serve_refuses, write_entries};
 
 fn log_key(data: &Path) -> NoteVerifier {
     let out = islet(&["trust-root", "--data", data.to_str().unwrap()]);
@@ -219,31 +219,6 @@ fn sigkill_at_random_moments_under_load_loses_nothing_acknowledged_and_never_for
 }
 
 /// Posts `n` fresh entries one by one and checks each got 201.
-fn write_entries(server: &Islet, tag: &str, n: usize) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let signer = Signer::new();
-    rt.block_on(async {
-        let client = reqwest::Client::new();
-        for i in 0..n {
-            let body = signer.request(format!("{tag} {i}").as_bytes());
-            let r = client
-                .post(format!("{}/api/v2/log/entries", server.url))
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(
-                r.status().as_u16(),
-                201,
-                "{}",
-                r.text().await.unwrap_or_default()
-            );
-        }
-    });
-}
 
 #[test]
 fn a_data_directory_restored_from_an_older_copy_refuses_to_start() {

@@ -8,4 +8,5 @@ mod fsck;
 mod hostile;
 mod http_limits;
 mod serve;
+mod snapshot;
 mod support;

@@ -201,13 +201,43 @@ impl Islet {
 
     /// SIGKILL, no shutdown: the server first (a child of `timeout`), then
     /// the `timeout` wrapper.
+    ///
+    /// Returns once the server is gone: a process killed in the middle of
+    /// an fsync exits only when the fsync returns, and until then it holds
+    /// the store's LOCK.
     pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
+            let servers: Vec<String> = Command::new("pgrep")
+                .args(["-P", &c.id().to_string()])
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
             let _ = Command::new("pkill")
                 .args(["-KILL", "-P", &c.id().to_string()])
                 .status();
             let _ = c.kill();
             let _ = c.wait();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            for pid in servers {
+                // Until it has closed its files: a killed process whose
+                // threads are still finishing a system call keeps them
+                // open even while its main thread already shows as a
+                // zombie.
+                while std::fs::read_dir(format!("/proc/{pid}/fd"))
+                    .is_ok_and(|mut fds| fds.next().is_some())
+                {
+                    assert!(
+                        Instant::now() < deadline,
+                        "islet serve {pid} did not die within 60 s of SIGKILL"
+                    );
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
         }
     }
 
@@ -332,4 +362,51 @@ fn install_sigstore_python() -> PathBuf {
     );
     std::fs::write(&stamp, SIGSTORE).unwrap();
     python
+}
+
+/// Writes `n` entries through the write API, each acknowledged with 201.
+pub(crate) fn write_entries(server: &Islet, tag: &str, n: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let signer = Signer::new();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        for i in 0..n {
+            let body = signer.request(format!("{tag} {i}").as_bytes());
+            let r = client
+                .post(format!("{}/api/v2/log/entries", server.url))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status().as_u16(),
+                201,
+                "{}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+    });
+}
+
+/// GET `path` from 127.0.0.1:`port`; the status and the body.
+pub(crate) fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
+    (status, out[split + 4..].to_vec())
 }

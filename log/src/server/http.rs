@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::merkle::{consistency_proof, inclusion_proof};
 use crate::rekor::entry::{EntryPolicy, validate};
 use crate::rekor::request::{MAX_REQUEST_BYTES, parse_request};
-use crate::store::{OWN_LOG, SearchKind, Store};
+use crate::store::{LogNumber, OWN_LOG, SearchKind, Store};
 use crate::tiles::{MAX_ENTRY_SIZE, TilePath};
 
 /// Seconds a client is told to wait after a 503.
@@ -48,6 +48,8 @@ pub struct AppState {
     pub max_request_bytes: usize,
     /// Longest time to receive a request body.
     pub body_read_timeout: Duration,
+    /// The mirrored logs, by SHA-256 of their origin.
+    pub mirrors: Arc<super::mirrors::MirrorIndex>,
 }
 
 /// Builds the router.
@@ -62,10 +64,18 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v2/islet/proof/inclusion", get(prove_inclusion))
         .route("/api/v2/islet/proof/consistency", get(prove_consistency))
         .route("/api/v2/islet/checkpoint/{size}", get(checkpoint_at))
+        .route(
+            "/mirror/{origin_hash}/checkpoint",
+            get(super::mirrors::checkpoint),
+        )
+        .route(
+            "/mirror/{origin_hash}/tile/{*path}",
+            get(super::mirrors::tile),
+        )
         .with_state(state)
 }
 
-fn status(http: StatusCode, code: u32, message: impl Into<String>) -> Response {
+pub(crate) fn status(http: StatusCode, code: u32, message: impl Into<String>) -> Response {
     let body = StatusBody {
         code,
         message: message.into(),
@@ -79,11 +89,11 @@ fn status(http: StatusCode, code: u32, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn bad_request(message: impl Into<String>) -> Response {
+pub(crate) fn bad_request(message: impl Into<String>) -> Response {
     status(StatusCode::BAD_REQUEST, CODE_INVALID_ARGUMENT, message)
 }
 
-fn internal(e: &Error) -> Response {
+pub(crate) fn internal(e: &Error) -> Response {
     eprintln!("islet: internal error: {e}");
     status(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -269,16 +279,26 @@ fn immutable(data: Vec<u8>) -> Response {
 }
 
 async fn tile(State(s): State<AppState>, Path(rest): Path<String>) -> Response {
+    let size = s.sequencer.shared().latest().size;
+    serve_tile(&s.store, OWN_LOG, size, &rest).await
+}
+
+/// Answers `tile/<rest>` of log `log` as of `size` entries.
+pub(crate) async fn serve_tile(
+    store: &Arc<Store>,
+    log: LogNumber,
+    size: u64,
+    rest: &str,
+) -> Response {
     let path = format!("tile/{rest}");
     let parsed = match TilePath::parse(&path) {
         Ok(p) => p,
         Err(e) => return bad_request(e.to_string()),
     };
-    let size = s.sequencer.shared().latest().size;
-    let store = Arc::clone(&s.store);
+    let store = Arc::clone(store);
     let found = tokio::task::spawn_blocking(move || match parsed {
-        TilePath::Hash(t) => store.tile_at(OWN_LOG, t, size),
-        TilePath::Entries(b) => store.bundle_at(OWN_LOG, b, size),
+        TilePath::Hash(t) => store.tile_at(log, t, size),
+        TilePath::Entries(b) => store.bundle_at(log, b, size),
     })
     .await;
     match found {

@@ -6,6 +6,7 @@ pub mod guard;
 pub mod http;
 pub mod listener;
 pub mod metrics;
+pub mod mirrors;
 pub mod publish;
 pub mod response;
 pub mod sequencer;
@@ -43,6 +44,14 @@ pub struct Prepared {
 pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     let signer = data.load_signer(&config.raw)?;
     let store = Arc::new(Store::open(&data.db_path(), true)?);
+    if store.mirror(&config.raw.origin)?.is_some() {
+        return Err(Error::Config {
+            reason: format!(
+                "this data directory mirrors a log of origin {}, the origin of its own log; give the own log another origin",
+                config.raw.origin
+            ),
+        });
+    }
     let verifier = signer.verifier();
     let log_id = verifier.rekor_log_id().ok_or_else(|| Error::Config {
         reason: "the log key must be Ed25519 or ECDSA P-256".into(),
@@ -90,6 +99,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
             source,
         })?;
     }
+    let mirrors = Arc::new(mirrors::MirrorIndex::load(&store)?);
     let state = AppState {
         store,
         sequencer,
@@ -99,6 +109,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         },
         max_request_bytes: config.raw.max_request_bytes,
         body_read_timeout: config.http.body_read_timeout,
+        mirrors,
     };
     Ok(Prepared {
         state,

@@ -1,0 +1,133 @@
+//! Serving mirrored logs: each at `/mirror/<hex SHA-256 of its origin>/`
+//! with the tlog-tiles routes (the C2SP tlog-mirror monitoring prefix), as
+//! of the mirror's committed size.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::http::{AppState, bad_request, internal, serve_tile, status};
+use super::response::CODE_NOT_FOUND;
+use crate::error::{Error, Result};
+use crate::merkle::Hash;
+use crate::store::{LogNumber, Store};
+
+/// The mirrors a store holds, by SHA-256 of their origin. A hash it does
+/// not know makes it read the store's list again, so mirrors created while
+/// serving (by an import or a sync) are found.
+#[derive(Debug, Default)]
+pub struct MirrorIndex {
+    by_hash: RwLock<HashMap<Hash, LogNumber>>,
+}
+
+impl MirrorIndex {
+    /// Reads the store's list of mirrors.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn load(store: &Store) -> Result<MirrorIndex> {
+        let index = MirrorIndex::default();
+        index.reload(store)?;
+        Ok(index)
+    }
+
+    fn reload(&self, store: &Store) -> Result<()> {
+        let fresh: HashMap<Hash, LogNumber> = store
+            .mirrors()?
+            .into_iter()
+            .map(|r| (Sha256::digest(r.origin.as_bytes()).into(), r.number))
+            .collect();
+        if let Ok(mut map) = self.by_hash.write() {
+            *map = fresh;
+        }
+        Ok(())
+    }
+
+    /// The log of the origin whose hash is `hash`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn find(&self, store: &Store, hash: &Hash) -> Result<Option<LogNumber>> {
+        let known = self.by_hash.read().ok().and_then(|m| m.get(hash).copied());
+        if known.is_some() {
+            return Ok(known);
+        }
+        self.reload(store)?;
+        Ok(self.by_hash.read().ok().and_then(|m| m.get(hash).copied()))
+    }
+}
+
+/// Parses the `<origin hash>` path segment: 64 lowercase hex digits.
+fn parse_origin_hash(s: &str) -> Option<Hash> {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+/// The mirror named by the path and its committed size and checkpoint,
+/// or the response that says why there is none.
+async fn find(s: &AppState, origin_hash: &str) -> Result<(LogNumber, u64, Vec<u8>), Response> {
+    let Some(hash) = parse_origin_hash(origin_hash) else {
+        return Err(bad_request(
+            "a mirror is named by the SHA-256 of its origin in lowercase hex",
+        ));
+    };
+    let (store, index) = (Arc::clone(&s.store), Arc::clone(&s.mirrors));
+    let found = tokio::task::spawn_blocking(move || -> Result<_> {
+        let Some(log) = index.find(&store, &hash)? else {
+            return Ok(None);
+        };
+        Ok(store.tree_head(log)?.map(|h| (log, h.size, h.checkpoint)))
+    })
+    .await;
+    match found {
+        Ok(Ok(Some(m))) => Ok(m),
+        Ok(Ok(None)) => Err(status(
+            StatusCode::NOT_FOUND,
+            CODE_NOT_FOUND,
+            format!("this log mirrors no origin with hash {origin_hash}"),
+        )),
+        Ok(Err(e)) => Err(internal(&e)),
+        Err(e) => Err(internal(&Error::Unavailable {
+            reason: e.to_string(),
+        })),
+    }
+}
+
+/// `GET /mirror/<hash>/checkpoint`.
+pub(crate) async fn checkpoint(
+    State(s): State<AppState>,
+    Path(origin_hash): Path<String>,
+) -> Response {
+    match find(&s, &origin_hash).await {
+        Ok((_, _, note)) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            note,
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /mirror/<hash>/tile/…`.
+pub(crate) async fn tile(
+    State(s): State<AppState>,
+    Path((origin_hash, rest)): Path<(String, String)>,
+) -> Response {
+    match find(&s, &origin_hash).await {
+        Ok((log, size, _)) => serve_tile(&s.store, log, size, &rest).await,
+        Err(r) => r,
+    }
+}

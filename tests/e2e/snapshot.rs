@@ -1,0 +1,325 @@
+//! The air-gap flow with the real binary: entries written through
+//! `islet serve`, exported while it serves, imported into a second data
+//! directory, served there as a mirror, and verified there by islet and by
+//! sigstore-python.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use islet_log::checkpoint::SignedCheckpoint;
+use islet_log::merkle::{inclusion_proof, leaf_hash, verify_inclusion};
+use islet_log::note::NoteVerifier;
+use islet_log::tiles::{
+    BundleId, TileFetcher, TileHashReader, TileId, TilePath, parse_bundle, tile_width,
+};
+use sha2::{Digest, Sha256};
+
+use crate::support::{Islet, free_port, http_get, islet, sigstore_python, write_entries};
+
+/// The log key of data directory `data` as a verifier.
+fn log_key(data: &Path) -> NoteVerifier {
+    let root: serde_json::Value =
+        serde_json::from_slice(&islet(&["trust-root", "--data", data.to_str().unwrap()]).stdout)
+            .unwrap();
+    let spki = STANDARD
+        .decode(root["tlogs"][0]["publicKey"]["rawBytes"].as_str().unwrap())
+        .unwrap();
+    NoteVerifier::from_public_key("127.0.0.1", &spki).unwrap()
+}
+
+/// Runs an islet command that prints one JSON object; requires success.
+fn islet_json(args: &[&str]) -> serde_json::Value {
+    let out = islet(args);
+    assert!(
+        out.status.success(),
+        "islet {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Reads a mirror's tiles over HTTP.
+struct MirrorTiles {
+    port: u16,
+    prefix: String,
+}
+
+impl TileFetcher for MirrorTiles {
+    fn fetch_tiles(&self, tiles: &[TileId]) -> islet_log::Result<Vec<Vec<u8>>> {
+        Ok(tiles
+            .iter()
+            .map(|t| {
+                let (status, body) = http_get(
+                    self.port,
+                    &format!("{}/{}", self.prefix, TilePath::Hash(*t)),
+                );
+                assert_eq!(status, 200, "{t}");
+                body
+            })
+            .collect())
+    }
+}
+
+/// The TransparencyLogEntry of entry `index`, rebuilt from what the mirror
+/// at `port`/`prefix` serves, after checking it with islet's own
+/// verification: the checkpoint against the log key, the tiles against the
+/// signed root, the entry's inclusion proof against the root.
+fn entry_from_mirror(port: u16, prefix: &str, key: &NoteVerifier, index: u64) -> serde_json::Value {
+    let (status, note) = http_get(port, &format!("{prefix}/checkpoint"));
+    assert_eq!(status, 200);
+    let signed = SignedCheckpoint::open(&note, key, &[], Some("127.0.0.1")).unwrap();
+    let (size, root) = (signed.checkpoint.size, signed.checkpoint.root);
+    let bundle_index = index / 256;
+    let bundle = BundleId {
+        index: bundle_index,
+        width: tile_width(size, 0, bundle_index).unwrap(),
+    };
+    let (status, data) = http_get(port, &format!("{prefix}/{}", TilePath::Entries(bundle)));
+    assert_eq!(status, 200);
+    let body = parse_bundle(bundle, &data).unwrap()[(index % 256) as usize].to_vec();
+    let fetcher = MirrorTiles {
+        port,
+        prefix: prefix.to_owned(),
+    };
+    let reader = TileHashReader::new(size, root, &fetcher);
+    let proof = inclusion_proof(index, size, &reader).unwrap();
+    verify_inclusion(index, size, &leaf_hash(&body), &proof, &root).unwrap();
+    let kind: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    serde_json::json!({
+        "logIndex": index.to_string(),
+        "logId": { "keyId": STANDARD.encode(key.rekor_log_id().unwrap()) },
+        "kindVersion": { "kind": kind["kind"], "version": kind["apiVersion"] },
+        "integratedTime": "0",
+        "inclusionProof": {
+            "logIndex": index.to_string(),
+            "rootHash": STANDARD.encode(root),
+            "treeSize": size.to_string(),
+            "hashes": proof.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>(),
+            "checkpoint": { "envelope": String::from_utf8(note).unwrap() },
+        },
+        "canonicalizedBody": STANDARD.encode(&body),
+    })
+}
+
+#[test]
+fn the_air_gap_flow_carries_entries_that_verify_with_islet_and_sigstore_python() {
+    let python = sigstore_python();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("site-a"), dir.path().join("site-b"));
+    let site_a = Islet::start(&a);
+    // Entries from sigstore-python's own client, then enough others to
+    // fill a tile and leave a partial one.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_client.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(a.join("client_trust_config.json"))
+        .arg("4")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let python_indexes: Vec<u64> = written["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap())
+        .collect();
+    write_entries(&site_a, "air gap", 296);
+    let key = log_key(&a);
+    let vkey = key.to_vkey();
+
+    // Full snapshot, exported while site A serves.
+    let full = dir.path().join("full.tar.zst");
+    let export = islet_json(&[
+        "snapshot",
+        "export",
+        "--data",
+        a.to_str().unwrap(),
+        "-o",
+        full.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(export["to_size"], 300);
+    assert_eq!(
+        export["sha256"].as_str().unwrap(),
+        hex::encode(Sha256::digest(std::fs::read(&full).unwrap()))
+    );
+    let inspect = islet_json(&[
+        "snapshot",
+        "inspect",
+        full.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--json",
+    ]);
+    assert_eq!(inspect["signature"]["status"], "verified");
+    assert_eq!(
+        (inspect["from_size"].as_u64(), inspect["to_size"].as_u64()),
+        (Some(0), Some(300))
+    );
+
+    // Site B has its own log, of another origin.
+    let b_port = free_port();
+    let out = islet(&[
+        "init",
+        "--data",
+        b.to_str().unwrap(),
+        "--public-url",
+        &format!("http://127.0.0.1:{b_port}"),
+        "--origin",
+        "site-b.test",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let import = islet_json(&[
+        "snapshot",
+        "import",
+        "--data",
+        b.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        full.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(import["outcome"], "applied");
+    assert_eq!(import["entries_added"], 300);
+    let peak = import["peak_rss_bytes"].as_u64().unwrap();
+    assert!(peak < 256 << 20, "import peaked at {peak} bytes");
+
+    // An increment after more writes.
+    write_entries(&site_a, "after the first crossing", 60);
+    let inc = dir.path().join("inc.tar.zst");
+    islet_json(&[
+        "snapshot",
+        "export",
+        "--data",
+        a.to_str().unwrap(),
+        "--from",
+        "300",
+        "-o",
+        inc.to_str().unwrap(),
+        "--json",
+    ]);
+    let import = islet_json(&[
+        "snapshot",
+        "import",
+        "--data",
+        b.to_str().unwrap(),
+        "--origin",
+        "127.0.0.1",
+        inc.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        (import["previous_size"].as_u64(), import["to_size"].as_u64()),
+        (Some(300), Some(360))
+    );
+    // The same file again changes nothing.
+    let again = islet_json(&[
+        "snapshot",
+        "import",
+        "--data",
+        b.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        inc.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(again["outcome"], "already_present");
+    // The first snapshot is older than the copy now: refused, exit 1.
+    let out = islet(&[
+        "snapshot",
+        "import",
+        "--data",
+        b.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        full.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never rewinds"));
+    drop(site_a);
+
+    // Site B serves the mirror; fsck passes on it over HTTP.
+    let site_b = Islet::start_on(&b, b_port);
+    let prefix = format!("/mirror/{}", hex::encode(Sha256::digest(b"127.0.0.1")));
+    let out = islet(&[
+        "fsck",
+        &format!("{}{prefix}", site_b.url),
+        "--vkey",
+        &vkey,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["size"], 360);
+    assert_eq!(http_get(site_b.port, "/mirror/00/checkpoint").0, 400);
+    assert_eq!(
+        http_get(
+            site_b.port,
+            &format!("/mirror/{}/checkpoint", "0".repeat(64))
+        )
+        .0,
+        404
+    );
+
+    // Entries from the copy verify with islet's own checks and with
+    // sigstore-python's, against site A's trust config.
+    let mut files = Vec::new();
+    for index in python_indexes.iter().copied().chain([299, 359]) {
+        let tle = entry_from_mirror(site_b.port, &prefix, &key, index);
+        let path = dir.path().join(format!("entry-{index}.json"));
+        std::fs::write(&path, tle.to_string()).unwrap();
+        files.push(path);
+    }
+    let verify = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_verify.py");
+    let out = std::process::Command::new(&python)
+        .arg(&verify)
+        .arg(a.join("client_trust_config.json"))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        files.len()
+    );
+    // A tampered body is not accepted by sigstore-python.
+    let mut tle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let mut body = STANDARD
+        .decode(tle["canonicalizedBody"].as_str().unwrap())
+        .unwrap();
+    let last = body.len() - 5;
+    body[last] ^= 1;
+    tle["canonicalizedBody"] = STANDARD.encode(&body).into();
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, tle.to_string()).unwrap();
+    let out = std::process::Command::new(&python)
+        .arg(&verify)
+        .arg(a.join("client_trust_config.json"))
+        .arg(&tampered)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "sigstore-python accepted a tampered body"
+    );
+}
