@@ -14,13 +14,17 @@
 //! - [`export`]: a log from the store into a snapshot file, reproducibly;
 //! - [`import`]: a snapshot into the mirror of its log, verified end to end
 //!   and applied atomically;
-//! - [`inspect`]: what a snapshot holds, with or without a key.
+//! - [`inspect`]: what a snapshot holds, with or without a key;
+//! - [`oci`]: snapshots as ORAS artifacts in OCI image layouts;
+//! - [`registry`]: snapshots pushed to and pulled from OCI registries.
 
 pub mod error;
 pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod manifest;
+pub mod oci;
+pub mod registry;
 
 pub use error::{Error, Result};
 

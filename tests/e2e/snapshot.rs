@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::support::{Islet, free_port, http_get, islet, sigstore_python, write_entries};
 
 /// The log key of data directory `data` as a verifier.
-fn log_key(data: &Path) -> NoteVerifier {
+pub(crate) fn log_key(data: &Path) -> NoteVerifier {
     let root: serde_json::Value =
         serde_json::from_slice(&islet(&["trust-root", "--data", data.to_str().unwrap()]).stdout)
             .unwrap();

@@ -92,8 +92,7 @@ impl StaticServer {
 
 impl Drop for StaticServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_tree(&mut self.child);
     }
 }
 
@@ -326,12 +325,21 @@ impl Signer {
 /// first use under the target directory.
 pub(crate) fn sigstore_python() -> PathBuf {
     static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    PYTHON.get_or_init(install_sigstore_python).clone()
+    PYTHON
+        .get_or_init(|| install_python_package("sigstore==4.5.0", "venv-sigstore-4.5.0"))
+        .clone()
 }
 
-fn install_sigstore_python() -> PathBuf {
-    const SIGSTORE: &str = "sigstore==4.5.0";
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-sigstore-4.5.0");
+/// The Python of a venv with the PyPI `oras` client (pinned).
+pub(crate) fn oras_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| install_python_package("oras==0.2.43", "venv-oras-0.2.43"))
+        .clone()
+}
+
+fn install_python_package(requirement: &str, venv_name: &str) -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(venv_name);
     let python = venv.join("bin/python");
     let stamp = venv.join(".islet-installed");
     if stamp.exists() {
@@ -351,17 +359,76 @@ fn install_sigstore_python() -> PathBuf {
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            SIGSTORE,
+            requirement,
         ])
         .output()
         .expect("run pip");
     assert!(
         out.status.success(),
-        "pip install {SIGSTORE} failed: {}",
+        "pip install {requirement} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(&stamp, SIGSTORE).unwrap();
+    std::fs::write(&stamp, requirement).unwrap();
     python
+}
+
+/// Debian's `docker-registry` (the CNCF distribution registry) on a free
+/// loopback port, storing into `dir`; killed on drop, and gone by itself
+/// after 10 minutes whatever happens.
+pub(crate) struct Registry {
+    child: Child,
+    /// `127.0.0.1:PORT`
+    pub(crate) host: String,
+}
+
+impl Registry {
+    pub(crate) fn start(dir: &Path) -> Registry {
+        let port = free_port();
+        std::fs::create_dir_all(dir).unwrap();
+        let config = dir.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("storage").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("timeout")
+            .args(["600", "docker-registry", "serve"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry (Debian package docker-registry)");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            child,
+            host: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        kill_tree(&mut self.child);
+    }
+}
+
+/// Kills a `timeout` wrapper and the command it runs.
+fn kill_tree(child: &mut Child) {
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-P", &child.id().to_string()])
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Writes `n` entries through the write API, each acknowledged with 201.

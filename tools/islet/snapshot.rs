@@ -30,6 +30,7 @@ pub(crate) enum SnapshotCommand {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("target").required(true)))]
 pub(crate) struct ExportArgs {
     /// The data directory.
     #[arg(long, value_name = "DIR")]
@@ -49,11 +50,33 @@ pub(crate) struct ExportArgs {
     #[arg(long, value_name = "LEVEL", default_value_t = DEFAULT_ZSTD_LEVEL)]
     zstd_level: i32,
     /// The snapshot file to write (`.tar.zst`).
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    output: PathBuf,
+    #[arg(short = 'o', long = "output", value_name = "FILE", group = "target")]
+    output: Option<PathBuf>,
+    /// Write the snapshot into this OCI image layout (created when
+    /// missing), as an ORAS artifact tagged --tag.
+    #[arg(long, value_name = "DIR", group = "target")]
+    oci_layout: Option<PathBuf>,
+    /// Push the snapshot to an OCI registry as an ORAS artifact
+    /// (`registry/repository:tag`).
+    #[arg(long, value_name = "REF", group = "target")]
+    push: Option<String>,
+    #[command(flatten)]
+    oci: OciArgs,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// Options of OCI layouts and registries.
+#[derive(Args)]
+pub(crate) struct OciArgs {
+    /// Tag of the snapshot in an OCI image layout.
+    #[arg(long, value_name = "TAG", default_value = islet_snapshot::oci::DEFAULT_TAG)]
+    tag: String,
+    /// Talk to the registry over plain HTTP (only for registries on a
+    /// trusted network; the snapshot is verified on import either way).
+    #[arg(long)]
+    plain_http: bool,
 }
 
 /// The log key: `--vkey`, or `--log-key` with `--origin`.
@@ -73,6 +96,7 @@ pub(crate) struct KeyArgs {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("source").required(true)))]
 pub(crate) struct ImportArgs {
     /// The data directory (created when missing).
     #[arg(long, value_name = "DIR")]
@@ -80,7 +104,16 @@ pub(crate) struct ImportArgs {
     #[command(flatten)]
     key: KeyArgs,
     /// The snapshot file.
-    file: PathBuf,
+    #[arg(group = "source")]
+    file: Option<PathBuf>,
+    /// Import the snapshot tagged --tag in this OCI image layout.
+    #[arg(long, value_name = "DIR", group = "source")]
+    oci_layout: Option<PathBuf>,
+    /// Pull the snapshot from an OCI registry (`registry/repository:tag`).
+    #[arg(long, value_name = "REF", group = "source")]
+    pull: Option<String>,
+    #[command(flatten)]
+    oci: OciArgs,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -172,15 +205,57 @@ fn run_export(a: &ExportArgs) -> ExitCode {
         zstd_level: a.zstd_level,
         progress: !a.json,
     };
-    match export(&req, &a.output) {
+    // Registries and layouts get the file from a staging directory.
+    let staging = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return usage(a.json, format!("cannot make a staging directory: {e}")),
+    };
+    let output = a.output.clone().unwrap_or_else(|| {
+        let to = a.to.map_or_else(|| "latest".to_owned(), |t| t.to_string());
+        staging.path().join(format!(
+            "{}-{}-{to}.tar.zst",
+            safe_name(&req.origin),
+            a.from
+        ))
+    });
+    let report = match export(&req, &output) {
+        Ok(r) => r,
+        Err(e) => return fail(a.json, &e),
+    };
+    let mut published = None;
+    if let Some(layout) = &a.oci_layout {
+        match islet_snapshot::oci::write_layout(layout, &output, &a.oci.tag) {
+            Ok(digest) => {
+                published = Some(format!("{}:{} ({digest})", layout.display(), a.oci.tag))
+            }
+            Err(e) => return fail(a.json, &e),
+        }
+    }
+    if let Some(reference) = &a.push {
+        let opts = islet_snapshot::registry::RegistryOptions {
+            plain_http: a.oci.plain_http,
+        };
+        match block_on(islet_snapshot::registry::push(reference, &output, &opts)) {
+            Ok(digest) => published = Some(format!("{reference} ({digest})")),
+            Err(e) => return fail(a.json, &e),
+        }
+    }
+    match Ok::<_, Error>(report) {
         Ok(r) if a.json => {
-            print_json(&r);
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            if let Some(p) = &published {
+                v["published"] = p.clone().into();
+            }
+            print_json(v);
             ExitCode::SUCCESS
         }
         Ok(r) => {
+            if let Some(p) = &published {
+                println!("published {p}");
+            }
             println!(
                 "wrote {}: {} from size {} to {}, {} files, {:.1} MB of tiles and bundles in {:.1} MB, in {:.2} s",
-                a.output.display(),
+                output.display(),
                 r.origin,
                 r.from_size,
                 r.to_size,
@@ -194,6 +269,34 @@ fn run_export(a: &ExportArgs) -> ExitCode {
         }
         Err(e) => fail(a.json, &e),
     }
+}
+
+/// An origin as a file-name part.
+fn safe_name(origin: &str) -> String {
+    origin
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Runs a future on a small runtime of its own.
+fn block_on<T>(
+    f: impl std::future::Future<Output = islet_snapshot::Result<T>>,
+) -> islet_snapshot::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            path: "tokio runtime".into(),
+            source: e,
+        })?
+        .block_on(f)
 }
 
 fn key_and_origin(k: &KeyArgs) -> Result<(Option<islet_log::note::NoteVerifier>, String), String> {
@@ -230,16 +333,45 @@ fn run_import(a: &ImportArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(a.json, &e.into()),
     };
-    let file = match std::fs::File::open(&a.file) {
+    let staging = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return usage(a.json, format!("cannot make a staging directory: {e}")),
+    };
+    let (path, source) = if let Some(f) = &a.file {
+        (f.clone(), f.display().to_string())
+    } else if let Some(layout) = &a.oci_layout {
+        match islet_snapshot::oci::read_layout(layout, &a.oci.tag) {
+            Ok((blob, _)) => (blob, format!("{}:{}", layout.display(), a.oci.tag)),
+            Err(e) => return fail(a.json, &e),
+        }
+    } else if let Some(reference) = &a.pull {
+        let opts = islet_snapshot::registry::RegistryOptions {
+            plain_http: a.oci.plain_http,
+        };
+        match block_on(islet_snapshot::registry::pull(
+            reference,
+            staging.path(),
+            &opts,
+        )) {
+            Ok(file) => (file, reference.clone()),
+            Err(e) => return fail(a.json, &e),
+        }
+    } else {
+        return usage(
+            a.json,
+            "give a snapshot FILE, --oci-layout DIR or --pull REF".into(),
+        );
+    };
+    let file = match std::fs::File::open(&path) {
         Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
-        Err(e) => return usage(a.json, format!("{}: {e}", a.file.display())),
+        Err(e) => return usage(a.json, format!("{}: {e}", path.display())),
     };
     let req = ImportRequest {
         store: &store,
         key,
         origin,
         own_origin,
-        source: a.file.display().to_string(),
+        source,
         progress: !a.json,
     };
     match import(&req, file) {
