@@ -323,3 +323,64 @@ fn the_air_gap_flow_carries_entries_that_verify_with_islet_and_sigstore_python()
         "sigstore-python accepted a tampered body"
     );
 }
+
+#[test]
+fn hostile_snapshots_are_refused_by_the_binary_within_256_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let server = Islet::start(&a);
+    write_entries(&server, "hostile", 300);
+    drop(server);
+    let vkey = log_key(&a).to_vkey();
+    let good = dir.path().join("good.tar.zst");
+    islet_json(&[
+        "snapshot",
+        "export",
+        "--data",
+        a.to_str().unwrap(),
+        "-o",
+        good.to_str().unwrap(),
+        "--json",
+    ]);
+    let tar = zstd::decode_all(std::fs::read(&good).unwrap().as_slice()).unwrap();
+    // A small file that expands to 512 MiB past the archive's end.
+    let mut bomb = tar.clone();
+    bomb.extend(std::iter::repeat_n(0u8, 512 << 20));
+    let bomb = zstd::encode_all(bomb.as_slice(), 3).unwrap();
+    assert!(bomb.len() < 1 << 20, "the bomb is {} bytes", bomb.len());
+    // A frame that asks for a 1 GiB window.
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    enc.window_log(30).unwrap();
+    enc.long_distance_matching(true).unwrap();
+    std::io::Write::write_all(&mut enc, &tar).unwrap();
+    let window = enc.finish().unwrap();
+    let b = dir.path().join("b");
+    for (name, bytes, expect) in [
+        ("bomb", bomb, "decompresses past"),
+        ("window", window, "zstd window is larger"),
+    ] {
+        let file = dir.path().join(format!("{name}.tar.zst"));
+        std::fs::write(&file, bytes).unwrap();
+        let out = islet(&[
+            "snapshot",
+            "import",
+            "--data",
+            b.to_str().unwrap(),
+            "--vkey",
+            &vkey,
+            file.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            report["error"].as_str().unwrap().contains(expect),
+            "{name}: {report}"
+        );
+        let peak = report["peak_rss_bytes"].as_u64().unwrap();
+        assert!(peak < 256 << 20, "{name}: import peaked at {peak} bytes");
+    }
+    // Nothing was imported.
+    let store = islet_log::store::Store::open_read_only(&b.join("db")).unwrap();
+    assert!(store.mirrors().unwrap().is_empty());
+}

@@ -145,10 +145,11 @@ fn fail(json: bool, e: &Error) -> ExitCode {
         (EXIT_USAGE_OR_IO, "error")
     };
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "ok": false, "failure": kind, "error": e.to_string() })
-        );
+        let mut v = serde_json::json!({ "ok": false, "failure": kind, "error": e.to_string() });
+        if let Some(peak) = peak_rss_bytes() {
+            v["peak_rss_bytes"] = peak.into();
+        }
+        println!("{v}");
     }
     eprintln!("islet snapshot: {kind}: {e}");
     ExitCode::from(code)

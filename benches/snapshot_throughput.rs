@@ -1,0 +1,255 @@
+//! Snapshot export and import throughput against zstd and SHA-256 alone
+//! over the same bytes, measured in the same run.
+//!
+//! ```text
+//! cargo bench --bench snapshot_throughput                  # 1,000,000 entries
+//! ISLET_BENCH_ENTRIES=200000 cargo bench --bench snapshot_throughput
+//! ISLET_BENCH_DIR=/tmp/bench-snap cargo bench --bench snapshot_throughput   # keep the log
+//! ```
+//!
+//! It initialises a data directory with the real `islet init`, fills its
+//! own log with Rekor-like hashedrekord entries (JSON with base64 digests,
+//! signatures and keys, about 480 bytes each) straight into the store,
+//! then alternates `ISLET_BENCH_ROUNDS` times (default 5):
+//! - `islet snapshot export` of the whole log, against zstd (level 3, one
+//!   thread, as export uses) compressing the same tar bytes;
+//! - `islet snapshot import` of that file into an empty data directory,
+//!   against zstd decompressing the file and SHA-256 hashing the tar
+//!   bytes, each alone.
+//!
+//! It prints each round, the medians, entries/s and the ratios (targets:
+//! export at least half of compression alone; import at least half of the
+//! slower of decompression and SHA-256 alone), and a JSON line.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use islet_log::checkpoint::Checkpoint;
+use islet_log::grow::{Grown, LogGrower};
+use islet_log::server::datadir::DataDir;
+use islet_log::store::{CommitBatch, OWN_LOG, Store, TreeHead};
+use islet_log::tiles::encode_hash_tile;
+use sha2::{Digest, Sha256};
+
+const ORIGIN: &str = "bench.example.org";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Deterministic pseudo-random bytes.
+fn noise(seed: u64, out: &mut [u8]) {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for chunk in out.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+}
+
+/// A leaf shaped like a Rekor v2 hashedrekord body: random digest and
+/// signature, one of 64 keys.
+fn entry(i: u64, keys: &[String]) -> Vec<u8> {
+    let (mut digest, mut sig) = ([0u8; 32], [0u8; 71]);
+    noise(2 * i, &mut digest);
+    noise(2 * i + 1, &mut sig);
+    format!(
+        r#"{{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{{"hashedRekordV002":{{"data":{{"algorithm":"SHA2_256","digest":"{}"}},"signature":{{"content":"{}","verifier":{{"keyDetails":"PKIX_ECDSA_P256_SHA_256","publicKey":{{"rawBytes":"{}"}}}}}}}}}}}}"#,
+        STANDARD.encode(digest),
+        STANDARD.encode(sig),
+        keys[(i % 64) as usize]
+    )
+    .into_bytes()
+}
+
+fn islet(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_islet"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "islet {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Initialises `data` and writes `n` entries into its own log.
+fn make_log(data: &Path, n: u64) -> String {
+    islet(&["init", "--data", data.to_str().unwrap(), "--origin", ORIGIN]);
+    let dir = DataDir::new(data);
+    let signer = dir.load_signer(&dir.load_config().unwrap()).unwrap();
+    let store = Store::open(&dir.db_path(), true).unwrap();
+    let keys: Vec<String> = (0..64)
+        .map(|k| {
+            let mut spki = [0u8; 91];
+            noise(1_000_000_007 + k, &mut spki);
+            STANDARD.encode(spki)
+        })
+        .collect();
+    let mut log = LogGrower::new();
+    let mut batch = CommitBatch::default();
+    for i in 0..n {
+        log.push(&entry(i, &keys), &mut |g| match g {
+            Grown::Tile(t, h) => batch.tiles.push((t, encode_hash_tile(h))),
+            Grown::Bundle(b, d) => batch.bundles.push((b, d.to_vec())),
+        })
+        .unwrap();
+        if (i + 1) % 65_536 == 0 || i + 1 == n {
+            let edge = log.edge();
+            for (t, h) in edge.tiles {
+                batch.tiles.push((t, encode_hash_tile(h)));
+            }
+            if let Some((b, d)) = edge.bundle {
+                batch.bundles.push((b, d.to_vec()));
+            }
+            let (size, root) = (log.size(), log.root());
+            let note = Checkpoint {
+                origin: ORIGIN.into(),
+                size,
+                root,
+                extensions: vec![],
+            }
+            .sign(&[signer.as_ref()])
+            .unwrap();
+            let head = TreeHead {
+                size,
+                root,
+                checkpoint: note,
+            };
+            store
+                .commit(OWN_LOG, &std::mem::take(&mut batch), &head)
+                .unwrap();
+        }
+    }
+    signer.verifier().to_vkey()
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let start = Instant::now();
+    let out = f();
+    (start.elapsed().as_secs_f64(), out)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let n = env_u64("ISLET_BENCH_ENTRIES", 1_000_000);
+    let rounds = env_u64("ISLET_BENCH_ROUNDS", 5).max(1);
+    let scratch = tempfile::tempdir().unwrap();
+    let base = std::env::var("ISLET_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| scratch.path().to_owned());
+    let data = base.join(format!("log-{n}"));
+    let vkey_file = data.join("bench.vkey");
+    let vkey = if vkey_file.exists() {
+        std::fs::read_to_string(&vkey_file).unwrap()
+    } else {
+        let _ = std::fs::remove_dir_all(&data);
+        eprintln!("snapshot_throughput: writing a log of {n} entries");
+        let vkey = make_log(&data, n);
+        std::fs::write(&vkey_file, &vkey).unwrap();
+        vkey
+    };
+    let file = scratch.path().join("snapshot.tar.zst");
+    let (mut export_s, mut compress_s, mut import_s, mut decompress_s, mut sha_s) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut tar_bytes = 0u64;
+    let mut file_bytes = 0u64;
+    for round in 0..rounds {
+        let (t_export, _) = timed(|| {
+            islet(&[
+                "snapshot",
+                "export",
+                "--data",
+                data.to_str().unwrap(),
+                "-o",
+                file.to_str().unwrap(),
+                "--json",
+            ])
+        });
+        let compressed = std::fs::read(&file).unwrap();
+        file_bytes = compressed.len() as u64;
+        let (t_decompress, tar) = timed(|| zstd::decode_all(compressed.as_slice()).unwrap());
+        tar_bytes = tar.len() as u64;
+        let (t_compress, again) = timed(|| zstd::encode_all(tar.as_slice(), 3).unwrap());
+        std::hint::black_box(again.len());
+        let (t_sha, digest) = timed(|| Sha256::digest(&tar));
+        std::hint::black_box(digest);
+        drop(tar);
+        let target = scratch.path().join(format!("import-{round}"));
+        let (t_import, report) = timed(|| {
+            islet(&[
+                "snapshot",
+                "import",
+                "--data",
+                target.to_str().unwrap(),
+                "--vkey",
+                &vkey,
+                file.to_str().unwrap(),
+                "--json",
+            ])
+        });
+        assert_eq!(report["to_size"].as_u64(), Some(n));
+        std::fs::remove_dir_all(&target).unwrap();
+        println!(
+            "round {round}: export {t_export:.2} s (zstd -3 alone {t_compress:.2} s); import {t_import:.2} s (unzstd alone {t_decompress:.2} s, SHA-256 alone {t_sha:.2} s); import peak RSS {} MiB",
+            report["peak_rss_bytes"].as_u64().unwrap_or(0) >> 20
+        );
+        export_s.push(t_export);
+        compress_s.push(t_compress);
+        import_s.push(t_import);
+        decompress_s.push(t_decompress);
+        sha_s.push(t_sha);
+    }
+    let (e, c, i, d, s) = (
+        median(export_s),
+        median(compress_s),
+        median(import_s),
+        median(decompress_s),
+        median(sha_s),
+    );
+    let slower = d.max(s);
+    println!(
+        "medians over {rounds} rounds, {n} entries, {:.0} MB of tar, {:.0} MB compressed:",
+        tar_bytes as f64 / 1e6,
+        file_bytes as f64 / 1e6
+    );
+    println!(
+        "  export {:.0} entries/s; zstd -3 alone {:.0} entries/s; ratio {:.2} (target >= 0.50)",
+        n as f64 / e,
+        n as f64 / c,
+        c / e
+    );
+    println!(
+        "  import {:.0} entries/s; unzstd alone {:.0}, SHA-256 alone {:.0} entries/s; ratio to the slower {:.2} (target >= 0.50)",
+        n as f64 / i,
+        n as f64 / d,
+        n as f64 / s,
+        slower / i
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "entries": n, "rounds": rounds, "tar_bytes": tar_bytes, "file_bytes": file_bytes,
+            "export_s": e, "zstd_compress_s": c, "export_ratio": c / e,
+            "import_s": i, "zstd_decompress_s": d, "sha256_s": s, "import_ratio": slower / i,
+        })
+    );
+}
