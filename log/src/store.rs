@@ -14,6 +14,7 @@
 //! | `search` | log ‖ kind ‖ hash ‖ index (u64 BE) | empty |
 //! | `meta` | `log/` ‖ origin | [`LogRecord`] of a mirrored log (JSON) |
 //! | `meta` | `evidence/` ‖ log ‖ sequence (u64 BE) | [`Evidence`] of a fork (JSON) |
+//! | `meta` | `indexed/` ‖ log | entries of a mirror in the search index (u64 BE) |
 //!
 //! A tile is stored once, at its latest width; a partial tile `.p/W` is the
 //! prefix of the stored one (tiles only grow, and prefixes never change).
@@ -632,6 +633,48 @@ impl Store {
             out.push(serde_json::from_slice(&v).map_err(|_| corrupt("evidence"))?);
         }
         Ok(out)
+    }
+
+    /// How many entries of `log` (a mirror) the search index covers.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn indexed_size(&self, log: LogNumber) -> Result<u64> {
+        let key = [b"indexed/".as_slice(), &log.to_be_bytes()].concat();
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_META)?, key)
+            .map_err(db_err)?
+            .and_then(|v| v.as_slice().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// Adds search rows for entries of `log` and moves its index mark to
+    /// `indexed` (one batch; the rows are derived data, rebuilt from the
+    /// mark after a crash, so the write is not synced).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn add_to_index(
+        &self,
+        log: LogNumber,
+        rows: &[(SearchKind, Vec<u8>, u64)],
+        indexed: u64,
+    ) -> Result<()> {
+        let (meta, search) = (self.cf(CF_META)?, self.cf(CF_SEARCH)?);
+        let mut wb = WriteBatch::default();
+        for (kind, key, index) in rows {
+            let mut k = log_prefixed(log, &[*kind as u8]);
+            k.extend_from_slice(key);
+            k.extend_from_slice(&index.to_be_bytes());
+            wb.put_cf(search, k, []);
+        }
+        wb.put_cf(
+            meta,
+            [b"indexed/".as_slice(), &log.to_be_bytes()].concat(),
+            indexed.to_be_bytes(),
+        );
+        self.db.write(wb).map_err(db_err)
     }
 
     /// Writes tiles and bundles of `log` past its committed size, unsynced

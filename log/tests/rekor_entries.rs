@@ -491,3 +491,54 @@ fn a_dsse_envelope_sent_as_a_hashedrekord_over_its_pae_is_an_ordinary_hashedreko
     );
     assert_eq!(String::from_utf8(entry.body).expect("utf-8"), expected);
 }
+
+#[test]
+fn search_keys_read_back_from_a_logged_body_are_those_of_the_request() {
+    use islet_log::rekor::index::entry_keys;
+    // hashedrekord with a public key, a dsse entry, and (from the vectors)
+    // hashedrekord with a certificate.
+    let payload = b"payload";
+    let (dsse, _) = dsse_request("text/plain", payload);
+    let staging = validate(
+        parse_request(WORKED_REQUEST.as_bytes()).expect("parses"),
+        EntryPolicy::default(),
+    )
+    .expect("valid");
+    let mut entries = vec![staging, accept(&dsse)];
+    // The real staging body, whose verifier is an X.509 certificate.
+    if let Some(dir) = vectors_dir_impl::vectors_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+        "search keys of a certificate entry",
+    ) {
+        let bundle: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.join("rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json"))
+                .expect("bundle"),
+        )
+        .expect("json");
+        let body = STANDARD
+            .decode(
+                bundle["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
+                    .as_str()
+                    .expect("body"),
+            )
+            .expect("b64");
+        let logged: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let spec = &logged["spec"]["hashedRekordV002"];
+        assert!(spec["signature"]["verifier"]["x509Certificate"].is_object());
+        entries.push(accept(&format!(
+            r#"{{"hashedRekordRequestV002":{{"digest":{},"signature":{}}}}}"#,
+            spec["data"]["digest"], spec["signature"]
+        )));
+    }
+    for entry in entries {
+        let keys = entry_keys(&entry.body);
+        assert_eq!(
+            keys.artifact_digest.as_deref(),
+            Some(entry.artifact_digest.1.as_slice())
+        );
+        assert_eq!(keys.key_fingerprints, entry.key_fingerprints);
+    }
+    // Bodies of other logs that are not Rekor entries have no such keys.
+    assert_eq!(entry_keys(b"not json"), Default::default());
+    assert_eq!(entry_keys(br#"{"spec":{"other":{}}}"#), Default::default());
+}

@@ -276,6 +276,48 @@ fn the_air_gap_flow_carries_entries_that_verify_with_islet_and_sigstore_python()
         404
     );
 
+    // The mirror is searchable like the own log (indexed in the
+    // background): by artifact digest, as sigstore-python wrote it.
+    let digest = hex::encode(Sha256::digest(b"islet artifact 0"));
+    let log_hash = hex::encode(Sha256::digest(b"127.0.0.1"));
+    let query = format!("/api/v2/islet/search?digest=sha256:{digest}&log={log_hash}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let found = loop {
+        let (status, body) = http_get(site_b.port, &query);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        if v["entries"].as_array().is_some_and(|e| !e.is_empty()) {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mirror was not indexed within 20 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(
+        found["entries"][0]["logIndex"],
+        python_indexes[0].to_string()
+    );
+    assert_eq!(found["entries"][0]["inclusionProof"]["treeSize"], "360");
+    // The same digest is not in site B's own log, and an unknown log is 404.
+    let (_, own) = http_get(
+        site_b.port,
+        &format!("/api/v2/islet/search?digest=sha256:{digest}"),
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&own).unwrap()["entries"],
+        serde_json::json!([])
+    );
+    let (status, _) = http_get(
+        site_b.port,
+        &format!(
+            "/api/v2/islet/search?digest=sha256:{digest}&log={}",
+            "1".repeat(64)
+        ),
+    );
+    assert_eq!(status, 404);
+
     // Entries from the copy verify with islet's own checks and with
     // sigstore-python's, against site A's trust config.
     let mut files = Vec::new();

@@ -364,6 +364,9 @@ struct SearchQuery {
     leaf_hash: Option<String>,
     /// Hex SHA-256 of a signer's SubjectPublicKeyInfo.
     key_fingerprint: Option<String>,
+    /// Search the mirror of the origin with this hex SHA-256 instead of
+    /// the own log.
+    log: Option<String>,
 }
 
 fn parse_hex(s: &str, what: &str, len: usize) -> Result<Vec<u8>, String> {
@@ -424,32 +427,71 @@ async fn search(
             );
         }
     };
-    let head = s.sequencer.shared().latest();
-    let store = Arc::clone(&s.store);
-    let result = tokio::task::spawn_blocking(move || -> crate::Result<serde_json::Value> {
-        let indexes = store.search(OWN_LOG, kind, &key, MAX_SEARCH_RESULTS)?;
-        let reader = store.hash_reader(OWN_LOG, head.size);
-        let mut entries = Vec::new();
-        for index in indexes.into_iter().filter(|i| *i < head.size) {
-            let proof = inclusion_proof(index, head.size, &reader)?;
-            let body = store.entry(OWN_LOG, index, head.size)?.unwrap_or_default();
-            entries.push(serde_json::json!({
-                "logIndex": index.to_string(),
-                "canonicalizedBody": crate::rekor::request::encode_base64(&body),
-                "inclusionProof": {
+    let own = s.sequencer.shared().latest();
+    let mirror = match &q.log {
+        None => None,
+        Some(hash) => match super::mirrors::parse_origin_hash(hash) {
+            Some(h) => Some(h),
+            None => {
+                return bad_request(
+                    "log must be the SHA-256 of a mirrored origin in lowercase hex",
+                );
+            }
+        },
+    };
+    let (store, index) = (Arc::clone(&s.store), Arc::clone(&s.mirrors));
+    let result =
+        tokio::task::spawn_blocking(move || -> crate::Result<Option<serde_json::Value>> {
+            // The log searched, its size and root, and how far it is indexed.
+            let (log, head, indexed) = match mirror {
+                None => (OWN_LOG, own, u64::MAX),
+                Some(hash) => {
+                    let Some(log) = index.find(&store, &hash)? else {
+                        return Ok(None);
+                    };
+                    let Some(h) = store.tree_head(log)? else {
+                        return Ok(None);
+                    };
+                    let head = Arc::new(super::sequencer::SignedHead {
+                        size: h.size,
+                        root: h.root,
+                        note: h.checkpoint,
+                        signed_at: std::time::SystemTime::now(),
+                    });
+                    (log, head, store.indexed_size(log)?)
+                }
+            };
+            let indexes = store.search(log, kind, &key, MAX_SEARCH_RESULTS)?;
+            let reader = store.hash_reader(log, head.size);
+            let mut entries = Vec::new();
+            for index in indexes
+                .into_iter()
+                .filter(|i| *i < head.size && *i < indexed)
+            {
+                let proof = inclusion_proof(index, head.size, &reader)?;
+                let body = store.entry(log, index, head.size)?.unwrap_or_default();
+                entries.push(serde_json::json!({
                     "logIndex": index.to_string(),
-                    "treeSize": head.size.to_string(),
-                    "rootHash": crate::rekor::request::encode_base64(&head.root),
-                    "hashes": b64_hashes(&proof),
-                    "checkpoint": { "envelope": String::from_utf8_lossy(&head.note) },
-                },
-            }));
-        }
-        Ok(serde_json::json!({ "entries": entries }))
-    })
-    .await;
+                    "canonicalizedBody": crate::rekor::request::encode_base64(&body),
+                    "inclusionProof": {
+                        "logIndex": index.to_string(),
+                        "treeSize": head.size.to_string(),
+                        "rootHash": crate::rekor::request::encode_base64(&head.root),
+                        "hashes": b64_hashes(&proof),
+                        "checkpoint": { "envelope": String::from_utf8_lossy(&head.note) },
+                    },
+                }));
+            }
+            Ok(Some(serde_json::json!({ "entries": entries })))
+        })
+        .await;
     match result {
-        Ok(Ok(v)) => json(&v),
+        Ok(Ok(Some(v))) => json(&v),
+        Ok(Ok(None)) => status(
+            StatusCode::NOT_FOUND,
+            CODE_NOT_FOUND,
+            "this log mirrors no origin with that hash",
+        ),
         Ok(Err(e)) => internal(&e),
         Err(e) => internal(&Error::Unavailable {
             reason: e.to_string(),

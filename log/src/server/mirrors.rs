@@ -62,7 +62,7 @@ impl MirrorIndex {
 }
 
 /// Parses the `<origin hash>` path segment: 64 lowercase hex digits.
-fn parse_origin_hash(s: &str) -> Option<Hash> {
+pub(crate) fn parse_origin_hash(s: &str) -> Option<Hash> {
     if s.len() != 64
         || !s
             .bytes()
@@ -130,4 +130,81 @@ pub(crate) async fn tile(
         Ok((log, size, _)) => serve_tile(&s.store, log, size, &rest).await,
         Err(r) => r,
     }
+}
+
+/// Entries indexed per store batch.
+pub const INDEX_BATCH_ENTRIES: u64 = 4096;
+/// How often `islet serve` looks for mirror entries to index.
+pub const INDEX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Brings the search index of every mirror up to its committed size;
+/// returns the entries indexed. Leaf hashes are indexed for every entry,
+/// artifact digests and key fingerprints for Rekor v2 bodies.
+///
+/// # Errors
+/// [`Error::Store`].
+pub fn index_mirrors(store: &Store) -> Result<u64> {
+    use crate::merkle::leaf_hash;
+    use crate::rekor::index::entry_keys;
+    use crate::store::SearchKind;
+    use crate::tiles::{BundleId, TILE_WIDTH, for_each_bundle_entry, tile_width};
+    let mut done = 0;
+    for record in store.mirrors()? {
+        let Some(head) = store.tree_head(record.number)? else {
+            continue;
+        };
+        let mut next = store.indexed_size(record.number)?;
+        while next < head.size {
+            let end = (next + INDEX_BATCH_ENTRIES).min(head.size);
+            let mut rows = Vec::new();
+            let mut index = next;
+            while index < end {
+                let b = index / u64::from(TILE_WIDTH);
+                let id = BundleId {
+                    index: b,
+                    width: tile_width(head.size, 0, b).unwrap_or(TILE_WIDTH),
+                };
+                let data = store
+                    .bundle_at(record.number, id, head.size)?
+                    .ok_or_else(|| Error::Store {
+                        reason: format!("{id} of {} is missing", record.origin),
+                    })?;
+                let first = b * u64::from(TILE_WIDTH);
+                let mut position = first;
+                for_each_bundle_entry(id, &data, |e| {
+                    if position >= index && position < end {
+                        rows.push((SearchKind::LeafHash, leaf_hash(e).to_vec(), position));
+                        let keys = entry_keys(e);
+                        if let Some(d) = keys.artifact_digest {
+                            rows.push((SearchKind::ArtifactDigest, d, position));
+                        }
+                        for fp in keys.key_fingerprints {
+                            rows.push((SearchKind::KeyFingerprint, fp.to_vec(), position));
+                        }
+                    }
+                    position += 1;
+                })?;
+                index = position.min(end);
+            }
+            store.add_to_index(record.number, &rows, end)?;
+            done += end - next;
+            next = end;
+        }
+    }
+    Ok(done)
+}
+
+/// Runs [`index_mirrors`] every [`INDEX_INTERVAL`] on a thread of its own,
+/// so mirrors imported or synced while serving become searchable.
+pub fn spawn_indexer(store: Arc<Store>) {
+    let _ = std::thread::Builder::new()
+        .name("islet-mirror-index".into())
+        .spawn(move || {
+            loop {
+                if let Err(e) = index_mirrors(&store) {
+                    eprintln!("islet: indexing mirrors failed: {e}");
+                }
+                std::thread::sleep(INDEX_INTERVAL);
+            }
+        });
 }

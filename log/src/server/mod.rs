@@ -100,6 +100,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         })?;
     }
     let mirrors = Arc::new(mirrors::MirrorIndex::load(&store)?);
+    mirrors::spawn_indexer(Arc::clone(&store));
     let state = AppState {
         store,
         sequencer,
