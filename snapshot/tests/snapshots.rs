@@ -32,10 +32,28 @@ fn a_full_snapshot_of_100000_entries_imports_into_an_empty_store_tile_for_tile()
         target.tree_head(mirror.number).unwrap().unwrap(),
     );
     assert_eq!(a, b, "same size, root and checkpoint");
+    let files = all_files(&target, mirror.number, 100_000);
     assert!(
-        all_files(&source, OWN_LOG, 100_000) == all_files(&target, mirror.number, 100_000),
+        all_files(&source, OWN_LOG, 100_000) == files,
         "every tile and bundle is identical"
     );
+    // And the imported copy, laid out as a tlog-tiles directory, passes fsck.
+    let published = dir.path().join("published");
+    for (name, data) in &files {
+        let path = published.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+    std::fs::write(published.join("checkpoint"), &b.checkpoint).unwrap();
+    let report = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(islet_log::fsck::fsck(
+            &islet_log::source::LogSource::Dir(published),
+            &signer().verifier(),
+            &islet_log::fsck::FsckOptions::default(),
+        ))
+        .unwrap();
+    assert_eq!(report.size, 100_000);
 }
 
 #[test]
