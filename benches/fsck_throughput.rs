@@ -25,17 +25,8 @@ use sha2::{Digest, Sha256};
 
 const ENTRY_BYTES: usize = 500;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+mod support;
+use support::{env_u64, median};
 
 /// Deterministic, incompressible-looking entries of ENTRY_BYTES bytes.
 fn entry(i: u64, buf: &mut [u8; ENTRY_BYTES]) {

@@ -38,17 +38,8 @@ use sha2::{Digest, Sha256};
 
 const ORIGIN: &str = "bench.example.org";
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+mod support;
+use support::{env_u64, median};
 
 /// Deterministic pseudo-random bytes.
 fn noise(seed: u64, out: &mut [u8]) {

@@ -103,16 +103,11 @@ fn other_encodings_of_the_same_request_give_the_same_leaf() {
     );
 }
 
-#[test]
-fn a_real_staging_body_with_a_certificate_is_rebuilt_exactly_from_its_parts() {
-    let Some(dir) = vectors_dir_impl::vectors_dir(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
-        "staging body",
-    ) else {
-        return;
-    };
+/// The logged body of the real staging bundle in the vectors, as bytes and
+/// as JSON.
+fn staging_body(vectors: &std::path::Path) -> (Vec<u8>, serde_json::Value) {
     let bundle: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json"))
+        &std::fs::read(vectors.join("rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json"))
             .expect("bundle"),
     )
     .expect("json");
@@ -123,7 +118,19 @@ fn a_real_staging_body_with_a_certificate_is_rebuilt_exactly_from_its_parts() {
                 .expect("body"),
         )
         .expect("b64");
-    let logged: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let logged = serde_json::from_slice(&body).expect("json");
+    (body, logged)
+}
+
+#[test]
+fn a_real_staging_body_with_a_certificate_is_rebuilt_exactly_from_its_parts() {
+    let Some(dir) = vectors_dir_impl::vectors_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+        "staging body",
+    ) else {
+        return;
+    };
+    let (body, logged) = staging_body(&dir);
     let spec = &logged["spec"]["hashedRekordV002"];
     let req = format!(
         r#"{{"hashedRekordRequestV002":{{"digest":{},"signature":{}}}}}"#,
@@ -510,19 +517,7 @@ fn search_keys_read_back_from_a_logged_body_are_those_of_the_request() {
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
         "search keys of a certificate entry",
     ) {
-        let bundle: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.join("rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json"))
-                .expect("bundle"),
-        )
-        .expect("json");
-        let body = STANDARD
-            .decode(
-                bundle["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
-                    .as_str()
-                    .expect("body"),
-            )
-            .expect("b64");
-        let logged: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let (_, logged) = staging_body(&dir);
         let spec = &logged["spec"]["hashedRekordV002"];
         assert!(spec["signature"]["verifier"]["x509Certificate"].is_object());
         entries.push(accept(&format!(

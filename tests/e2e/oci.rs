@@ -3,18 +3,8 @@
 
 use std::path::Path;
 
+use crate::snapshot::islet_json;
 use crate::support::{Islet, Registry, islet, oras_python, write_entries};
-
-fn islet_ok(args: &[&str]) -> serde_json::Value {
-    let out = islet(args);
-    assert!(
-        out.status.success(),
-        "islet {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn vkey(data: &Path) -> String {
     crate::snapshot::log_key(data).to_vkey()
@@ -34,7 +24,7 @@ fn a_snapshot_pushed_to_a_registry_is_the_file_oras_pulls_and_imports_again() {
 
     // Push; then the same export to a file, for comparison (exports are
     // reproducible).
-    let pushed = islet_ok(&[
+    let pushed = islet_json(&[
         "snapshot",
         "export",
         "--data",
@@ -49,7 +39,7 @@ fn a_snapshot_pushed_to_a_registry_is_the_file_oras_pulls_and_imports_again() {
         "{pushed}"
     );
     let local = dir.path().join("local.tar.zst");
-    islet_ok(&[
+    islet_json(&[
         "snapshot",
         "export",
         "--data",
@@ -108,7 +98,7 @@ fn a_snapshot_pushed_to_a_registry_is_the_file_oras_pulls_and_imports_again() {
 
     // islet pulls it and imports it.
     let b = dir.path().join("b");
-    let imported = islet_ok(&[
+    let imported = islet_json(&[
         "snapshot",
         "import",
         "--data",
@@ -152,7 +142,7 @@ fn an_oci_layout_round_trip_works_and_a_tampered_layer_is_refused() {
     let key = vkey(&a);
     let layout = dir.path().join("layout");
     let l = layout.to_str().unwrap();
-    islet_ok(&[
+    islet_json(&[
         "snapshot",
         "export",
         "--data",
@@ -175,7 +165,7 @@ fn an_oci_layout_round_trip_works_and_a_tampered_layer_is_refused() {
     );
 
     let b = dir.path().join("b");
-    let imported = islet_ok(&[
+    let imported = islet_json(&[
         "snapshot",
         "import",
         "--data",

@@ -29,7 +29,7 @@ pub(crate) fn log_key(data: &Path) -> NoteVerifier {
 }
 
 /// Runs an islet command that prints one JSON object; requires success.
-fn islet_json(args: &[&str]) -> serde_json::Value {
+pub(crate) fn islet_json(args: &[&str]) -> serde_json::Value {
     let out = islet(args);
     assert!(
         out.status.success(),
