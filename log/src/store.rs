@@ -243,8 +243,16 @@ impl Store {
         } else {
             DB::open_cf_descriptors(&opts, path, families)
         };
-        let db = opened.map_err(|e| Error::Store {
-            reason: format!("cannot open {}: {e}", path.display()),
+        let db = opened.map_err(|e| {
+            let text = e.to_string();
+            let hint = if text.contains("LOCK") {
+                " (another islet, such as a running `islet serve`, has this data directory open)"
+            } else {
+                ""
+            };
+            Error::Store {
+                reason: format!("cannot open {}: {text}{hint}", path.display()),
+            }
         })?;
         let store = Store {
             db,
