@@ -67,7 +67,7 @@ fn entry(i: u64, keys: &[String]) -> Vec<u8> {
     .into_bytes()
 }
 
-fn islet(args: &[&str]) -> serde_json::Value {
+fn run_islet(args: &[&str]) -> Vec<u8> {
     let out = Command::new(env!("CARGO_BIN_EXE_islet"))
         .args(args)
         .output()
@@ -77,12 +77,17 @@ fn islet(args: &[&str]) -> serde_json::Value {
         "islet {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+/// Runs an islet command that prints one JSON object.
+fn islet(args: &[&str]) -> serde_json::Value {
+    serde_json::from_slice(&run_islet(args)).unwrap()
 }
 
 /// Initialises `data` and writes `n` entries into its own log.
 fn make_log(data: &Path, n: u64) -> String {
-    islet(&["init", "--data", data.to_str().unwrap(), "--origin", ORIGIN]);
+    run_islet(&["init", "--data", data.to_str().unwrap(), "--origin", ORIGIN]);
     let dir = DataDir::new(data);
     let signer = dir.load_signer(&dir.load_config().unwrap()).unwrap();
     let store = Store::open(&dir.db_path(), true).unwrap();

@@ -10,7 +10,7 @@
 //! | `tiles` | log ‖ 0 ‖ level ‖ index (u64 BE) | hash tile bytes at its current width |
 //! | `tiles` | log ‖ 1 ‖ 0 ‖ index (u64 BE) | entry bundle bytes at its current width |
 //! | `checkpoints` | log ‖ size (u64 BE) | the signed checkpoint of that size |
-//! | `dedup` | log ‖ SHA-256(entry) | index (u64 BE) |
+//! | `dedup` | log ‖ leaf hash (SHA-256 of 0x00 ‖ entry) | index (u64 BE): dedup and leaf-hash search |
 //! | `search` | log ‖ kind ‖ hash ‖ index (u64 BE) | empty |
 //! | `meta` | `log/` ‖ origin | [`LogRecord`] of a mirrored log (JSON) |
 //! | `meta` | `evidence/` ‖ log ‖ sequence (u64 BE) | [`Evidence`] of a fork (JSON) |
@@ -44,7 +44,8 @@ use crate::tiles::{
 };
 
 /// Version of the key schema above; a store with another version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// (2: the dedup index is keyed by leaf hash and serves leaf-hash search.)
+pub const SCHEMA_VERSION: u32 = 2;
 /// RocksDB block cache shared by all column families.
 pub const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
@@ -100,7 +101,7 @@ pub enum SearchKind {
     ArtifactDigest = 0,
     /// SHA-256 of a signer's SubjectPublicKeyInfo.
     KeyFingerprint = 1,
-    /// RFC 6962 leaf hash.
+    /// RFC 6962 leaf hash (served by the dedup index).
     LeafHash = 2,
 }
 
@@ -145,7 +146,7 @@ pub struct CommitBatch {
     pub tiles: Vec<(TileId, Vec<u8>)>,
     /// New or grown entry bundles.
     pub bundles: Vec<(BundleId, Vec<u8>)>,
-    /// Dedup keys, SHA-256 of each new entry, with its index.
+    /// Dedup keys, the leaf hash of each new entry, with its index.
     pub dedup: Vec<(Hash, u64)>,
     /// Search index rows.
     pub search: Vec<(SearchKind, Vec<u8>, u64)>,
@@ -427,14 +428,14 @@ impl Store {
         }
     }
 
-    /// The index of an entry already in the log, by SHA-256 of its bytes.
+    /// The index of an entry already in the log, by its leaf hash.
     ///
     /// # Errors
     /// [`Error::Store`].
-    pub fn dedup_lookup(&self, log: LogNumber, entry_sha256: &Hash) -> Result<Option<u64>> {
+    pub fn dedup_lookup(&self, log: LogNumber, leaf: &Hash) -> Result<Option<u64>> {
         Ok(self
             .db
-            .get_cf(self.cf(CF_DEDUP)?, log_prefixed(log, entry_sha256))
+            .get_cf(self.cf(CF_DEDUP)?, log_prefixed(log, leaf))
             .map_err(db_err)?
             .and_then(|v| v.as_slice().try_into().ok().map(u64::from_be_bytes)))
     }
@@ -450,6 +451,14 @@ impl Store {
         key: &[u8],
         limit: usize,
     ) -> Result<Vec<u64>> {
+        if kind == SearchKind::LeafHash {
+            let leaf = crate::merkle::hash_from_slice(key)?;
+            return Ok(self
+                .dedup_lookup(log, &leaf)?
+                .into_iter()
+                .take(limit)
+                .collect());
+        }
         let mut prefix = log_prefixed(log, &[kind as u8]);
         prefix.extend_from_slice(key);
         let mut out = Vec::new();
@@ -669,9 +678,13 @@ impl Store {
         rows: &[(SearchKind, Vec<u8>, u64)],
         indexed: u64,
     ) -> Result<()> {
-        let (meta, search) = (self.cf(CF_META)?, self.cf(CF_SEARCH)?);
+        let (meta, search, dedup) = (self.cf(CF_META)?, self.cf(CF_SEARCH)?, self.cf(CF_DEDUP)?);
         let mut wb = WriteBatch::default();
         for (kind, key, index) in rows {
+            if *kind == SearchKind::LeafHash {
+                wb.put_cf(dedup, log_prefixed(log, key), index.to_be_bytes());
+                continue;
+            }
             let mut k = log_prefixed(log, &[*kind as u8]);
             k.extend_from_slice(key);
             k.extend_from_slice(&index.to_be_bytes());
@@ -756,16 +769,48 @@ impl Store {
     }
 
     /// A hash reader over a log as of a tree of `size`. It keeps the tiles
-    /// it reads, so many proofs against one size (a batch) read each tile
-    /// once.
+    /// it reads and the nodes it computes inside them, so many proofs
+    /// against one size (a batch) read each tile and hash each node once.
     pub fn hash_reader(&self, log: LogNumber, size: u64) -> StoreHashReader<'_> {
         StoreHashReader {
             store: self,
             log,
             size,
-            tiles: std::sync::Mutex::new(std::collections::HashMap::new()),
+            cache: std::sync::Mutex::new(ReaderCache::default()),
         }
     }
+}
+
+/// What a [`StoreHashReader`] keeps.
+#[derive(Debug, Default)]
+struct ReaderCache {
+    tiles: std::collections::HashMap<TileId, Vec<Hash>>,
+    /// Nodes computed inside tiles, by tile and range of tile positions.
+    nodes: std::collections::HashMap<(TileId, usize, usize), Hash>,
+}
+
+/// The hash of the node over `hashes[from..to]` (a power-of-two range)
+/// of `tile`, computed from its two halves, each remembered in `nodes`:
+/// a node is hashed once however many proofs need it.
+fn node_in_tile(
+    nodes: &mut std::collections::HashMap<(TileId, usize, usize), Hash>,
+    tile: TileId,
+    hashes: &[Hash],
+    from: usize,
+    to: usize,
+) -> Hash {
+    if to - from == 1 {
+        return hash_from_tile(hashes, from, to);
+    }
+    if let Some(h) = nodes.get(&(tile, from, to)) {
+        return *h;
+    }
+    let mid = from + (to - from) / 2;
+    let left = node_in_tile(nodes, tile, hashes, from, mid);
+    let right = node_in_tile(nodes, tile, hashes, mid, to);
+    let h = crate::merkle::node_hash(&left, &right);
+    nodes.insert((tile, from, to), h);
+    h
 }
 
 /// Reads stored hashes out of the store's tiles (trusted: our own data).
@@ -774,27 +819,26 @@ pub struct StoreHashReader<'a> {
     store: &'a Store,
     log: LogNumber,
     size: u64,
-    tiles: std::sync::Mutex<std::collections::HashMap<TileId, Vec<Hash>>>,
+    cache: std::sync::Mutex<ReaderCache>,
 }
 
 impl HashReader for StoreHashReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>> {
-        let mut tiles = self.tiles.lock().map_err(|_| corrupt("hash reader lock"))?;
+        let mut cache = self.cache.lock().map_err(|_| corrupt("hash reader lock"))?;
+        let ReaderCache { tiles, nodes } = &mut *cache;
         indexes
             .iter()
             .map(|&i| {
                 let (tile, from, to) = tile_for_stored_hash(i, self.size)?;
-                if let Some(hashes) = tiles.get(&tile) {
-                    return Ok(hash_from_tile(hashes, from, to));
+                if !tiles.contains_key(&tile) {
+                    let data = self
+                        .store
+                        .tile_at(self.log, tile, self.size)?
+                        .ok_or(Error::MissingHash { index: i })?;
+                    tiles.insert(tile, crate::tiles::parse_hash_tile(tile, &data)?);
                 }
-                let data = self
-                    .store
-                    .tile_at(self.log, tile, self.size)?
-                    .ok_or(Error::MissingHash { index: i })?;
-                let hashes = crate::tiles::parse_hash_tile(tile, &data)?;
-                let h = hash_from_tile(&hashes, from, to);
-                tiles.insert(tile, hashes);
-                Ok(h)
+                let hashes = tiles.get(&tile).ok_or(Error::MissingHash { index: i })?;
+                Ok(node_in_tile(nodes, tile, hashes, from, to))
             })
             .collect()
     }
