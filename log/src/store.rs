@@ -830,14 +830,16 @@ impl HashReader for StoreHashReader<'_> {
             .iter()
             .map(|&i| {
                 let (tile, from, to) = tile_for_stored_hash(i, self.size)?;
-                if !tiles.contains_key(&tile) {
-                    let data = self
-                        .store
-                        .tile_at(self.log, tile, self.size)?
-                        .ok_or(Error::MissingHash { index: i })?;
-                    tiles.insert(tile, crate::tiles::parse_hash_tile(tile, &data)?);
-                }
-                let hashes = tiles.get(&tile).ok_or(Error::MissingHash { index: i })?;
+                let hashes = match tiles.entry(tile) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let data = self
+                            .store
+                            .tile_at(self.log, tile, self.size)?
+                            .ok_or(Error::MissingHash { index: i })?;
+                        e.insert(crate::tiles::parse_hash_tile(tile, &data)?)
+                    }
+                };
                 Ok(node_in_tile(nodes, tile, hashes, from, to))
             })
             .collect()
