@@ -348,13 +348,9 @@ fn malformed_and_mismatched_requests_are_rejected_with_a_reason() {
     }
 }
 
-/// (signature, SPKI) of one DSSE signer.
-type DsseSigner = (Vec<u8>, Vec<u8>);
-
-/// A historic `dsseRequestV002` with two ECDSA P-256 signers, as sigstore-js
-/// sends it. Returns the request and its signers.
-fn dsse_request(payload_type: &str, payload: &[u8]) -> (String, Vec<DsseSigner>) {
-    // PAE written out from the DSSE spec, not taken from the code under test.
+/// DSSE's pre-authentication encoding, written out from the DSSE spec
+/// rather than taken from the code under test.
+fn spec_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut pae = format!(
         "DSSEv1 {} {payload_type} {} ",
         payload_type.len(),
@@ -362,6 +358,16 @@ fn dsse_request(payload_type: &str, payload: &[u8]) -> (String, Vec<DsseSigner>)
     )
     .into_bytes();
     pae.extend_from_slice(payload);
+    pae
+}
+
+/// (signature, SPKI) of one DSSE signer.
+type DsseSigner = (Vec<u8>, Vec<u8>);
+
+/// A historic `dsseRequestV002` with two ECDSA P-256 signers, as sigstore-js
+/// sends it. Returns the request and its signers.
+fn dsse_request(payload_type: &str, payload: &[u8]) -> (String, Vec<DsseSigner>) {
+    let pae = spec_pae(payload_type, payload);
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let signers: Vec<DsseSigner> = (0..2)
         .map(|_| {
@@ -470,13 +476,7 @@ fn a_dsse_envelope_sent_as_a_hashedrekord_over_its_pae_is_an_ordinary_hashedreko
     // What sigstore-python >= 4.3 and sigstore-go send for attestations.
     let payload = br#"{"_type":"https://in-toto.io/Statement/v1"}"#;
     let payload_type = "application/vnd.in-toto+json";
-    let mut pae = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        payload.len()
-    )
-    .into_bytes();
-    pae.extend_from_slice(payload);
+    let pae = spec_pae(payload_type, payload);
     let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
     let spki = key.public_key().as_der().expect("spki").as_ref().to_vec();
     let rng = aws_lc_rs::rand::SystemRandom::new();
