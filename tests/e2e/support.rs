@@ -223,13 +223,12 @@ impl Islet {
             let _ = c.wait();
             let deadline = Instant::now() + Duration::from_secs(60);
             for pid in servers {
-                // Until it has closed its files: a killed process whose
-                // threads are still finishing a system call keeps them
-                // open even while its main thread already shows as a
-                // zombie.
-                while std::fs::read_dir(format!("/proc/{pid}/fd"))
-                    .is_ok_and(|mut fds| fds.next().is_some())
-                {
+                // Until every thread has exited: a killed process whose
+                // threads are still finishing a system call (an fsync)
+                // keeps its files, the store's LOCK among them, even after
+                // its main thread shows as a zombie. A zombie whose threads
+                // are all gone holds nothing (here nobody may reap it).
+                while process_alive(&pid) {
                     assert!(
                         Instant::now() < deadline,
                         "islet serve {pid} did not die within 60 s of SIGKILL"
@@ -420,6 +419,21 @@ impl Drop for Registry {
     fn drop(&mut self) {
         kill_tree(&mut self.child);
     }
+}
+
+/// Whether any thread of process `pid` is still running (a zombie with no
+/// other threads is not).
+fn process_alive(pid: &str) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'))
+        })
+    })
 }
 
 /// Kills a `timeout` wrapper and the command it runs.
