@@ -537,7 +537,7 @@ impl Session<'_, '_> {
             }
         }
         bar.finish_and_clear();
-        self.expect_end(&mut entries, &previous)?;
+        self.expect_end(&mut entries)?;
         let stream = tar.into_inner();
         self.expect_only_padding(stream)?;
 
@@ -754,11 +754,7 @@ impl Session<'_, '_> {
         Ok((file, entry))
     }
 
-    fn expect_end<R: Read>(
-        &self,
-        entries: &mut tar::Entries<'_, R>,
-        _previous: &Option<FileKind>,
-    ) -> Result<()> {
+    fn expect_end<R: Read>(&self, entries: &mut tar::Entries<'_, R>) -> Result<()> {
         match entries.next() {
             None => Ok(()),
             Some(Ok(e)) => Err(archive(format!(

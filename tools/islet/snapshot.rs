@@ -241,35 +241,31 @@ fn run_export(a: &ExportArgs) -> ExitCode {
             Err(e) => return fail(a.json, &e),
         }
     }
-    match Ok::<_, Error>(report) {
-        Ok(r) if a.json => {
-            let mut v = serde_json::to_value(&r).unwrap_or_default();
-            if let Some(p) = &published {
-                v["published"] = p.clone().into();
-            }
-            print_json(v);
-            ExitCode::SUCCESS
+    let r = report;
+    if a.json {
+        let mut v = serde_json::to_value(&r).unwrap_or_default();
+        if let Some(p) = &published {
+            v["published"] = p.clone().into();
         }
-        Ok(r) => {
-            if let Some(p) = &published {
-                println!("published {p}");
-            }
-            println!(
-                "wrote {}: {} from size {} to {}, {} files, {:.1} MB of tiles and bundles in {:.1} MB, in {:.2} s",
-                output.display(),
-                r.origin,
-                r.from_size,
-                r.to_size,
-                r.files,
-                r.content_bytes as f64 / 1e6,
-                r.archive_bytes as f64 / 1e6,
-                r.elapsed.as_secs_f64()
-            );
-            println!("sha256 {}", r.sha256);
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(a.json, &e),
+        print_json(v);
+        return ExitCode::SUCCESS;
     }
+    if let Some(p) = &published {
+        println!("published {p}");
+    }
+    println!(
+        "wrote {}: {} from size {} to {}, {} files, {:.1} MB of tiles and bundles in {:.1} MB, in {:.2} s",
+        output.display(),
+        r.origin,
+        r.from_size,
+        r.to_size,
+        r.files,
+        r.content_bytes as f64 / 1e6,
+        r.archive_bytes as f64 / 1e6,
+        r.elapsed.as_secs_f64()
+    );
+    println!("sha256 {}", r.sha256);
+    ExitCode::SUCCESS
 }
 
 /// An origin as a file-name part.
