@@ -268,6 +268,23 @@ pub enum Error {
         signed: String,
     },
 
+    /// Entries from outside disagree with the local copy of the log: the
+    /// tree at the local size is not the local tree, or an entry the local
+    /// copy holds comes with other bytes.
+    #[error("diverges from the local copy: {reason}")]
+    Diverges {
+        /// Which size, root or entry differs.
+        reason: String,
+    },
+    /// The entries end at another size than the checkpoint's.
+    #[error("the entries end at size {found}, the checkpoint says {expected}")]
+    SizeMismatch {
+        /// Entries received.
+        found: u64,
+        /// The checkpoint's size.
+        expected: u64,
+    },
+
     /// An error about one file or resource of a log, with its location.
     #[error("{path}: {source}")]
     InResource {

@@ -17,12 +17,16 @@
 //! - `source`: reads a tlog-tiles log from a directory or over HTTP(S).
 //! - `fsck`: verifies a whole tlog-tiles log.
 //! - `store`: the RocksDB store (feature `server`).
+//! - `extend`: extending a stored log with verified entries from outside
+//!   (feature `server`).
 //! - `server`: sequencer, HTTP API, configuration (feature `server`).
 //!
 //! Specs: `../shared/specs/c2sp.md`, `../shared/specs/rekor-v2.md`.
 
 pub mod checkpoint;
 pub mod error;
+#[cfg(feature = "server")]
+pub mod extend;
 #[cfg(feature = "io")]
 pub mod fsck;
 pub mod grow;

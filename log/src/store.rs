@@ -15,6 +15,7 @@
 //! | `meta` | `log/` ‖ origin | [`LogRecord`] of a mirrored log (JSON) |
 //! | `meta` | `evidence/` ‖ log ‖ sequence (u64 BE) | [`Evidence`] of a fork (JSON) |
 //! | `meta` | `indexed/` ‖ log | entries of a mirror in the search index (u64 BE) |
+//! | `meta` | `staged/` ‖ log | [`StagedProgress`] of an unfinished extension |
 //!
 //! A tile is stored once, at its latest width; a partial tile `.p/W` is the
 //! prefix of the stored one (tiles only grow, and prefixes never change).
@@ -26,8 +27,10 @@
 //! bundles past the committed size go in unsynced batches
 //! ([`Store::stage`]), invisible to readers, who never look past the
 //! committed size; one synced commit of the new tree head makes them the
-//! log. What a failed or interrupted import staged is removed by
-//! [`Store::discard_staged`].
+//! log. What a failed import staged is removed by [`Store::discard_staged`].
+//! A stage may carry a [`StagedProgress`] marker, written in the same batch
+//! as the rows it describes, so an interrupted mirror sync resumes where
+//! its last stage ended rather than from the committed size.
 
 use std::path::Path;
 
@@ -62,6 +65,46 @@ pub type LogNumber = u32;
 pub const OWN_LOG: LogNumber = 0;
 /// Most logs one store holds (the own log and its mirrors).
 pub const MAX_LOGS: u32 = 4096;
+
+/// How far an unfinished extension of a log got: it started on the
+/// committed tree of `base` entries and staged everything up to `size`
+/// entries (edge tiles and bundle included), on its way to the signed
+/// checkpoint `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedProgress {
+    /// The committed size the extension started from.
+    pub base: u64,
+    /// Entries staged (tiles, edge and bundles complete up to here).
+    pub size: u64,
+    /// The signed checkpoint the extension was heading for.
+    pub target: Vec<u8>,
+}
+
+impl StagedProgress {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(16 + self.target.len());
+        v.extend_from_slice(&self.base.to_be_bytes());
+        v.extend_from_slice(&self.size.to_be_bytes());
+        v.extend_from_slice(&self.target);
+        v
+    }
+
+    fn decode(v: &[u8]) -> Result<StagedProgress> {
+        let (Some(base), Some(size)) = (v.get(..8), v.get(8..16)) else {
+            return Err(corrupt("staged progress"));
+        };
+        let word = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or([0; 8]));
+        Ok(StagedProgress {
+            base: word(base),
+            size: word(size),
+            target: v[16..].to_vec(),
+        })
+    }
+}
+
+fn staged_key(log: LogNumber) -> Vec<u8> {
+    [b"staged/".as_slice(), &log.to_be_bytes()].concat()
+}
 
 /// A mirrored log: its number in the store, its origin and the verifier
 /// keys pinned when it was first imported or synced.
@@ -529,6 +572,8 @@ impl Store {
             );
         }
         wb.put_cf(meta, tree_key(log), head.encode());
+        // Whatever was staged is now the log (or superseded by it).
+        wb.delete_cf(meta, staged_key(log));
         if let Some(record) = &batch.register {
             if record.number != log || self.mirror(&record.origin)?.is_some() {
                 return Err(Error::Store {
@@ -709,11 +754,22 @@ impl Store {
     /// [`Store::commit`] moves the head over them (that synced write makes
     /// them durable too, as RocksDB syncs its whole log).
     ///
+    /// With `progress`, the marker of how far the staging got is written in
+    /// the same batch ([`Store::staged_progress`] reads it back).
+    ///
     /// # Errors
     /// [`Error::Store`].
-    pub fn stage(&self, log: LogNumber, batch: &CommitBatch) -> Result<()> {
+    pub fn stage(
+        &self,
+        log: LogNumber,
+        batch: &CommitBatch,
+        progress: Option<&StagedProgress>,
+    ) -> Result<()> {
         let tiles = self.cf(CF_TILES)?;
         let mut wb = WriteBatch::default();
+        if let Some(p) = progress {
+            wb.put_cf(self.cf(CF_META)?, staged_key(log), p.encode());
+        }
         for (tile, data) in &batch.tiles {
             wb.put_cf(tiles, tile_key(log, 0, tile.level, tile.index), data);
         }
@@ -732,6 +788,7 @@ impl Store {
     pub fn discard_staged(&self, log: LogNumber, committed: u64) -> Result<()> {
         let tiles = self.cf(CF_TILES)?;
         let mut wb = WriteBatch::default();
+        wb.delete_cf(self.cf(CF_META)?, staged_key(log));
         for level in 0..=crate::tiles::MAX_TILE_LEVEL {
             let shift = u32::from(level) * crate::tiles::TILE_HEIGHT;
             let hashes = if shift >= 64 { 0 } else { committed >> shift };
@@ -772,6 +829,19 @@ impl Store {
             }
         }
         self.db.write_opt(wb, &Self::synced()).map_err(db_err)
+    }
+
+    /// The marker of an unfinished extension of `log`, if one was staged
+    /// and neither committed nor discarded since.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn staged_progress(&self, log: LogNumber) -> Result<Option<StagedProgress>> {
+        self.db
+            .get_cf(self.cf(CF_META)?, staged_key(log))
+            .map_err(db_err)?
+            .map(|v| StagedProgress::decode(&v))
+            .transpose()
     }
 
     /// A hash reader over a log as of a tree of `size`. It keeps the tiles

@@ -34,14 +34,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use islet_log::checkpoint::SignedCheckpoint;
-use islet_log::grow::{Grown, LogGrower};
-use islet_log::merkle::{Hash, tree_hash};
+use islet_log::extend::Extension;
+use islet_log::merkle::tree_hash;
 use islet_log::note::{MAX_NOTE_SIZE, NoteVerifier};
 use islet_log::store::{CommitBatch, Evidence, LogNumber, LogRecord, Store, TreeHead};
-use islet_log::tiles::{
-    BundleId, TILE_WIDTH, TileId, TilePath, encode_hash_tile, for_each_bundle_entry,
-    parse_hash_tile, partial_tiles, tile_width,
-};
+use islet_log::tiles::{TileId, TilePath, parse_hash_tile};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -57,9 +54,7 @@ pub const PRE_MANIFEST_CAP: u64 = 4 * BLOCK + MAX_NOTE_SIZE as u64 + MAX_MANIFES
 /// What may follow the last file: tar's end-of-archive blocks and record
 /// padding (a tar record is at most 20 blocks of zeros here).
 pub const END_SLACK: u64 = 20 * BLOCK;
-/// Staged tiles and bundles are written to the store in batches of about
-/// this many bytes.
-pub const STAGE_BATCH_BYTES: usize = 8 * 1024 * 1024;
+pub use islet_log::extend::STAGE_BATCH_BYTES;
 
 /// What to import into.
 #[derive(Debug)]
@@ -280,90 +275,6 @@ struct Session<'a, 'r> {
     started: Instant,
 }
 
-/// Where produced tiles and bundles go: digests of the tiles, for the
-/// comparison with the tiles the snapshot carries, and the store's staging
-/// area for everything past the local size.
-struct Sink<'s> {
-    store: &'s Store,
-    log: LogNumber,
-    /// The local size: only what lies past it is staged.
-    local_size: u64,
-    /// SHA-256 of every hash tile the entries produced, by tile.
-    produced: BTreeMap<TileId, [u8; 32]>,
-    pending: CommitBatch,
-    pending_bytes: usize,
-}
-
-impl Sink<'_> {
-    fn take(&mut self, grown: Grown<'_>) {
-        match grown {
-            Grown::Tile(t, hashes) => {
-                let bytes = encode_hash_tile(hashes);
-                self.produced.insert(t, Sha256::digest(&bytes).into());
-                if ends_after(t.level, t.index, t.width, self.local_size) {
-                    self.pending_bytes += bytes.len();
-                    self.pending.tiles.push((t, bytes));
-                }
-            }
-            Grown::Bundle(b, data) => {
-                if ends_after(0, b.index, b.width, self.local_size) {
-                    self.pending_bytes += data.len();
-                    self.pending.bundles.push((b, data.to_vec()));
-                }
-            }
-        }
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        if !self.pending.tiles.is_empty() || !self.pending.bundles.is_empty() {
-            self.store.stage(self.log, &self.pending)?;
-            self.pending = CommitBatch::default();
-            self.pending_bytes = 0;
-        }
-        Ok(())
-    }
-}
-
-/// The log rebuilt from the snapshot's entries on top of the local tree.
-struct Rebuild<'s> {
-    grower: LogGrower,
-    sink: Sink<'s>,
-    local_root: Option<Hash>,
-}
-
-impl Rebuild<'_> {
-    /// Pushes one entry; checks the tree at the local size on the way.
-    fn push(&mut self, entry: &[u8]) -> Result<()> {
-        let sink = &mut self.sink;
-        self.grower.push(entry, &mut |g| sink.take(g))?;
-        if self.grower.size() == self.sink.local_size
-            && let Some(root) = self.local_root
-            && self.grower.root() != root
-        {
-            return Err(Error::Fork {
-                reason: format!(
-                    "the snapshot's first {} entries do not hash to the local root",
-                    self.sink.local_size
-                ),
-            });
-        }
-        if self.sink.pending_bytes >= STAGE_BATCH_BYTES {
-            self.sink.flush()?;
-        }
-        Ok(())
-    }
-}
-
-/// Whether tile `(level, index)` of `width` covers any entry at or past
-/// `size`.
-fn ends_after(level: u8, index: u64, width: u16, size: u64) -> bool {
-    let shift = 8 * u32::from(level);
-    let end = (index * u64::from(TILE_WIDTH) + u64::from(width))
-        .checked_shl(shift)
-        .unwrap_or(u64::MAX);
-    end > size
-}
-
 impl Session<'_, '_> {
     fn run<R: Read>(&mut self, stream: Capped<R>) -> Result<ImportReport> {
         let mut tar = tar::Archive::new(stream);
@@ -477,19 +388,14 @@ impl Session<'_, '_> {
         }
 
         // 4 and 5. Tiles, then bundles, rebuilt on top of the local tree.
-        let grower = self.resume_at(from)?;
-        let mut rebuild = Rebuild {
-            grower,
-            sink: Sink {
-                store: self.req.store,
-                log: self.local.log,
-                local_size,
-                produced: BTreeMap::new(),
-                pending: CommitBatch::default(),
-                pending_bytes: 0,
-            },
-            local_root: self.local.head.as_ref().map(|h| h.root),
-        };
+        let mut rebuild = Extension::start(
+            self.req.store,
+            self.local.log,
+            self.local.head.as_ref(),
+            from,
+        )
+        .map_err(diverges)?
+        .track_tiles();
         let mut carried: BTreeMap<TileId, [u8; 32]> = BTreeMap::new();
         let bar = progress_bar(self.req.progress, to - from, "import");
         for expected in manifest.files.iter().skip(1) {
@@ -530,9 +436,9 @@ impl Session<'_, '_> {
                     carried.insert(t, Sha256::digest(&data).into());
                 }
                 TilePath::Entries(b) => {
-                    let before = rebuild.grower.size();
-                    self.push_bundle(&mut rebuild, b, &data)?;
-                    bar.inc(rebuild.grower.size() - before);
+                    let before = rebuild.size();
+                    rebuild.push_bundle(b, &data).map_err(diverges)?;
+                    bar.inc(rebuild.size() - before);
                 }
             }
         }
@@ -542,48 +448,26 @@ impl Session<'_, '_> {
         self.expect_only_padding(stream)?;
 
         // The tree the entries make must be the signed one, tile for tile.
-        if rebuild.grower.size() != to {
-            return Err(Error::TreeMismatch {
+        let finished = rebuild.finish(to, root).map_err(|e| match e {
+            islet_log::Error::SizeMismatch { found, expected } => Error::TreeMismatch {
+                reason: format!("the bundles hold {found} entries, the checkpoint says {expected}"),
+            },
+            islet_log::Error::RootMismatch {
+                computed, signed, ..
+            } => Error::TreeMismatch {
                 reason: format!(
-                    "the bundles hold {} entries, the checkpoint says {to}",
-                    rebuild.grower.size()
+                    "the entries hash to root {computed}, the checkpoint signs {signed}"
                 ),
-            });
-        }
-        let edge = rebuild.grower.edge();
-        let mut edge_tiles = Vec::new();
-        for (t, hashes) in &edge.tiles {
-            edge_tiles.push((*t, encode_hash_tile(hashes)));
-        }
-        let edge_bundle = edge.bundle.map(|(b, d)| (b, d.to_vec()));
-        let built_root = rebuild.grower.root();
-        for (t, bytes) in edge_tiles {
-            rebuild
-                .sink
-                .produced
-                .insert(t, Sha256::digest(&bytes).into());
-            rebuild.sink.pending.tiles.push((t, bytes));
-        }
-        if let Some((b, d)) = edge_bundle {
-            rebuild.sink.pending.bundles.push((b, d));
-        }
-        if built_root != root {
-            return Err(Error::TreeMismatch {
-                reason: format!(
-                    "the entries hash to root {}, the checkpoint signs {}",
-                    hex::encode(built_root),
-                    hex::encode(root)
-                ),
-            });
-        }
+            },
+            other => Error::Log(other),
+        })?;
         for (t, digest) in &carried {
-            if rebuild.sink.produced.get(t) != Some(digest) {
+            if finished.produced.get(t) != Some(digest) {
                 return Err(Error::TreeMismatch {
                     reason: format!("{t} is not the tile the entries produce"),
                 });
             }
         }
-        rebuild.sink.flush()?;
 
         // Commit: the new head (and the mirror, on a first import) at once.
         let batch = CommitBatch {
@@ -635,74 +519,6 @@ impl Session<'_, '_> {
                 reason: format!("{reason} (and keeping the evidence failed: {e})"),
             },
         }
-    }
-
-    /// A grower for the local tree at `from` entries (`from` is at most the
-    /// local size).
-    fn resume_at(&self, from: u64) -> Result<LogGrower> {
-        if from == 0 {
-            return Ok(LogGrower::new());
-        }
-        let (store, log) = (self.req.store, self.local.log);
-        let mut rows: Vec<Vec<Hash>> = Vec::new();
-        for t in partial_tiles(from) {
-            let data = store.tile_at(log, t, from)?.ok_or_else(|| {
-                Error::Log(islet_log::Error::Store {
-                    reason: format!("tile {t} of the local copy is missing"),
-                })
-            })?;
-            rows.resize(usize::from(t.level), Vec::new());
-            rows.push(parse_hash_tile(t, &data)?);
-        }
-        let index = from / u64::from(TILE_WIDTH);
-        let bundle = match tile_width(from, 0, index) {
-            Some(width) if width < TILE_WIDTH => store
-                .bundle_at(log, BundleId { index, width }, from)?
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        Ok(LogGrower::resume(from, rows, bundle)?)
-    }
-
-    /// Feeds one bundle's entries to the rebuild. The first bundle of an
-    /// unaligned increment starts with entries the local copy holds: they
-    /// must be the same bytes.
-    fn push_bundle(&self, rebuild: &mut Rebuild<'_>, b: BundleId, data: &[u8]) -> Result<()> {
-        let first = b.index * u64::from(TILE_WIDTH);
-        let skip = rebuild.grower.size().saturating_sub(first);
-        if rebuild.grower.size() < first || skip >= u64::from(b.width) {
-            return Err(archive(format!("{b} is out of order")));
-        }
-        let known = rebuild
-            .grower
-            .edge()
-            .bundle
-            .map(|(_, d)| d.to_vec())
-            .unwrap_or_default();
-        let mut position = 0u64;
-        let mut offset = 0usize;
-        let mut failure = None;
-        for_each_bundle_entry(b, data, |e| {
-            if failure.is_some() {
-                return;
-            }
-            if position < skip {
-                offset += 2 + e.len();
-            } else if let Err(err) = rebuild.push(e) {
-                failure = Some(err);
-            }
-            position += 1;
-        })
-        .map_err(Error::Log)?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        if data.get(..offset) != Some(known.as_slice()) {
-            return Err(Error::Fork {
-                reason: format!("{b} starts with entries other than the local copy's"),
-            });
-        }
-        Ok(())
     }
 
     /// The next archive entry, checked: a regular file, no extended headers,
@@ -806,6 +622,22 @@ impl Session<'_, '_> {
         } else {
             archive(format!("cannot be read: {text}"))
         }
+    }
+}
+
+/// Entries that disagree with the local copy are a fork, told in the
+/// snapshot's words.
+fn diverges(e: islet_log::Error) -> Error {
+    match e {
+        islet_log::Error::Diverges { reason } => Error::Fork {
+            reason: reason.replace("the first", "the snapshot's first"),
+        },
+        islet_log::Error::BundleMalformed { path, reason }
+            if reason.starts_with("does not continue") =>
+        {
+            archive(format!("{path} is out of order"))
+        }
+        other => Error::Log(other),
     }
 }
 

@@ -1,0 +1,389 @@
+//! Extending a stored log with entries from outside: a snapshot being
+//! imported, an upstream log being mirrored.
+//!
+//! An [`Extension`] rebuilds the tree on top of the local copy, entry by
+//! entry, and stages the tiles and bundles it produces past the committed
+//! size ([`Store::stage`]): readers do not see them, and nothing becomes
+//! the log until the caller has checked the rebuilt root against a signed
+//! checkpoint ([`Extension::finish`]) and committed the new tree head.
+//!
+//! Two checks tie what arrives to what the store already holds:
+//! - entries the local copy already has (an unaligned start, or a source
+//!   that starts below the local size) must be the same bytes, and the tree
+//!   at the local size must be the local tree ([`Error::Diverges`]);
+//! - the root of the rebuilt tree must be the signed one
+//!   ([`Error::RootMismatch`]).
+//!
+//! Every stage of about [`STAGE_BATCH_BYTES`] also writes the edge (partial
+//! tiles and bundle) and a [`StagedProgress`] marker in the same batch, so
+//! an interrupted extension can resume from its last stage
+//! ([`Extension::resume_staged`]) instead of from the committed size.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::grow::{Grown, LogGrower};
+use crate::merkle::Hash;
+use crate::store::{CommitBatch, LogNumber, StagedProgress, Store, TreeHead};
+use crate::tiles::{
+    BundleId, TILE_WIDTH, TileId, encode_hash_tile, for_each_bundle_entry, parse_hash_tile,
+    partial_tiles, tile_width,
+};
+
+/// Staged tiles and bundles are written to the store in batches of about
+/// this many bytes.
+pub const STAGE_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// A stored log being extended.
+#[derive(Debug)]
+pub struct Extension<'s> {
+    store: &'s Store,
+    log: LogNumber,
+    /// The committed size: only what lies past it is staged.
+    committed: u64,
+    /// The committed root (`None` for a log with no tree yet).
+    committed_root: Option<Hash>,
+    grower: LogGrower,
+    pending: CommitBatch,
+    pending_bytes: usize,
+    /// SHA-256 of every hash tile produced, when asked for.
+    produced: Option<BTreeMap<TileId, [u8; 32]>>,
+    /// The checkpoint being extended towards, written with each stage so
+    /// the extension can resume.
+    target: Option<Vec<u8>>,
+}
+
+/// What a finished extension produced.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// SHA-256 of every hash tile the entries produced (when
+    /// [`Extension::track_tiles`] was asked for).
+    pub produced: BTreeMap<TileId, [u8; 32]>,
+}
+
+impl<'s> Extension<'s> {
+    /// Starts extending `log`, whose committed tree is `head`, from the
+    /// local tree at `from` entries (at most the committed size).
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the local tiles at `from` are missing;
+    /// [`Error::Diverges`] when `from` is past the committed size.
+    pub fn start(
+        store: &'s Store,
+        log: LogNumber,
+        head: Option<&TreeHead>,
+        from: u64,
+    ) -> Result<Self> {
+        let committed = head.map_or(0, |h| h.size);
+        if from > committed {
+            return Err(Error::Diverges {
+                reason: format!("cannot extend from {from}: the local copy holds {committed}"),
+            });
+        }
+        Ok(Extension {
+            store,
+            log,
+            committed,
+            committed_root: head.map(|h| h.root),
+            grower: grower_at(store, log, from)?,
+            pending: CommitBatch::default(),
+            pending_bytes: 0,
+            produced: None,
+            target: None,
+        })
+    }
+
+    /// Resumes an extension of `log` that staged up to `progress.size`
+    /// entries on top of the committed tree `head`. `None` when the marker
+    /// does not belong to that tree (the caller then discards and starts
+    /// again).
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the staged tiles are not there.
+    pub fn resume_staged(
+        store: &'s Store,
+        log: LogNumber,
+        head: Option<&TreeHead>,
+        progress: &StagedProgress,
+    ) -> Result<Option<Self>> {
+        let committed = head.map_or(0, |h| h.size);
+        if progress.base != committed || progress.size <= committed {
+            return Ok(None);
+        }
+        Ok(Some(Extension {
+            store,
+            log,
+            committed,
+            committed_root: head.map(|h| h.root),
+            grower: grower_at(store, log, progress.size)?,
+            pending: CommitBatch::default(),
+            pending_bytes: 0,
+            produced: None,
+            target: Some(progress.target.clone()),
+        }))
+    }
+
+    /// Keeps the SHA-256 of every hash tile produced (snapshot import
+    /// compares them with the tiles a snapshot carries).
+    #[must_use]
+    pub fn track_tiles(mut self) -> Self {
+        self.produced = Some(BTreeMap::new());
+        self
+    }
+
+    /// Writes a [`StagedProgress`] marker heading for the signed checkpoint
+    /// `target` with every stage, so the extension can be resumed.
+    #[must_use]
+    pub fn resumable(mut self, target: Vec<u8>) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// Entries in the rebuilt tree so far.
+    pub fn size(&self) -> u64 {
+        self.grower.size()
+    }
+
+    /// Appends one entry.
+    ///
+    /// # Errors
+    /// [`Error::Diverges`] when the tree reaches the committed size with
+    /// another root; [`Error::EntryTooLarge`]; [`Error::Store`].
+    pub fn push(&mut self, entry: &[u8]) -> Result<()> {
+        let (produced, pending, pending_bytes, committed) = (
+            &mut self.produced,
+            &mut self.pending,
+            &mut self.pending_bytes,
+            self.committed,
+        );
+        self.grower.push(entry, &mut |g| {
+            take(produced, pending, pending_bytes, committed, g);
+        })?;
+        if self.grower.size() == self.committed
+            && let Some(root) = self.committed_root
+            && self.grower.root() != root
+        {
+            return Err(Error::Diverges {
+                reason: format!(
+                    "the first {} entries do not hash to the local root",
+                    self.committed
+                ),
+            });
+        }
+        if self.pending_bytes >= STAGE_BATCH_BYTES {
+            self.stage(false)?;
+        }
+        Ok(())
+    }
+
+    /// Appends the entries of bundle `b` (its bytes `data`, already checked
+    /// to be of its width) that the tree does not hold yet. The first
+    /// bundle of an unaligned start begins with entries the tree holds:
+    /// they must be the same bytes.
+    ///
+    /// # Errors
+    /// [`Error::BundleMalformed`] for a bundle that does not parse or does
+    /// not continue the tree; [`Error::Diverges`]; as [`Extension::push`].
+    pub fn push_bundle(&mut self, b: BundleId, data: &[u8]) -> Result<()> {
+        let first = b.index * u64::from(TILE_WIDTH);
+        let size = self.grower.size();
+        let skip = size.saturating_sub(first);
+        if size < first || skip >= u64::from(b.width) {
+            return Err(Error::BundleMalformed {
+                path: b.to_string(),
+                reason: format!("does not continue a tree of {size} entries"),
+            });
+        }
+        let known = self
+            .grower
+            .edge()
+            .bundle
+            .map(|(_, d)| d.to_vec())
+            .unwrap_or_default();
+        let mut position = 0u64;
+        let mut offset = 0usize;
+        let mut failure = None;
+        for_each_bundle_entry(b, data, |e| {
+            if failure.is_some() {
+                return;
+            }
+            if position < skip {
+                offset += 2 + e.len();
+            } else if let Err(err) = self.push(e) {
+                failure = Some(err);
+            }
+            position += 1;
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if data.get(..offset) != Some(known.as_slice()) {
+            return Err(Error::Diverges {
+                reason: format!("{b} starts with entries other than the local copy's"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Stages the edge, checks that the tree has `size` entries and the
+    /// signed `root`, and stages what is pending. The caller commits the
+    /// new tree head (or discards the staged rows on any error).
+    ///
+    /// # Errors
+    /// [`Error::SizeMismatch`]; [`Error::RootMismatch`]; [`Error::Store`].
+    pub fn finish(mut self, size: u64, root: Hash) -> Result<Finished> {
+        if self.grower.size() != size {
+            return Err(Error::SizeMismatch {
+                found: self.grower.size(),
+                expected: size,
+            });
+        }
+        self.add_edge();
+        let built = self.grower.root();
+        if built != root {
+            return Err(Error::RootMismatch {
+                size,
+                computed: hex::encode(built),
+                signed: hex::encode(root),
+            });
+        }
+        self.stage(true)?;
+        Ok(Finished {
+            produced: self.produced.unwrap_or_default(),
+        })
+    }
+
+    /// The edge tiles and bundle, into the pending batch (they are past
+    /// the committed size whenever the tree is).
+    fn add_edge(&mut self) {
+        if self.grower.size() <= self.committed {
+            return;
+        }
+        let edge = self.grower.edge();
+        for (t, hashes) in &edge.tiles {
+            let bytes = encode_hash_tile(hashes);
+            if let Some(p) = &mut self.produced {
+                p.insert(*t, Sha256::digest(&bytes).into());
+            }
+            self.pending_bytes += bytes.len();
+            self.pending.tiles.push((*t, bytes));
+        }
+        if let Some((b, d)) = edge.bundle {
+            self.pending_bytes += d.len();
+            self.pending.bundles.push((b, d.to_vec()));
+        }
+    }
+
+    /// Writes what is pending; with a target, also the edge (unless
+    /// `edge_added`) and the progress marker, so the staged rows are a tree
+    /// that can be resumed.
+    fn stage(&mut self, edge_added: bool) -> Result<()> {
+        let progress = match &self.target {
+            Some(target) if self.grower.size() > self.committed => {
+                let target = target.clone();
+                if !edge_added {
+                    self.add_edge();
+                }
+                Some(StagedProgress {
+                    base: self.committed,
+                    size: self.grower.size(),
+                    target,
+                })
+            }
+            _ => None,
+        };
+        if !self.pending.tiles.is_empty() || !self.pending.bundles.is_empty() || progress.is_some()
+        {
+            self.store
+                .stage(self.log, &self.pending, progress.as_ref())?;
+            self.pending = CommitBatch::default();
+            self.pending_bytes = 0;
+        }
+        Ok(())
+    }
+}
+
+/// A grown tile or bundle into the pending batch, when it covers entries
+/// past the committed size.
+fn take(
+    produced: &mut Option<BTreeMap<TileId, [u8; 32]>>,
+    pending: &mut CommitBatch,
+    pending_bytes: &mut usize,
+    committed: u64,
+    grown: Grown<'_>,
+) {
+    match grown {
+        Grown::Tile(t, hashes) => {
+            let bytes = encode_hash_tile(hashes);
+            if let Some(p) = produced {
+                p.insert(t, Sha256::digest(&bytes).into());
+            }
+            if ends_after(t.level, t.index, t.width, committed) {
+                *pending_bytes += bytes.len();
+                pending.tiles.push((t, bytes));
+            }
+        }
+        Grown::Bundle(b, data) => {
+            if ends_after(0, b.index, b.width, committed) {
+                *pending_bytes += data.len();
+                pending.bundles.push((b, data.to_vec()));
+            }
+        }
+    }
+}
+
+/// Whether tile `(level, index)` of `width` covers any entry at or past
+/// `size`.
+fn ends_after(level: u8, index: u64, width: u16, size: u64) -> bool {
+    let shift = 8 * u32::from(level);
+    let end = (index * u64::from(TILE_WIDTH) + u64::from(width))
+        .checked_shl(shift)
+        .unwrap_or(u64::MAX);
+    end > size
+}
+
+/// A grower for the stored tree of `log` at `size` entries, from its
+/// partial tiles and bundle (staged or committed).
+///
+/// # Errors
+/// [`Error::Store`] when a tile is missing.
+pub fn grower_at(store: &Store, log: LogNumber, size: u64) -> Result<LogGrower> {
+    if size == 0 {
+        return Ok(LogGrower::new());
+    }
+    let mut rows: Vec<Vec<Hash>> = Vec::new();
+    for t in partial_tiles(size) {
+        let data = store.tile_at(log, t, size)?.ok_or_else(|| Error::Store {
+            reason: format!("tile {t} of the local copy is missing"),
+        })?;
+        rows.resize(usize::from(t.level), Vec::new());
+        rows.push(parse_hash_tile(t, &data)?);
+    }
+    let index = size / u64::from(TILE_WIDTH);
+    let bundle = match tile_width(size, 0, index) {
+        Some(width) if width < TILE_WIDTH => store
+            .bundle_at(log, BundleId { index, width }, size)?
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    LogGrower::resume(size, rows, bundle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ends_after;
+
+    #[test]
+    fn ends_after_counts_the_tile_span() {
+        // Level 0, tile 1 of width 10 covers entries 256..266.
+        assert!(ends_after(0, 1, 10, 265));
+        assert!(!ends_after(0, 1, 10, 266));
+        // Level 1, tile 0 of width 2 covers entries 0..512.
+        assert!(ends_after(1, 0, 2, 511));
+        assert!(!ends_after(1, 0, 2, 512));
+        // A level so high the span overflows covers everything.
+        assert!(ends_after(8, 1, 1, u64::MAX - 1));
+    }
+}
