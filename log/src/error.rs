@@ -276,6 +276,19 @@ pub enum Error {
         /// Which size, root or entry differs.
         reason: String,
     },
+    /// The key given for a mirrored log is not the one pinned for it.
+    #[error("{reason}")]
+    KeyNotPinned {
+        /// Both keys.
+        reason: String,
+    },
+    /// A request that cannot be carried out as asked (an own origin as a
+    /// mirror, a mirror with no key known yet).
+    #[error("{reason}")]
+    Usage {
+        /// What to change.
+        reason: String,
+    },
     /// The entries end at another size than the checkpoint's.
     #[error("the entries end at size {found}, the checkpoint says {expected}")]
     SizeMismatch {
@@ -328,7 +341,7 @@ impl Error {
     /// Command-line tools map the first to exit code 1 and the second to 2.
     pub fn is_verification_failure(&self) -> bool {
         match self {
-            Error::Io { .. } | Error::Http { .. } => false,
+            Error::Io { .. } | Error::Http { .. } | Error::Usage { .. } => false,
             Error::InResource { source, .. } => source.is_verification_failure(),
             _ => true,
         }

@@ -26,7 +26,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::grow::{Grown, LogGrower};
 use crate::merkle::Hash;
-use crate::store::{CommitBatch, LogNumber, StagedProgress, Store, TreeHead};
+use crate::merkle::tree_hash;
+use crate::note::NoteVerifier;
+use crate::store::{CommitBatch, Evidence, LogNumber, LogRecord, StagedProgress, Store, TreeHead};
 use crate::tiles::{
     BundleId, TILE_WIDTH, TileId, encode_hash_tile, for_each_bundle_entry, parse_hash_tile,
     partial_tiles, tile_width,
@@ -35,6 +37,182 @@ use crate::tiles::{
 /// Staged tiles and bundles are written to the store in batches of about
 /// this many bytes.
 pub const STAGE_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// The local copy of a mirrored log that a snapshot or an upstream is
+/// about to extend.
+#[derive(Debug, Clone)]
+pub struct MirrorTarget {
+    /// Its number in the store (a new one for a first import or sync).
+    pub log: LogNumber,
+    /// `None` for a log the store does not mirror yet (registered by the
+    /// first commit).
+    pub record: Option<LogRecord>,
+    /// The key its checkpoints must verify with.
+    pub key: NoteVerifier,
+    /// Its committed tree.
+    pub head: Option<TreeHead>,
+}
+
+impl MirrorTarget {
+    /// Finds the mirror of `origin`. `key` is the key given on the command
+    /// line: required for a first import, and then it must be the pinned
+    /// one. `own_origin` (the data directory's own log) cannot be mirrored.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for the own origin or an unknown mirror without a
+    /// key; [`Error::KeyNotPinned`]; [`Error::Store`].
+    pub fn find(
+        store: &Store,
+        origin: &str,
+        key: Option<&NoteVerifier>,
+        own_origin: Option<&str>,
+    ) -> Result<MirrorTarget> {
+        if own_origin == Some(origin) {
+            return Err(Error::Usage {
+                reason: format!(
+                    "{origin} is this data directory's own log; mirror it into another data directory"
+                ),
+            });
+        }
+        let record = store.mirror(origin)?;
+        let key = match (key, &record) {
+            (Some(k), Some(r)) => {
+                if !r.vkeys.contains(&k.to_vkey()) {
+                    return Err(Error::KeyNotPinned {
+                        reason: format!(
+                            "the key given is not the one pinned for {origin} ({}); a mirror's key never changes",
+                            r.vkeys.join(", ")
+                        ),
+                    });
+                }
+                k.clone()
+            }
+            (Some(k), None) => k.clone(),
+            (None, Some(r)) => {
+                let vkey = r.vkeys.first().ok_or_else(|| Error::Usage {
+                    reason: format!("the mirror of {origin} has no pinned key"),
+                })?;
+                NoteVerifier::from_vkey(vkey)?
+            }
+            (None, None) => {
+                return Err(Error::Usage {
+                    reason: format!(
+                        "this data directory has no mirror of {origin} yet: give its key (--vkey, or --log-key with --origin)"
+                    ),
+                });
+            }
+        };
+        let (log, head) = match &record {
+            Some(r) => (r.number, store.tree_head(r.number)?),
+            None => (store.next_log_number()?, None),
+        };
+        Ok(MirrorTarget {
+            log,
+            record,
+            key,
+            head,
+        })
+    }
+
+    /// The committed size.
+    pub fn size(&self) -> u64 {
+        self.head.as_ref().map_or(0, |h| h.size)
+    }
+
+    /// Where a verified checkpoint of `size` and `root` stands against the
+    /// local copy.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn standing(&self, store: &Store, size: u64, root: Hash) -> Result<Standing> {
+        let Some(head) = &self.head else {
+            return Ok(Standing::Ahead);
+        };
+        if size > head.size {
+            return Ok(Standing::Ahead);
+        }
+        let local = if size == head.size {
+            head.root
+        } else {
+            tree_hash(size, &store.hash_reader(self.log, head.size))?
+        };
+        if local != root && size == head.size {
+            return Ok(Standing::Fork(format!(
+                "same size {size}, different roots: offered {}, local {}",
+                hex::encode(root),
+                hex::encode(local)
+            )));
+        }
+        if local != root {
+            return Ok(Standing::Fork(format!(
+                "the checkpoint of size {size} has root {}, the local tree at {size} has {}",
+                hex::encode(root),
+                hex::encode(local)
+            )));
+        }
+        Ok(if size == head.size {
+            Standing::Same
+        } else {
+            Standing::Behind
+        })
+    }
+
+    /// The commit that makes a verified extension the log: the new head,
+    /// and the mirror's record on a first commit.
+    pub fn commit_batch(&self, origin: &str) -> CommitBatch {
+        CommitBatch {
+            register: match &self.record {
+                Some(_) => None,
+                None => Some(LogRecord {
+                    number: self.log,
+                    origin: origin.to_owned(),
+                    vkeys: vec![self.key.to_vkey()],
+                }),
+            },
+            ..CommitBatch::default()
+        }
+    }
+
+    /// Keeps both checkpoints of a fork as evidence (durably); returns the
+    /// reason, with a note when keeping them failed.
+    pub fn keep_evidence(
+        &self,
+        store: &Store,
+        offered: &[u8],
+        source: &str,
+        reason: String,
+    ) -> String {
+        let evidence = Evidence {
+            reason: reason.clone(),
+            local: self
+                .head
+                .as_ref()
+                .map(|h| String::from_utf8_lossy(&h.checkpoint).into_owned())
+                .unwrap_or_default(),
+            offered: String::from_utf8_lossy(offered).into_owned(),
+            source: source.to_owned(),
+            recorded_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string(),
+        };
+        match store.record_evidence(self.log, &evidence) {
+            Ok(()) => reason,
+            Err(e) => format!("{reason} (and keeping the evidence failed: {e})"),
+        }
+    }
+}
+
+/// Where a verified checkpoint stands against the local copy of its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// It is larger (or the log has no local copy yet): extend.
+    Ahead,
+    /// The local copy is exactly this tree.
+    Same,
+    /// It is an older tree of the local copy: never rewind.
+    Behind,
+    /// The local tree at its size has another root.
+    Fork(String),
+}
 
 /// A stored log being extended.
 #[derive(Debug)]

@@ -34,10 +34,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use islet_log::checkpoint::SignedCheckpoint;
-use islet_log::extend::Extension;
-use islet_log::merkle::tree_hash;
+use islet_log::extend::{Extension, MirrorTarget, Standing};
 use islet_log::note::{MAX_NOTE_SIZE, NoteVerifier};
-use islet_log::store::{CommitBatch, Evidence, LogNumber, LogRecord, Store, TreeHead};
+use islet_log::store::{Store, TreeHead};
 use islet_log::tiles::{TileId, TilePath, parse_hash_tile};
 use sha2::{Digest, Sha256};
 
@@ -157,20 +156,6 @@ fn read_entry(entry: &mut impl Read, size: u64, name: &str) -> std::io::Result<V
     Ok(data)
 }
 
-/// The local copy of a log, as a snapshot finds it.
-struct Local {
-    log: LogNumber,
-    /// `None` for a log this data directory does not mirror yet.
-    record: Option<LogRecord>,
-    head: Option<TreeHead>,
-}
-
-impl Local {
-    fn size(&self) -> u64 {
-        self.head.as_ref().map_or(0, |h| h.size)
-    }
-}
-
 /// Imports the snapshot read from `reader`.
 ///
 /// # Errors
@@ -180,58 +165,16 @@ impl Local {
 /// kept).
 pub fn import(req: &ImportRequest<'_>, reader: impl Read) -> Result<ImportReport> {
     let started = Instant::now();
-    if req.own_origin.as_deref() == Some(req.origin.as_str()) {
-        return Err(Error::Usage {
-            reason: format!(
-                "{} is this data directory's own log; import it into another data directory",
-                req.origin
-            ),
-        });
-    }
-    let record = req.store.mirror(&req.origin)?;
-    let key = match (&req.key, &record) {
-        (Some(k), Some(r)) => {
-            if !r.vkeys.contains(&k.to_vkey()) {
-                return Err(Error::Checkpoint {
-                    reason: format!(
-                        "the key given is not the one pinned for {} ({}); a mirror's key never changes",
-                        req.origin,
-                        r.vkeys.join(", ")
-                    ),
-                });
-            }
-            k.clone()
-        }
-        (Some(k), None) => k.clone(),
-        (None, Some(r)) => {
-            let vkey = r.vkeys.first().ok_or_else(|| Error::Usage {
-                reason: format!("the mirror of {} has no pinned key", req.origin),
-            })?;
-            NoteVerifier::from_vkey(vkey)?
-        }
-        (None, None) => {
-            return Err(Error::Usage {
-                reason: format!(
-                    "this data directory has no mirror of {} yet: give its key (--vkey, or --log-key with --origin)",
-                    req.origin
-                ),
-            });
-        }
-    };
-    let log = match &record {
-        Some(r) => r.number,
-        None => req.store.next_log_number()?,
-    };
-    let local = Local {
-        log,
-        head: match &record {
-            Some(_) => req.store.tree_head(log)?,
-            None => None,
-        },
-        record,
-    };
+    let local = MirrorTarget::find(
+        req.store,
+        &req.origin,
+        req.key.as_ref(),
+        req.own_origin.as_deref(),
+    )
+    .map_err(target_error)?;
+    let key = local.key.clone();
     // Whatever an interrupted import staged goes first.
-    req.store.discard_staged(log, local.size())?;
+    req.store.discard_staged(local.log, local.size())?;
 
     let read = Rc::new(Cell::new(0u64));
     let limit = Rc::new(Cell::new(PRE_MANIFEST_CAP));
@@ -268,7 +211,7 @@ pub fn import(req: &ImportRequest<'_>, reader: impl Read) -> Result<ImportReport
 struct Session<'a, 'r> {
     req: &'r ImportRequest<'a>,
     key: NoteVerifier,
-    local: Local,
+    local: MirrorTarget,
     read: Rc<Cell<u64>>,
     limit: Rc<Cell<u64>>,
     exceeded: Rc<Cell<bool>>,
@@ -346,37 +289,22 @@ impl Session<'_, '_> {
         // 3. Does it apply?
         let from = manifest.from_size;
         let local_size = self.local.size();
-        if let Some(head) = self.local.head.clone() {
-            if to < head.size {
-                let at_to = tree_hash(to, &self.req.store.hash_reader(self.local.log, head.size))?;
-                if at_to != root {
-                    return Err(self.fork(&head, &cp_bytes, format!(
-                        "the snapshot's checkpoint of size {to} has root {}, the local tree at {to} has {}",
-                        hex::encode(root),
-                        hex::encode(at_to)
-                    )));
-                }
+        match self.local.standing(self.req.store, to, root)? {
+            Standing::Fork(reason) => {
+                let reason =
+                    self.local
+                        .keep_evidence(self.req.store, &cp_bytes, &self.req.source, reason);
+                return Err(Error::Fork { reason });
+            }
+            Standing::Behind => {
                 return Err(Error::DoesNotApply {
                     reason: format!(
-                        "the snapshot ends at size {to}, older than the local copy at {}: a mirror never rewinds",
-                        head.size
+                        "the snapshot ends at size {to}, older than the local copy at {local_size}: a mirror never rewinds"
                     ),
                 });
             }
-            if to == head.size {
-                if root != head.root {
-                    return Err(self.fork(
-                        &head,
-                        &cp_bytes,
-                        format!(
-                            "same size {to}, different roots: snapshot {}, local {}",
-                            hex::encode(root),
-                            hex::encode(head.root)
-                        ),
-                    ));
-                }
-                return Ok(self.report(Outcome::AlreadyPresent, from, to, 0));
-            }
+            Standing::Same => return Ok(self.report(Outcome::AlreadyPresent, from, to, 0)),
+            Standing::Ahead => {}
         }
         if from > local_size {
             return Err(Error::DoesNotApply {
@@ -470,17 +398,7 @@ impl Session<'_, '_> {
         }
 
         // Commit: the new head (and the mirror, on a first import) at once.
-        let batch = CommitBatch {
-            register: match &self.local.record {
-                Some(_) => None,
-                None => Some(LogRecord {
-                    number: self.local.log,
-                    origin: self.req.origin.clone(),
-                    vkeys: vec![self.key.to_vkey()],
-                }),
-            },
-            ..CommitBatch::default()
-        };
+        let batch = self.local.commit_batch(&self.req.origin);
         let head = TreeHead {
             size: to,
             root,
@@ -500,24 +418,6 @@ impl Session<'_, '_> {
             entries_added: added,
             unpacked_bytes: self.read.get(),
             elapsed: self.started.elapsed(),
-        }
-    }
-
-    /// Keeps both checkpoints and returns the fork error.
-    fn fork(&self, head: &TreeHead, offered: &[u8], reason: String) -> Error {
-        let evidence = Evidence {
-            reason: reason.clone(),
-            local: String::from_utf8_lossy(&head.checkpoint).into_owned(),
-            offered: String::from_utf8_lossy(offered).into_owned(),
-            source: self.req.source.clone(),
-            recorded_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                .to_string(),
-        };
-        match self.req.store.record_evidence(self.local.log, &evidence) {
-            Ok(()) => Error::Fork { reason },
-            Err(e) => Error::Fork {
-                reason: format!("{reason} (and keeping the evidence failed: {e})"),
-            },
         }
     }
 
@@ -622,6 +522,18 @@ impl Session<'_, '_> {
         } else {
             archive(format!("cannot be read: {text}"))
         }
+    }
+}
+
+/// Finding the mirror: usage errors stay usage errors, a key other than
+/// the pinned one is a checkpoint refusal.
+fn target_error(e: islet_log::Error) -> Error {
+    match e {
+        islet_log::Error::Usage { reason } => Error::Usage {
+            reason: reason.replace("mirror it into", "import it into"),
+        },
+        islet_log::Error::KeyNotPinned { reason } => Error::Checkpoint { reason },
+        other => Error::Log(other),
     }
 }
 
