@@ -49,6 +49,9 @@ pub enum Error {
     DoesNotApply {
         /// Sizes and what to do.
         reason: String,
+        /// True when the snapshot is older than the local copy (and agrees
+        /// with it); false when it starts past the local size.
+        older: bool,
     },
     /// The snapshot's log conflicts with the local copy: a fork. Both
     /// checkpoints are kept as evidence.

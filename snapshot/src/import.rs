@@ -301,6 +301,7 @@ impl Session<'_, '_> {
                     reason: format!(
                         "the snapshot ends at size {to}, older than the local copy at {local_size}: a mirror never rewinds"
                     ),
+                    older: true,
                 });
             }
             Standing::Same => return Ok(self.report(Outcome::AlreadyPresent, from, to, 0)),
@@ -312,6 +313,7 @@ impl Session<'_, '_> {
                     "the snapshot extends size {from}, but the local copy of {} is at {local_size}: import the snapshots from {local_size} first",
                     self.req.origin
                 ),
+                older: false,
             });
         }
 

@@ -44,7 +44,9 @@ pub const ZSTD_WINDOW_LOG_MAX: u32 = 24;
 /// 2-byte length.
 pub const MAX_BUNDLE_BYTES: u64 = 256 * (2 + 65_535);
 
-fn progress_bar(enabled: bool, len: u64, what: &str) -> ProgressBar {
+/// A progress bar on stderr when `enabled` and stderr is a terminal, hidden
+/// otherwise (so `--json` output and logs stay clean).
+pub fn progress_bar(enabled: bool, len: u64, what: &str) -> ProgressBar {
     if !enabled || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
     }

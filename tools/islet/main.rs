@@ -4,6 +4,8 @@
 
 mod fsck;
 mod keys;
+mod mirror;
+mod report;
 mod server;
 mod snapshot;
 
@@ -55,6 +57,9 @@ enum Command {
     /// across an air gap.
     #[command(subcommand)]
     Snapshot(snapshot::SnapshotCommand),
+    /// Keep verified copies of other logs: sync from an upstream, list.
+    #[command(subcommand)]
+    Mirror(mirror::MirrorCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,5 +70,6 @@ fn main() -> ExitCode {
         Command::TrustRoot(args) => server::trust_root(&args),
         Command::Fsck(args) => fsck::run(&args),
         Command::Snapshot(command) => snapshot::run(&command),
+        Command::Mirror(command) => mirror::run(&command),
     }
 }

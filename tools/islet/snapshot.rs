@@ -11,6 +11,8 @@ use islet_snapshot::import::{ImportRequest, Outcome, import};
 use islet_snapshot::inspect::{Signature, inspect};
 use islet_snapshot::{DEFAULT_ZSTD_LEVEL, Error};
 
+use crate::keys::{KeyArgs, key_and_origin};
+use crate::report::{peak_rss_bytes, print_json};
 use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
 
 #[derive(Subcommand)]
@@ -80,20 +82,6 @@ pub(crate) struct OciArgs {
 }
 
 /// The log key: `--vkey`, or `--log-key` with `--origin`.
-#[derive(Args)]
-pub(crate) struct KeyArgs {
-    /// Verifier key of the log, as `<name>+<key ID>+<base64 key>`.
-    #[arg(long)]
-    vkey: Option<String>,
-    /// The log's public key as a PEM or DER SubjectPublicKeyInfo; needs
-    /// --origin.
-    #[arg(long, value_name = "PEM", requires = "origin")]
-    log_key: Option<PathBuf>,
-    /// The log's origin (default: the name of --vkey). On a later import
-    /// into an existing mirror it alone suffices: the pinned key is used.
-    #[arg(long, value_name = "NAME")]
-    origin: Option<String>,
-}
 
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("source").required(true)))]
@@ -157,23 +145,6 @@ fn fail(json: bool, e: &Error) -> ExitCode {
 
 fn usage(json: bool, reason: String) -> ExitCode {
     fail(json, &Error::Usage { reason })
-}
-
-/// The process's peak resident memory (`VmHWM`), as the kernel counts it.
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-fn print_json(value: impl serde::Serialize) {
-    let mut v = serde_json::to_value(value).unwrap_or_default();
-    v["ok"] = serde_json::Value::Bool(true);
-    if let Some(peak) = peak_rss_bytes() {
-        v["peak_rss_bytes"] = peak.into();
-    }
-    println!("{v}");
 }
 
 fn run_export(a: &ExportArgs) -> ExitCode {
@@ -294,19 +265,6 @@ fn block_on<T>(
             source: e,
         })?
         .block_on(f)
-}
-
-fn key_and_origin(k: &KeyArgs) -> Result<(Option<islet_log::note::NoteVerifier>, String), String> {
-    if k.vkey.is_none() && k.log_key.is_none() {
-        return match &k.origin {
-            Some(o) => Ok((None, o.clone())),
-            None => Err("give --vkey, or --log-key with --origin (or --origin alone for a mirror that exists)".into()),
-        };
-    }
-    let v =
-        crate::keys::load_verifier(k.vkey.as_deref(), k.log_key.as_deref(), k.origin.as_deref())?;
-    let origin = k.origin.clone().unwrap_or_else(|| v.name().to_owned());
-    Ok((Some(v), origin))
 }
 
 fn run_import(a: &ImportArgs) -> ExitCode {

@@ -61,6 +61,12 @@ impl MirrorIndex {
     }
 }
 
+/// The `<origin hash>` path segment of a mirrored log: lowercase hex of
+/// SHA-256 of its origin (C2SP tlog-mirror).
+pub fn origin_hash_hex(origin: &str) -> String {
+    hex::encode(Sha256::digest(origin.as_bytes()))
+}
+
 /// Parses the `<origin hash>` path segment: 64 lowercase hex digits.
 pub(crate) fn parse_origin_hash(s: &str) -> Option<Hash> {
     if s.len() != 64

@@ -1,0 +1,1 @@
+//! Continuous mode: `islet serve` follows the upstreams of `islet.toml`.
