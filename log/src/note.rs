@@ -866,6 +866,36 @@ impl CosignatureV1Signer {
         })
     }
 
+    /// A cosigner from a PKCS#8 Ed25519 private key (PEM or DER).
+    ///
+    /// # Errors
+    /// As [`Ed25519Signer::from_pkcs8`].
+    pub fn from_pkcs8(name: &str, pem_or_der: &[u8]) -> Result<Self> {
+        let inner = Ed25519Signer::from_pkcs8(name, pem_or_der)?;
+        let key_id = standard_key_id(name, TYPE_COSIGNATURE_V1, &inner.public);
+        Ok(Self {
+            inner,
+            key_id,
+            clock: unix_now,
+        })
+    }
+
+    /// Adds this cosigner's signature line (as of now) to a signed note,
+    /// after the lines it has.
+    ///
+    /// # Errors
+    /// [`Error::MalformedNote`] when `note` does not parse.
+    pub fn cosign(&self, note: &[u8]) -> Result<Vec<u8>> {
+        let mut parsed = Note::parse(note)?;
+        let sig = self.sign_at(&parsed.text, (self.clock)());
+        parsed.signatures.push(NoteSignature {
+            name: self.inner.name.clone(),
+            key_id: self.key_id,
+            signature: sig,
+        });
+        Ok(parsed.to_bytes())
+    }
+
     /// Parses a Go-style cosigner key `PRIVATE+KEY+<name>+<id>+<base64(0x04 || seed)>`.
     ///
     /// # Errors

@@ -2,7 +2,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use islet_log::server::config::{RawConfig, limits};
+use islet_log::server::config::{RawConfig, RawUpstream, limits};
 
 fn base() -> RawConfig {
     RawConfig::parse(
@@ -111,4 +111,99 @@ fn unknown_keys_and_bad_values_are_refused_with_their_place() {
     let mut c = base();
     c.origin = "has space".into();
     assert!(c.validate().unwrap_err().to_string().contains("origin"));
+}
+
+fn upstream_vkey() -> String {
+    use islet_log::note::NoteSigner;
+    islet_log::note::Ed25519Signer::from_seed("upstream.example", &[1; 32])
+        .unwrap()
+        .verifier()
+        .to_vkey()
+}
+
+fn upstream(origin_override: Option<&str>) -> RawUpstream {
+    RawUpstream {
+        url: "https://upstream.example/api/v2".into(),
+        vkey: Some(upstream_vkey()),
+        log_key: None,
+        origin: origin_override.map(str::to_owned),
+        interval_secs: 60,
+    }
+}
+
+#[test]
+fn mirror_upstreams_hold_at_the_limit_and_one_past() {
+    check(
+        "mirror.upstream[0].interval_secs",
+        |c, v| {
+            let mut u = upstream(None);
+            u.interval_secs = v;
+            c.mirror.upstreams = vec![u];
+        },
+        &[
+            limits::MIN_FOLLOW_INTERVAL_SECS,
+            limits::MAX_FOLLOW_INTERVAL_SECS,
+        ],
+        &[
+            limits::MIN_FOLLOW_INTERVAL_SECS - 1,
+            limits::MAX_FOLLOW_INTERVAL_SECS + 1,
+        ],
+    );
+    // Distinct origins, so only the count can fail.
+    check(
+        "mirror.upstream",
+        |c, n: usize| {
+            c.mirror.upstreams = (0..n)
+                .map(|i| upstream(Some(&format!("log{i}.example"))))
+                .collect();
+        },
+        &[0, limits::MAX_UPSTREAMS],
+        &[limits::MAX_UPSTREAMS + 1],
+    );
+}
+
+#[test]
+fn mirror_settings_are_checked() {
+    let c = base().validate().unwrap();
+    assert_eq!(c.mirror_name, "log.example.org/mirror");
+    assert!(c.upstreams.is_empty());
+    let mut c = base();
+    c.mirror.upstreams = vec![upstream(None), upstream(None)];
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("followed twice"), "{e}");
+    let mut c = base();
+    c.mirror.upstreams = vec![upstream(Some("log.example.org"))];
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("own log"), "{e}");
+    let mut c = base();
+    let mut u = upstream(None);
+    u.vkey = None;
+    c.mirror.upstreams = vec![u];
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("log_key with origin"), "{e}");
+    let mut c = base();
+    c.mirror.name = Some("log.example.org".into());
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("mirror.name"), "{e}");
+    let mut c = base();
+    c.mirror.name = Some("bad name".into());
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("mirror.name")
+    );
+    // The section parses from TOML, unknown keys refused.
+    let text = format!(
+        "{}\n[[mirror.upstream]]\nurl = \"https://u.example/api/v2\"\nvkey = \"{}\"\n",
+        base().to_toml(),
+        upstream_vkey()
+    );
+    let c = RawConfig::parse(&text).unwrap().validate().unwrap();
+    assert_eq!(c.upstreams[0].origin, "upstream.example");
+    assert_eq!(c.upstreams[0].interval.as_secs(), 60);
+    let e = RawConfig::parse(&text.replace("vkey =", "vkee ="))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("vkee"), "{e}");
 }

@@ -47,7 +47,7 @@ pub enum Error {
         /// The file.
         file: String,
         /// Why.
-        source: islet_snapshot::Error,
+        source: Box<islet_snapshot::Error>,
     },
     /// An error from the log layer (store, formats, fetching).
     #[error(transparent)]

@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use islet_log::checkpoint::SignedCheckpoint;
 use islet_log::extend::{Extension, MirrorTarget, Standing};
+use islet_log::merkle::tree_hash;
 use islet_log::note::NoteVerifier;
 use islet_log::source::{LogSource, Resource};
 use islet_log::store::{Store, TreeHead};
-use islet_log::merkle::tree_hash;
 use islet_log::tiles::{BundleId, TILE_WIDTH, TileFetcher, TileHashReader, TileId, tile_width};
 use islet_snapshot::import::{ImportRequest, Outcome as ImportOutcome, import};
 
@@ -458,7 +458,7 @@ fn sync_snapshots(req: &SyncRequest<'_>, files: &[PathBuf]) -> Result<SyncReport
                 Err(source) => {
                     return Err(Error::Snapshot {
                         file: file.display().to_string(),
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }
@@ -473,7 +473,7 @@ fn sync_snapshots(req: &SyncRequest<'_>, files: &[PathBuf]) -> Result<SyncReport
     {
         return Err(Error::Snapshot {
             file: file.display().to_string(),
-            source,
+            source: Box::new(source),
         });
     }
     let after = find_target(req)?;

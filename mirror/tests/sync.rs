@@ -30,7 +30,13 @@ fn entry(tag: &str, i: u64, pad: usize) -> Vec<u8> {
 
 /// A tlog-tiles directory of `size` entries tagged `tag`.
 fn upstream(dir: &Path, tag: &str, size: u64, pad: usize) -> PathBuf {
-    write_log(dir, ORIGIN, &signer(), (0..size).map(|i| entry(tag, i, pad))).unwrap();
+    write_log(
+        dir,
+        ORIGIN,
+        &signer(),
+        (0..size).map(|i| entry(tag, i, pad)),
+    )
+    .unwrap();
     dir.to_path_buf()
 }
 
@@ -92,8 +98,12 @@ fn assert_nothing_staged(store: &Store) {
     let size = store.tree_head(log).unwrap().unwrap().size;
     assert_eq!(store.staged_progress(log).unwrap(), None);
     let next = size / 256 + 1;
-    assert_eq!(store.bundle(log, next).unwrap(), None, "bundle {next} staged");
-    if size % 256 != 0 {
+    assert_eq!(
+        store.bundle(log, next).unwrap(),
+        None,
+        "bundle {next} staged"
+    );
+    if !size.is_multiple_of(256) {
         let edge = store.bundle(log, size / 256).unwrap().unwrap();
         let width = u16::try_from(size % 256).unwrap();
         let id = BundleId {
@@ -116,13 +126,19 @@ fn a_mirror_follows_its_upstream_and_is_identical_to_it() {
     let store = Store::open(&tmp.path().join("db"), true).unwrap();
 
     let r = sync_dir(&store, &small).unwrap();
-    assert_eq!((r.outcome, r.previous_size, r.size), (Outcome::Applied, 0, 300));
+    assert_eq!(
+        (r.outcome, r.previous_size, r.size),
+        (Outcome::Applied, 0, 300)
+    );
     assert_same_tiles(&store, &small, 300);
 
     // 300 is not a multiple of 256: the growth re-fetches bundle 1 and
     // checks its first 44 entries against the mirror's.
     let r = sync_dir(&store, &large).unwrap();
-    assert_eq!((r.outcome, r.previous_size, r.size), (Outcome::Applied, 300, 1000));
+    assert_eq!(
+        (r.outcome, r.previous_size, r.size),
+        (Outcome::Applied, 300, 1000)
+    );
     assert_eq!(r.entries_added, 700);
     assert!(r.fetched_bytes > 0);
     assert_same_tiles(&store, &large, 1000);
@@ -359,7 +375,9 @@ fn the_key_is_pinned_and_the_origin_checked() {
     let store = Store::open(&tmp.path().join("db"), true).unwrap();
     let rt = runtime();
     let source = Upstream::Log(LogSource::Dir(small.clone()));
-    let other_key = Ed25519Signer::from_seed(ORIGIN, &[10; 32]).unwrap().verifier();
+    let other_key = Ed25519Signer::from_seed(ORIGIN, &[10; 32])
+        .unwrap()
+        .verifier();
     let mut req = SyncRequest {
         store: &store,
         key: Some(other_key.clone()),
@@ -391,7 +409,10 @@ fn the_key_is_pinned_and_the_origin_checked() {
 
     // The own origin cannot be mirrored; concurrency is bounded.
     req.own_origin = Some(ORIGIN.into());
-    assert!(matches!(sync(&req, &source, rt.handle()).unwrap_err(), Error::Usage { .. }));
+    assert!(matches!(
+        sync(&req, &source, rt.handle()).unwrap_err(),
+        Error::Usage { .. }
+    ));
     req.own_origin = None;
     for (c, ok) in [(0, false), (1, true), (32, true), (33, false)] {
         req.concurrency = c;

@@ -7,6 +7,7 @@ mod durability;
 mod fsck;
 mod hostile;
 mod http_limits;
+mod mirror;
 mod oci;
 mod serve;
 mod snapshot;

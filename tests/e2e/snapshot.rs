@@ -66,7 +66,12 @@ impl TileFetcher for MirrorTiles {
 /// at `port`/`prefix` serves, after checking it with islet's own
 /// verification: the checkpoint against the log key, the tiles against the
 /// signed root, the entry's inclusion proof against the root.
-fn entry_from_mirror(port: u16, prefix: &str, key: &NoteVerifier, index: u64) -> serde_json::Value {
+pub(crate) fn entry_from_mirror(
+    port: u16,
+    prefix: &str,
+    key: &NoteVerifier,
+    index: u64,
+) -> serde_json::Value {
     let (status, note) = http_get(port, &format!("{prefix}/checkpoint"));
     assert_eq!(status, 200);
     let signed = SignedCheckpoint::open(&note, key, &[], Some("127.0.0.1")).unwrap();

@@ -32,6 +32,17 @@ pub(crate) enum MirrorCommand {
     Sync(SyncArgs),
     /// List the mirrors of a data directory: origin, size, pinned key.
     List(ListArgs),
+    /// Print the verifier key (a cosignature/v1 vkey) of the mirror key,
+    /// which cosigns every mirrored checkpoint `islet serve` serves;
+    /// creates the key on first use.
+    Key(KeyCommandArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct KeyCommandArgs {
+    /// The data directory (initialised with islet init).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
 }
 
 #[derive(Args)]
@@ -66,6 +77,25 @@ pub(crate) fn run(command: &MirrorCommand) -> ExitCode {
     match command {
         MirrorCommand::Sync(a) => run_sync(a),
         MirrorCommand::List(a) => run_list(a),
+        MirrorCommand::Key(a) => run_key(a),
+    }
+}
+
+fn run_key(a: &KeyCommandArgs) -> ExitCode {
+    let data = DataDir::new(&a.data);
+    let loaded = data
+        .load_config()
+        .and_then(islet_log::server::config::RawConfig::validate)
+        .and_then(|cfg| data.load_mirror_signer(&cfg));
+    match loaded {
+        Ok(signer) => {
+            println!(
+                "{}",
+                islet_log::note::NoteSigner::verifier(signer.as_ref()).to_vkey()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(false, &e.into()),
     }
 }
 

@@ -159,11 +159,28 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
         let prepared = tokio::task::block_in_place(|| islet_log::server::prepare(&data, config))?;
         let origin = prepared.config.raw.origin.clone();
         let vkey = prepared.vkey.clone();
+        let mirror_vkey = prepared.mirror_vkey.clone();
+        let followed = islet_mirror::follow::followed(&data, &prepared.config).map_err(|e| {
+            islet_log::Error::Config {
+                reason: e.to_string(),
+            }
+        })?;
+        let following = followed.len();
+        islet_mirror::follow::spawn(
+            std::sync::Arc::clone(&prepared.state.store),
+            origin.clone(),
+            followed,
+            tokio::runtime::Handle::current(),
+        );
         let trusted_root = data.trusted_root_path();
         let trust_config = data.client_trust_config_path();
         islet_log::server::serve(prepared, shutdown_signal(), move |addr| {
             eprintln!("islet: serving log {origin} on http://{addr}");
             eprintln!("islet: verifier key {vkey}");
+            eprintln!("islet: mirror key {mirror_vkey}");
+            if following > 0 {
+                eprintln!("islet: following {following} upstream log(s)");
+            }
             eprintln!("islet: trusted root {}", trusted_root.display());
             eprintln!("islet: client trust config {}", trust_config.display());
         })

@@ -34,6 +34,12 @@ pub mod limits {
     pub const MAX_TIMEOUT_MS: u64 = 600_000;
     /// Open connections: one file descriptor each.
     pub const MAX_CONNECTIONS: usize = 65_536;
+    /// Upstreams one `islet serve` follows.
+    pub const MAX_UPSTREAMS: usize = 64;
+    /// Polling an upstream more often than every second is a load test.
+    pub const MIN_FOLLOW_INTERVAL_SECS: u64 = 1;
+    /// Less often than daily is not following.
+    pub const MAX_FOLLOW_INTERVAL_SECS: u64 = 86_400;
 }
 
 /// Log key algorithms.
@@ -77,6 +83,81 @@ pub struct RawConfig {
     /// Limits on clients.
     #[serde(default)]
     pub http: RawHttp,
+    /// Mirrors: the mirror key and the upstreams `islet serve` follows.
+    #[serde(default)]
+    pub mirror: RawMirror,
+}
+
+/// `[mirror]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMirror {
+    /// Cosigner name of the mirror key (default `<origin>/mirror`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The mirror key, PKCS#8 Ed25519 PEM, relative to the data directory;
+    /// created on first use. Never the log key (C2SP tlog-cosignature: one
+    /// key, one identity).
+    #[serde(default = "default_mirror_key")]
+    pub key: PathBuf,
+    /// Upstreams followed by `islet serve` (`[[mirror.upstream]]`).
+    #[serde(default, rename = "upstream", skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<RawUpstream>,
+}
+
+impl Default for RawMirror {
+    fn default() -> Self {
+        Self {
+            name: None,
+            key: default_mirror_key(),
+            upstreams: Vec::new(),
+        }
+    }
+}
+
+fn default_mirror_key() -> PathBuf {
+    PathBuf::from("keys/mirror.pem")
+}
+
+/// `[[mirror.upstream]]`: a log `islet serve` keeps a mirror of.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    /// A tlog-tiles URL prefix (`https://…/api/v2`) or a directory.
+    pub url: String,
+    /// The log's verifier key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vkey: Option<String>,
+    /// Or its public key (PEM, relative to the data directory) with
+    /// `origin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_key: Option<PathBuf>,
+    /// The log's origin (default: the vkey's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Seconds between syncs.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+}
+
+fn default_interval() -> u64 {
+    60
+}
+
+/// A validated upstream. The key is checked when the server starts (a
+/// `log_key` file is read then).
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// URL or directory.
+    pub url: String,
+    /// The log's origin.
+    pub origin: String,
+    /// The key, as the file gives it.
+    pub vkey: Option<String>,
+    /// Or the public key file (absolute or relative to the data directory).
+    pub log_key: Option<PathBuf>,
+    /// Time between syncs.
+    pub interval: Duration,
 }
 
 /// `[http]`.
@@ -149,6 +230,10 @@ pub struct Config {
     pub sequencer: SequencerConfig,
     /// Limits on clients.
     pub http: HttpLimits,
+    /// The cosigner name of the mirror key.
+    pub mirror_name: String,
+    /// The upstreams to follow.
+    pub upstreams: Vec<Upstream>,
 }
 
 fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
@@ -260,12 +345,91 @@ impl RawConfig {
             batch_max_age: Duration::from_millis(s.batch_max_age_ms),
             max_pending: s.max_pending,
         };
+        let (mirror_name, upstreams) = self.validate_mirror()?;
         Ok(Config {
             raw: self,
             listen,
             sequencer,
             http,
+            mirror_name,
+            upstreams,
         })
+    }
+
+    fn validate_mirror(&self) -> Result<(String, Vec<Upstream>)> {
+        let m = &self.mirror;
+        let name = m
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}/mirror", self.origin));
+        if !crate::note::is_valid_key_name(&name) {
+            return Err(invalid(
+                "mirror.name",
+                format!("{name:?} is not a valid key name (no spaces, no '+')"),
+            ));
+        }
+        if name == self.origin {
+            return Err(invalid(
+                "mirror.name",
+                "must differ from the log's origin: a mirror cosigns as its own identity",
+            ));
+        }
+        if m.upstreams.len() > limits::MAX_UPSTREAMS {
+            return Err(invalid(
+                "mirror.upstream",
+                format!("at most {} upstreams", limits::MAX_UPSTREAMS),
+            ));
+        }
+        let mut out: Vec<Upstream> = Vec::new();
+        for (i, u) in m.upstreams.iter().enumerate() {
+            let field = |f: &str| format!("mirror.upstream[{i}].{f}");
+            if u.url.is_empty() {
+                return Err(invalid(&field("url"), "is empty"));
+            }
+            if !(limits::MIN_FOLLOW_INTERVAL_SECS..=limits::MAX_FOLLOW_INTERVAL_SECS)
+                .contains(&u.interval_secs)
+            {
+                return Err(invalid(
+                    &field("interval_secs"),
+                    format!(
+                        "must be {}..={}",
+                        limits::MIN_FOLLOW_INTERVAL_SECS,
+                        limits::MAX_FOLLOW_INTERVAL_SECS
+                    ),
+                ));
+            }
+            let origin = match (&u.vkey, &u.log_key, &u.origin) {
+                (Some(vkey), None, origin) => {
+                    let v = crate::note::NoteVerifier::from_vkey(vkey)
+                        .map_err(|e| invalid(&field("vkey"), e))?;
+                    origin.clone().unwrap_or_else(|| v.name().to_owned())
+                }
+                (None, Some(_), Some(origin)) => origin.clone(),
+                _ => {
+                    return Err(invalid(&field("vkey"), "give vkey, or log_key with origin"));
+                }
+            };
+            if origin == self.origin {
+                return Err(invalid(
+                    &field("origin"),
+                    format!("{origin} is this data directory's own log"),
+                ));
+            }
+            if out.iter().any(|o| o.origin == origin) {
+                return Err(invalid(
+                    &field("origin"),
+                    format!("{origin} is followed twice"),
+                ));
+            }
+            out.push(Upstream {
+                url: u.url.clone(),
+                origin,
+                vkey: u.vkey.clone(),
+                log_key: u.log_key.clone(),
+                interval: Duration::from_secs(u.interval_secs),
+            });
+        }
+        Ok((name, out))
     }
 
     /// Parses `islet.toml` text.

@@ -7,9 +7,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::{KeyType, RawConfig, RawHttp, RawSequencer, origin_of};
+use super::config::{Config, KeyType, RawConfig, RawHttp, RawMirror, RawSequencer, origin_of};
 use crate::error::{Error, Result};
-use crate::note::{EcdsaP256Signer, Ed25519Signer, NoteSigner};
+use crate::note::{CosignatureV1Signer, EcdsaP256Signer, Ed25519Signer, NoteSigner};
 use crate::rekor::request::MAX_REQUEST_BYTES;
 
 /// Default data directory of `islet serve`.
@@ -146,16 +146,7 @@ impl DataDir {
             }
         };
         let key_rel = PathBuf::from("keys/log.pem");
-        let key_path = self.root.join(&key_rel);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key_path)
-            .map_err(io(&key_path))?;
-        f.write_all(&pem)
-            .and_then(|()| f.sync_all())
-            .map_err(io(&key_path))?;
+        write_private_key(&self.root.join(&key_rel), &pem)?;
         let raw = RawConfig {
             origin,
             public_url: opts.public_url.clone(),
@@ -168,6 +159,7 @@ impl DataDir {
             sequencer: RawSequencer::default(),
             max_request_bytes: MAX_REQUEST_BYTES,
             http: RawHttp::default(),
+            mirror: RawMirror::default(),
         };
         raw.clone().validate()?;
         let cfg = self.config_path();
@@ -190,21 +182,74 @@ impl DataDir {
     /// # Errors
     /// [`Error::Config`] for loose permissions; key and I/O errors.
     pub fn load_signer(&self, cfg: &RawConfig) -> Result<Arc<dyn NoteSigner>> {
-        let path = self.root.join(&cfg.key);
-        let mode = std::fs::metadata(&path)
-            .map_err(io(&path))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
+        let pem = read_private_key(&self.root.join(&cfg.key))?;
+        load_signer_pem(cfg.key_type, &cfg.origin, &pem)
+    }
+
+    /// Loads the mirror key (a `cosignature/v1` Ed25519 key named
+    /// `cfg.mirror_name`), creating it on first use. It must not be the log
+    /// key: one key, one identity.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for loose permissions or the log key reused; key
+    /// and I/O errors.
+    pub fn load_mirror_signer(&self, cfg: &Config) -> Result<Arc<CosignatureV1Signer>> {
+        let path = self.root.join(&cfg.raw.mirror.key);
+        if !path.exists() {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            let der = Ed25519Signer::generate(&cfg.mirror_name)?.1;
+            let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes();
+            write_private_key(&path, &pem)?;
+        }
+        let pem = read_private_key(&path)?;
+        let mirror = Ed25519Signer::from_pkcs8(&cfg.mirror_name, &pem)?;
+        let log = read_private_key(&self.root.join(&cfg.raw.key))?;
+        if let Ok(log) = Ed25519Signer::from_pkcs8(&cfg.raw.origin, &log)
+            && log.public_key() == mirror.public_key()
+        {
             return Err(Error::Config {
                 reason: format!(
-                    "{}: key file mode is {:o}; it must not be readable by group or others (chmod 600)",
-                    path.display(),
-                    mode & 0o777
+                    "mirror.key: {} is the log key; a mirror cosigns with a key of its own",
+                    path.display()
                 ),
             });
         }
-        let pem = std::fs::read(&path).map_err(io(&path))?;
-        load_signer_pem(cfg.key_type, &cfg.origin, &pem)
+        Ok(Arc::new(CosignatureV1Signer::from_pkcs8(
+            &cfg.mirror_name,
+            &pem,
+        )?))
     }
+}
+
+/// Writes a new private key file, mode 0600, synced.
+fn write_private_key(path: &Path, pem: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(pem)
+        .and_then(|()| f.sync_all())
+        .map_err(io(path))
+}
+
+/// Reads a private key file, refusing one readable by group or others.
+fn read_private_key(path: &Path) -> Result<Vec<u8>> {
+    let mode = std::fs::metadata(path)
+        .map_err(io(path))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::Config {
+            reason: format!(
+                "{}: key file mode is {:o}; it must not be readable by group or others (chmod 600)",
+                path.display(),
+                mode & 0o777
+            ),
+        });
+    }
+    std::fs::read(path).map_err(io(path))
 }

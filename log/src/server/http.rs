@@ -54,6 +54,8 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// The mirrored logs, by SHA-256 of their origin.
     pub mirrors: Arc<super::mirrors::MirrorIndex>,
+    /// Cosigns the checkpoints of mirrored logs as they are served.
+    pub mirror_signer: Arc<crate::note::CosignatureV1Signer>,
 }
 
 /// Builds the router.

@@ -109,20 +109,26 @@ async fn find(s: &AppState, origin_hash: &str) -> Result<(LogNumber, u64, Vec<u8
     }
 }
 
-/// `GET /mirror/<hash>/checkpoint`.
+/// `GET /mirror/<hash>/checkpoint`: the log's checkpoint with the mirror's
+/// `cosignature/v1` line added (C2SP tlog-mirror: "durably stored and
+/// served up to this size"; the tree head is committed before it is ever
+/// served).
 pub(crate) async fn checkpoint(
     State(s): State<AppState>,
     Path(origin_hash): Path<String>,
 ) -> Response {
     match find(&s, &origin_hash).await {
-        Ok((_, _, note)) => (
-            [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            note,
-        )
-            .into_response(),
+        Ok((_, _, note)) => match s.mirror_signer.cosign(&note) {
+            Ok(cosigned) => (
+                [
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                cosigned,
+            )
+                .into_response(),
+            Err(e) => internal(&e),
+        },
         Err(r) => r,
     }
 }

@@ -32,6 +32,8 @@ pub struct Prepared {
     pub state: AppState,
     /// The log's verifier key (vkey).
     pub vkey: String,
+    /// The mirror key's verifier key (a `cosignature/v1` vkey).
+    pub mirror_vkey: String,
     /// The configuration in force.
     pub config: Config,
 }
@@ -43,6 +45,7 @@ pub struct Prepared {
 /// Anything that must stop a start: configuration, key, store, fork guard.
 pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     let signer = data.load_signer(&config.raw)?;
+    let mirror_signer = data.load_mirror_signer(&config)?;
     let store = Arc::new(Store::open(&data.db_path(), true)?);
     if store.mirror(&config.raw.origin)?.is_some() {
         return Err(Error::Config {
@@ -111,10 +114,12 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         max_request_bytes: config.raw.max_request_bytes,
         body_read_timeout: config.http.body_read_timeout,
         mirrors,
+        mirror_signer: Arc::clone(&mirror_signer),
     };
     Ok(Prepared {
         state,
         vkey: verifier.to_vkey(),
+        mirror_vkey: crate::note::NoteSigner::verifier(mirror_signer.as_ref()).to_vkey(),
         config,
     })
 }
