@@ -7,10 +7,13 @@
 //!   tlog-tiles log (HTTP(S) or a directory) or from snapshot files,
 //!   storing nothing before it is verified, resumable, never rewinding;
 //! - [`follow`]: continuous mode, the upstreams of `islet.toml` followed
-//!   by `islet serve`.
+//!   by `islet serve`;
+//! - [`verify`]: the transparency-log part of Sigstore bundles, checked
+//!   offline, optionally against a local log or mirror.
 
 pub mod error;
 pub mod follow;
 pub mod sync;
+pub mod verify;
 
 pub use error::{Error, Result};

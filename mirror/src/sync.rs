@@ -402,11 +402,13 @@ fn fetch_and_extend(
     Ok(bytes)
 }
 
-/// Hash tiles of the upstream, fetched on the runtime from a thread that
-/// is not one of its own.
-struct SourceTiles<'a> {
-    source: &'a LogSource,
-    runtime: &'a tokio::runtime::Handle,
+/// Hash tiles of a tlog-tiles log, fetched on a (multi-thread) runtime
+/// from a thread that is not one of its own.
+pub(crate) struct SourceTiles<'a> {
+    /// The log.
+    pub(crate) source: &'a LogSource,
+    /// Where the fetches run.
+    pub(crate) runtime: &'a tokio::runtime::Handle,
 }
 
 impl TileFetcher for SourceTiles<'_> {

@@ -12,3 +12,4 @@ mod oci;
 mod serve;
 mod snapshot;
 mod support;
+mod verify;

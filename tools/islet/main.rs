@@ -8,6 +8,7 @@ mod mirror;
 mod report;
 mod server;
 mod snapshot;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -60,6 +61,15 @@ enum Command {
     /// Keep verified copies of other logs: sync from an upstream, list.
     #[command(subcommand)]
     Mirror(mirror::MirrorCommand),
+    /// Verify the transparency-log part of Sigstore bundles offline: the
+    /// body matches the bundle, the inclusion proof leads to a checkpoint
+    /// signed by the trusted root's key, the signature verifies over the
+    /// digest; with --log, the entry is in the local log or mirror and the
+    /// checkpoint is consistent with it.
+    ///
+    /// Exit status: 0 when every bundle verifies, 1 when one does not (one
+    /// verdict line each, with the reason), 2 on a usage or I/O error.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,5 +81,6 @@ fn main() -> ExitCode {
         Command::Fsck(args) => fsck::run(&args),
         Command::Snapshot(command) => snapshot::run(&command),
         Command::Mirror(command) => mirror::run(&command),
+        Command::Verify(args) => verify::run(&args),
     }
 }

@@ -1,0 +1,395 @@
+//! Offline verification of the real staging bundle from sigstore-python
+//! (`../shared/vectors/rekor-v2/sigstore-python`), and of tampered
+//! variants, each failing at the check that catches it.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use islet_mirror::verify::trusted_root::TrustedRoot;
+use islet_mirror::verify::{Check, Verifier};
+use serde_json::Value;
+
+#[path = "../../log/tests/support/vectors_dir.rs"]
+mod vectors_dir_impl;
+
+const ARTIFACT_SHA256: &str = "15f67246115921bb7c1de0e7e9e9275c8016dc254a0c009888944b7ed3644aaa";
+
+fn vectors(test: &str) -> Option<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    vectors_dir_impl::vectors_dir(&workspace, test).map(|v| v.join("rekor-v2/sigstore-python"))
+}
+
+fn load(dir: &Path) -> (Value, Value) {
+    let bundle = std::fs::read(dir.join("staging-rekor-v2.txt.sigstore.json")).unwrap();
+    let root = std::fs::read(dir.join("trusted_root.staging.json")).unwrap();
+    (
+        serde_json::from_slice(&bundle).unwrap(),
+        serde_json::from_slice(&root).unwrap(),
+    )
+}
+
+fn verify(bundle: &Value, root: &Value, artifact: Option<[u8; 32]>) -> Result<(), (Check, String)> {
+    let root = TrustedRoot::parse(&serde_json::to_vec(root).unwrap()).unwrap();
+    let v = Verifier {
+        root: &root,
+        local: None,
+        artifact,
+    };
+    v.verify(&serde_json::to_vec(bundle).unwrap())
+        .map(|_| ())
+        .map_err(|f| (f.check, f.reason))
+}
+
+fn digest() -> [u8; 32] {
+    hex::decode(ARTIFACT_SHA256).unwrap().try_into().unwrap()
+}
+
+fn entry(b: &mut Value) -> &mut Value {
+    &mut b["verificationMaterial"]["tlogEntries"][0]
+}
+
+fn envelope(b: &mut Value) -> String {
+    entry(b)["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn set_envelope(b: &mut Value, text: &str) {
+    entry(b)["inclusionProof"]["checkpoint"]["envelope"] = Value::String(text.to_owned());
+}
+
+/// Flips one bit of a base64 field's decoded bytes.
+fn flip_b64(v: &mut Value, at: usize) {
+    let mut bytes = STANDARD.decode(v.as_str().unwrap()).unwrap();
+    bytes[at] ^= 1;
+    *v = Value::String(STANDARD.encode(bytes));
+}
+
+#[test]
+fn the_staging_bundle_verifies_offline_with_the_staging_root() {
+    let Some(dir) = vectors("the_staging_bundle_verifies") else {
+        return;
+    };
+    let (bundle, root) = load(&dir);
+    let parsed = TrustedRoot::parse(&serde_json::to_vec(&root).unwrap()).unwrap();
+    let v = Verifier {
+        root: &parsed,
+        local: None,
+        artifact: Some(digest()),
+    };
+    let ok = v.verify(&serde_json::to_vec(&bundle).unwrap()).unwrap();
+    assert_eq!(
+        (
+            ok.kind.as_str(),
+            ok.version.as_str(),
+            ok.log_index,
+            ok.tree_size
+        ),
+        ("hashedrekord", "0.0.2", 645, 646)
+    );
+    assert_eq!(ok.origin, "log2025-alpha1.rekor.sigstage.dev");
+    assert!(!ok.key_from_log);
+}
+
+#[test]
+fn tampered_bundles_fail_at_the_check_that_catches_them() {
+    let Some(dir) = vectors("tampered_bundles_fail") else {
+        return;
+    };
+    let (bundle, root) = load(&dir);
+    type Tamper = fn(&mut Value, &mut Value);
+    let cases: Vec<(&str, Tamper, Check, &str)> = vec![
+        (
+            "one bit of the logged body",
+            |b, _| flip_b64(&mut entry(b)["canonicalizedBody"], 40),
+            Check::InclusionProof,
+            "",
+        ),
+        (
+            "one bit of a proof hash",
+            |b, _| flip_b64(&mut entry(b)["inclusionProof"]["hashes"][2], 5),
+            Check::InclusionProof,
+            "",
+        ),
+        (
+            "the proof's root",
+            |b, _| flip_b64(&mut entry(b)["inclusionProof"]["rootHash"], 0),
+            Check::Checkpoint,
+            "the proof is for",
+        ),
+        (
+            "the checkpoint's root",
+            |b, _| {
+                let text = envelope(b).replace("kNum4Jmd", "kNum4JmE");
+                set_envelope(b, &text);
+            },
+            Check::Checkpoint,
+            "",
+        ),
+        (
+            "the checkpoint's signature line",
+            |b, _| {
+                let text = envelope(b).replace("8w1amQA0XB55", "8w1amQA0XB56");
+                set_envelope(b, &text);
+            },
+            Check::Checkpoint,
+            "",
+        ),
+        (
+            "the checkpoint's origin",
+            |b, _| {
+                let text = envelope(b).replacen("log2025-alpha1", "log2025-alpha9", 1);
+                set_envelope(b, &text);
+            },
+            Check::Checkpoint,
+            "",
+        ),
+        (
+            "the signed digest",
+            |b, _| flip_b64(&mut b["messageSignature"]["messageDigest"]["digest"], 3),
+            Check::Signature,
+            "does not verify",
+        ),
+        (
+            "the signature",
+            |b, _| flip_b64(&mut b["messageSignature"]["signature"], 20),
+            Check::Signature,
+            "does not verify",
+        ),
+        (
+            "the entry's index",
+            |b, _| entry(b)["logIndex"] = Value::String("644".into()),
+            Check::InclusionProof,
+            "index",
+        ),
+        (
+            "a trusted root without the log",
+            |_, r| {
+                r["tlogs"].as_array_mut().unwrap().remove(1);
+            },
+            Check::UnknownLog,
+            "f30d5a99",
+        ),
+        (
+            "a trusted root with another key for the log",
+            |_, r| {
+                r["tlogs"][1]["publicKey"]["rawBytes"] =
+                    r["tlogs"][2]["publicKey"]["rawBytes"].clone();
+            },
+            Check::Checkpoint,
+            "",
+        ),
+        (
+            "a trusted root with another host for the log",
+            |_, r| {
+                r["tlogs"][1]["baseUrl"] = "https://log2025-alpha1.example.org".into();
+            },
+            Check::Checkpoint,
+            "",
+        ),
+        (
+            "a trusted root whose key expired before the signing",
+            |_, r| {
+                r["tlogs"][1]["publicKey"]["validFor"]["end"] = "2025-05-01T00:00:00Z".into();
+            },
+            Check::KeyValidity,
+            "2025-05-01",
+        ),
+        (
+            "a trusted root whose key starts after the signing",
+            |_, r| {
+                r["tlogs"][1]["publicKey"]["validFor"]["start"] = "2025-07-01T00:00:00Z".into();
+            },
+            Check::KeyValidity,
+            "2025-07-01",
+        ),
+        (
+            "another media type",
+            |b, _| b["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.4+json".into(),
+            Check::Bundle,
+            "media type",
+        ),
+        (
+            "no inclusion proof",
+            |b, _| {
+                entry(b).as_object_mut().unwrap().remove("inclusionProof");
+            },
+            Check::InclusionProof,
+            "no inclusion proof",
+        ),
+        (
+            "an unsupported kind",
+            |b, _| entry(b)["kindVersion"]["version"] = "0.0.3".into(),
+            Check::Body,
+            "not supported",
+        ),
+    ];
+    for (what, tamper, check, says) in cases {
+        let (mut b, mut r) = (bundle.clone(), root.clone());
+        tamper(&mut b, &mut r);
+        let (found, reason) = verify(&b, &r, None).unwrap_err();
+        assert_eq!(found, check, "{what}: {reason}");
+        assert!(reason.contains(says), "{what}: {reason}");
+    }
+    // The right artifact passes, another one fails.
+    verify(&bundle, &root, Some(digest())).unwrap();
+    let mut other = digest();
+    other[0] ^= 1;
+    let (found, reason) = verify(&bundle, &root, Some(other)).unwrap_err();
+    assert_eq!(found, Check::Artifact, "{reason}");
+    // Unknown cosignature lines on the checkpoint are ignored.
+    let mut b = bundle.clone();
+    let text = envelope(&mut b)
+        + "\u{2014} witness.example.org AAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+    set_envelope(&mut b, &text);
+    verify(&b, &root, None).unwrap();
+}
+
+/// A Rekor v1 log of two entries, made here by hand: an ECDSA P-256 log
+/// key, a hashedrekord 0.0.1 body for a certificate-signed artifact, a
+/// checkpoint in Rekor v1's shape (`<host> - <tree ID>`, a `Timestamp:`
+/// line), and a bundle v0.1 with a certificate chain.
+struct RekorV1 {
+    bundle: Value,
+    root: Value,
+}
+
+fn rekor_v1(integrated_time: u64) -> RekorV1 {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    use islet_log::checkpoint::Checkpoint;
+    use islet_log::merkle::{leaf_hash, node_hash};
+    use islet_log::note::{EcdsaP256Signer, NoteSigner};
+
+    let (log_signer, _) = EcdsaP256Signer::generate("rekor.example.org").unwrap();
+    let log_spki = log_signer.spki().to_vec();
+    let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["signer.example.org".into()])
+        .unwrap()
+        .self_signed(&signing)
+        .unwrap();
+    let cert_der = cert.der().to_vec();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
+        .unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"a rekor v1 artifact");
+    let sig = key.sign_digest(&digest).unwrap().as_ref().to_vec();
+    // PEM as Go's encoding/pem writes it (what Rekor v1 logs).
+    let b64_der = STANDARD.encode(&cert_der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64_der.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    let body = format!(
+        r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":"{}"}}}},"signature":{{"content":"{}","publicKey":{{"content":"{}"}}}}}}}}"#,
+        hex::encode(digest.as_ref()),
+        STANDARD.encode(&sig),
+        STANDARD.encode(pem.as_bytes())
+    );
+    let other = leaf_hash(b"another entry");
+    let root = node_hash(&leaf_hash(body.as_bytes()), &other);
+    let note = Checkpoint {
+        origin: "rekor.example.org - 2605736670972794746".into(),
+        size: 2,
+        root,
+        extensions: vec!["Timestamp: 1700000000000000000".into()],
+    }
+    .sign(&[&log_signer as &dyn NoteSigner])
+    .unwrap();
+    let log_id = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &log_spki);
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        "verificationMaterial": {
+            "x509CertificateChain": { "certificates": [{ "rawBytes": STANDARD.encode(&cert_der) }] },
+            "tlogEntries": [{
+                "logIndex": "0",
+                "logId": { "keyId": STANDARD.encode(log_id.as_ref()) },
+                "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
+                "integratedTime": integrated_time.to_string(),
+                "inclusionProof": {
+                    "logIndex": "0",
+                    "rootHash": STANDARD.encode(root),
+                    "treeSize": "2",
+                    "hashes": [STANDARD.encode(other)],
+                    "checkpoint": { "envelope": String::from_utf8(note).unwrap() },
+                },
+                "canonicalizedBody": STANDARD.encode(body.as_bytes()),
+            }],
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest.as_ref()) },
+            "signature": STANDARD.encode(&sig),
+        },
+    });
+    let root = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [{
+            "baseUrl": "https://rekor.example.org",
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {
+                "rawBytes": STANDARD.encode(&log_spki),
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                "validFor": { "start": "2023-01-01T00:00:00Z" },
+            },
+            "logId": { "keyId": STANDARD.encode(log_id.as_ref()) },
+        }],
+    });
+    RekorV1 { bundle, root }
+}
+
+#[test]
+fn rekor_v1_entries_with_a_proof_and_a_checkpoint_verify() {
+    // 2023-11-14, inside the key's validity.
+    let v1 = rekor_v1(1_700_000_000);
+    verify(&v1.bundle, &v1.root, None).unwrap();
+
+    // Integrated before the key's validity.
+    let early = rekor_v1(1_600_000_000);
+    let (check, reason) = verify(&early.bundle, &early.root, None).unwrap_err();
+    assert_eq!(check, Check::KeyValidity, "{reason}");
+
+    // A checkpoint origin that is not "<host> - <tree ID>".
+    let mut b = v1.bundle.clone();
+    let text = envelope(&mut b).replacen(" - 2605736670972794746", "", 1);
+    set_envelope(&mut b, &text);
+    let (check, reason) = verify(&b, &v1.root, None).unwrap_err();
+    assert_eq!(check, Check::Checkpoint, "{reason}");
+    assert!(reason.contains("tree ID"), "{reason}");
+
+    // Another certificate in the bundle than the one logged.
+    let other = rekor_v1(1_700_000_000);
+    let mut b = v1.bundle.clone();
+    b["verificationMaterial"]["x509CertificateChain"] =
+        other.bundle["verificationMaterial"]["x509CertificateChain"].clone();
+    let (check, reason) = verify(&b, &v1.root, None).unwrap_err();
+    assert_eq!(check, Check::Body, "{reason}");
+    assert!(reason.contains("certificate"), "{reason}");
+
+    // Another signature: not the logged one.
+    let mut b = v1.bundle.clone();
+    b["messageSignature"]["signature"] = other.bundle["messageSignature"]["signature"].clone();
+    let (check, _) = verify(&b, &v1.root, None).unwrap_err();
+    assert_eq!(check, Check::Body);
+}
+
+#[test]
+fn a_message_signature_without_its_digest_is_checked_against_the_artifact_or_the_log() {
+    let Some(dir) = vectors("a_message_signature_without_its_digest") else {
+        return;
+    };
+    let (mut bundle, root) = load(&dir);
+    bundle["messageSignature"]
+        .as_object_mut()
+        .unwrap()
+        .remove("messageDigest");
+    verify(&bundle, &root, None).unwrap();
+    verify(&bundle, &root, Some(digest())).unwrap();
+    let mut other = digest();
+    other[31] ^= 1;
+    let (check, reason) = verify(&bundle, &root, Some(other)).unwrap_err();
+    assert_eq!(check, Check::Signature, "{reason}");
+}

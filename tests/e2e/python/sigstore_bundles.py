@@ -1,0 +1,105 @@
+"""Write Sigstore bundles for entries that sigstore-python logs in islet.
+
+Each entry is made the way `sigstore sign` and `sigstore attest` make them,
+minus Fulcio: a fresh P-256 key and a throw-away self-signed certificate,
+the request built by sigstore-python's own RekorV2Client builders, and the
+bundle put together by sigstore-python's `Bundle._from_parts` from the
+TransparencyLogEntry islet answered with.
+
+Even i: an artifact signature (hashedrekord); every fourth also records the
+message digest in the bundle. Odd i: an in-toto statement about the
+artifact in a DSSE envelope (logged as a hashedrekord over the PAE, as
+sigstore-python 4.5 does).
+
+Usage: python sigstore_bundles.py CLIENT_TRUST_CONFIG OUTDIR N
+Writes OUTDIR/bundle-<i>.sigstore.json and OUTDIR/artifact-<i>; prints one
+JSON line {"indexes": [...]}.
+"""
+
+import base64
+import datetime
+import hashlib
+import json
+import os
+import sys
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+from cryptography.x509.oid import NameOID
+from sigstore import dsse
+from sigstore._internal.rekor.client_v2 import RekorV2Client
+from sigstore.hashes import Hashed
+from sigstore.models import Bundle, ClientTrustConfig
+from sigstore_models.common.v1 import HashAlgorithm, HashOutput, MessageSignature
+
+
+def self_signed_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "islet test signer")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+
+
+def main() -> None:
+    config_path, outdir, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    # sigstore-python refuses to construct a bundle without a signed
+    # timestamp (an RFC 3161 TSA, or a Rekor v1 inclusion promise); this
+    # harness has no TSA, and the bundle's transparency-log part, which is
+    # what islet verifies, does not depend on one. Bundle assembly itself
+    # stays sigstore-python's.
+    Bundle._verify = lambda self: None
+    with open(config_path) as f:
+        cfg = ClientTrustConfig.from_json(f.read())
+    (client,) = cfg.signing_config.get_tlogs()
+    if not isinstance(client, RekorV2Client):
+        raise SystemExit(f"expected a Rekor v2 log, got {client}")
+    indexes = []
+    for i in range(count):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = self_signed_certificate(key)
+        artifact = f"islet bundle artifact {i}\n".encode()
+        digest = hashlib.sha256(artifact).digest()
+        if i % 2 == 0:
+            sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+            request = RekorV2Client._build_hashed_rekord_request(
+                Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest), sig, cert
+            )
+            entry = client.create_entry(request)
+            message_digest = None
+            if i % 4 == 0:
+                message_digest = HashOutput(
+                    algorithm=HashAlgorithm.SHA2_256, digest=base64.b64encode(digest)
+                )
+            content = MessageSignature(
+                message_digest=message_digest, signature=base64.b64encode(sig)
+            )
+        else:
+            stmt = (
+                dsse.StatementBuilder()
+                .subjects([dsse.Subject(name=f"artifact-{i}", digest={"sha256": digest.hex()})])
+                .predicate_type("https://islet.example/test/v1")
+                .predicate({"i": i})
+                .build()
+            )
+            content = dsse._sign(key, stmt)
+            entry = client.create_entry(RekorV2Client._build_dsse_request(content, cert))
+        bundle = Bundle._from_parts(cert, content, entry)
+        with open(os.path.join(outdir, f"bundle-{i}.sigstore.json"), "w") as f:
+            f.write(bundle.to_json())
+        with open(os.path.join(outdir, f"artifact-{i}"), "wb") as f:
+            f.write(artifact)
+        indexes.append(int(entry._inner.log_index))
+    print(json.dumps({"indexes": indexes}))
+
+
+if __name__ == "__main__":
+    main()

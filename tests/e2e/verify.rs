@@ -1,0 +1,311 @@
+//! `islet verify` with the real binary: the staging bundle from the
+//! vectors, bundles sigstore-python made against a running islet (with
+//! and without `--log`: the data directory, its URL, a mirror), verdict
+//! lines and exit codes, and the bundle file limit.
+
+use std::path::{Path, PathBuf};
+
+use islet_mirror::verify::bundle::MAX_BUNDLE_FILE_BYTES;
+
+use crate::snapshot::log_key;
+use crate::support::{Islet, free_port, islet, sigstore_python, vectors_dir, write_entries};
+
+fn staging() -> Option<PathBuf> {
+    vectors_dir("islet verify").map(|v| v.join("rekor-v2/sigstore-python"))
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = islet(args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_staging_bundle_verifies_and_its_verdict_names_the_check() {
+    let Some(dir) = staging() else {
+        return;
+    };
+    let bundle = dir.join("staging-rekor-v2.txt.sigstore.json");
+    let root = dir.join("trusted_root.staging.json");
+    let (b, r) = (bundle.to_str().unwrap(), root.to_str().unwrap());
+    let (code, out, err) = run(&[
+        "verify",
+        "--bundle",
+        b,
+        "--trusted-root",
+        r,
+        "--digest",
+        "sha256:15f67246115921bb7c1de0e7e9e9275c8016dc254a0c009888944b7ed3644aaa",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with("OK ") && out.contains("entry 645 of log2025-alpha1.rekor.sigstage.dev"),
+        "{out}"
+    );
+
+    // A wrong digest: one FAIL line naming the check, exit 1; --json says
+    // the same.
+    let wrong = "sha256:25f67246115921bb7c1de0e7e9e9275c8016dc254a0c009888944b7ed3644aaa";
+    let (code, out, _) = run(&[
+        "verify",
+        "--bundle",
+        b,
+        "--trusted-root",
+        r,
+        "--digest",
+        wrong,
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.starts_with("FAIL ") && out.contains("artifact:"),
+        "{out}"
+    );
+    let (code, out, _) = run(&[
+        "verify",
+        "--bundle",
+        b,
+        b,
+        "--trusted-root",
+        r,
+        "--digest",
+        wrong,
+        "--json",
+    ]);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["verified"].as_u64(), v["failed"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(v["results"][0]["check"], "artifact");
+
+    // The production root does not hold the staging log.
+    let prod = dir.join("trusted_root.production.json");
+    let (code, out, _) = run(&[
+        "verify",
+        "--bundle",
+        b,
+        "--trusted-root",
+        prod.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("unknown_log:"), "{out}");
+
+    // Usage errors: exit 2.
+    let (code, _, err) = run(&["verify", "--bundle", b, "--trusted-root", b]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = run(&[
+        "verify",
+        "--bundle",
+        b,
+        "--trusted-root",
+        r,
+        "--digest",
+        "md5:00",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn a_bundle_file_is_read_up_to_its_limit_and_not_one_byte_more() {
+    let Some(dir) = staging() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(dir.join("staging-rekor-v2.txt.sigstore.json")).unwrap();
+    let limit = usize::try_from(MAX_BUNDLE_FILE_BYTES).unwrap();
+    bytes.resize(limit, b' ');
+    let at = tmp.path().join("at-limit.json");
+    std::fs::write(&at, &bytes).unwrap();
+    bytes.push(b' ');
+    let past = tmp.path().join("past-limit.json");
+    std::fs::write(&past, &bytes).unwrap();
+    let root = dir.join("trusted_root.staging.json");
+    let r = root.to_str().unwrap();
+    let (code, out, err) = run(&[
+        "verify",
+        "--bundle",
+        at.to_str().unwrap(),
+        "--trusted-root",
+        r,
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, _) = run(&[
+        "verify",
+        "--bundle",
+        past.to_str().unwrap(),
+        "--trusted-root",
+        r,
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(out.contains("larger than the 16777216-byte limit"), "{out}");
+}
+
+/// sigstore-python logs `n` entries in `server` and writes their bundles
+/// and artifacts into `dir`.
+fn sigstore_bundles(server_data: &Path, dir: &Path, n: usize) -> Vec<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_bundles.py");
+    let out = std::process::Command::new(sigstore_python())
+        .arg(&script)
+        .arg(server_data.join("client_trust_config.json"))
+        .arg(dir)
+        .arg(n.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sigstore-python failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (0..n)
+        .map(|i| dir.join(format!("bundle-{i}.sigstore.json")))
+        .collect()
+}
+
+#[test]
+fn bundles_sigstore_python_made_against_islet_verify_with_and_without_the_local_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = Islet::start(&tmp.path().join("a"));
+    write_entries(&site, "before", 10);
+    let out_dir = tmp.path().join("bundles");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let bundles = sigstore_bundles(&site.data, &out_dir, 6);
+    let names: Vec<&str> = bundles.iter().map(|p| p.to_str().unwrap()).collect();
+    let root = site.data.join("trusted_root.json");
+    let r = root.to_str().unwrap();
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "--trusted-root", r, "--bundle"];
+        args.extend_from_slice(&names);
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+
+    // Offline, from the bundles alone.
+    let (code, out, err) = verify(&[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("OK ")).count(),
+        6,
+        "{out}"
+    );
+    // Against the data directory while it serves, and against its URL.
+    let data = site.data.to_str().unwrap();
+    for log in [data.to_owned(), format!("{}/api/v2", site.url)] {
+        let (code, out, err) = verify(&["--log", &log]);
+        assert_eq!(code, Some(0), "--log {log}: {out}{err}");
+        assert_eq!(out.matches("present in the local log").count(), 6, "{out}");
+    }
+    // Each with its own artifact; another bundle's artifact fails.
+    for i in [0usize, 1, 2] {
+        let artifact = out_dir.join(format!("artifact-{i}"));
+        let (code, out, _) = run(&[
+            "verify",
+            "--trusted-root",
+            r,
+            "--bundle",
+            names[i],
+            "--artifact",
+            artifact.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "bundle {i}: {out}");
+        let other = out_dir.join(format!("artifact-{}", (i + 2) % 6));
+        let (code, out, _) = run(&[
+            "verify",
+            "--trusted-root",
+            r,
+            "--bundle",
+            names[i],
+            "--artifact",
+            other.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(1), "bundle {i}: {out}");
+        // Bundle 2 carries no digest: the signature is checked over the
+        // other artifact's digest, and does not verify.
+        assert!(
+            out.contains("artifact:") || out.contains("signature:"),
+            "{out}"
+        );
+    }
+
+    // A mirror that has every entry verifies them; one that is behind says so.
+    let vkey = log_key(&site.data).to_vkey();
+    let mirror = tmp.path().join("m");
+    let port = free_port();
+    assert!(
+        islet(&[
+            "init",
+            "--data",
+            mirror.to_str().unwrap(),
+            "--origin",
+            "site-b.example",
+            "--public-url",
+            &format!("http://127.0.0.1:{port}")
+        ])
+        .status
+        .success()
+    );
+    let sync = |dir: &Path| {
+        let out = islet(&[
+            "mirror",
+            "sync",
+            "--data",
+            dir.to_str().unwrap(),
+            "--upstream",
+            &format!("{}/api/v2", site.url),
+            "--vkey",
+            &vkey,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sync(&mirror);
+    let (code, out, err) = verify(&["--log", mirror.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    write_entries(&site, "after", 3);
+    let later_dir = tmp.path().join("later");
+    std::fs::create_dir_all(&later_dir).unwrap();
+    let later = sigstore_bundles(&site.data, &later_dir, 1);
+    let (code, out, _) = run(&[
+        "verify",
+        "--trusted-root",
+        r,
+        "--bundle",
+        later[0].to_str().unwrap(),
+        "--log",
+        mirror.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("local_behind:") && out.contains("sync the mirror"),
+        "{out}"
+    );
+    sync(&mirror);
+    let (code, out, _) = run(&[
+        "verify",
+        "--trusted-root",
+        r,
+        "--bundle",
+        later[0].to_str().unwrap(),
+        "--log",
+        mirror.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // A local log that is another log under the same origin: the entry is
+    // not there, or the checkpoint is not consistent with it.
+    let other = Islet::start(&tmp.path().join("other"));
+    write_entries(&other, "other", 30);
+    let (code, out, _) = verify(&["--log", &format!("{}/api/v2", other.url)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("local_consistency:") || out.contains("local_entry:"),
+        "{out}"
+    );
+}
