@@ -23,118 +23,13 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use islet_log::checkpoint::Checkpoint;
-use islet_log::grow::{Grown, LogGrower};
-use islet_log::server::datadir::DataDir;
-use islet_log::store::{CommitBatch, OWN_LOG, Store, TreeHead};
-use islet_log::tiles::encode_hash_tile;
 use sha2::{Digest, Sha256};
 
-const ORIGIN: &str = "bench.example.org";
-
 mod support;
+use support::fixture::{bench_log, islet};
 use support::{env_u64, median};
-
-/// Deterministic pseudo-random bytes.
-fn noise(seed: u64, out: &mut [u8]) {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for chunk in out.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
-}
-
-/// A leaf shaped like a Rekor v2 hashedrekord body: random digest and
-/// signature, one of 64 keys.
-fn entry(i: u64, keys: &[String]) -> Vec<u8> {
-    let (mut digest, mut sig) = ([0u8; 32], [0u8; 71]);
-    noise(2 * i, &mut digest);
-    noise(2 * i + 1, &mut sig);
-    format!(
-        r#"{{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{{"hashedRekordV002":{{"data":{{"algorithm":"SHA2_256","digest":"{}"}},"signature":{{"content":"{}","verifier":{{"keyDetails":"PKIX_ECDSA_P256_SHA_256","publicKey":{{"rawBytes":"{}"}}}}}}}}}}}}"#,
-        STANDARD.encode(digest),
-        STANDARD.encode(sig),
-        keys[(i % 64) as usize]
-    )
-    .into_bytes()
-}
-
-fn run_islet(args: &[&str]) -> Vec<u8> {
-    let out = Command::new(env!("CARGO_BIN_EXE_islet"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "islet {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// Runs an islet command that prints one JSON object.
-fn islet(args: &[&str]) -> serde_json::Value {
-    serde_json::from_slice(&run_islet(args)).unwrap()
-}
-
-/// Initialises `data` and writes `n` entries into its own log.
-fn make_log(data: &Path, n: u64) -> String {
-    run_islet(&["init", "--data", data.to_str().unwrap(), "--origin", ORIGIN]);
-    let dir = DataDir::new(data);
-    let signer = dir.load_signer(&dir.load_config().unwrap()).unwrap();
-    let store = Store::open(&dir.db_path(), true).unwrap();
-    let keys: Vec<String> = (0..64)
-        .map(|k| {
-            let mut spki = [0u8; 91];
-            noise(1_000_000_007 + k, &mut spki);
-            STANDARD.encode(spki)
-        })
-        .collect();
-    let mut log = LogGrower::new();
-    let mut batch = CommitBatch::default();
-    for i in 0..n {
-        log.push(&entry(i, &keys), &mut |g| match g {
-            Grown::Tile(t, h) => batch.tiles.push((t, encode_hash_tile(h))),
-            Grown::Bundle(b, d) => batch.bundles.push((b, d.to_vec())),
-        })
-        .unwrap();
-        if (i + 1) % 65_536 == 0 || i + 1 == n {
-            let edge = log.edge();
-            for (t, h) in edge.tiles {
-                batch.tiles.push((t, encode_hash_tile(h)));
-            }
-            if let Some((b, d)) = edge.bundle {
-                batch.bundles.push((b, d.to_vec()));
-            }
-            let (size, root) = (log.size(), log.root());
-            let note = Checkpoint {
-                origin: ORIGIN.into(),
-                size,
-                root,
-                extensions: vec![],
-            }
-            .sign(&[signer.as_ref()])
-            .unwrap();
-            let head = TreeHead {
-                size,
-                root,
-                checkpoint: note,
-            };
-            store
-                .commit(OWN_LOG, &std::mem::take(&mut batch), &head)
-                .unwrap();
-        }
-    }
-    signer.verifier().to_vkey()
-}
 
 fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
     let start = Instant::now();
@@ -152,17 +47,7 @@ fn main() {
     let base = std::env::var("ISLET_BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| scratch.path().to_owned());
-    let data = base.join(format!("log-{n}"));
-    let vkey_file = data.join("bench.vkey");
-    let vkey = if vkey_file.exists() {
-        std::fs::read_to_string(&vkey_file).unwrap()
-    } else {
-        let _ = std::fs::remove_dir_all(&data);
-        eprintln!("snapshot_throughput: writing a log of {n} entries");
-        let vkey = make_log(&data, n);
-        std::fs::write(&vkey_file, &vkey).unwrap();
-        vkey
-    };
+    let (data, vkey) = bench_log(&base, n);
     let file = scratch.path().join("snapshot.tar.zst");
     let (mut export_s, mut compress_s, mut import_s, mut decompress_s, mut sha_s) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());

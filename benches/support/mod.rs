@@ -1,4 +1,7 @@
-//! What the benchmarks share: settings from the environment, medians.
+//! What the benchmarks share: settings from the environment, medians, a
+//! large log.
+
+pub(crate) mod fixture;
 
 /// A number from the environment, or `default`.
 pub(crate) fn env_u64(name: &str, default: u64) -> u64 {
