@@ -33,11 +33,7 @@ fn load(dir: &Path) -> (Value, Value) {
 
 fn verify(bundle: &Value, root: &Value, artifact: Option<[u8; 32]>) -> Result<(), (Check, String)> {
     let root = TrustedRoot::parse(&serde_json::to_vec(root).unwrap()).unwrap();
-    let v = Verifier {
-        root: &root,
-        local: None,
-        artifact,
-    };
+    let v = Verifier::new(&root, None, artifact);
     v.verify(&serde_json::to_vec(bundle).unwrap())
         .map(|_| ())
         .map_err(|f| (f.check, f.reason))
@@ -76,11 +72,7 @@ fn the_staging_bundle_verifies_offline_with_the_staging_root() {
     };
     let (bundle, root) = load(&dir);
     let parsed = TrustedRoot::parse(&serde_json::to_vec(&root).unwrap()).unwrap();
-    let v = Verifier {
-        root: &parsed,
-        local: None,
-        artifact: Some(digest()),
-    };
+    let v = Verifier::new(&parsed, None, Some(digest()));
     let ok = v.verify(&serde_json::to_vec(&bundle).unwrap()).unwrap();
     assert_eq!(
         (

@@ -105,11 +105,7 @@ pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return usage(a.json, &format!("--log {e}")),
     };
-    let verifier = Verifier {
-        root: &root,
-        local: local.as_ref(),
-        artifact,
-    };
+    let verifier = Verifier::new(&root, local.as_ref(), artifact);
     let (mut failed, mut unreadable) = (0usize, 0usize);
     let mut verdicts = Vec::new();
     for path in &a.bundle {

@@ -31,6 +31,9 @@ pub enum LocalLog {
         source: LogSource,
         /// Fetches run here.
         runtime: tokio::runtime::Runtime,
+        /// Its checkpoint, fetched and verified once per run: the origin
+        /// and key it verified for, its size and root.
+        head: std::sync::OnceLock<(String, u32, u64, Hash)>,
     },
 }
 
@@ -38,7 +41,13 @@ impl std::fmt::Debug for LocalLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LocalLog::Store { own_origin, .. } => write!(f, "LocalLog::Store({own_origin:?})"),
-            LocalLog::Source { source, .. } => write!(f, "LocalLog::Source({source:?})"),
+            LocalLog::Source { source, head, .. } => {
+                write!(
+                    f,
+                    "LocalLog::Source({source:?}, {:?})",
+                    head.get().map(|h| h.2)
+                )
+            }
         }
     }
 }
@@ -82,7 +91,11 @@ impl LocalLog {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?;
-        Ok(LocalLog::Source { source, runtime })
+        Ok(LocalLog::Source {
+            source,
+            runtime,
+            head: std::sync::OnceLock::new(),
+        })
     }
 
     /// Checks that the local copy of the log `origin` holds `body` at
@@ -115,20 +128,36 @@ impl LocalLog {
                 let reader = store.hash_reader(log, head.size);
                 compare(origin, &head, index, body, size, root, entry, &reader)
             }
-            LocalLog::Source { source, runtime } => {
-                let note = runtime
-                    .block_on(source.fetch_required(Resource::Checkpoint))
-                    .map_err(|e| io(&e))?;
-                let signed =
-                    SignedCheckpoint::open(&note, key, &[], Some(origin)).map_err(|e| {
-                        Failure::new(
-                            Check::LocalConsistency,
-                            format!("the local log's checkpoint does not verify: {e}"),
-                        )
-                    })?;
+            LocalLog::Source {
+                source,
+                runtime,
+                head,
+            } => {
+                let cached = head
+                    .get()
+                    .filter(|h| h.0 == origin && h.1 == key.key_id())
+                    .map(|h| (h.2, h.3));
+                let (size_now, root_now) = match cached {
+                    Some(h) => h,
+                    None => {
+                        let note = runtime
+                            .block_on(source.fetch_required(Resource::Checkpoint))
+                            .map_err(|e| io(&e))?;
+                        let signed = SignedCheckpoint::open(&note, key, &[], Some(origin))
+                            .map_err(|e| {
+                                Failure::new(
+                                    Check::LocalConsistency,
+                                    format!("the local log's checkpoint does not verify: {e}"),
+                                )
+                            })?;
+                        let (size, root) = (signed.checkpoint.size, signed.checkpoint.root);
+                        let _ = head.set((origin.to_owned(), key.key_id(), size, root));
+                        (size, root)
+                    }
+                };
                 let head = LocalHead {
-                    size: signed.checkpoint.size,
-                    root: signed.checkpoint.root,
+                    size: size_now,
+                    root: root_now,
                 };
                 let fetcher = SourceTiles {
                     source,
@@ -216,7 +245,11 @@ fn compare(
             ),
         ));
     }
-    let local_root = tree_hash(size, reader).map_err(|e| io(&e))?;
+    let local_root = if size == head.size {
+        head.root
+    } else {
+        tree_hash(size, reader).map_err(|e| io(&e))?
+    };
     if local_root != root {
         return Err(Failure::new(
             Check::LocalConsistency,

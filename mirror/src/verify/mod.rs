@@ -113,6 +113,13 @@ pub struct Verified {
     pub key_from_log: bool,
 }
 
+/// Checkpoints verified so far are remembered (many bundles share one);
+/// the memory is cleared when it holds this many.
+pub const MAX_REMEMBERED_CHECKPOINTS: usize = 1024;
+
+/// A checkpoint that verified: log ID, origin, envelope.
+type CheckpointKey = (Vec<u8>, String, String);
+
 /// What bundles are checked against.
 #[derive(Debug)]
 pub struct Verifier<'a> {
@@ -122,9 +129,48 @@ pub struct Verifier<'a> {
     pub local: Option<&'a LocalLog>,
     /// SHA-256 of the artifact, when given.
     pub artifact: Option<[u8; 32]>,
+    /// Checkpoints that verified.
+    verified: std::sync::Mutex<std::collections::HashMap<CheckpointKey, (u64, Hash)>>,
 }
 
-impl Verifier<'_> {
+impl<'a> Verifier<'a> {
+    /// A verifier for the logs of `root`.
+    pub fn new(
+        root: &'a TrustedRoot,
+        local: Option<&'a LocalLog>,
+        artifact: Option<[u8; 32]>,
+    ) -> Self {
+        Self {
+            root,
+            local,
+            artifact,
+            verified: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Opens a checkpoint with the log's key, or finds it opened before.
+    fn open_checkpoint(
+        &self,
+        log: &TrustedLog,
+        origin: &str,
+        envelope: &str,
+    ) -> Result<(u64, Hash), Failure> {
+        let key = (log.log_id.clone(), origin.to_owned(), envelope.to_owned());
+        if let Some(found) = self.verified.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return Ok(found);
+        }
+        let signed = SignedCheckpoint::open(envelope.as_bytes(), &log.key, &[], Some(origin))
+            .map_err(|e| Failure::new(Check::Checkpoint, e.to_string()))?;
+        let opened = (signed.checkpoint.size, signed.checkpoint.root);
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= MAX_REMEMBERED_CHECKPOINTS {
+                m.clear();
+            }
+            m.insert(key, opened);
+        }
+        Ok(opened)
+    }
+
     /// Verifies one bundle (its bytes).
     ///
     /// # Errors
@@ -181,9 +227,7 @@ impl Verifier<'_> {
         } else {
             log.host.clone()
         };
-        let signed =
-            SignedCheckpoint::open(envelope.envelope.as_bytes(), &log.key, &[], Some(&origin))
-                .map_err(|e| Failure::new(Check::Checkpoint, e.to_string()))?;
+        let (signed_size, signed_root) = self.open_checkpoint(log, &origin, &envelope.envelope)?;
         let size = decimal(&proof.tree_size, "inclusionProof.treeSize")?;
         let proof_index = decimal(&proof.log_index, "inclusionProof.logIndex")?;
         let root = hash(&proof.root_hash, "inclusionProof.rootHash")?;
@@ -193,13 +237,12 @@ impl Verifier<'_> {
                 format!("the proof is for index {proof_index}, the entry is at {index}"),
             ));
         }
-        if (signed.checkpoint.size, signed.checkpoint.root) != (size, root) {
+        if (signed_size, signed_root) != (size, root) {
             return Err(Failure::new(
                 Check::Checkpoint,
                 format!(
-                    "the checkpoint signs size {} root {}, the proof is for size {size} root {}",
-                    signed.checkpoint.size,
-                    hex::encode(signed.checkpoint.root),
+                    "the checkpoint signs size {signed_size} root {}, the proof is for size {size} root {}",
+                    hex::encode(signed_root),
                     hex::encode(root)
                 ),
             ));
