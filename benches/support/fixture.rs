@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use islet_log::checkpoint::Checkpoint;
 use islet_log::grow::{Grown, LogGrower};
 use islet_log::server::datadir::DataDir;
+use islet_log::server::guard::CheckpointGuard;
 use islet_log::store::{CommitBatch, OWN_LOG, Store, TreeHead};
 use islet_log::tiles::encode_hash_tile;
 
@@ -104,6 +105,11 @@ pub(crate) fn make_log(data: &Path, n: u64) -> String {
             store
                 .commit(OWN_LOG, &std::mem::take(&mut batch), &head)
                 .unwrap();
+            // What `islet serve` records after each commit: without it the
+            // server refuses to start on this store.
+            CheckpointGuard::new(dir.guard_path())
+                .record(&head.checkpoint)
+                .unwrap();
         }
     }
     signer.verifier().to_vkey()
@@ -119,7 +125,9 @@ pub(crate) fn islet_bin() -> &'static str {
 pub(crate) fn bench_log(base: &Path, n: u64) -> (std::path::PathBuf, String) {
     let data = base.join(format!("log-{n}"));
     let vkey_file = data.join("bench.vkey");
-    if let Ok(vkey) = std::fs::read_to_string(&vkey_file) {
+    if let Ok(vkey) = std::fs::read_to_string(&vkey_file)
+        && DataDir::new(&data).guard_path().exists()
+    {
         return (data, vkey);
     }
     let _ = std::fs::remove_dir_all(&data);

@@ -356,15 +356,15 @@ impl<'s> Extension<'s> {
         Ok(())
     }
 
-    /// Appends the entries of bundle `b` (its bytes `data`, already checked
-    /// to be of its width) that the tree does not hold yet. The first
+    /// Appends the entries of bundle `b` (its bytes `data`) that the tree
+    /// does not hold yet. The first
     /// bundle of an unaligned start begins with entries the tree holds:
     /// they must be the same bytes.
     ///
     /// # Errors
     /// [`Error::BundleMalformed`] for a bundle that does not parse or does
     /// not continue the tree; [`Error::Diverges`]; as [`Extension::push`].
-    pub fn push_bundle(&mut self, b: BundleId, data: &[u8]) -> Result<()> {
+    pub fn push_bundle(&mut self, b: BundleId, data: Vec<u8>) -> Result<()> {
         let first = b.index * u64::from(TILE_WIDTH);
         let size = self.grower.size();
         let skip = size.saturating_sub(first);
@@ -374,6 +374,26 @@ impl<'s> Extension<'s> {
                 reason: format!("does not continue a tree of {size} entries"),
             });
         }
+        // A whole bundle past the committed size: its bytes are the bundle
+        // the tree would build, so they are staged as they came.
+        if b.width == TILE_WIDTH && first == size && first >= self.committed {
+            let (produced, pending, pending_bytes, committed) = (
+                &mut self.produced,
+                &mut self.pending,
+                &mut self.pending_bytes,
+                self.committed,
+            );
+            self.grower.push_full_bundle(&data, &mut |g| {
+                take(produced, pending, pending_bytes, committed, g);
+            })?;
+            self.pending_bytes += data.len();
+            self.pending.bundles.push((b, data));
+            if self.pending_bytes >= STAGE_BATCH_BYTES {
+                self.stage(false)?;
+            }
+            return Ok(());
+        }
+        let data = data.as_slice();
         let known = self
             .grower
             .edge()

@@ -123,6 +123,40 @@ impl LogGrower {
         Ok(())
     }
 
+    /// Appends a whole entry bundle of 256 entries at a bundle boundary,
+    /// hashing its entries into the tiles without copying its bytes: the
+    /// caller keeps `data`, which is exactly the bundle this grower would
+    /// have built. Calls `on_full` with each tile it completes (no
+    /// [`Grown::Bundle`]).
+    ///
+    /// # Errors
+    /// [`Error::BundleMalformed`] when `data` is not 256 well-formed
+    /// entries or the size is not a multiple of 256 (nothing is appended
+    /// then).
+    pub fn push_full_bundle(
+        &mut self,
+        data: &[u8],
+        on_full: &mut dyn FnMut(Grown<'_>),
+    ) -> Result<BundleId> {
+        if self.bundle_entries != 0 {
+            return Err(Error::BundleMalformed {
+                path: format!("tile/entries at size {}", self.size()),
+                reason: "a full bundle starts only where the previous one ended".into(),
+            });
+        }
+        let id = BundleId {
+            index: self.size() / u64::from(TILE_WIDTH),
+            width: TILE_WIDTH,
+        };
+        let mut leaves = Vec::with_capacity(usize::from(TILE_WIDTH));
+        for_each_bundle_entry(id, data, |e| leaves.push(leaf_hash(e)))?;
+        for leaf in leaves {
+            self.tiles
+                .push(leaf, &mut |tile, hashes| on_full(Grown::Tile(tile, hashes)));
+        }
+        Ok(id)
+    }
+
     /// The partial tiles and bundle of the current size.
     pub fn edge(&self) -> Edge<'_> {
         let bundle = (self.bundle_entries > 0).then(|| {

@@ -420,3 +420,27 @@ fn the_key_is_pinned_and_the_origin_checked() {
         assert_eq!(r.is_ok(), ok, "concurrency {c}: {r:?}");
     }
 }
+
+#[test]
+fn partial_bundles_that_are_gone_are_read_from_the_full_ones() {
+    // The upstream's files are at 512 entries (no partial files left at
+    // 300), but the checkpoint it serves is still the one of size 300: the
+    // partial bundle 1 of width 44 is asked for, is not there, and comes
+    // from the first 44 entries of the full bundle.
+    let tmp = tempfile::tempdir().unwrap();
+    let at_300 = upstream(&tmp.path().join("u300"), "a", 300, 20);
+    let at_512 = upstream(&tmp.path().join("u512"), "a", 512, 20);
+    assert!(!at_512.join("tile/entries/001.p/44").exists());
+    std::fs::copy(at_300.join("checkpoint"), at_512.join("checkpoint")).unwrap();
+    let store = Store::open(&tmp.path().join("db"), true).unwrap();
+    let r = sync_dir(&store, &at_512).unwrap();
+    assert_eq!((r.outcome, r.size), (Outcome::Applied, 300));
+    assert_same_tiles(&store, &at_300, 300);
+    // The growth to 512 proves the tree at 300 from the tiles of the tree
+    // at 512 (the only ones a checkpoint of 512 implies), then fetches
+    // the rest.
+    let full = upstream(&tmp.path().join("u512b"), "a", 512, 20);
+    let r = sync_dir(&store, &full).unwrap();
+    assert_eq!((r.previous_size, r.size), (300, 512));
+    assert_same_tiles(&store, &full, 512);
+}

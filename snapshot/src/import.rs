@@ -367,7 +367,7 @@ impl Session<'_, '_> {
                 }
                 TilePath::Entries(b) => {
                     let before = rebuild.size();
-                    rebuild.push_bundle(b, &data).map_err(diverges)?;
+                    rebuild.push_bundle(b, data).map_err(diverges)?;
                     bar.inc(rebuild.size() - before);
                 }
             }
