@@ -18,6 +18,7 @@
 //! - [`oci`]: snapshots as ORAS artifacts in OCI image layouts;
 //! - [`registry`]: snapshots pushed to and pulled from OCI registries.
 
+mod archive;
 pub mod error;
 pub mod export;
 pub mod import;
