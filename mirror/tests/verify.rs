@@ -385,3 +385,136 @@ fn a_message_signature_without_its_digest_is_checked_against_the_artifact_or_the
     let (check, reason) = verify(&bundle, &root, Some(other)).unwrap_err();
     assert_eq!(check, Check::Signature, "{reason}");
 }
+
+/// A log holding one historic dsse v0.0.2 entry (built by islet's entry
+/// validation, as `islet serve` logs a `dsseRequestV002`), and a bundle
+/// v0.2 for it with a certificate chain.
+fn dsse_log() -> (Value, Value, [u8; 32]) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    use islet_log::checkpoint::Checkpoint;
+    use islet_log::merkle::{leaf_hash, node_hash};
+    use islet_log::note::{Ed25519Signer, NoteSigner};
+    use islet_log::rekor::entry::{EntryPolicy, pae, validate};
+    use islet_log::rekor::request::parse_request;
+
+    let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["attester.example.org".into()])
+        .unwrap()
+        .self_signed(&signing)
+        .unwrap()
+        .der()
+        .to_vec();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
+        .unwrap();
+    let subject = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"an attested artifact");
+    let subject: [u8; 32] = subject.as_ref().try_into().unwrap();
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": "artifact", "digest": { "sha256": hex::encode(subject) } }],
+        "predicateType": "https://islet.example/test/v1",
+        "predicate": {},
+    }))
+    .unwrap();
+    let payload_type = "application/vnd.in-toto+json";
+    let sig = key
+        .sign(&SystemRandom::new(), &pae(payload_type, &payload))
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let envelope = serde_json::json!({
+        "payload": STANDARD.encode(&payload),
+        "payloadType": payload_type,
+        "signatures": [{ "sig": STANDARD.encode(&sig), "keyid": "" }],
+    });
+    let request = serde_json::json!({ "dsseRequestV002": {
+        "envelope": envelope,
+        "verifiers": [{
+            "x509Certificate": { "rawBytes": STANDARD.encode(&cert) },
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+        }],
+    }});
+    let body = validate(
+        parse_request(&serde_json::to_vec(&request).unwrap()).unwrap(),
+        EntryPolicy::default(),
+    )
+    .unwrap()
+    .body;
+    let other = leaf_hash(b"the entry before");
+    let root = node_hash(&other, &leaf_hash(&body));
+    let log_key = Ed25519Signer::from_seed("dsse.example.org", &[3; 32]).unwrap();
+    let note = Checkpoint {
+        origin: "dsse.example.org".into(),
+        size: 2,
+        root,
+        extensions: vec![],
+    }
+    .sign(&[&log_key as &dyn NoteSigner])
+    .unwrap();
+    let log_id = STANDARD.encode(log_key.verifier().rekor_log_id().unwrap());
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        "verificationMaterial": {
+            "x509CertificateChain": { "certificates": [{ "rawBytes": STANDARD.encode(&cert) }] },
+            "tlogEntries": [{
+                "logIndex": "1",
+                "logId": { "keyId": log_id },
+                "kindVersion": { "kind": "dsse", "version": "0.0.2" },
+                "inclusionProof": {
+                    "logIndex": "1",
+                    "rootHash": STANDARD.encode(root),
+                    "treeSize": "2",
+                    "hashes": [STANDARD.encode(other)],
+                    "checkpoint": { "envelope": String::from_utf8(note).unwrap() },
+                },
+                "canonicalizedBody": STANDARD.encode(&body),
+            }],
+        },
+        "dsseEnvelope": envelope,
+    });
+    // Ed25519 SubjectPublicKeyInfo: the fixed prefix and the raw key.
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.extend_from_slice(&log_key.public_key());
+    let trusted = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [{
+            "baseUrl": "https://dsse.example.org",
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {
+                "rawBytes": STANDARD.encode(&spki),
+                "keyDetails": "PKIX_ED25519",
+                "validFor": { "start": "2024-01-01T00:00:00Z" },
+            },
+            "logId": { "keyId": log_id },
+        }],
+    });
+    (bundle, trusted, subject)
+}
+
+#[test]
+fn a_dsse_v002_entry_verifies_against_its_envelope_and_subject() {
+    let (bundle, root, subject) = dsse_log();
+    verify(&bundle, &root, None).unwrap();
+    verify(&bundle, &root, Some(subject)).unwrap();
+    let mut other = subject;
+    other[0] ^= 1;
+    let (check, reason) = verify(&bundle, &root, Some(other)).unwrap_err();
+    assert_eq!(check, Check::Artifact, "{reason}");
+
+    // Another payload under the same signature: it does not verify.
+    let mut b = bundle.clone();
+    b["dsseEnvelope"]["payload"] = STANDARD.encode(b"{}").into();
+    let (check, reason) = verify(&b, &root, None).unwrap_err();
+    assert!(
+        matches!(check, Check::Signature | Check::Body),
+        "{check:?}: {reason}"
+    );
+    // A message signature where the log holds a dsse entry.
+    let mut b = bundle.clone();
+    b.as_object_mut().unwrap().remove("dsseEnvelope");
+    b["messageSignature"] = serde_json::json!({ "signature": "AAAA" });
+    let (check, reason) = verify(&b, &root, None).unwrap_err();
+    assert_eq!(check, Check::Body, "{reason}");
+}
