@@ -26,13 +26,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 use support::fixture::{bench_log, islet, islet_bin};
-use support::{env_u64, median};
-
-fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
-    let start = Instant::now();
-    let out = f();
-    (start.elapsed().as_secs_f64(), out)
-}
+use support::{env_u64, median, timed};
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {

@@ -23,19 +23,11 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::time::Instant;
-
 use sha2::{Digest, Sha256};
 
 mod support;
 use support::fixture::{bench_log, islet};
-use support::{env_u64, median};
-
-fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
-    let start = Instant::now();
-    let out = f();
-    (start.elapsed().as_secs_f64(), out)
-}
+use support::{env_u64, median, timed};
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {

@@ -1,5 +1,7 @@
 //! What the benchmarks share: settings from the environment, medians, a
-//! large log.
+//! large log. Each benchmark uses part of it.
+
+#![allow(dead_code)]
 
 pub(crate) mod fixture;
 
@@ -15,4 +17,11 @@ pub(crate) fn env_u64(name: &str, default: u64) -> u64 {
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// Runs `f`; its wall-clock seconds and its result.
+pub(crate) fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let start = std::time::Instant::now();
+    let out = f();
+    (start.elapsed().as_secs_f64(), out)
 }

@@ -11,8 +11,7 @@ use islet_mirror::Error;
 use islet_mirror::sync::{DEFAULT_CONCURRENCY, Outcome, SyncRequest, Upstream, sync};
 
 use crate::keys::{KeyArgs, key_and_origin};
-use crate::report::print_json;
-use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
+use crate::report::{failure, print_json};
 
 #[derive(Subcommand)]
 pub(crate) enum MirrorCommand {
@@ -100,19 +99,7 @@ fn run_key(a: &KeyCommandArgs) -> ExitCode {
 }
 
 fn fail(json: bool, e: &Error) -> ExitCode {
-    let (code, kind) = if e.is_refusal() {
-        (EXIT_VERIFICATION, "refused")
-    } else {
-        (EXIT_USAGE_OR_IO, "error")
-    };
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "ok": false, "failure": kind, "error": e.to_string() })
-        );
-    }
-    eprintln!("islet mirror: {kind}: {e}");
-    ExitCode::from(code)
+    failure("islet mirror", json, e.is_refusal(), e)
 }
 
 fn usage(json: bool, reason: String) -> ExitCode {

@@ -17,3 +17,29 @@ pub(crate) fn print_json(value: impl serde::Serialize) {
     }
     println!("{v}");
 }
+
+/// Reports a failed command: exit 1 when what it was given is refused,
+/// 2 for a usage or I/O error; the reason on stderr after `command`, and
+/// with `json` also as one JSON line (with the peak RSS) on stdout.
+pub(crate) fn failure(
+    command: &str,
+    json: bool,
+    refused: bool,
+    reason: &dyn std::fmt::Display,
+) -> std::process::ExitCode {
+    let (code, kind) = if refused {
+        (crate::EXIT_VERIFICATION, "refused")
+    } else {
+        (crate::EXIT_USAGE_OR_IO, "error")
+    };
+    if json {
+        let mut v =
+            serde_json::json!({ "ok": false, "failure": kind, "error": reason.to_string() });
+        if let Some(peak) = peak_rss_bytes() {
+            v["peak_rss_bytes"] = peak.into();
+        }
+        println!("{v}");
+    }
+    eprintln!("{command}: {kind}: {reason}");
+    std::process::ExitCode::from(code)
+}

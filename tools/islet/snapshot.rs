@@ -11,9 +11,9 @@ use islet_snapshot::import::{ImportRequest, Outcome, import};
 use islet_snapshot::inspect::{Signature, inspect};
 use islet_snapshot::{DEFAULT_ZSTD_LEVEL, Error};
 
+use crate::EXIT_VERIFICATION;
 use crate::keys::{KeyArgs, key_and_origin};
-use crate::report::{peak_rss_bytes, print_json};
-use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
+use crate::report::{failure, print_json};
 
 #[derive(Subcommand)]
 pub(crate) enum SnapshotCommand {
@@ -127,20 +127,7 @@ pub(crate) fn run(command: &SnapshotCommand) -> ExitCode {
 }
 
 fn fail(json: bool, e: &Error) -> ExitCode {
-    let (code, kind) = if e.is_refusal() {
-        (EXIT_VERIFICATION, "refused")
-    } else {
-        (EXIT_USAGE_OR_IO, "error")
-    };
-    if json {
-        let mut v = serde_json::json!({ "ok": false, "failure": kind, "error": e.to_string() });
-        if let Some(peak) = peak_rss_bytes() {
-            v["peak_rss_bytes"] = peak.into();
-        }
-        println!("{v}");
-    }
-    eprintln!("islet snapshot: {kind}: {e}");
-    ExitCode::from(code)
+    failure("islet snapshot", json, e.is_refusal(), e)
 }
 
 fn usage(json: bool, reason: String) -> ExitCode {

@@ -17,36 +17,20 @@ JSON line {"indexes": [...]}.
 """
 
 import base64
-import datetime
 import hashlib
 import json
 import os
 import sys
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.x509.oid import NameOID
 from sigstore import dsse
 from sigstore._internal.rekor.client_v2 import RekorV2Client
 from sigstore.hashes import Hashed
 from sigstore.models import Bundle, ClientTrustConfig
 from sigstore_models.common.v1 import HashAlgorithm, HashOutput, MessageSignature
 
-
-def self_signed_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "islet test signer")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+from sigstore_client import self_signed_certificate
 
 
 def main() -> None:
