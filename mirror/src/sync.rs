@@ -328,10 +328,11 @@ fn abandon(store: &Store, target: &MirrorTarget, e: Error) -> Error {
                 | islet_log::Error::Missing { .. }
         )
     );
-    if !transient && let Err(d) = store.discard_staged(target.log, target.size()) {
-        return Error::Usage {
-            reason: format!("{e} (and discarding the staged entries failed: {d})"),
-        };
+    if !transient {
+        // Should this fail too, the refusal still stands, and what is left
+        // is invisible: the next sync discards it, or resumes it and checks
+        // it against the signed root again.
+        let _ = store.discard_staged(target.log, target.size());
     }
     e
 }

@@ -402,7 +402,6 @@ fn check_v2_body(
 ) -> Result<bool, Failure> {
     let logged = body_json(body)?;
     let b64e = |b: &[u8]| STANDARD.encode(b);
-    let logged_verifier = |v: &Value| -> Value { v.clone() };
     let request = match kind {
         "hashedrekord" => {
             let spec = &logged["spec"]["hashedRekordV002"];
@@ -416,7 +415,7 @@ fn check_v2_body(
                     "x509Certificate": { "rawBytes": b64e(der) },
                     "keyDetails": verifier["keyDetails"],
                 }),
-                None => logged_verifier(&verifier),
+                None => verifier,
             };
             json!({ "hashedRekordRequestV002": {
                 "digest": b64e(&digest),
