@@ -20,6 +20,7 @@
 //! ([`Extension::resume_staged`]) instead of from the committed size.
 
 use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use sha2::{Digest, Sha256};
 
@@ -231,6 +232,26 @@ pub struct Extension<'s> {
     /// The checkpoint being extended towards, written with each stage so
     /// the extension can resume.
     target: Option<Vec<u8>>,
+    /// Where stages go when another thread writes them (see
+    /// [`Extension::stage_through`]); `None`: written here.
+    queue: Option<SyncSender<StageJob>>,
+}
+
+/// One stage for a writer thread: the rows and, for a resumable
+/// extension, the progress marker written with them.
+pub type StageJob = (CommitBatch, Option<StagedProgress>);
+
+/// Writes the stages that arrive on `jobs` into `log` of `store`, in
+/// order, until the sender hangs up (run on a thread of its own beside an
+/// [`Extension::stage_through`]).
+///
+/// # Errors
+/// The first [`Store::stage`] error; later stages are not written.
+pub fn write_stages(store: &Store, log: LogNumber, jobs: &Receiver<StageJob>) -> Result<()> {
+    for (batch, progress) in jobs {
+        store.stage(log, &batch, progress.as_ref())?;
+    }
+    Ok(())
 }
 
 /// What a finished extension produced.
@@ -270,6 +291,7 @@ impl<'s> Extension<'s> {
             pending_bytes: 0,
             produced: None,
             target: None,
+            queue: None,
         })
     }
 
@@ -300,6 +322,7 @@ impl<'s> Extension<'s> {
             pending_bytes: 0,
             produced: None,
             target: Some(progress.target.clone()),
+            queue: None,
         }))
     }
 
@@ -316,6 +339,15 @@ impl<'s> Extension<'s> {
     #[must_use]
     pub fn resumable(mut self, target: Vec<u8>) -> Self {
         self.target = Some(target);
+        self
+    }
+
+    /// Hands every stage to a writer thread (running [`write_stages`])
+    /// instead of writing it here, so hashing goes on while RocksDB copies
+    /// the rows; the caller joins the writer before it commits.
+    #[must_use]
+    pub fn stage_through(mut self, queue: SyncSender<StageJob>) -> Self {
+        self.queue = Some(queue);
         self
     }
 
@@ -494,10 +526,14 @@ impl<'s> Extension<'s> {
         };
         if !self.pending.tiles.is_empty() || !self.pending.bundles.is_empty() || progress.is_some()
         {
-            self.store
-                .stage(self.log, &self.pending, progress.as_ref())?;
-            self.pending = CommitBatch::default();
+            let batch = std::mem::take(&mut self.pending);
             self.pending_bytes = 0;
+            match &self.queue {
+                Some(queue) => queue.send((batch, progress)).map_err(|_| Error::Store {
+                    reason: "the staging writer stopped".into(),
+                })?,
+                None => self.store.stage(self.log, &batch, progress.as_ref())?,
+            }
         }
         Ok(())
     }

@@ -131,7 +131,12 @@ impl LogSource {
                     return Err(http(format!("HTTP status {status}")));
                 }
                 let mut resp = resp;
-                let mut body = Vec::new();
+                // Sized once from Content-Length (within the limit), not
+                // grown chunk by chunk: growing copied every bundle twice.
+                let declared = resp
+                    .content_length()
+                    .map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+                let mut body = Vec::with_capacity(declared);
                 while let Some(chunk) = resp.chunk().await.map_err(|e| http(e.to_string()))? {
                     if body.len() + chunk.len() > limit {
                         return Err(Error::TooLarge { path: url, limit });

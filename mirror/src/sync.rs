@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use islet_log::checkpoint::SignedCheckpoint;
-use islet_log::extend::{Extension, MirrorTarget, Standing};
+use islet_log::extend::{Extension, MirrorTarget, Standing, write_stages};
 use islet_log::merkle::tree_hash;
 use islet_log::note::NoteVerifier;
 use islet_log::source::{LogSource, Resource};
@@ -50,6 +50,8 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 pub const MAX_CONCURRENCY: usize = 32;
 /// Fetched bundles waiting to be hashed.
 pub const FETCHED_QUEUE: usize = 2;
+/// Stages (about 8 MiB each) waiting for the writer thread.
+pub const STAGES_IN_FLIGHT: usize = 1;
 
 /// Where a mirror is fed from.
 #[derive(Debug, Clone)]
@@ -291,7 +293,7 @@ fn sync_log(
         resumed_from = Some(progress.size);
         extension = Some(ext.resumable(cp_bytes.clone()));
     }
-    let mut extension = match extension {
+    let extension = match extension {
         Some(e) => e,
         None => {
             req.store.discard_staged(log, local_size)?;
@@ -299,14 +301,32 @@ fn sync_log(
         }
     };
 
-    let fetched = fetch_and_extend(req, source, runtime, &mut extension, to);
-    let fetched_bytes = match fetched {
+    // Stages are written by a thread of their own while this one hashes.
+    let (queue, jobs) = std::sync::mpsc::sync_channel(STAGES_IN_FLIGHT);
+    let extension = extension.stage_through(queue);
+    let outcome = std::thread::scope(|scope| {
+        let store = req.store;
+        let writer = scope.spawn(move || write_stages(store, log, &jobs));
+        let mut extension = extension;
+        let grown = fetch_and_extend(req, source, runtime, &mut extension, to).and_then(|bytes| {
+            extension.finish(to, root).map_err(tree_error)?;
+            Ok(bytes)
+        });
+        // Dropping the extension hangs up the queue; the writer drains it.
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(islet_log::Error::Store {
+                reason: "the staging writer panicked".into(),
+            })
+        });
+        match (grown, written) {
+            (_, Err(e)) => Err(Error::Log(e)),
+            (grown, Ok(())) => grown,
+        }
+    });
+    let fetched_bytes = match outcome {
         Ok(n) => n,
         Err(e) => return Err(abandon(req.store, &target, e)),
     };
-    if let Err(e) = extension.finish(to, root) {
-        return Err(abandon(req.store, &target, tree_error(e)));
-    }
     let new_head = TreeHead {
         size: to,
         root,
