@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use islet_mirror::verify::bundle::MAX_BUNDLE_FILE_BYTES;
+use islet_mirror::verify::trusted_root::MAX_TRUSTED_ROOT_BYTES;
 
 use crate::snapshot::log_key;
 use crate::support::{Islet, free_port, islet, sigstore_python, vectors_dir, write_entries};
@@ -110,7 +111,7 @@ fn the_staging_bundle_verifies_and_its_verdict_names_the_check() {
 }
 
 #[test]
-fn a_bundle_file_is_read_up_to_its_limit_and_not_one_byte_more() {
+fn bundle_and_trusted_root_files_are_read_up_to_their_limits_and_not_one_byte_more() {
     let Some(dir) = staging() else {
         return;
     };
@@ -142,6 +143,57 @@ fn a_bundle_file_is_read_up_to_its_limit_and_not_one_byte_more() {
     ]);
     assert_eq!(code, Some(2));
     assert!(out.contains("larger than the 16777216-byte limit"), "{out}");
+
+    // The trusted root likewise.
+    let mut root_bytes = std::fs::read(&root).unwrap();
+    let limit = usize::try_from(MAX_TRUSTED_ROOT_BYTES).unwrap();
+    root_bytes.resize(limit, b' ');
+    let root_at = tmp.path().join("root-at-limit.json");
+    std::fs::write(&root_at, &root_bytes).unwrap();
+    root_bytes.push(b' ');
+    let root_past = tmp.path().join("root-past-limit.json");
+    std::fs::write(&root_past, &root_bytes).unwrap();
+    let b = dir.join("staging-rekor-v2.txt.sigstore.json");
+    let b = b.to_str().unwrap();
+    let (code, out, err) = run(&[
+        "verify",
+        "--bundle",
+        b,
+        "--trusted-root",
+        root_at.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, _, err) = run(&[
+        "verify",
+        "--bundle",
+        b,
+        "--trusted-root",
+        root_past.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("larger than the 16777216-byte limit"), "{err}");
+
+    // A file that is not a bundle is a verdict of its own, not a crash.
+    let junk = tmp.path().join("junk.json");
+    std::fs::write(&junk, b"\x00\xffnot json").unwrap();
+    let (code, out, _) = run(&[
+        "verify",
+        "--bundle",
+        junk.to_str().unwrap(),
+        b,
+        "--trusted-root",
+        r,
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("FAIL") && out.contains("bundle: not a bundle"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("OK ")).count(),
+        1,
+        "{out}"
+    );
 }
 
 /// sigstore-python logs `n` entries in `server` and writes their bundles
