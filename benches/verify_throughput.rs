@@ -126,11 +126,7 @@ fn make(dir: &Path, n: u64) -> Made {
         std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
         bundles.push(path);
     }
-    // Ed25519 SubjectPublicKeyInfo: the fixed prefix and the raw key.
-    let mut spki = vec![
-        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
-    spki.extend_from_slice(&log_key.public_key());
+    let spki = log_key.spki();
     let root = serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
         "tlogs": [{

@@ -667,6 +667,22 @@ impl Ed25519Signer {
     pub fn public_key(&self) -> [u8; 32] {
         self.public
     }
+
+    /// The public key as a DER SubjectPublicKeyInfo (what trusted roots
+    /// carry as `publicKey.rawBytes`).
+    pub fn spki(&self) -> Vec<u8> {
+        ed25519_spki(&self.public)
+    }
+}
+
+/// The DER SubjectPublicKeyInfo of a raw Ed25519 public key: the fixed
+/// RFC 8410 prefix, then the key.
+pub fn ed25519_spki(key: &[u8; 32]) -> Vec<u8> {
+    let mut der = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    der.extend_from_slice(key);
+    der
 }
 
 /// Parses `PRIVATE+KEY+<name>+<id>+<base64(type || 32-byte seed)>` for an

@@ -190,15 +190,25 @@ fn an_older_upstream_is_not_applied_and_a_fork_is_kept_as_evidence() {
     assert_nothing_staged(&store);
 }
 
+/// The entry-bundle files of a directory log, with their bundles.
+fn bundle_files(dir: &Path) -> Vec<(BundleId, PathBuf)> {
+    walk(&dir.join("tile/entries"))
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().to_str().unwrap().to_owned();
+            let TilePath::Entries(b) = TilePath::parse(&rel).unwrap() else {
+                panic!("{rel}");
+            };
+            (b, p)
+        })
+        .collect()
+}
+
 /// Removes entry bundles `first..` of a directory log (an rsync that has
 /// not got there yet).
 fn remove_bundles_from(dir: &Path, first: u64) {
     let mut removed = 0;
-    for p in walk(&dir.join("tile/entries")) {
-        let rel = p.strip_prefix(dir).unwrap().to_str().unwrap().to_owned();
-        let TilePath::Entries(b) = TilePath::parse(&rel).unwrap() else {
-            panic!("{rel}");
-        };
+    for (b, p) in bundle_files(dir) {
         if b.index >= first {
             std::fs::remove_file(&p).unwrap();
             removed += 1;
@@ -327,16 +337,10 @@ fn an_interrupted_sync_resumes_where_it_stopped() {
     assert_eq!((r.previous_size, r.size), (0, 30_000));
     // It fetched the bundles from the one holding entry progress.size on,
     // and nothing before.
-    let expected: u64 = walk(&full.join("tile/entries"))
+    let expected: u64 = bundle_files(&full)
         .into_iter()
-        .filter(|p| {
-            let rel = p.strip_prefix(&full).unwrap().to_str().unwrap().to_owned();
-            let TilePath::Entries(b) = TilePath::parse(&rel).unwrap() else {
-                return false;
-            };
-            b.index >= progress.size / 256
-        })
-        .map(|p| std::fs::metadata(p).unwrap().len())
+        .filter(|(b, _)| b.index >= progress.size / 256)
+        .map(|(_, p)| std::fs::metadata(p).unwrap().len())
         .sum();
     assert_eq!(r.fetched_bytes, expected);
     assert_same_tiles(&store, &full, 30_000);
@@ -366,6 +370,39 @@ fn a_resumed_sync_still_checks_the_signed_root() {
     let r = sync_dir(&store, &other).unwrap();
     assert_eq!(r.resumed_from, None);
     assert_same_tiles(&store, &other, 30_000);
+}
+
+#[test]
+fn upstream_arguments_name_one_url_one_directory_or_snapshot_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = upstream(&tmp.path().join("u"), "a", 3, 0);
+    let file = tmp.path().join("s.tar.zst");
+    std::fs::write(&file, b"not checked here").unwrap();
+    let arg = |p: &Path| p.to_str().unwrap().to_owned();
+    assert!(matches!(
+        Upstream::from_args(&[arg(&dir)]).unwrap(),
+        Upstream::Log(LogSource::Dir(_))
+    ));
+    assert!(matches!(
+        Upstream::from_args(&["https://log.example/api/v2".into()]).unwrap(),
+        Upstream::Log(LogSource::Http { .. })
+    ));
+    assert!(matches!(
+        Upstream::from_args(&[arg(&file), arg(&file)]).unwrap(),
+        Upstream::Snapshots(f) if f.len() == 2
+    ));
+    for bad in [
+        vec![],
+        vec![arg(&dir), arg(&file)],
+        vec![arg(&file), "https://log.example/api/v2".into()],
+        vec![arg(&tmp.path().join("missing"))],
+    ] {
+        let e = Upstream::from_args(&bad).unwrap_err();
+        assert!(
+            matches!(e, Error::Usage { .. }) && !e.is_refusal(),
+            "{bad:?}: {e}"
+        );
+    }
 }
 
 #[test]

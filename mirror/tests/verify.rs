@@ -241,6 +241,21 @@ fn tampered_bundles_fail_at_the_check_that_catches_them() {
     verify(&b, &root, None).unwrap();
 }
 
+/// A P-256 signing key and a self-signed certificate for it (DER).
+fn certificate_signer(name: &str) -> (Vec<u8>, aws_lc_rs::signature::EcdsaKeyPair) {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec![name.into()])
+        .unwrap()
+        .self_signed(&signing)
+        .unwrap()
+        .der()
+        .to_vec();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
+        .unwrap();
+    (cert, key)
+}
+
 /// A Rekor v1 log of two entries, made here by hand: an ECDSA P-256 log
 /// key, a hashedrekord 0.0.1 body for a certificate-signed artifact, a
 /// checkpoint in Rekor v1's shape (`<host> - <tree ID>`, a `Timestamp:`
@@ -251,21 +266,13 @@ struct RekorV1 {
 }
 
 fn rekor_v1(integrated_time: u64) -> RekorV1 {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
     use islet_log::checkpoint::Checkpoint;
     use islet_log::merkle::{leaf_hash, node_hash};
     use islet_log::note::{EcdsaP256Signer, NoteSigner};
 
     let (log_signer, _) = EcdsaP256Signer::generate("rekor.example.org").unwrap();
     let log_spki = log_signer.spki().to_vec();
-    let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["signer.example.org".into()])
-        .unwrap()
-        .self_signed(&signing)
-        .unwrap();
-    let cert_der = cert.der().to_vec();
-    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
-        .unwrap();
+    let (cert_der, key) = certificate_signer("signer.example.org");
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"a rekor v1 artifact");
     let sig = key.sign_digest(&digest).unwrap().as_ref().to_vec();
     // PEM as Go's encoding/pem writes it (what Rekor v1 logs).
@@ -391,22 +398,13 @@ fn a_message_signature_without_its_digest_is_checked_against_the_artifact_or_the
 /// v0.2 for it with a certificate chain.
 fn dsse_log() -> (Value, Value, [u8; 32]) {
     use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
     use islet_log::checkpoint::Checkpoint;
     use islet_log::merkle::{leaf_hash, node_hash};
     use islet_log::note::{Ed25519Signer, NoteSigner};
     use islet_log::rekor::entry::{EntryPolicy, pae, validate};
     use islet_log::rekor::request::parse_request;
 
-    let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["attester.example.org".into()])
-        .unwrap()
-        .self_signed(&signing)
-        .unwrap()
-        .der()
-        .to_vec();
-    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
-        .unwrap();
+    let (cert, key) = certificate_signer("attester.example.org");
     let subject = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"an attested artifact");
     let subject: [u8; 32] = subject.as_ref().try_into().unwrap();
     let payload = serde_json::to_vec(&serde_json::json!({
@@ -472,11 +470,7 @@ fn dsse_log() -> (Value, Value, [u8; 32]) {
         },
         "dsseEnvelope": envelope,
     });
-    // Ed25519 SubjectPublicKeyInfo: the fixed prefix and the raw key.
-    let mut spki = vec![
-        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
-    spki.extend_from_slice(&log_key.public_key());
+    let spki = log_key.spki();
     let trusted = serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
         "tlogs": [{

@@ -23,11 +23,7 @@ pub struct TrustInputs<'a> {
 fn public_key(signer: &dyn NoteSigner) -> (Vec<u8>, &'static str) {
     match signer.verifier().public_key() {
         PublicKey::Ed25519(k) | PublicKey::CosignatureV1(k) => {
-            let mut der = vec![
-                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-            ];
-            der.extend_from_slice(k);
-            (der, "PKIX_ED25519")
+            (crate::note::ed25519_spki(k), "PKIX_ED25519")
         }
         PublicKey::EcdsaP256 { spki, .. } => (spki.clone(), "PKIX_ECDSA_P256_SHA_256"),
     }
