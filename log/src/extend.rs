@@ -3,7 +3,7 @@
 //!
 //! An [`Extension`] rebuilds the tree on top of the local copy, entry by
 //! entry, and stages the tiles and bundles it produces past the committed
-//! size ([`Store::stage`]): readers do not see them, and nothing becomes
+//! size (through a [`Stager`]): readers do not see them, and nothing becomes
 //! the log until the caller has checked the rebuilt root against a signed
 //! checkpoint ([`Extension::finish`]) and committed the new tree head.
 //!
@@ -14,9 +14,10 @@
 //! - the root of the rebuilt tree must be the signed one
 //!   ([`Error::RootMismatch`]).
 //!
-//! Every stage of about [`STAGE_BATCH_BYTES`] also writes the edge (partial
-//! tiles and bundle) and a [`StagedProgress`] marker in the same batch, so
-//! an interrupted extension can resume from its last stage
+//! Every stage of about [`STAGE_BATCH_BYTES`] of a resumable extension
+//! also writes the edge (partial tiles and bundle) and a [`StagedProgress`]
+//! marker (once the stage's rows are in the store), so an interrupted
+//! extension can resume from its last marker
 //! ([`Extension::resume_staged`]) instead of from the committed size.
 
 use std::collections::BTreeMap;
@@ -29,7 +30,9 @@ use crate::grow::{Grown, LogGrower};
 use crate::merkle::Hash;
 use crate::merkle::tree_hash;
 use crate::note::NoteVerifier;
-use crate::store::{CommitBatch, Evidence, LogNumber, LogRecord, StagedProgress, Store, TreeHead};
+use crate::store::{
+    CommitBatch, Evidence, LogNumber, LogRecord, StagedProgress, Stager, Store, TreeHead,
+};
 use crate::tiles::{
     BundleId, TILE_WIDTH, TileId, encode_hash_tile, for_each_bundle_entry, parse_hash_tile,
     partial_tiles, tile_width,
@@ -38,6 +41,11 @@ use crate::tiles::{
 /// Staged tiles and bundles are written to the store in batches of about
 /// this many bytes.
 pub const STAGE_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Stages waiting for the writer thread of [`Extension::with_stage_writer`],
+/// each about [`STAGE_BATCH_BYTES`]: 64 MiB in all, so hashing goes on
+/// while the writer waits for the disk to sync a file it ingests (with one
+/// stage in flight, a 1M-entry import took 2.6 s instead of 1.7 s).
+pub const STAGES_IN_FLIGHT: usize = 8;
 
 /// The local copy of a mirrored log that a snapshot or an upstream is
 /// about to extend.
@@ -233,25 +241,29 @@ pub struct Extension<'s> {
     /// the extension can resume.
     target: Option<Vec<u8>>,
     /// Where stages go when another thread writes them (see
-    /// [`Extension::stage_through`]); `None`: written here.
+    /// [`Extension::with_stage_writer`]); `None`: written here.
     queue: Option<SyncSender<StageJob>>,
+    /// Writes the stages here when there is no queue.
+    stager: Option<Stager<'s>>,
 }
 
 /// One stage for a writer thread: the rows and, for a resumable
 /// extension, the progress marker written with them.
-pub type StageJob = (CommitBatch, Option<StagedProgress>);
+type StageJob = (CommitBatch, Option<StagedProgress>);
 
 /// Writes the stages that arrive on `jobs` into `log` of `store`, in
-/// order, until the sender hangs up (run on a thread of its own beside an
-/// [`Extension::stage_through`]).
+/// order, until the sender hangs up, and then finishes them (what a
+/// failed extension staged is kept, for a resume, or discarded by the
+/// caller).
 ///
 /// # Errors
-/// The first [`Store::stage`] error; later stages are not written.
-pub fn write_stages(store: &Store, log: LogNumber, jobs: &Receiver<StageJob>) -> Result<()> {
+/// The first [`Stager`] error; later stages are not written.
+fn write_stages(store: &Store, log: LogNumber, jobs: &Receiver<StageJob>) -> Result<()> {
+    let mut stager = store.stager(log);
     for (batch, progress) in jobs {
-        store.stage(log, &batch, progress.as_ref())?;
+        stager.stage(&batch, progress.as_ref())?;
     }
-    Ok(())
+    stager.finish()
 }
 
 /// What a finished extension produced.
@@ -292,6 +304,7 @@ impl<'s> Extension<'s> {
             produced: None,
             target: None,
             queue: None,
+            stager: Some(store.stager(log)),
         })
     }
 
@@ -323,6 +336,7 @@ impl<'s> Extension<'s> {
             produced: None,
             target: Some(progress.target.clone()),
             queue: None,
+            stager: Some(store.stager(log)),
         }))
     }
 
@@ -342,13 +356,40 @@ impl<'s> Extension<'s> {
         self
     }
 
-    /// Hands every stage to a writer thread (running [`write_stages`])
-    /// instead of writing it here, so hashing goes on while RocksDB copies
-    /// the rows; the caller joins the writer before it commits.
-    #[must_use]
-    pub fn stage_through(mut self, queue: SyncSender<StageJob>) -> Self {
+    /// Runs `work` on this extension with its stages written by a thread
+    /// of its own, so hashing goes on while the store writes the rows.
+    /// When it returns, every stage `work` made is written (also after a
+    /// failure: a resumable extension keeps them; otherwise the caller
+    /// discards them).
+    ///
+    /// # Errors
+    /// What `work` returns; the writer's [`Error::Store`] first.
+    pub fn with_stage_writer<T, E: From<Error>>(
+        mut self,
+        work: impl FnOnce(&mut Self) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let (store, log) = (self.store, self.log);
+        if let Some(stager) = self.stager.take() {
+            stager.finish()?;
+        }
+        let (queue, jobs) = std::sync::mpsc::sync_channel(STAGES_IN_FLIGHT);
         self.queue = Some(queue);
-        self
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || write_stages(store, log, &jobs));
+            let outcome = work(&mut self);
+            // Dropping the extension hangs up the queue; the writer drains
+            // it and finishes.
+            drop(self);
+            let written = writer.join().unwrap_or_else(|_| {
+                Err(Error::Store {
+                    reason: "the staging writer panicked".into(),
+                })
+            });
+            match (outcome, written) {
+                (_, Err(e)) => Err(e.into()),
+                (outcome, Ok(())) => outcome,
+            }
+        })
     }
 
     /// Entries in the rebuilt tree so far.
@@ -463,7 +504,7 @@ impl<'s> Extension<'s> {
     ///
     /// # Errors
     /// [`Error::SizeMismatch`]; [`Error::RootMismatch`]; [`Error::Store`].
-    pub fn finish(mut self, size: u64, root: Hash) -> Result<Finished> {
+    pub fn finish(&mut self, size: u64, root: Hash) -> Result<Finished> {
         if self.grower.size() != size {
             return Err(Error::SizeMismatch {
                 found: self.grower.size(),
@@ -480,8 +521,11 @@ impl<'s> Extension<'s> {
             });
         }
         self.stage(true)?;
+        if let Some(stager) = self.stager.take() {
+            stager.finish()?;
+        }
         Ok(Finished {
-            produced: self.produced.unwrap_or_default(),
+            produced: self.produced.take().unwrap_or_default(),
         })
     }
 
@@ -532,7 +576,14 @@ impl<'s> Extension<'s> {
                 Some(queue) => queue.send((batch, progress)).map_err(|_| Error::Store {
                     reason: "the staging writer stopped".into(),
                 })?,
-                None => self.store.stage(self.log, &batch, progress.as_ref())?,
+                None => match &mut self.stager {
+                    Some(stager) => stager.stage(&batch, progress.as_ref())?,
+                    None => {
+                        return Err(Error::Usage {
+                            reason: "the extension was already finished".into(),
+                        });
+                    }
+                },
             }
         }
         Ok(())

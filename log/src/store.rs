@@ -23,14 +23,21 @@
 //! `sync = true`: a crash leaves the old tree or the new one. RocksDB's LOCK
 //! file keeps a second process out.
 //!
-//! A log that grows by a large import is written in stages: tiles and
-//! bundles past the committed size go in unsynced batches
-//! ([`Store::stage`]), invisible to readers, who never look past the
-//! committed size; one synced commit of the new tree head makes them the
-//! log. What a failed import staged is removed by [`Store::discard_staged`].
-//! A stage may carry a [`StagedProgress`] marker, written in the same batch
-//! as the rows it describes, so an interrupted mirror sync resumes where
-//! its last stage ended rather than from the committed size.
+//! A log that grows by a large import or sync is written in stages by a
+//! [`Stager`]: tiles and bundles past the committed size, invisible to
+//! readers, who never look past the committed size; one synced commit of
+//! the new tree head makes them the log. What a failed extension staged is
+//! removed by [`Store::discard_staged`]. A stage may carry a
+//! [`StagedProgress`] marker, written only once the rows it describes are
+//! in the store, so an interrupted mirror sync resumes where its last
+//! stage ended rather than from the committed size.
+//!
+//! The bulk of a large extension, its whole level-0 tiles and whole
+//! bundles, does not go through the memtable: it is written into SST files
+//! (bundles with fast LZ4) and ingested every [`INGEST_FILE_BYTES`], so the
+//! bytes are written once, land at the bottom level and are not compacted
+//! while fresh. The rest goes through the memtable without the WAL and is
+//! flushed by the commit.
 
 use std::path::Path;
 
@@ -46,6 +53,28 @@ use crate::tiles::{
     tile_for_stored_hash, tile_width,
 };
 
+/// A stage carrying at least this many bytes of whole level-0 tiles and
+/// whole bundles writes them into SST files for ingestion; smaller ones
+/// (a mirror's routine sync of a few entries) go through the memtable, so
+/// a mirror that follows a log does not collect tiny files.
+pub const INGEST_MIN_BYTES: usize = 1024 * 1024;
+/// SST files written for ingestion are ingested once they hold this many
+/// bytes (and when the extension's last stage is written): one file
+/// synced per 64 MiB rather than per stage.
+pub const INGEST_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// LZ4 acceleration of ingested bundles. Bundles (JSON, base64) shrink to
+/// about 43% with LZ4 at any acceleration; at 8 it costs a third of the CPU
+/// of the default (measured on 480 MB of Rekor-like bundles: 216 MB
+/// stored, against 500 MB uncompressed and 223 MB at acceleration 1).
+/// Hash tiles do not compress and are stored as they are.
+const INGEST_LZ4_ACCELERATION: i32 = 8;
+/// The writeback of an SST file being written for ingestion is started
+/// every this many bytes.
+const WRITEBACK_BYTES: u64 = 8 * 1024 * 1024;
+/// Directory inside the RocksDB directory where SST files are written
+/// before they are ingested (emptied when the store opens).
+const INGEST_DIR: &str = "ingest";
+
 /// Version of the key schema above; a store with another version is refused.
 /// (2: the dedup index is keyed by leaf hash and serves leaf-hash search.)
 pub const SCHEMA_VERSION: u32 = 2;
@@ -58,6 +87,269 @@ const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_DEDUP: &str = "dedup";
 const CF_SEARCH: &str = "search";
 const FAMILIES: [&str; 5] = [CF_META, CF_TILES, CF_CHECKPOINTS, CF_DEDUP, CF_SEARCH];
+
+/// Writes the stages of one extension of a log: rows past the committed
+/// size, invisible until a [`Store::commit`] moves the head over them.
+///
+/// Whole level-0 tiles and whole bundles, the bulk of a large extension,
+/// are appended to two SST files (one per kind, each in ascending key
+/// order) and ingested every [`INGEST_FILE_BYTES`]: written once, never
+/// through the memtable, and landing below everything else, so fresh data
+/// is not compacted. The rest (edge tiles, higher levels) and the
+/// [`StagedProgress`] marker go through the memtable without the WAL. A
+/// marker is written only once every row it describes is in the store
+/// (ingestion is durable when it returns; memtable rows and the marker
+/// are flushed together), so a crash never leaves a marker ahead of its
+/// rows. [`Stager::finish`] ingests what is left; dropping a stager
+/// without it loses the unfinished files (and the marker held for them).
+pub struct Stager<'s> {
+    store: &'s Store,
+    log: LogNumber,
+    open: Option<OpenFiles<'s>>,
+    /// The latest marker, waiting for the open files to be ingested.
+    held: Option<StagedProgress>,
+}
+
+impl std::fmt::Debug for Stager<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stager(log {})", self.log)
+    }
+}
+
+/// The SST files a [`Stager`] is filling.
+struct OpenFiles<'s> {
+    tiles: SstRun<'s>,
+    bundles: SstRun<'s>,
+}
+
+/// One SST file being written, in ascending key order.
+struct SstRun<'s> {
+    path: std::path::PathBuf,
+    writer: Option<rocksdb::SstFileWriter<'s>>,
+    /// Index of the last row appended.
+    last: Option<u64>,
+    /// The file, opened again to start its writeback, and the size at
+    /// which it was last started.
+    writeback: Option<(std::fs::File, u64)>,
+}
+
+impl<'s> SstRun<'s> {
+    fn new(path: std::path::PathBuf) -> Self {
+        SstRun {
+            path,
+            writer: None,
+            last: None,
+            writeback: None,
+        }
+    }
+
+    /// Whether a row of `index` can follow the rows appended so far.
+    fn takes(&self, index: u64) -> bool {
+        self.last.is_none_or(|l| index > l)
+    }
+
+    fn append(&mut self, options: &'s Options, key: &[u8], index: u64, value: &[u8]) -> Result<()> {
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => {
+                let w = rocksdb::SstFileWriter::create(options);
+                w.open(&self.path).map_err(db_err)?;
+                self.writer.insert(w)
+            }
+        };
+        writer.put(key, value).map_err(db_err)?;
+        self.last = Some(index);
+        Ok(())
+    }
+
+    /// Starts writing back what the file holds so far, every
+    /// [`WRITEBACK_BYTES`]: the disk then works while the extension goes
+    /// on, instead of all at once in the sync that ingestion needs.
+    fn start_writeback(&mut self) {
+        let size = self.bytes();
+        let (file, started) = match &mut self.writeback {
+            Some(w) => w,
+            None => match std::fs::File::open(&self.path) {
+                Ok(f) => self.writeback.insert((f, 0)),
+                Err(_) => return,
+            },
+        };
+        if size >= *started + WRITEBACK_BYTES {
+            // Linux starts an asynchronous writeback of the dirty pages
+            // (then drops the clean ones); advice, so a failure is moot.
+            let _ = rustix::fs::fadvise(&*file, 0, None, rustix::fs::Advice::DontNeed);
+            *started = size;
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        self.writer
+            .as_ref()
+            .map_or(0, rocksdb::SstFileWriter::file_size)
+    }
+
+    /// Finishes the file; its path when it holds rows.
+    fn finish(&mut self) -> Result<Option<std::path::PathBuf>> {
+        match self.writer.take() {
+            Some(mut w) => {
+                w.finish().map_err(db_err)?;
+                Ok(Some(self.path.clone()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl Drop for SstRun<'_> {
+    fn drop(&mut self) {
+        // An ingested file was moved (RocksDB unlinked it); an unfinished
+        // one is abandoned.
+        drop(self.writer.take());
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl<'s> Stager<'s> {
+    /// Writes one stage: `batch`'s rows and, with `progress`, the marker
+    /// of how far the extension got.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn stage(&mut self, batch: &CommitBatch, progress: Option<&StagedProgress>) -> Result<()> {
+        let store = self.store;
+        let tiles = store.cf(CF_TILES)?;
+        let bulk: usize = batch
+            .tiles
+            .iter()
+            .filter(|(t, _)| is_bulk_tile(t))
+            .map(|(_, d)| d.len())
+            .chain(
+                batch
+                    .bundles
+                    .iter()
+                    .filter(|(b, _)| b.width == TILE_WIDTH)
+                    .map(|(_, d)| d.len()),
+            )
+            .sum();
+        let to_files = self.open.is_some() || bulk >= INGEST_MIN_BYTES;
+        let mut wb = WriteBatch::default();
+        for (t, data) in &batch.tiles {
+            let key = tile_key(self.log, 0, t.level, t.index);
+            if to_files && is_bulk_tile(t) {
+                self.append(false, &key, t.index, data)?;
+            } else {
+                wb.put_cf(tiles, key, data);
+            }
+        }
+        for (b, data) in &batch.bundles {
+            let key = tile_key(self.log, 1, 0, b.index);
+            if to_files && b.width == TILE_WIDTH {
+                self.append(true, &key, b.index, data)?;
+            } else {
+                wb.put_cf(tiles, key, data);
+            }
+        }
+        match (&self.open, progress) {
+            (Some(_), Some(p)) => self.held = Some(p.clone()),
+            (None, Some(p)) => wb.put_cf(store.cf(CF_META)?, staged_key(self.log), p.encode()),
+            (_, None) => {}
+        }
+        store.stage_rows(self.log, wb)?;
+        if let Some(open) = &mut self.open {
+            open.tiles.start_writeback();
+            open.bundles.start_writeback();
+        }
+        let full = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.tiles.bytes() + o.bundles.bytes() >= INGEST_FILE_BYTES);
+        if full {
+            self.ingest()?;
+        }
+        Ok(())
+    }
+
+    /// Ingests what the open files hold and writes the marker held for
+    /// them: every stage written so far is then in the store.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn finish(mut self) -> Result<()> {
+        self.ingest()
+    }
+
+    fn append(&mut self, bundle: bool, key: &[u8], index: u64, value: &[u8]) -> Result<()> {
+        let store = self.store;
+        let takes = self.open.as_ref().is_none_or(|o| {
+            if bundle {
+                o.bundles.takes(index)
+            } else {
+                o.tiles.takes(index)
+            }
+        });
+        if !takes {
+            // Out of order (a range written again): what is open goes in
+            // first, and new files start.
+            self.ingest()?;
+        }
+        let log = self.log;
+        let open = match &mut self.open {
+            Some(open) => open,
+            None => {
+                let dir = store.db.path().join(INGEST_DIR);
+                std::fs::create_dir_all(&dir).map_err(|e| Error::Store {
+                    reason: format!("cannot create {}: {e}", dir.display()),
+                })?;
+                let number = store
+                    .ingest_files
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = |kind: &str| dir.join(format!("{log}-{number}-{kind}.sst"));
+                self.open.insert(OpenFiles {
+                    tiles: SstRun::new(name("tiles")),
+                    bundles: SstRun::new(name("bundles")),
+                })
+            }
+        };
+        let (run, options) = if bundle {
+            (&mut open.bundles, &store.ingest_bundle_options)
+        } else {
+            (&mut open.tiles, &store.ingest_tile_options)
+        };
+        run.append(options, key, index, value)
+    }
+
+    fn ingest(&mut self) -> Result<()> {
+        let store = self.store;
+        if let Some(mut open) = self.open.take() {
+            let files: Vec<_> = [open.tiles.finish()?, open.bundles.finish()?]
+                .into_iter()
+                .flatten()
+                .collect();
+            if !files.is_empty() {
+                let mut io = rocksdb::IngestExternalFileOptions::default();
+                io.set_move_files(true);
+                store
+                    .db
+                    .ingest_external_file_cf_opts(store.cf(CF_TILES)?, &io, files)
+                    .map_err(db_err)?;
+                store
+                    .ingestions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        if let Some(p) = self.held.take() {
+            let mut wb = WriteBatch::default();
+            wb.put_cf(store.cf(CF_META)?, staged_key(self.log), p.encode());
+            store.stage_rows(self.log, wb)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a staged hash tile belongs to the bulk written as SST files.
+fn is_bulk_tile(t: &TileId) -> bool {
+    t.level == 0 && t.is_full()
+}
 
 /// Number of a log inside a store.
 pub type LogNumber = u32;
@@ -231,6 +523,47 @@ fn log_prefixed(log: LogNumber, rest: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Options of column family `name`, sharing the block-based `table`.
+fn family_options(name: &str, table: &BlockBasedOptions) -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    if name == CF_TILES {
+        // Fresh tiles and bundles (hashes, base64) barely compress: LZ4 at
+        // flush time took a fifth of a mirror sync's CPU. Deeper levels,
+        // rewritten by compaction in the background, still compress.
+        use rocksdb::DBCompressionType::{Lz4, None as Plain};
+        o.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
+        // A large import or sync flushes many memtables in a row; merging
+        // them as they arrive competed with the sync for the CPU (16% of
+        // it at 4 files, 10% at 8). Point lookups with bloom filters stay
+        // cheap over more level-0 files: compaction starts at 16 (about
+        // 1 GB of fresh tiles), and writes slow down only past 24.
+        o.set_level_zero_file_num_compaction_trigger(16);
+        o.set_level_zero_slowdown_writes_trigger(24);
+    }
+    o.set_block_based_table_factory(table);
+    o
+}
+
+/// Options of SST files written for ingestion into `tiles`: the family's
+/// table format, and LZ4 at `lz4_acceleration` or no compression (an SST
+/// writer would otherwise use the last level's compression). Ingested
+/// files land at the bottom level and are not compacted again, so what
+/// they are written with is how they are stored.
+fn ingest_options(table: &BlockBasedOptions, lz4_acceleration: Option<i32>) -> Options {
+    let mut o = family_options(CF_TILES, table);
+    o.set_compression_per_level(&[]);
+    match lz4_acceleration {
+        Some(acceleration) => {
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            // RocksDB reads a negative level as LZ4's acceleration.
+            o.set_compression_options(-14, -acceleration, 0, 0);
+        }
+        None => o.set_compression_type(rocksdb::DBCompressionType::None),
+    }
+    o
+}
+
 /// The RocksDB store of a data directory.
 pub struct Store {
     db: DB,
@@ -239,6 +572,14 @@ pub struct Store {
     /// Logs with staged rows written without the WAL and not yet flushed
     /// (their next commit flushes first).
     unflushed: std::sync::Mutex<std::collections::HashSet<LogNumber>>,
+    /// Options of the SST files of hash tiles written for ingestion.
+    ingest_tile_options: Options,
+    /// Options of the SST files of bundles written for ingestion.
+    ingest_bundle_options: Options,
+    /// Numbers the SST files written for ingestion.
+    ingest_files: std::sync::atomic::AtomicU64,
+    /// Ingestions since the store was opened.
+    ingestions: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -290,28 +631,9 @@ impl Store {
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
         table.set_bloom_filter(10.0, false);
-        let families = FAMILIES.iter().map(|name| {
-            let mut o = Options::default();
-            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
-            if *name == CF_TILES {
-                // Fresh tiles and bundles (hashes, base64) barely compress:
-                // LZ4 at flush time took a fifth of a mirror sync's CPU.
-                // Deeper levels, rewritten by compaction in the background,
-                // still compress.
-                use rocksdb::DBCompressionType::{Lz4, None as Plain};
-                o.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
-                // A large import or sync flushes many memtables in a row;
-                // merging them as they arrive competed with the sync for
-                // the CPU (16% of it at 4 files, 10% at 8). Point lookups
-                // with bloom filters stay cheap over more level-0 files:
-                // compaction starts at 16 (about 1 GB of fresh tiles), and
-                // writes slow down only past 24.
-                o.set_level_zero_file_num_compaction_trigger(16);
-                o.set_level_zero_slowdown_writes_trigger(24);
-            }
-            o.set_block_based_table_factory(&table);
-            ColumnFamilyDescriptor::new(*name, o)
-        });
+        let families = FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, family_options(name, &table)));
         let opened = if read_only {
             DB::open_cf_descriptors_read_only(&opts, path, families, false)
         } else {
@@ -328,10 +650,27 @@ impl Store {
                 reason: format!("cannot open {}: {text}{hint}", path.display()),
             }
         })?;
+        let ingest_tile_options = ingest_options(&table, None);
+        let ingest_bundle_options = ingest_options(&table, Some(INGEST_LZ4_ACCELERATION));
+        if !read_only {
+            // SST files of a stage that never got ingested (a crash).
+            match std::fs::remove_dir_all(path.join(INGEST_DIR)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Store {
+                        reason: format!("cannot empty {}: {e}", path.join(INGEST_DIR).display()),
+                    });
+                }
+                _ => {}
+            }
+        }
         let store = Store {
             db,
             registry: std::sync::Mutex::new(()),
             unflushed: std::sync::Mutex::default(),
+            ingest_tile_options,
+            ingest_bundle_options,
+            ingest_files: std::sync::atomic::AtomicU64::new(0),
+            ingestions: std::sync::atomic::AtomicU64::new(0),
         };
         let meta = store.cf(CF_META)?;
         match store.db.get_cf(meta, b"schema").map_err(db_err)? {
@@ -775,34 +1114,28 @@ impl Store {
         self.db.write(wb).map_err(db_err)
     }
 
-    /// Writes tiles and bundles of `log` past its committed size, without
-    /// the WAL and without touching the tree head: readers do not see them
-    /// until a [`Store::commit`] moves the head over them, and that commit
-    /// first flushes them to SST files (so they are written once, not to
-    /// the WAL and then again). A crash before that loses some of them:
-    /// never a committed row, and never a row without its marker.
-    ///
-    /// With `progress`, the marker of how far the staging got is written in
-    /// the same batch ([`Store::staged_progress`] reads it back).
-    ///
-    /// # Errors
-    /// [`Error::Store`].
-    pub fn stage(
-        &self,
-        log: LogNumber,
-        batch: &CommitBatch,
-        progress: Option<&StagedProgress>,
-    ) -> Result<()> {
-        let tiles = self.cf(CF_TILES)?;
-        let mut wb = WriteBatch::default();
-        if let Some(p) = progress {
-            wb.put_cf(self.cf(CF_META)?, staged_key(log), p.encode());
+    /// How many times staged rows were ingested as SST files since the
+    /// store was opened (see [`Stager`]).
+    pub fn ingestions(&self) -> u64 {
+        self.ingestions.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A writer of the stages of one extension of `log` (see [`Stager`]).
+    pub fn stager(&self, log: LogNumber) -> Stager<'_> {
+        Stager {
+            store: self,
+            log,
+            open: None,
+            held: None,
         }
-        for (tile, data) in &batch.tiles {
-            wb.put_cf(tiles, tile_key(log, 0, tile.level, tile.index), data);
-        }
-        for (bundle, data) in &batch.bundles {
-            wb.put_cf(tiles, tile_key(log, 1, 0, bundle.index), data);
+    }
+
+    /// Writes rows of `log` past its committed size through the memtable
+    /// without the WAL (they are flushed by the commit that makes them the
+    /// log), with the progress marker in the same batch.
+    fn stage_rows(&self, log: LogNumber, wb: WriteBatch) -> Result<()> {
+        if wb.is_empty() {
+            return Ok(());
         }
         if let Ok(mut u) = self.unflushed.lock() {
             u.insert(log);
@@ -839,7 +1172,9 @@ impl Store {
 
     /// Removes what was staged for `log` past `committed` entries: tiles and
     /// bundles beyond the right edge are deleted, and the edge tiles and
-    /// bundle are cut back to their committed widths.
+    /// bundle are cut back to their committed widths. Ranges with nothing
+    /// in them get no range deletion (a tombstone over the whole log would
+    /// put every file ingested after it at level 0, to be compacted).
     ///
     /// # Errors
     /// [`Error::Store`].
@@ -857,11 +1192,13 @@ impl Store {
                 }
                 // Everything after the edge tile goes.
                 let first_gone = if width == 0 { edge } else { edge + 1 };
-                wb.delete_range_cf(
-                    tiles,
+                let (from, to) = (
                     tile_key(log, kind, level, first_gone),
                     tile_key(log, kind, level + 1, 0),
                 );
+                if self.any_in(tiles, &from, &to)? {
+                    wb.delete_range_cf(tiles, from, to);
+                }
                 if first_gone == u64::MAX {
                     wb.delete_cf(tiles, tile_key(log, kind, level, u64::MAX));
                 }
@@ -887,6 +1224,18 @@ impl Store {
             }
         }
         self.db.write_opt(wb, &Self::synced()).map_err(db_err)
+    }
+
+    /// Whether family `cf` holds a key in `from..to`.
+    fn any_in(&self, cf: &rocksdb::ColumnFamily, from: &[u8], to: &[u8]) -> Result<bool> {
+        let mut iter = self
+            .db
+            .iterator_cf(cf, IteratorMode::From(from, Direction::Forward));
+        match iter.next() {
+            Some(Ok((k, _))) => Ok(k.as_ref() < to),
+            Some(Err(e)) => Err(db_err(e)),
+            None => Ok(false),
+        }
     }
 
     /// The marker of an unfinished extension of `log`, if one was staged

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use islet_log::checkpoint::SignedCheckpoint;
-use islet_log::extend::{Extension, MirrorTarget, Standing, write_stages};
+use islet_log::extend::{Extension, MirrorTarget, Standing};
 use islet_log::merkle::tree_hash;
 use islet_log::note::NoteVerifier;
 use islet_log::source::{LogSource, Resource};
@@ -50,8 +50,6 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 pub const MAX_CONCURRENCY: usize = 32;
 /// Fetched bundles waiting to be hashed.
 pub const FETCHED_QUEUE: usize = 2;
-/// Stages (about 8 MiB each) waiting for the writer thread.
-pub const STAGES_IN_FLIGHT: usize = 1;
 
 /// Where a mirror is fed from.
 #[derive(Debug, Clone)]
@@ -302,26 +300,10 @@ fn sync_log(
     };
 
     // Stages are written by a thread of their own while this one hashes.
-    let (queue, jobs) = std::sync::mpsc::sync_channel(STAGES_IN_FLIGHT);
-    let extension = extension.stage_through(queue);
-    let outcome = std::thread::scope(|scope| {
-        let store = req.store;
-        let writer = scope.spawn(move || write_stages(store, log, &jobs));
-        let mut extension = extension;
-        let grown = fetch_and_extend(req, source, runtime, &mut extension, to).and_then(|bytes| {
-            extension.finish(to, root).map_err(tree_error)?;
-            Ok(bytes)
-        });
-        // Dropping the extension hangs up the queue; the writer drains it.
-        let written = writer.join().unwrap_or_else(|_| {
-            Err(islet_log::Error::Store {
-                reason: "the staging writer panicked".into(),
-            })
-        });
-        match (grown, written) {
-            (_, Err(e)) => Err(Error::Log(e)),
-            (grown, Ok(())) => grown,
-        }
+    let outcome = extension.with_stage_writer(|extension| {
+        let bytes = fetch_and_extend(req, source, runtime, extension, to)?;
+        extension.finish(to, root).map_err(tree_error)?;
+        Ok(bytes)
     });
     let fetched_bytes = match outcome {
         Ok(n) => n,

@@ -88,8 +88,9 @@ pub(crate) enum Item {
     Checkpoint(Vec<u8>),
     /// The second file.
     Manifest(Vec<u8>),
-    /// A tile or bundle, with the name, size and digest the plan gave.
-    File(TilePath, Vec<u8>),
+    /// A tile or bundle, with the name, size and digest the plan gave
+    /// (the digest is its SHA-256).
+    File(TilePath, Vec<u8>, [u8; 32]),
     /// The archive ended where the manifest said, with only padding after.
     End,
 }
@@ -232,8 +233,8 @@ impl Reading {
             }
             let data = self.read(&mut entry, size, &expected.name)?;
             drop(entry);
-            check_file(expected, &data)?;
-            if send(Item::File(path, data)).is_err() {
+            let digest = check_file(expected, &data)?;
+            if send(Item::File(path, data, digest)).is_err() {
                 return Ok(());
             }
         }
@@ -376,8 +377,9 @@ fn entry_type_name(t: tar::EntryType) -> &'static str {
     }
 }
 
-/// The bytes of a file must have the manifest's size and digest.
-pub(crate) fn check_file(expected: &FileEntry, data: &[u8]) -> Result<()> {
+/// The bytes of a file must have the manifest's size and digest; that
+/// digest.
+pub(crate) fn check_file(expected: &FileEntry, data: &[u8]) -> Result<[u8; 32]> {
     if data.len() as u64 != expected.size {
         return Err(Error::FileMismatch {
             name: expected.name.clone(),
@@ -388,7 +390,8 @@ pub(crate) fn check_file(expected: &FileEntry, data: &[u8]) -> Result<()> {
             ),
         });
     }
-    let digest = hex::encode(Sha256::digest(data));
+    let sha256: [u8; 32] = Sha256::digest(data).into();
+    let digest = hex::encode(sha256);
     if digest != expected.sha256 {
         return Err(Error::FileMismatch {
             name: expected.name.clone(),
@@ -398,5 +401,5 @@ pub(crate) fn check_file(expected: &FileEntry, data: &[u8]) -> Result<()> {
             ),
         });
     }
-    Ok(())
+    Ok(sha256)
 }

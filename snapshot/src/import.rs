@@ -38,7 +38,6 @@ use islet_log::extend::{Extension, MirrorTarget, Standing};
 use islet_log::note::{MAX_NOTE_SIZE, NoteVerifier};
 use islet_log::store::{Store, TreeHead};
 use islet_log::tiles::{TileId, TilePath, parse_hash_tile};
-use sha2::{Digest, Sha256};
 
 use crate::archive::{Counters, Item, Plan, archive, check_file, read_archive};
 use crate::error::{Error, Result};
@@ -245,7 +244,7 @@ impl Session<'_, '_> {
             limit,
         })
         .map_err(|_| archive("the archive reader stopped"))?;
-        let mut rebuild = Extension::start(
+        let rebuild = Extension::start(
             self.req.store,
             self.local.log,
             self.local.head.as_ref(),
@@ -253,48 +252,56 @@ impl Session<'_, '_> {
         )
         .map_err(diverges)?
         .track_tiles();
-        let mut carried: BTreeMap<TileId, [u8; 32]> = BTreeMap::new();
-        let bar = progress_bar(self.req.progress, to - from, "import");
-        loop {
-            match next_item(items)? {
-                Item::File(TilePath::Hash(t), data) => {
-                    parse_hash_tile(t, &data)?;
-                    carried.insert(t, Sha256::digest(&data).into());
-                }
-                Item::File(TilePath::Entries(b), data) => {
-                    let before = rebuild.size();
-                    rebuild.push_bundle(b, data).map_err(diverges)?;
-                    bar.inc(rebuild.size() - before);
-                }
-                Item::End => break,
-                Item::Checkpoint(_) | Item::Manifest(_) => {
-                    return Err(archive("the archive reader sent files out of order"));
+        // Stages are written by a thread of their own while this one
+        // hashes.
+        rebuild.with_stage_writer(|rebuild| {
+            let mut carried: BTreeMap<TileId, [u8; 32]> = BTreeMap::new();
+            let bar = progress_bar(self.req.progress, to - from, "import");
+            loop {
+                match next_item(items)? {
+                    Item::File(TilePath::Hash(t), data, digest) => {
+                        parse_hash_tile(t, &data)?;
+                        carried.insert(t, digest);
+                    }
+                    Item::File(TilePath::Entries(b), data, _) => {
+                        let before = rebuild.size();
+                        rebuild.push_bundle(b, data).map_err(diverges)?;
+                        bar.inc(rebuild.size() - before);
+                    }
+                    Item::End => break,
+                    Item::Checkpoint(_) | Item::Manifest(_) => {
+                        return Err(archive("the archive reader sent files out of order"));
+                    }
                 }
             }
-        }
-        bar.finish_and_clear();
+            bar.finish_and_clear();
 
-        // The tree the entries make must be the signed one, tile for tile.
-        let finished = rebuild.finish(to, root).map_err(|e| match e {
-            islet_log::Error::SizeMismatch { found, expected } => Error::TreeMismatch {
-                reason: format!("the bundles hold {found} entries, the checkpoint says {expected}"),
-            },
-            islet_log::Error::RootMismatch {
-                computed, signed, ..
-            } => Error::TreeMismatch {
-                reason: format!(
-                    "the entries hash to root {computed}, the checkpoint signs {signed}"
-                ),
-            },
-            other => Error::Log(other),
-        })?;
-        for (t, digest) in &carried {
-            if finished.produced.get(t) != Some(digest) {
-                return Err(Error::TreeMismatch {
-                    reason: format!("{t} is not the tile the entries produce"),
-                });
+            // The tree the entries make must be the signed one, tile for
+            // tile.
+            let finished = rebuild.finish(to, root).map_err(|e| match e {
+                islet_log::Error::SizeMismatch { found, expected } => Error::TreeMismatch {
+                    reason: format!(
+                        "the bundles hold {found} entries, the checkpoint says {expected}"
+                    ),
+                },
+                islet_log::Error::RootMismatch {
+                    computed, signed, ..
+                } => Error::TreeMismatch {
+                    reason: format!(
+                        "the entries hash to root {computed}, the checkpoint signs {signed}"
+                    ),
+                },
+                other => Error::Log(other),
+            })?;
+            for (t, digest) in &carried {
+                if finished.produced.get(t) != Some(digest) {
+                    return Err(Error::TreeMismatch {
+                        reason: format!("{t} is not the tile the entries produce"),
+                    });
+                }
             }
-        }
+            Ok(())
+        })?;
 
         // Commit: the new head (and the mirror, on a first import) at once.
         let batch = self.local.commit_batch(&self.req.origin);

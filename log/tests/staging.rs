@@ -1,0 +1,247 @@
+//! Staging rows of an extension: whole level-0 tiles and bundles of a
+//! large stage are written as SST files and ingested, and the progress
+//! marker never runs ahead of the rows it describes.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use islet_log::store::{CommitBatch, INGEST_FILE_BYTES, INGEST_MIN_BYTES, StagedProgress, Store};
+use islet_log::tiles::{BundleId, TileId};
+
+const LOG: u32 = 1;
+
+fn full_bundle(index: u64) -> BundleId {
+    BundleId { index, width: 256 }
+}
+
+/// `len` bytes that do not compress (bundles are stored with LZ4), the
+/// first one `tag`.
+fn noise(len: usize, tag: u8) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(tag) ^ len as u64;
+    let mut v: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    if let Some(b) = v.first_mut() {
+        *b = tag;
+    }
+    v
+}
+
+/// Whole bundles `first..` whose bytes add up to exactly `total`, each
+/// starting with `tag`.
+fn bundles(first: u64, total: usize, count: usize, tag: u8) -> CommitBatch {
+    let mut batch = CommitBatch::default();
+    let each = total / count;
+    for i in 0..count {
+        let len = if i + 1 == count {
+            total - each * (count - 1)
+        } else {
+            each
+        };
+        batch
+            .bundles
+            .push((full_bundle(first + i as u64), noise(len, tag)));
+    }
+    batch
+}
+
+fn progress(size: u64) -> StagedProgress {
+    StagedProgress {
+        base: 0,
+        size,
+        target: b"checkpoint".to_vec(),
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("db"), true).unwrap();
+    (tmp, store)
+}
+
+#[test]
+fn a_stage_with_a_mebibyte_of_whole_bundles_is_ingested_and_one_byte_less_is_not() {
+    let (_tmp, store) = open();
+    let mut stager = store.stager(LOG);
+    stager
+        .stage(&bundles(0, INGEST_MIN_BYTES, 4, 1), None)
+        .unwrap();
+    stager.finish().unwrap();
+    assert_eq!(store.ingestions(), 1);
+    assert_eq!(
+        store.bundle(LOG, 3).unwrap().unwrap().len(),
+        INGEST_MIN_BYTES / 4
+    );
+
+    let (_tmp, store) = open();
+    let mut stager = store.stager(LOG);
+    stager
+        .stage(&bundles(0, INGEST_MIN_BYTES - 1, 4, 1), None)
+        .unwrap();
+    stager.finish().unwrap();
+    assert_eq!(store.ingestions(), 0, "written through the memtable");
+    let first = store.bundle(LOG, 0).unwrap().unwrap();
+    assert!(
+        first == noise((INGEST_MIN_BYTES - 1) / 4, 1),
+        "bundle 0 as staged"
+    );
+}
+
+#[test]
+fn partial_tiles_and_higher_levels_are_never_ingested() {
+    let (_tmp, store) = open();
+    let mut batch = bundles(0, INGEST_MIN_BYTES, 4, 1);
+    let partial = TileId {
+        level: 0,
+        index: 4,
+        width: 3,
+    };
+    let upper = TileId {
+        level: 1,
+        index: 0,
+        width: 4,
+    };
+    batch.tiles.push((partial, vec![7; 96]));
+    batch.tiles.push((upper, vec![8; 128]));
+    batch
+        .bundles
+        .push((BundleId { index: 4, width: 3 }, vec![9; 50]));
+    let mut stager = store.stager(LOG);
+    stager.stage(&batch, None).unwrap();
+    // Rows that are not bulk are in the store at once; the bulk only once
+    // the files are ingested.
+    assert_eq!(store.tile(LOG, 0, 4).unwrap().unwrap(), vec![7; 96]);
+    assert_eq!(store.tile(LOG, 1, 0).unwrap().unwrap(), vec![8; 128]);
+    assert_eq!(store.bundle(LOG, 4).unwrap().unwrap(), vec![9; 50]);
+    assert_eq!(store.bundle(LOG, 0).unwrap(), None);
+    stager.finish().unwrap();
+    assert_eq!(store.ingestions(), 1);
+    assert_eq!(
+        store.bundle(LOG, 0).unwrap().unwrap().len(),
+        INGEST_MIN_BYTES / 4
+    );
+}
+
+#[test]
+fn the_marker_waits_until_the_rows_it_describes_are_ingested() {
+    let (_tmp, store) = open();
+    let mut stager = store.stager(LOG);
+    // A first small stage goes through the memtable, marker and all.
+    stager
+        .stage(&bundles(0, 1000, 1, 1), Some(&progress(256)))
+        .unwrap();
+    assert_eq!(store.staged_progress(LOG).unwrap(), Some(progress(256)));
+    // A large one opens files: its rows and its marker wait for them.
+    stager
+        .stage(&bundles(1, INGEST_MIN_BYTES, 4, 2), Some(&progress(1280)))
+        .unwrap();
+    assert_eq!(store.staged_progress(LOG).unwrap(), Some(progress(256)));
+    assert_eq!(store.bundle(LOG, 1).unwrap(), None);
+    stager.finish().unwrap();
+    assert_eq!(store.staged_progress(LOG).unwrap(), Some(progress(1280)));
+    let last = store.bundle(LOG, 4).unwrap().unwrap();
+    assert!(last == noise(INGEST_MIN_BYTES / 4, 2), "bundle 4 as staged");
+}
+
+#[test]
+fn a_stager_dropped_unfinished_leaves_no_files_no_rows_and_the_old_marker() {
+    let (tmp, store) = open();
+    let mut stager = store.stager(LOG);
+    stager
+        .stage(&bundles(0, 1000, 1, 1), Some(&progress(256)))
+        .unwrap();
+    stager
+        .stage(&bundles(1, INGEST_MIN_BYTES, 4, 2), Some(&progress(1280)))
+        .unwrap();
+    drop(stager);
+    assert_eq!(store.ingestions(), 0);
+    assert_eq!(store.staged_progress(LOG).unwrap(), Some(progress(256)));
+    assert_eq!(store.bundle(LOG, 1).unwrap(), None);
+    let ingest = tmp.path().join("db").join("ingest");
+    let left: Vec<_> = std::fs::read_dir(&ingest)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn rows_staged_again_out_of_order_keep_the_latest_bytes() {
+    let (_tmp, store) = open();
+    let mut stager = store.stager(LOG);
+    stager
+        .stage(&bundles(0, INGEST_MIN_BYTES, 4, 1), None)
+        .unwrap();
+    // The same bundles again, other bytes (a range written twice).
+    stager
+        .stage(&bundles(0, INGEST_MIN_BYTES, 4, 3), None)
+        .unwrap();
+    stager.finish().unwrap();
+    assert_eq!(store.ingestions(), 2, "the open files went in first");
+    for i in 0..4 {
+        assert_eq!(store.bundle(LOG, i).unwrap().unwrap()[0], 3);
+    }
+}
+
+#[test]
+fn files_are_ingested_as_they_fill_not_only_at_the_end() {
+    let (_tmp, store) = open();
+    let mut stager = store.stager(LOG);
+    let per_stage = 8 * 1024 * 1024;
+    let mut first = 0;
+    let mut staged = 0u64;
+    // The files go in once they hold INGEST_FILE_BYTES: not a stage
+    // before, and at the latest with the stage that gets them there.
+    while store.ingestions() == 0 {
+        assert!(
+            staged <= INGEST_FILE_BYTES,
+            "nothing ingested after {staged} bytes"
+        );
+        stager
+            .stage(&bundles(first, per_stage, 64, 5), None)
+            .unwrap();
+        first += 64;
+        staged += per_stage as u64;
+    }
+    assert!(staged >= INGEST_FILE_BYTES, "ingested after {staged} bytes");
+    // New files start; finishing ingests them.
+    stager
+        .stage(&bundles(first, per_stage, 64, 6), None)
+        .unwrap();
+    assert_eq!(store.ingestions(), 1);
+    stager.finish().unwrap();
+    assert_eq!(store.ingestions(), 2);
+    assert_eq!(store.bundle(LOG, first + 63).unwrap().unwrap()[0], 6);
+}
+
+#[test]
+fn discarding_removes_ingested_rows_and_cuts_the_edge_back() {
+    let (_tmp, store) = open();
+    let mut stager = store.stager(LOG);
+    stager
+        .stage(&bundles(0, INGEST_MIN_BYTES, 4, 1), None)
+        .unwrap();
+    stager.finish().unwrap();
+    assert_eq!(store.ingestions(), 1);
+    // Back to 256 committed entries: bundle 0 stays, bundles 1 to 3 go.
+    store.discard_staged(LOG, 256).unwrap();
+    assert!(store.bundle(LOG, 0).unwrap().is_some());
+    for i in 1..4 {
+        assert_eq!(store.bundle(LOG, i).unwrap(), None, "bundle {i}");
+    }
+}
+
+#[test]
+fn files_left_by_a_crash_are_removed_when_the_store_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    drop(Store::open(&db, true).unwrap());
+    std::fs::create_dir_all(db.join("ingest")).unwrap();
+    std::fs::write(db.join("ingest").join("1-0-bundles.sst"), b"half a file").unwrap();
+    let store = Store::open(&db, false).unwrap();
+    assert!(!db.join("ingest").exists());
+    drop(store);
+}
