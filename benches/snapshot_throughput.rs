@@ -46,7 +46,7 @@ fn main() {
     let mut tar_bytes = 0u64;
     let mut file_bytes = 0u64;
     for round in 0..rounds {
-        let (t_export, _) = timed(|| {
+        let (t_export, exported) = timed(|| {
             islet(&[
                 "snapshot",
                 "export",
@@ -82,7 +82,8 @@ fn main() {
         assert_eq!(report["to_size"].as_u64(), Some(n));
         std::fs::remove_dir_all(&target).unwrap();
         println!(
-            "round {round}: export {t_export:.2} s (zstd -3 alone {t_compress:.2} s); import {t_import:.2} s (unzstd alone {t_decompress:.2} s, SHA-256 alone {t_sha:.2} s); import peak RSS {} MiB",
+            "round {round}: export {t_export:.2} s (zstd -3 alone {t_compress:.2} s); import {t_import:.2} s (unzstd alone {t_decompress:.2} s, SHA-256 alone {t_sha:.2} s); peak RSS export {} MiB, import {} MiB",
+            exported["peak_rss_bytes"].as_u64().unwrap_or(0) >> 20,
             report["peak_rss_bytes"].as_u64().unwrap_or(0) >> 20
         );
         export_s.push(t_export);

@@ -80,6 +80,12 @@ const INGEST_DIR: &str = "ingest";
 pub const SCHEMA_VERSION: u32 = 2;
 /// RocksDB block cache shared by all column families.
 pub const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// The block cache of a store opened read-only. Its readers (export,
+/// verify, mirror list) read each block once or twice, so a large cache
+/// only costs memory and time: an export of 1M entries peaked at 606 MB
+/// with the 256 MiB cache (cached blocks are kept decompressed) and at
+/// 63 MB with this one, and ran faster.
+pub const READ_ONLY_BLOCK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 const CF_META: &str = "meta";
 const CF_TILES: &str = "tiles";
@@ -627,7 +633,11 @@ impl Store {
         // so a staged batch's rows and its progress marker (another family)
         // are on disk together or not at all.
         opts.set_atomic_flush(true);
-        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let cache = Cache::new_lru_cache(if read_only {
+            READ_ONLY_BLOCK_CACHE_BYTES
+        } else {
+            BLOCK_CACHE_BYTES
+        });
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
         table.set_bloom_filter(10.0, false);
