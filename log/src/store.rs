@@ -651,6 +651,17 @@ impl Store {
         };
         let db = opened.map_err(|e| {
             let text = e.to_string();
+            if read_only && text.contains("Column family not found") {
+                // Column families are created one by one: a process killed
+                // while creating the store leaves some of them (and no
+                // schema yet). The next writable open completes it.
+                return Error::Store {
+                    reason: format!(
+                        "{} has no islet store yet (its creation was interrupted)",
+                        path.display()
+                    ),
+                };
+            }
             let hint = if text.contains("LOCK") {
                 " (another islet, such as a running `islet serve`, has this data directory open)"
             } else {

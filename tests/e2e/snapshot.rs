@@ -431,3 +431,158 @@ fn hostile_snapshots_are_refused_by_the_binary_within_256_mib() {
     let store = islet_log::store::Store::open_read_only(&b.join("db")).unwrap();
     assert!(store.mirrors().unwrap().is_empty());
 }
+
+/// `islet init` of a data directory whose own log is `origin`.
+fn init(data: &Path, origin: &str) {
+    let out = islet(&["init", "--data", data.to_str().unwrap(), "--origin", origin]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
+    use std::os::unix::process::ExitStatusExt;
+
+    use islet_log::note::{Ed25519Signer, NoteSigner};
+
+    let dir = tempfile::tempdir().unwrap();
+    // A log large enough that importing it takes a while (70,000 entries
+    // of about 1 KB: whole bundles are staged into SST files and ingested
+    // every 64 MiB, so once on the way and once at the end), mirrored into
+    // site A and exported from there.
+    let origin = "killed.example.org";
+    let signer = Ed25519Signer::from_seed(origin, &[7; 32]).unwrap();
+    let vkey = signer.verifier().to_vkey();
+    let upstream = dir.path().join("upstream");
+    let entries = (0..70_000u64).map(|i| {
+        format!(
+            r#"{{"kind":"test","i":{i},"pad":"{}"}}"#,
+            "k".repeat(1000 + (i % 17) as usize)
+        )
+    });
+    islet_log::tiledir::write_log(&upstream, origin, &signer, entries).unwrap();
+    let a = dir.path().join("a");
+    init(&a, "site-a.example");
+    let synced = islet_json(&[
+        "mirror",
+        "sync",
+        "--data",
+        a.to_str().unwrap(),
+        "--upstream",
+        upstream.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--json",
+    ]);
+    assert_eq!(synced["size"], 70_000);
+    let file = dir.path().join("full.tar.zst");
+    let export = |data: &Path, out: &Path| {
+        islet_json(&[
+            "snapshot",
+            "export",
+            "--data",
+            data.to_str().unwrap(),
+            "--origin",
+            origin,
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let exported = export(&a, &file);
+
+    // Site B: imports killed (SIGKILL) at several moments.
+    let b = dir.path().join("b");
+    init(&b, "site-b.example");
+    let ingest = b.join("db").join("ingest");
+    let mut killed = 0;
+    let mut staged_when_killed = 0;
+    for delay_ms in [30u64, 120, 250, 400] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_islet"))
+            .args([
+                "snapshot",
+                "import",
+                "--data",
+                b.to_str().unwrap(),
+                "--vkey",
+                &vkey,
+                file.to_str().unwrap(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if status.signal() == Some(9) {
+            killed += 1;
+            // Files being written for ingestion, or ingested ones: the kill
+            // came in the middle of staging.
+            let in_flight = std::fs::read_dir(&ingest).map_or(0, Iterator::count);
+            let ssts = std::fs::read_dir(b.join("db"))
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "sst")
+                })
+                .count();
+            if in_flight > 0 || ssts > 0 {
+                staged_when_killed += 1;
+            }
+            // Whatever it staged, nothing became the log (a kill before
+            // the store was created leaves no store at all).
+            match islet_log::store::Store::open_read_only(&b.join("db")) {
+                Ok(store) => assert!(
+                    store.mirrors().unwrap().is_empty(),
+                    "killed after {delay_ms} ms: a mirror was registered"
+                ),
+                Err(e) => assert!(
+                    e.to_string().contains("has no islet store yet"),
+                    "killed after {delay_ms} ms: {e}"
+                ),
+            }
+        } else {
+            // It finished before the kill: start again from nothing.
+            assert!(status.success(), "after {delay_ms} ms: {status}");
+            break;
+        }
+    }
+    assert!(killed >= 2, "only {killed} imports were killed mid-way");
+    assert!(
+        staged_when_killed >= 1,
+        "no kill landed while rows were being staged"
+    );
+
+    // Whatever the kills left, an import now applies (or finds the state
+    // the finished one left), and the mirror is the log byte for byte: its
+    // export is the same file.
+    let out = islet(&[
+        "snapshot",
+        "import",
+        "--data",
+        b.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = dir.path().join("again.tar.zst");
+    let re_exported = export(&b, &again);
+    assert_eq!(re_exported["sha256"], exported["sha256"]);
+    let left = std::fs::read_dir(&ingest).map_or(0, Iterator::count);
+    assert_eq!(left, 0, "files left in {}", ingest.display());
+}

@@ -208,7 +208,7 @@ fn run_list(a: &ListArgs) -> ExitCode {
             "origin": record.origin,
             "origin_hash": origin_hash_hex(&record.origin),
             "size": head.as_ref().map_or(0, |h| h.size),
-                        "vkeys": record.vkeys,
+            "vkeys": record.vkeys,
             "forks_recorded": evidence,
         }));
     }
