@@ -21,7 +21,8 @@
 //! ([`Extension::resume_staged`]) instead of from the committed size.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -41,11 +42,13 @@ use crate::tiles::{
 /// Staged tiles and bundles are written to the store in batches of about
 /// this many bytes.
 pub const STAGE_BATCH_BYTES: usize = 8 * 1024 * 1024;
-/// Stages waiting for the writer thread of [`Extension::with_stage_writer`],
-/// each about [`STAGE_BATCH_BYTES`]: 64 MiB in all, so hashing goes on
-/// while the writer waits for the disk to sync a file it ingests (with one
-/// stage in flight, a 1M-entry import took 1.95 s instead of 1.7 s).
-pub const STAGES_IN_FLIGHT: usize = 8;
+/// Bytes of stages waiting for the writer thread of
+/// [`Extension::with_stage_writer`] (about 4 stages; one stage always goes,
+/// however large): hashing goes on while the writer waits for the disk to
+/// sync a file it ingests (with one 8 MiB stage in flight, a 1M-entry
+/// import took 1.95 s instead of 1.7 s). Bounded in bytes, not stages, so
+/// bundles of the largest entries (16 MiB each) do not multiply it.
+pub const STAGED_IN_FLIGHT_BYTES: usize = 32 * 1024 * 1024;
 
 /// The local copy of a mirrored log that a snapshot or an upstream is
 /// about to extend.
@@ -242,14 +245,57 @@ pub struct Extension<'s> {
     target: Option<Vec<u8>>,
     /// Where stages go when another thread writes them (see
     /// [`Extension::with_stage_writer`]); `None`: written here.
-    queue: Option<SyncSender<StageJob>>,
+    queue: Option<(Sender<StageJob>, Arc<InFlight>)>,
     /// Writes the stages here when there is no queue.
     stager: Option<Stager<'s>>,
 }
 
-/// One stage for a writer thread: the rows and, for a resumable
-/// extension, the progress marker written with them.
-type StageJob = (CommitBatch, Option<StagedProgress>);
+/// One stage for a writer thread: the rows, their size and, for a
+/// resumable extension, the progress marker written with them.
+type StageJob = (CommitBatch, usize, Option<StagedProgress>);
+
+/// The bytes of stages handed to the writer thread and not written yet.
+#[derive(Debug, Default)]
+struct InFlight {
+    /// Bytes in flight, and whether the writer has stopped.
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
+
+impl InFlight {
+    /// Waits until `bytes` more fit in [`STAGED_IN_FLIGHT_BYTES`] (or
+    /// nothing is in flight) and counts them.
+    fn take(&self, bytes: usize) -> Result<()> {
+        let stopped = || Error::Store {
+            reason: "the staging writer stopped".into(),
+        };
+        let mut state = self.state.lock().map_err(|_| stopped())?;
+        while !state.1 && state.0 > 0 && state.0 + bytes > STAGED_IN_FLIGHT_BYTES {
+            state = self.changed.wait(state).map_err(|_| stopped())?;
+        }
+        if state.1 {
+            return Err(stopped());
+        }
+        state.0 += bytes;
+        Ok(())
+    }
+
+    /// `bytes` were written.
+    fn give(&self, bytes: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.0 = state.0.saturating_sub(bytes);
+        }
+        self.changed.notify_all();
+    }
+
+    /// The writer stopped: nobody waits for room any more.
+    fn stop(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.1 = true;
+        }
+        self.changed.notify_all();
+    }
+}
 
 /// Writes the stages that arrive on `jobs` into `log` of `store`, in
 /// order, until the sender hangs up, and then finishes them (what a
@@ -258,12 +304,23 @@ type StageJob = (CommitBatch, Option<StagedProgress>);
 ///
 /// # Errors
 /// The first [`Stager`] error; later stages are not written.
-fn write_stages(store: &Store, log: LogNumber, jobs: &Receiver<StageJob>) -> Result<()> {
-    let mut stager = store.stager(log);
-    for (batch, progress) in jobs {
-        stager.stage(&batch, progress.as_ref())?;
-    }
-    stager.finish()
+fn write_stages(
+    store: &Store,
+    log: LogNumber,
+    jobs: &Receiver<StageJob>,
+    in_flight: &InFlight,
+) -> Result<()> {
+    let written = (|| {
+        let mut stager = store.stager(log);
+        for (batch, bytes, progress) in jobs {
+            stager.stage(&batch, progress.as_ref())?;
+            drop(batch);
+            in_flight.give(bytes);
+        }
+        stager.finish()
+    })();
+    in_flight.stop();
+    written
 }
 
 /// What a finished extension produced.
@@ -372,10 +429,11 @@ impl<'s> Extension<'s> {
         if let Some(stager) = self.stager.take() {
             stager.finish()?;
         }
-        let (queue, jobs) = std::sync::mpsc::sync_channel(STAGES_IN_FLIGHT);
-        self.queue = Some(queue);
+        let (queue, jobs) = std::sync::mpsc::channel();
+        let in_flight = Arc::new(InFlight::default());
+        self.queue = Some((queue, Arc::clone(&in_flight)));
         std::thread::scope(|scope| {
-            let writer = scope.spawn(move || write_stages(store, log, &jobs));
+            let writer = scope.spawn(move || write_stages(store, log, &jobs, &in_flight));
             let outcome = work(&mut self);
             // Dropping the extension hangs up the queue; the writer drains
             // it and finishes.
@@ -571,11 +629,16 @@ impl<'s> Extension<'s> {
         if !self.pending.tiles.is_empty() || !self.pending.bundles.is_empty() || progress.is_some()
         {
             let batch = std::mem::take(&mut self.pending);
-            self.pending_bytes = 0;
+            let bytes = std::mem::take(&mut self.pending_bytes);
             match &self.queue {
-                Some(queue) => queue.send((batch, progress)).map_err(|_| Error::Store {
-                    reason: "the staging writer stopped".into(),
-                })?,
+                Some((queue, in_flight)) => {
+                    in_flight.take(bytes)?;
+                    queue
+                        .send((batch, bytes, progress))
+                        .map_err(|_| Error::Store {
+                            reason: "the staging writer stopped".into(),
+                        })?;
+                }
                 None => match &mut self.stager {
                     Some(stager) => stager.stage(&batch, progress.as_ref())?,
                     None => {
