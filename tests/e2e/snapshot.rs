@@ -586,3 +586,76 @@ fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
     let left = std::fs::read_dir(&ingest).map_or(0, Iterator::count);
     assert_eq!(left, 0, "files left in {}", ingest.display());
 }
+
+#[test]
+fn snapshots_of_the_largest_bundles_export_and_import_within_256_mib() {
+    use islet_log::note::{Ed25519Signer, NoteSigner};
+    use islet_log::tiles::MAX_ENTRY_SIZE;
+
+    let dir = tempfile::tempdir().unwrap();
+    // Eight bundles of 256 entries of the largest size: 16 MiB each, so
+    // read-ahead, stages in flight and SST writing all hold large buffers.
+    let origin = "large.example.org";
+    let signer = Ed25519Signer::from_seed(origin, &[8; 32]).unwrap();
+    let vkey = signer.verifier().to_vkey();
+    let upstream = dir.path().join("upstream");
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..MAX_ENTRY_SIZE.div_ceil(8))
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .take(MAX_ENTRY_SIZE)
+        .collect();
+    let entries = (0..8 * 256u64).map(|i| {
+        let mut e = noise.clone();
+        e[..8].copy_from_slice(&i.to_be_bytes());
+        e
+    });
+    islet_log::tiledir::write_log(&upstream, origin, &signer, entries).unwrap();
+    let a = dir.path().join("a");
+    init(&a, "site-a.example");
+    islet_json(&[
+        "mirror",
+        "sync",
+        "--data",
+        a.to_str().unwrap(),
+        "--upstream",
+        upstream.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--json",
+    ]);
+    let file = dir.path().join("large.tar.zst");
+    let export = islet_json(&[
+        "snapshot",
+        "export",
+        "--data",
+        a.to_str().unwrap(),
+        "--origin",
+        origin,
+        "-o",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(export["content_bytes"].as_u64().unwrap() > 8 * 16_000_000);
+    let b = dir.path().join("b");
+    init(&b, "site-b.example");
+    let import = islet_json(&[
+        "snapshot",
+        "import",
+        "--data",
+        b.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(import["to_size"], 8 * 256);
+    for (what, report) in [("export", &export), ("import", &import)] {
+        let peak = report["peak_rss_bytes"].as_u64().unwrap();
+        assert!(peak < 256 << 20, "{what} peaked at {} MiB", peak >> 20);
+    }
+}
