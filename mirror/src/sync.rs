@@ -44,9 +44,10 @@ use crate::error::{Error, Result};
 /// Bundle fetches in flight unless asked otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Most bundle fetches in flight. With at most this many fetched bundles
-/// plus [`FETCHED_QUEUE`] waiting, memory stays bounded by
+/// plus [`FETCHED_QUEUE`] waiting, the fetched bytes stay bounded by
 /// `(MAX_CONCURRENCY + FETCHED_QUEUE) ×` the largest bundle (16 MiB), and
-/// by far less for real entries.
+/// by far less for real entries; staged bytes waiting for the writer by
+/// [`islet_log::extend::STAGED_IN_FLIGHT_BYTES`].
 pub const MAX_CONCURRENCY: usize = 32;
 /// Fetched bundles waiting to be hashed.
 pub const FETCHED_QUEUE: usize = 2;
