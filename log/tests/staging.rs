@@ -63,14 +63,17 @@ fn open() -> (tempfile::TempDir, Store) {
     (tmp, store)
 }
 
+/// Stages `batch` without a marker and finishes.
+fn stage_once(store: &Store, batch: &CommitBatch) {
+    let mut stager = store.stager(LOG);
+    stager.stage(batch, None).unwrap();
+    stager.finish().unwrap();
+}
+
 #[test]
 fn a_stage_with_a_mebibyte_of_whole_bundles_is_ingested_and_one_byte_less_is_not() {
     let (_tmp, store) = open();
-    let mut stager = store.stager(LOG);
-    stager
-        .stage(&bundles(0, INGEST_MIN_BYTES, 4, 1), None)
-        .unwrap();
-    stager.finish().unwrap();
+    stage_once(&store, &bundles(0, INGEST_MIN_BYTES, 4, 1));
     assert_eq!(store.ingestions(), 1);
     assert_eq!(
         store.bundle(LOG, 3).unwrap().unwrap().len(),
@@ -78,11 +81,7 @@ fn a_stage_with_a_mebibyte_of_whole_bundles_is_ingested_and_one_byte_less_is_not
     );
 
     let (_tmp, store) = open();
-    let mut stager = store.stager(LOG);
-    stager
-        .stage(&bundles(0, INGEST_MIN_BYTES - 1, 4, 1), None)
-        .unwrap();
-    stager.finish().unwrap();
+    stage_once(&store, &bundles(0, INGEST_MIN_BYTES - 1, 4, 1));
     assert_eq!(store.ingestions(), 0, "written through the memtable");
     let first = store.bundle(LOG, 0).unwrap().unwrap();
     assert!(
@@ -220,11 +219,7 @@ fn files_are_ingested_as_they_fill_not_only_at_the_end() {
 #[test]
 fn discarding_removes_ingested_rows_and_cuts_the_edge_back() {
     let (_tmp, store) = open();
-    let mut stager = store.stager(LOG);
-    stager
-        .stage(&bundles(0, INGEST_MIN_BYTES, 4, 1), None)
-        .unwrap();
-    stager.finish().unwrap();
+    stage_once(&store, &bundles(0, INGEST_MIN_BYTES, 4, 1));
     assert_eq!(store.ingestions(), 1);
     // Back to 256 committed entries: bundle 0 stays, bundles 1 to 3 go.
     store.discard_staged(LOG, 256).unwrap();

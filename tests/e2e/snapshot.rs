@@ -442,29 +442,39 @@ fn init(data: &Path, origin: &str) {
     );
 }
 
-#[test]
-fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
-    use std::os::unix::process::ExitStatusExt;
+/// `islet snapshot export` of the mirror of `origin` in `data` to `out`.
+fn export_mirror(data: &Path, origin: &str, out: &Path) -> serde_json::Value {
+    islet_json(&[
+        "snapshot",
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--origin",
+        origin,
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ])
+}
 
+/// A snapshot of a log of `entries` signed by a key from `seed`: written as
+/// a tlog-tiles directory, mirrored into site `dir/a` and exported from
+/// there to `dir/<name>.tar.zst`. Returns the log's vkey, the file and the
+/// export's report.
+fn snapshot_of(
+    dir: &Path,
+    origin: &str,
+    seed: u8,
+    entries: impl IntoIterator<Item = Vec<u8>>,
+    name: &str,
+) -> (String, std::path::PathBuf, serde_json::Value) {
     use islet_log::note::{Ed25519Signer, NoteSigner};
 
-    let dir = tempfile::tempdir().unwrap();
-    // A log large enough that importing it takes a while (70,000 entries
-    // of about 1 KB: whole bundles are staged into SST files and ingested
-    // every 64 MiB, so once on the way and once at the end), mirrored into
-    // site A and exported from there.
-    let origin = "killed.example.org";
-    let signer = Ed25519Signer::from_seed(origin, &[7; 32]).unwrap();
+    let signer = Ed25519Signer::from_seed(origin, &[seed; 32]).unwrap();
     let vkey = signer.verifier().to_vkey();
-    let upstream = dir.path().join("upstream");
-    let entries = (0..70_000u64).map(|i| {
-        format!(
-            r#"{{"kind":"test","i":{i},"pad":"{}"}}"#,
-            "k".repeat(1000 + (i % 17) as usize)
-        )
-    });
-    islet_log::tiledir::write_log(&upstream, origin, &signer, entries).unwrap();
-    let a = dir.path().join("a");
+    let upstream = dir.join("upstream");
+    let written = islet_log::tiledir::write_log(&upstream, origin, &signer, entries).unwrap();
+    let a = dir.join("a");
     init(&a, "site-a.example");
     let synced = islet_json(&[
         "mirror",
@@ -477,22 +487,29 @@ fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
         &vkey,
         "--json",
     ]);
-    assert_eq!(synced["size"], 70_000);
-    let file = dir.path().join("full.tar.zst");
-    let export = |data: &Path, out: &Path| {
-        islet_json(&[
-            "snapshot",
-            "export",
-            "--data",
-            data.to_str().unwrap(),
-            "--origin",
-            origin,
-            "-o",
-            out.to_str().unwrap(),
-            "--json",
-        ])
-    };
-    let exported = export(&a, &file);
+    assert_eq!(synced["size"].as_u64(), Some(written.size));
+    let file = dir.join(format!("{name}.tar.zst"));
+    let exported = export_mirror(&a, origin, &file);
+    (vkey, file, exported)
+}
+
+#[test]
+fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    // A log large enough that importing it takes a while (70,000 entries
+    // of about 1 KB: whole bundles are staged into SST files and ingested
+    // every 64 MiB, so once on the way and once at the end).
+    let origin = "killed.example.org";
+    let entries = (0..70_000u64).map(|i| {
+        format!(
+            r#"{{"kind":"test","i":{i},"pad":"{}"}}"#,
+            "k".repeat(1000 + (i % 17) as usize)
+        )
+        .into_bytes()
+    });
+    let (vkey, file, exported) = snapshot_of(dir.path(), origin, 7, entries, "full");
 
     // Site B: imports killed (SIGKILL) at several moments.
     let b = dir.path().join("b");
@@ -581,7 +598,7 @@ fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
         String::from_utf8_lossy(&out.stderr)
     );
     let again = dir.path().join("again.tar.zst");
-    let re_exported = export(&b, &again);
+    let re_exported = export_mirror(&b, origin, &again);
     assert_eq!(re_exported["sha256"], exported["sha256"]);
     let left = std::fs::read_dir(&ingest).map_or(0, Iterator::count);
     assert_eq!(left, 0, "files left in {}", ingest.display());
@@ -589,16 +606,12 @@ fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
 
 #[test]
 fn snapshots_of_the_largest_bundles_export_and_import_within_256_mib() {
-    use islet_log::note::{Ed25519Signer, NoteSigner};
     use islet_log::tiles::MAX_ENTRY_SIZE;
 
     let dir = tempfile::tempdir().unwrap();
     // Eight bundles of 256 entries of the largest size: 16 MiB each, so
     // read-ahead, stages in flight and SST writing all hold large buffers.
     let origin = "large.example.org";
-    let signer = Ed25519Signer::from_seed(origin, &[8; 32]).unwrap();
-    let vkey = signer.verifier().to_vkey();
-    let upstream = dir.path().join("upstream");
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let noise: Vec<u8> = (0..MAX_ENTRY_SIZE.div_ceil(8))
         .flat_map(|_| {
@@ -614,32 +627,7 @@ fn snapshots_of_the_largest_bundles_export_and_import_within_256_mib() {
         e[..8].copy_from_slice(&i.to_be_bytes());
         e
     });
-    islet_log::tiledir::write_log(&upstream, origin, &signer, entries).unwrap();
-    let a = dir.path().join("a");
-    init(&a, "site-a.example");
-    islet_json(&[
-        "mirror",
-        "sync",
-        "--data",
-        a.to_str().unwrap(),
-        "--upstream",
-        upstream.to_str().unwrap(),
-        "--vkey",
-        &vkey,
-        "--json",
-    ]);
-    let file = dir.path().join("large.tar.zst");
-    let export = islet_json(&[
-        "snapshot",
-        "export",
-        "--data",
-        a.to_str().unwrap(),
-        "--origin",
-        origin,
-        "-o",
-        file.to_str().unwrap(),
-        "--json",
-    ]);
+    let (vkey, file, export) = snapshot_of(dir.path(), origin, 8, entries, "large");
     assert!(export["content_bytes"].as_u64().unwrap() > 8 * 16_000_000);
     let b = dir.path().join("b");
     init(&b, "site-b.example");
