@@ -68,9 +68,6 @@ pub const INGEST_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// stored, against 500 MB uncompressed and 223 MB at acceleration 1).
 /// Hash tiles do not compress and are stored as they are.
 const INGEST_LZ4_ACCELERATION: i32 = 8;
-/// The writeback of an SST file being written for ingestion is started
-/// every this many bytes.
-const WRITEBACK_BYTES: u64 = 8 * 1024 * 1024;
 /// Directory inside the RocksDB directory where SST files are written
 /// before they are ingested (emptied when the store opens).
 const INGEST_DIR: &str = "ingest";
@@ -134,9 +131,6 @@ struct SstRun<'s> {
     writer: Option<rocksdb::SstFileWriter<'s>>,
     /// Index of the last row appended.
     last: Option<u64>,
-    /// The file, opened again to start its writeback, and the size at
-    /// which it was last started.
-    writeback: Option<(std::fs::File, u64)>,
 }
 
 impl<'s> SstRun<'s> {
@@ -145,7 +139,6 @@ impl<'s> SstRun<'s> {
             path,
             writer: None,
             last: None,
-            writeback: None,
         }
     }
 
@@ -166,26 +159,6 @@ impl<'s> SstRun<'s> {
         writer.put(key, value).map_err(db_err)?;
         self.last = Some(index);
         Ok(())
-    }
-
-    /// Starts writing back what the file holds so far, every
-    /// [`WRITEBACK_BYTES`]: the disk then works while the extension goes
-    /// on, instead of all at once in the sync that ingestion needs.
-    fn start_writeback(&mut self) {
-        let size = self.bytes();
-        let (file, started) = match &mut self.writeback {
-            Some(w) => w,
-            None => match std::fs::File::open(&self.path) {
-                Ok(f) => self.writeback.insert((f, 0)),
-                Err(_) => return,
-            },
-        };
-        if size >= *started + WRITEBACK_BYTES {
-            // Linux starts an asynchronous writeback of the dirty pages
-            // (then drops the clean ones); advice, so a failure is moot.
-            let _ = rustix::fs::fadvise(&*file, 0, None, rustix::fs::Advice::DontNeed);
-            *started = size;
-        }
     }
 
     fn bytes(&self) -> u64 {
@@ -261,10 +234,6 @@ impl<'s> Stager<'s> {
             (_, None) => {}
         }
         store.stage_rows(self.log, wb)?;
-        if let Some(open) = &mut self.open {
-            open.tiles.start_writeback();
-            open.bundles.start_writeback();
-        }
         let full = self
             .open
             .as_ref()
