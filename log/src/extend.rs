@@ -3,7 +3,7 @@
 //!
 //! An [`Extension`] rebuilds the tree on top of the local copy, entry by
 //! entry, and stages the tiles and bundles it produces past the committed
-//! size (through a [`Stager`]): readers do not see them, and nothing becomes
+//! size (through a [`crate::store::Stager`]): readers do not see them, and nothing becomes
 //! the log until the caller has checked the rebuilt root against a signed
 //! checkpoint ([`Extension::finish`]) and committed the new tree head.
 //!
@@ -31,9 +31,7 @@ use crate::grow::{Grown, LogGrower};
 use crate::merkle::Hash;
 use crate::merkle::tree_hash;
 use crate::note::NoteVerifier;
-use crate::store::{
-    CommitBatch, Evidence, LogNumber, LogRecord, StagedProgress, Stager, Store, TreeHead,
-};
+use crate::store::{CommitBatch, Evidence, LogNumber, LogRecord, StagedProgress, Store, TreeHead};
 use crate::tiles::{
     BundleId, TILE_WIDTH, TileId, encode_hash_tile, for_each_bundle_entry, parse_hash_tile,
     partial_tiles, tile_width,
@@ -226,7 +224,8 @@ pub enum Standing {
     Fork(String),
 }
 
-/// A stored log being extended.
+/// A stored log being extended. Entries are pushed inside
+/// [`Extension::with_stage_writer`], whose thread writes the stages.
 #[derive(Debug)]
 pub struct Extension<'s> {
     store: &'s Store,
@@ -243,11 +242,9 @@ pub struct Extension<'s> {
     /// The checkpoint being extended towards, written with each stage so
     /// the extension can resume.
     target: Option<Vec<u8>>,
-    /// Where stages go when another thread writes them (see
-    /// [`Extension::with_stage_writer`]); `None`: written here.
+    /// Where stages go: the writer thread of
+    /// [`Extension::with_stage_writer`] (`None` outside it).
     queue: Option<(Sender<StageJob>, Arc<InFlight>)>,
-    /// Writes the stages here when there is no queue.
-    stager: Option<Stager<'s>>,
 }
 
 /// One stage for a writer thread: the rows, their size and, for a
@@ -303,7 +300,8 @@ impl InFlight {
 /// caller).
 ///
 /// # Errors
-/// The first [`Stager`] error; later stages are not written.
+/// The first [`crate::store::Stager`] error; later stages are not
+/// written.
 fn write_stages(
     store: &Store,
     log: LogNumber,
@@ -361,7 +359,6 @@ impl<'s> Extension<'s> {
             produced: None,
             target: None,
             queue: None,
-            stager: Some(store.stager(log)),
         })
     }
 
@@ -393,7 +390,6 @@ impl<'s> Extension<'s> {
             produced: None,
             target: Some(progress.target.clone()),
             queue: None,
-            stager: Some(store.stager(log)),
         }))
     }
 
@@ -426,9 +422,6 @@ impl<'s> Extension<'s> {
         work: impl FnOnce(&mut Self) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         let (store, log) = (self.store, self.log);
-        if let Some(stager) = self.stager.take() {
-            stager.finish()?;
-        }
         let (queue, jobs) = std::sync::mpsc::channel();
         let in_flight = Arc::new(InFlight::default());
         self.queue = Some((queue, Arc::clone(&in_flight)));
@@ -579,9 +572,6 @@ impl<'s> Extension<'s> {
             });
         }
         self.stage(true)?;
-        if let Some(stager) = self.stager.take() {
-            stager.finish()?;
-        }
         Ok(Finished {
             produced: self.produced.take().unwrap_or_default(),
         })
@@ -639,14 +629,11 @@ impl<'s> Extension<'s> {
                             reason: "the staging writer stopped".into(),
                         })?;
                 }
-                None => match &mut self.stager {
-                    Some(stager) => stager.stage(&batch, progress.as_ref())?,
-                    None => {
-                        return Err(Error::Usage {
-                            reason: "the extension was already finished".into(),
-                        });
-                    }
-                },
+                None => {
+                    return Err(Error::Usage {
+                        reason: "an extension stages only inside with_stage_writer".into(),
+                    });
+                }
             }
         }
         Ok(())

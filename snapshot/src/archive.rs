@@ -157,42 +157,25 @@ impl Reading {
             .map_err(|e| archive(format!("not a tar archive: {e}")))?;
         let mut previous: Option<FileKind> = None;
 
-        // The checkpoint.
-        let (kind, mut entry) = self.next_file(&mut entries, &mut previous)?;
-        if kind != FileKind::Checkpoint {
-            return Err(archive(format!(
-                "the first file is {:?}, not {CHECKPOINT_NAME:?}",
-                kind.name()
-            )));
-        }
-        let size = entry.size();
-        if size > MAX_NOTE_SIZE as u64 {
-            return Err(archive(format!(
-                "{CHECKPOINT_NAME} is {size} bytes; a checkpoint is at most {MAX_NOTE_SIZE}"
-            )));
-        }
-        let data = self.read(&mut entry, size, CHECKPOINT_NAME)?;
-        drop(entry);
+        // The checkpoint, then the manifest.
+        let data =
+            self.read_leading(&mut entries, &mut previous, FileKind::Checkpoint, |size| {
+                (size > MAX_NOTE_SIZE as u64).then(|| {
+                    format!(
+                        "{CHECKPOINT_NAME} is {size} bytes; a checkpoint is at most {MAX_NOTE_SIZE}"
+                    )
+                })
+            })?;
         if send(Item::Checkpoint(data)).is_err() {
             return Ok(());
         }
-
-        // The manifest.
-        let (kind, mut entry) = self.next_file(&mut entries, &mut previous)?;
-        if kind != FileKind::Manifest {
-            return Err(archive(format!(
-                "the second file is {:?}, not {MANIFEST_NAME:?}",
-                kind.name()
-            )));
-        }
-        let size = entry.size();
-        if size > MAX_MANIFEST_BYTES {
-            return Err(archive(format!(
-                "{MANIFEST_NAME} is {size} bytes; at most {MAX_MANIFEST_BYTES} are accepted"
-            )));
-        }
-        let data = self.read(&mut entry, size, MANIFEST_NAME)?;
-        drop(entry);
+        let data = self.read_leading(&mut entries, &mut previous, FileKind::Manifest, |size| {
+            (size > MAX_MANIFEST_BYTES).then(|| {
+                format!(
+                    "{MANIFEST_NAME} is {size} bytes; at most {MAX_MANIFEST_BYTES} are accepted"
+                )
+            })
+        })?;
         if send(Item::Manifest(data)).is_err() {
             return Ok(());
         }
@@ -242,6 +225,35 @@ impl Reading {
         self.expect_only_padding(tar.into_inner())?;
         let _ = send(Item::End);
         Ok(())
+    }
+
+    /// Reads the next file, which must be `want` (the checkpoint or the
+    /// manifest) and pass `too_large` (the refusal for its size, if any).
+    fn read_leading<R: Read>(
+        &self,
+        entries: &mut tar::Entries<'_, R>,
+        previous: &mut Option<FileKind>,
+        want: FileKind,
+        too_large: impl FnOnce(u64) -> Option<String>,
+    ) -> Result<Vec<u8>> {
+        let (kind, mut entry) = self.next_file(entries, previous)?;
+        if kind != want {
+            let which = if want == FileKind::Checkpoint {
+                "first"
+            } else {
+                "second"
+            };
+            return Err(archive(format!(
+                "the {which} file is {:?}, not {:?}",
+                kind.name(),
+                want.name()
+            )));
+        }
+        let size = entry.size();
+        if let Some(reason) = too_large(size) {
+            return Err(archive(reason));
+        }
+        self.read(&mut entry, size, &want.name())
     }
 
     /// The next archive entry, checked: a regular file, no extended headers,
