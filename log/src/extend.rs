@@ -707,8 +707,50 @@ pub fn grower_at(store: &Store, log: LogNumber, size: u64) -> Result<LogGrower> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::ends_after;
+    use super::{InFlight, STAGED_IN_FLIGHT_BYTES, ends_after};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn stages_in_flight_are_bounded_in_bytes_and_one_always_goes() {
+        // One stage goes however large, with nothing in flight.
+        let f = InFlight::default();
+        f.take(STAGED_IN_FLIGHT_BYTES + 1).unwrap();
+        // Up to the limit, at once.
+        let f = InFlight::default();
+        f.take(STAGED_IN_FLIGHT_BYTES - 1).unwrap();
+        f.take(1).unwrap();
+        // One byte past it waits for the writer to give some back.
+        let f = Arc::new(InFlight::default());
+        f.take(STAGED_IN_FLIGHT_BYTES).unwrap();
+        let (done, waited) = std::sync::mpsc::channel();
+        let waiter = Arc::clone(&f);
+        let t = std::thread::spawn(move || {
+            waiter.take(1).unwrap();
+            done.send(()).unwrap();
+        });
+        assert!(waited.recv_timeout(Duration::from_millis(200)).is_err());
+        f.give(1);
+        waited.recv_timeout(Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_stopped_writer_releases_whoever_waits_for_room() {
+        let f = Arc::new(InFlight::default());
+        f.take(STAGED_IN_FLIGHT_BYTES).unwrap();
+        let waiter = Arc::clone(&f);
+        let t = std::thread::spawn(move || waiter.take(1));
+        std::thread::sleep(Duration::from_millis(50));
+        f.stop();
+        assert!(t.join().unwrap().is_err());
+        assert!(
+            f.take(1).is_err(),
+            "nothing is taken once the writer stopped"
+        );
+    }
 
     #[test]
     fn ends_after_counts_the_tile_span() {
