@@ -12,7 +12,8 @@
 //! signatures and keys, about 480 bytes each) straight into the store,
 //! then alternates `ISLET_BENCH_ROUNDS` times (default 5):
 //! - `islet snapshot export` of the whole log, against zstd (level 3, one
-//!   thread, as export uses) compressing the same tar bytes;
+//!   thread, as the `zstd` tool; export compresses its frames on two)
+//!   compressing the same tar bytes;
 //! - `islet snapshot import` of that file into an empty data directory,
 //!   against zstd decompressing the file and SHA-256 hashing the tar
 //!   bytes, each alone.

@@ -77,7 +77,7 @@ pub(crate) fn make_log(data: &Path, n: u64) -> String {
     for i in 0..n {
         log.push(&entry(i, &keys), &mut |g| match g {
             Grown::Tile(t, h) => batch.tiles.push((t, encode_hash_tile(h))),
-            Grown::Bundle(b, d) => batch.bundles.push((b, d.to_vec())),
+            Grown::Bundle(b, d) => batch.bundles.push((b, bytes::Bytes::copy_from_slice(d))),
         })
         .unwrap();
         if (i + 1) % 65_536 == 0 || i + 1 == n {
@@ -86,7 +86,7 @@ pub(crate) fn make_log(data: &Path, n: u64) -> String {
                 batch.tiles.push((t, encode_hash_tile(h)));
             }
             if let Some((b, d)) = edge.bundle {
-                batch.bundles.push((b, d.to_vec()));
+                batch.bundles.push((b, bytes::Bytes::copy_from_slice(d)));
             }
             let (size, root) = (log.size(), log.root());
             let note = Checkpoint {

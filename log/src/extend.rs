@@ -297,7 +297,8 @@ impl InFlight {
 /// Writes the stages that arrive on `jobs` into `log` of `store`, in
 /// order, until the sender hangs up, and then finishes them (what a
 /// failed extension staged is kept, for a resume, or discarded by the
-/// caller).
+/// caller). Full SST files are synced and ingested by a second thread
+/// ([`crate::store::Stager::ingest_on`]) while this one fills the next.
 ///
 /// # Errors
 /// The first [`crate::store::Stager`] error; later stages are not
@@ -308,15 +309,15 @@ fn write_stages(
     jobs: &Receiver<StageJob>,
     in_flight: &InFlight,
 ) -> Result<()> {
-    let written = (|| {
-        let mut stager = store.stager(log);
+    let written = std::thread::scope(|scope| {
+        let mut stager = store.stager(log).ingest_on(scope)?;
         for (batch, bytes, progress) in jobs {
             stager.stage(&batch, progress.as_ref())?;
             drop(batch);
             in_flight.give(bytes);
         }
         stager.finish()
-    })();
+    });
     in_flight.stop();
     written
 }
@@ -488,7 +489,7 @@ impl<'s> Extension<'s> {
     /// # Errors
     /// [`Error::BundleMalformed`] for a bundle that does not parse or does
     /// not continue the tree; [`Error::Diverges`]; as [`Extension::push`].
-    pub fn push_bundle(&mut self, b: BundleId, data: Vec<u8>) -> Result<()> {
+    pub fn push_bundle(&mut self, b: BundleId, data: bytes::Bytes) -> Result<()> {
         let first = b.index * u64::from(TILE_WIDTH);
         let size = self.grower.size();
         let skip = size.saturating_sub(first);
@@ -517,7 +518,7 @@ impl<'s> Extension<'s> {
             }
             return Ok(());
         }
-        let data = data.as_slice();
+        let data = &data[..];
         let known = self
             .grower
             .edge()
@@ -594,7 +595,9 @@ impl<'s> Extension<'s> {
         }
         if let Some((b, d)) = edge.bundle {
             self.pending_bytes += d.len();
-            self.pending.bundles.push((b, d.to_vec()));
+            self.pending
+                .bundles
+                .push((b, bytes::Bytes::copy_from_slice(d)));
         }
     }
 
@@ -663,7 +666,9 @@ fn take(
         Grown::Bundle(b, data) => {
             if ends_after(0, b.index, b.width, committed) {
                 *pending_bytes += data.len();
-                pending.bundles.push((b, data.to_vec()));
+                pending
+                    .bundles
+                    .push((b, bytes::Bytes::copy_from_slice(data)));
             }
         }
     }

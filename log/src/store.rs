@@ -36,7 +36,8 @@
 //! bundles, does not go through the memtable: it is written into SST files
 //! (bundles with fast LZ4) and ingested every [`INGEST_FILE_BYTES`], so the
 //! bytes are written once, land at the bottom level and are not compacted
-//! while fresh. The rest goes through the memtable without the WAL and is
+//! while fresh. With [`Stager::ingest_on`], full files are synced and
+//! ingested on a thread of their own while the next ones fill. The rest goes through the memtable without the WAL and is
 //! flushed by the commit.
 
 use std::path::Path;
@@ -111,7 +112,35 @@ pub struct Stager<'s> {
     open: Option<OpenFiles<'s>>,
     /// The latest marker, waiting for the open files to be ingested.
     held: Option<StagedProgress>,
+    /// The thread that finishes and ingests full files, when there is one.
+    background: Option<Background<'s>>,
 }
+
+/// Full SST files and the marker that waits for them, handed to the
+/// background thread; either may be missing.
+struct Sealed<'s> {
+    files: Option<OpenFiles<'s>>,
+    marker: Option<StagedProgress>,
+}
+
+/// The background side of a [`Stager`]: sealed files go out in order on
+/// `jobs`, one result per job comes back on `done`.
+struct Background<'s> {
+    jobs: Option<std::sync::mpsc::Sender<Sealed<'s>>>,
+    done: std::sync::mpsc::Receiver<Result<()>>,
+    /// Jobs sent whose result has not been received.
+    pending: usize,
+    /// Highest tile and bundle index in the files of pending jobs: a
+    /// memtable row at or below them must wait until they are in, or the
+    /// older file would win over it.
+    sealed_last: (Option<u64>, Option<u64>),
+    /// Set when the stager is dropped unfinished: queued jobs are dropped.
+    abandoned: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Sealed jobs that may wait for the background thread: one being
+/// ingested while the next files fill.
+const SEALED_IN_FLIGHT: usize = 1;
 
 impl std::fmt::Debug for Stager<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -189,6 +218,49 @@ impl Drop for SstRun<'_> {
 }
 
 impl<'s> Stager<'s> {
+    /// Finishes and ingests full files on a thread of `scope`, so that
+    /// the stages after them are written while the disk syncs them. At
+    /// most [`SEALED_IN_FLIGHT`] sets of files wait for it.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the thread cannot be started.
+    pub fn ingest_on<'scope>(
+        mut self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+    ) -> Result<Self>
+    where
+        's: 'scope,
+    {
+        let (jobs, queue) = std::sync::mpsc::channel::<Sealed<'s>>();
+        let (report, done) = std::sync::mpsc::channel();
+        let abandoned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (store, log, stop) = (self.store, self.log, std::sync::Arc::clone(&abandoned));
+        std::thread::Builder::new()
+            .name("islet-ingest".into())
+            .spawn_scoped(scope, move || {
+                for sealed in queue {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        continue;
+                    }
+                    let outcome = ingest_sealed(store, log, sealed);
+                    if report.send(outcome).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Error::Store {
+                reason: format!("cannot start the ingesting thread: {e}"),
+            })?;
+        self.background = Some(Background {
+            jobs: Some(jobs),
+            done,
+            pending: 0,
+            sealed_last: (None, None),
+            abandoned,
+        });
+        Ok(self)
+    }
+
     /// Writes one stage: `batch`'s rows and, with `progress`, the marker
     /// of how far the extension got.
     ///
@@ -211,12 +283,19 @@ impl<'s> Stager<'s> {
             )
             .sum();
         let to_files = self.open.is_some() || bulk >= INGEST_MIN_BYTES;
+        self.collect()?;
         let mut wb = WriteBatch::default();
+        // Level-0 tiles and bundles bound for the memtable at or below the
+        // files being ingested must wait for them.
+        let (mut last_tile, mut last_bundle) = (None::<u64>, None::<u64>);
         for (t, data) in &batch.tiles {
             let key = tile_key(self.log, 0, t.level, t.index);
             if to_files && is_bulk_tile(t) {
                 self.append(false, &key, t.index, data)?;
             } else {
+                if t.level == 0 {
+                    last_tile = last_tile.max(Some(t.index));
+                }
                 wb.put_cf(tiles, key, data);
             }
         }
@@ -225,32 +304,109 @@ impl<'s> Stager<'s> {
             if to_files && b.width == TILE_WIDTH {
                 self.append(true, &key, b.index, data)?;
             } else {
+                last_bundle = last_bundle.max(Some(b.index));
                 wb.put_cf(tiles, key, data);
             }
         }
+        if let Some(bg) = &self.background {
+            let (tiles_in, bundles_in) = bg.sealed_last;
+            let below = |row: Option<u64>, sealed: Option<u64>| matches!((row, sealed), (Some(r), Some(s)) if r <= s);
+            if below(last_tile, tiles_in) || below(last_bundle, bundles_in) {
+                self.drain()?;
+            }
+        }
+        let waiting = self.background.as_ref().is_some_and(|bg| bg.pending > 0);
         match (&self.open, progress) {
             (Some(_), Some(p)) => self.held = Some(p.clone()),
+            // Files still being ingested: the marker follows them.
+            (None, Some(p)) if waiting => self.held = Some(p.clone()),
             (None, Some(p)) => wb.put_cf(store.cf(CF_META)?, staged_key(self.log), p.encode()),
             (_, None) => {}
         }
         store.stage_rows(self.log, wb)?;
+        if self.open.is_none() && self.held.is_some() {
+            self.seal()?;
+        }
         let full = self
             .open
             .as_ref()
             .is_some_and(|o| o.tiles.bytes() + o.bundles.bytes() >= INGEST_FILE_BYTES);
         if full {
-            self.ingest()?;
+            self.seal()?;
         }
         Ok(())
     }
 
     /// Ingests what the open files hold and writes the marker held for
-    /// them: every stage written so far is then in the store.
+    /// them, and waits for the background thread: every stage written so
+    /// far is then in the store.
     ///
     /// # Errors
-    /// [`Error::Store`].
+    /// [`Error::Store`], also for a failure of the background thread.
     pub fn finish(mut self) -> Result<()> {
-        self.ingest()
+        self.seal()?;
+        self.drain()
+    }
+
+    /// Hands the open files and the held marker on: to the background
+    /// thread when there is one (waiting while [`SEALED_IN_FLIGHT`] sets
+    /// are ahead of them), or ingests them here.
+    fn seal(&mut self) -> Result<()> {
+        let sealed = Sealed {
+            files: self.open.take(),
+            marker: self.held.take(),
+        };
+        if sealed.files.is_none() && sealed.marker.is_none() {
+            return Ok(());
+        }
+        let Some(bg) = &mut self.background else {
+            return ingest_sealed(self.store, self.log, sealed);
+        };
+        while bg.pending >= SEALED_IN_FLIGHT {
+            bg.wait_one()?;
+        }
+        if let Some(files) = &sealed.files {
+            bg.sealed_last.0 = bg.sealed_last.0.max(files.tiles.last);
+            bg.sealed_last.1 = bg.sealed_last.1.max(files.bundles.last);
+        }
+        let sent = bg.jobs.as_ref().is_some_and(|j| j.send(sealed).is_ok());
+        if !sent {
+            return Err(Error::Store {
+                reason: "the ingesting thread stopped".into(),
+            });
+        }
+        bg.pending += 1;
+        Ok(())
+    }
+
+    /// Waits until the background thread has ingested everything sent.
+    fn drain(&mut self) -> Result<()> {
+        if let Some(bg) = &mut self.background {
+            while bg.pending > 0 {
+                bg.wait_one()?;
+            }
+            bg.sealed_last = (None, None);
+        }
+        Ok(())
+    }
+
+    /// Takes the results the background thread has already reported.
+    fn collect(&mut self) -> Result<()> {
+        if let Some(bg) = &mut self.background {
+            while bg.pending > 0 {
+                match bg.done.try_recv() {
+                    Ok(outcome) => {
+                        bg.pending -= 1;
+                        outcome?;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if bg.pending == 0 {
+                bg.sealed_last = (None, None);
+            }
+        }
+        Ok(())
     }
 
     fn append(&mut self, bundle: bool, key: &[u8], index: u64, value: &[u8]) -> Result<()> {
@@ -264,8 +420,8 @@ impl<'s> Stager<'s> {
         });
         if !takes {
             // Out of order (a range written again): what is open goes in
-            // first, and new files start.
-            self.ingest()?;
+            // first (ingestion keeps the order), and new files start.
+            self.seal()?;
         }
         let log = self.log;
         let open = match &mut self.open {
@@ -292,33 +448,56 @@ impl<'s> Stager<'s> {
         };
         run.append(options, key, index, value)
     }
+}
 
-    fn ingest(&mut self) -> Result<()> {
-        let store = self.store;
-        if let Some(mut open) = self.open.take() {
-            let files: Vec<_> = [open.tiles.finish()?, open.bundles.finish()?]
-                .into_iter()
-                .flatten()
-                .collect();
-            if !files.is_empty() {
-                let mut io = rocksdb::IngestExternalFileOptions::default();
-                io.set_move_files(true);
-                store
-                    .db
-                    .ingest_external_file_cf_opts(store.cf(CF_TILES)?, &io, files)
-                    .map_err(db_err)?;
-                store
-                    .ingestions
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-        if let Some(p) = self.held.take() {
-            let mut wb = WriteBatch::default();
-            wb.put_cf(store.cf(CF_META)?, staged_key(self.log), p.encode());
-            store.stage_rows(self.log, wb)?;
-        }
-        Ok(())
+impl Background<'_> {
+    fn wait_one(&mut self) -> Result<()> {
+        let outcome = self.done.recv().map_err(|_| Error::Store {
+            reason: "the ingesting thread stopped".into(),
+        })?;
+        self.pending -= 1;
+        outcome
     }
+}
+
+impl Drop for Stager<'_> {
+    fn drop(&mut self) {
+        // Unfinished: what was not ingested yet is lost, as without a
+        // background thread (its files are removed as they drop).
+        if let Some(bg) = &mut self.background {
+            bg.abandoned
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            bg.jobs = None;
+        }
+    }
+}
+
+/// Finishes and ingests `sealed`'s files, then writes its marker: every
+/// row the marker describes is then in the store.
+fn ingest_sealed(store: &Store, log: LogNumber, sealed: Sealed<'_>) -> Result<()> {
+    if let Some(mut open) = sealed.files {
+        let files: Vec<_> = [open.tiles.finish()?, open.bundles.finish()?]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !files.is_empty() {
+            let mut io = rocksdb::IngestExternalFileOptions::default();
+            io.set_move_files(true);
+            store
+                .db
+                .ingest_external_file_cf_opts(store.cf(CF_TILES)?, &io, files)
+                .map_err(db_err)?;
+            store
+                .ingestions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    if let Some(p) = sealed.marker {
+        let mut wb = WriteBatch::default();
+        wb.put_cf(store.cf(CF_META)?, staged_key(log), p.encode());
+        store.stage_rows(log, wb)?;
+    }
+    Ok(())
 }
 
 /// Whether a staged hash tile belongs to the bulk written as SST files.
@@ -454,8 +633,9 @@ impl TreeHead {
 pub struct CommitBatch {
     /// New or grown hash tiles.
     pub tiles: Vec<(TileId, Vec<u8>)>,
-    /// New or grown entry bundles.
-    pub bundles: Vec<(BundleId, Vec<u8>)>,
+    /// New or grown entry bundles (shared bytes, so that a bundle read
+    /// from a snapshot or a mirror is staged without a copy).
+    pub bundles: Vec<(BundleId, bytes::Bytes)>,
     /// Dedup keys, the leaf hash of each new entry, with its index.
     pub dedup: Vec<(Hash, u64)>,
     /// Search index rows.
@@ -1117,6 +1297,7 @@ impl Store {
             log,
             open: None,
             held: None,
+            background: None,
         }
     }
 

@@ -44,7 +44,7 @@ fn bundles(first: u64, total: usize, count: usize, tag: u8) -> CommitBatch {
         };
         batch
             .bundles
-            .push((full_bundle(first + i as u64), noise(len, tag)));
+            .push((full_bundle(first + i as u64), noise(len, tag).into()));
     }
     batch
 }
@@ -108,7 +108,7 @@ fn partial_tiles_and_higher_levels_are_never_ingested() {
     batch.tiles.push((upper, vec![8; 128]));
     batch
         .bundles
-        .push((BundleId { index: 4, width: 3 }, vec![9; 50]));
+        .push((BundleId { index: 4, width: 3 }, vec![9; 50].into()));
     let mut stager = store.stager(LOG);
     stager.stage(&batch, None).unwrap();
     // Rows that are not bulk are in the store at once; the bulk only once
@@ -239,4 +239,94 @@ fn files_left_by_a_crash_are_removed_when_the_store_opens() {
     let store = Store::open(&db, false).unwrap();
     assert!(!db.join("ingest").exists());
     drop(store);
+}
+
+/// Bundles from `first` on, in stages of a little over 8 MiB, until one
+/// set of files holds INGEST_FILE_BYTES and has been handed to the
+/// background thread (no files are open after it); the next index.
+fn fill_one_set(stager: &mut islet_log::store::Stager<'_>, first: u64, tag: u8) -> u64 {
+    let per_stage = 8 * 1024 * 1024 + 64 * 1024;
+    let mut next = first;
+    let mut staged = 0u64;
+    while staged < INGEST_FILE_BYTES {
+        stager
+            .stage(&bundles(next, per_stage, 64, tag), None)
+            .unwrap();
+        next += 64;
+        staged += per_stage as u64;
+    }
+    next
+}
+
+#[test]
+fn with_a_background_thread_a_memtable_row_below_files_in_flight_still_wins() {
+    let (_tmp, store) = open();
+    let mut set = 0;
+    std::thread::scope(|scope| {
+        // One large set sealed and on its way in, then a small stage (it
+        // goes through the memtable) rewriting a bundle inside that set.
+        let mut stager = store.stager(LOG).ingest_on(scope).unwrap();
+        set = fill_one_set(&mut stager, 0, 5);
+        stager.stage(&bundles(3, 1000, 1, 9), None).unwrap();
+        stager.finish().unwrap();
+    });
+    assert_eq!(store.ingestions(), 1);
+    assert_eq!(store.bundle(LOG, 2).unwrap().unwrap()[0], 5);
+    assert_eq!(store.bundle(LOG, set - 1).unwrap().unwrap()[0], 5);
+    let rewritten = store.bundle(LOG, 3).unwrap().unwrap();
+    assert_eq!(rewritten.len(), 1000, "the later, smaller bundle");
+    assert_eq!(rewritten[0], 9);
+}
+
+#[test]
+fn with_a_background_thread_the_marker_follows_the_files_it_describes() {
+    let (_tmp, store) = open();
+    std::thread::scope(|scope| {
+        let mut stager = store.stager(LOG).ingest_on(scope).unwrap();
+        let next = fill_one_set(&mut stager, 0, 1);
+        // A small stage while that set may still be going in: its marker
+        // must not be written before the set is.
+        stager
+            .stage(
+                &bundles(next, 1000, 1, 2),
+                Some(&progress((next + 1) * 256)),
+            )
+            .unwrap();
+        if let Some(p) = store.staged_progress(LOG).unwrap() {
+            assert_eq!(p, progress((next + 1) * 256));
+            assert!(store.bundle(LOG, next - 1).unwrap().is_some());
+        }
+        stager.finish().unwrap();
+        assert_eq!(
+            store.staged_progress(LOG).unwrap(),
+            Some(progress((next + 1) * 256))
+        );
+        for i in [0, next - 1, next] {
+            assert!(store.bundle(LOG, i).unwrap().is_some(), "bundle {i}");
+        }
+    });
+    assert_eq!(store.ingestions(), 1);
+}
+
+#[test]
+fn with_a_background_thread_a_dropped_stager_leaves_no_files_and_no_marker_ahead_of_its_rows() {
+    let (tmp, store) = open();
+    let mut next = 0;
+    std::thread::scope(|scope| {
+        let mut stager = store.stager(LOG).ingest_on(scope).unwrap();
+        next = fill_one_set(&mut stager, 0, 1);
+        stager
+            .stage(&bundles(next, INGEST_MIN_BYTES, 4, 2), Some(&progress(1)))
+            .unwrap();
+        drop(stager);
+    });
+    // The marker of the open files was never written, and no file is
+    // left behind, ingested or not.
+    assert_eq!(store.staged_progress(LOG).unwrap(), None);
+    assert_eq!(store.bundle(LOG, next).unwrap(), None);
+    let ingest = tmp.path().join("db").join("ingest");
+    let left: Vec<_> = std::fs::read_dir(&ingest)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }

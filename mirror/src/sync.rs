@@ -399,7 +399,7 @@ fn fetch_and_extend(
         let data = data?;
         bytes += data.len() as u64;
         let before = extension.size();
-        extension.push_bundle(id, data).map_err(tree_error)?;
+        extension.push_bundle(id, data.into()).map_err(tree_error)?;
         bar.inc(extension.size() - before);
     }
     bar.finish_and_clear();

@@ -2,8 +2,9 @@
 //!
 //! The archive is reproducible: files in archive order (`checkpoint`, the
 //! manifest, hash tiles, bundles; see [`crate::manifest`]), every header with mode 0644, uid and gid 0,
-//! mtime 0 and no user or group names, and zstd at a fixed level. The same
-//! log, sizes and level give the same bytes.
+//! mtime 0 and no user or group names, and zstd at a fixed level, cut into
+//! frames at fixed offsets ([`crate::frames`]). The same log, sizes and
+//! level give the same bytes.
 //!
 //! Memory is bounded whatever the log size: files are read from the store
 //! one at a time, twice (once to list their sizes and digests in the
@@ -18,6 +19,7 @@ use islet_log::tiles::TilePath;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result, io};
+use crate::frames::FrameWriter;
 use crate::manifest::{FORMAT_VERSION, FileEntry, FileKind, Manifest, expected_files};
 use crate::{MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL, progress_bar};
 
@@ -209,8 +211,7 @@ pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let mut zstd = zstd::stream::write::Encoder::new(tee, req.zstd_level).map_err(io(out))?;
-    zstd.include_checksum(true).map_err(io(out))?;
+    let zstd = FrameWriter::new(tee, req.zstd_level).map_err(io(out))?;
     let mut tar = tar::Builder::new(zstd);
     let mut order = files.clone();
     order.push(FileKind::Manifest);
@@ -240,6 +241,11 @@ pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
             })??;
             let h = header(&kind.name(), data.len() as u64)?;
             tar.append(&h, data.as_slice()).map_err(io(out))?;
+            if kind == FileKind::Manifest {
+                // The checkpoint and the manifest get a frame of their own,
+                // so import can check them while the rest is decoded.
+                tar.get_mut().end_frame().map_err(io(out))?;
+            }
             bar.inc(1);
         }
         Ok(())

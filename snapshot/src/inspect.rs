@@ -8,9 +8,11 @@ use std::io::Read;
 use islet_log::checkpoint::{Checkpoint, SignedCheckpoint};
 use islet_log::note::{MAX_NOTE_SIZE, NoteVerifier};
 
-use crate::ZSTD_WINDOW_LOG_MAX;
+use crate::archive::Counters;
 use crate::error::{Error, Result};
+use crate::import::PRE_MANIFEST_CAP;
 use crate::manifest::{CHECKPOINT_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest};
+use crate::ustar::{EntryKind, TarStream};
 
 /// The checkpoint's signature, as far as inspect can tell.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,28 +55,19 @@ fn archive(reason: impl Into<String>) -> Error {
     }
 }
 
-fn read_named<R: Read>(entries: &mut tar::Entries<'_, R>, name: &str, cap: u64) -> Result<Vec<u8>> {
-    let mut entry = entries
-        .next()
-        .ok_or_else(|| archive(format!("ends before {name:?}")))?
-        .map_err(|e| archive(format!("cannot be read: {e}")))?;
-    if entry.header().entry_type() != tar::EntryType::Regular
-        || entry.path_bytes().as_ref() != name.as_bytes()
-    {
+fn read_named<R: Read>(tar: &mut TarStream<R>, name: &str, cap: u64) -> Result<Vec<u8>> {
+    let header = tar
+        .next_header()?
+        .ok_or_else(|| archive(format!("ends before {name:?}")))?;
+    if header.kind != EntryKind::Regular || header.name != name {
         return Err(archive(format!(
             "does not start with {CHECKPOINT_NAME:?} and {MANIFEST_NAME:?}"
         )));
     }
-    if entry.size() > cap {
+    if header.size > cap {
         return Err(archive(format!("{name} is larger than {cap} bytes")));
     }
-    let mut data = Vec::new();
-    entry
-        .by_ref()
-        .take(cap)
-        .read_to_end(&mut data)
-        .map_err(|e| archive(format!("cannot be read: {e}")))?;
-    Ok(data)
+    Ok(tar.data(name, header.size)?.to_vec())
 }
 
 /// Reads the checkpoint and manifest of the snapshot in `reader`.
@@ -83,21 +76,9 @@ fn read_named<R: Read>(entries: &mut tar::Entries<'_, R>, name: &str, cap: u64) 
 /// [`Error::Archive`], [`Error::Manifest`], [`Error::Checkpoint`] for a
 /// checkpoint that does not parse.
 pub fn inspect(reader: impl Read, key: Option<&NoteVerifier>) -> Result<Inspection> {
-    let mut decoder =
-        zstd::stream::read::Decoder::new(reader).map_err(|e| archive(format!("not zstd: {e}")))?;
-    decoder
-        .window_log_max(ZSTD_WINDOW_LOG_MAX)
-        .map_err(|e| archive(format!("zstd: {e}")))?;
-    let mut tar = tar::Archive::new(decoder);
-    let mut entries = tar
-        .entries()
-        .map_err(|e| archive(format!("not a tar archive: {e}")))?;
-    let cp = read_named(&mut entries, CHECKPOINT_NAME, MAX_NOTE_SIZE as u64)?;
-    let manifest = Manifest::parse(&read_named(
-        &mut entries,
-        MANIFEST_NAME,
-        MAX_MANIFEST_BYTES,
-    )?)?;
+    let mut tar = TarStream::new(reader, Counters::new(PRE_MANIFEST_CAP))?;
+    let cp = read_named(&mut tar, CHECKPOINT_NAME, MAX_NOTE_SIZE as u64)?;
+    let manifest = Manifest::parse(&read_named(&mut tar, MANIFEST_NAME, MAX_MANIFEST_BYTES)?)?;
     let text = String::from_utf8_lossy(&cp).into_owned();
     let body = text.split("\n\n").next().unwrap_or_default();
     let checkpoint = Checkpoint::parse(&format!("{body}\n")).map_err(|e| Error::Checkpoint {

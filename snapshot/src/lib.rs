@@ -15,17 +15,21 @@
 //! - [`import`]: a snapshot into the mirror of its log, verified end to end
 //!   and applied atomically;
 //! - [`inspect`]: what a snapshot holds, with or without a key;
+//! - [`frames`]: zstd as independent frames, compressed and decoded on
+//!   more than one core;
 //! - [`oci`]: snapshots as ORAS artifacts in OCI image layouts;
 //! - [`registry`]: snapshots pushed to and pulled from OCI registries.
 
 mod archive;
 pub mod error;
 pub mod export;
+pub mod frames;
 pub mod import;
 pub mod inspect;
 pub mod manifest;
 pub mod oci;
 pub mod registry;
+mod ustar;
 
 pub use error::{Error, Result};
 

@@ -240,6 +240,17 @@ fn cases(inc: &[u8]) -> Vec<Case> {
         zstd::encode_all(raw.as_slice(), 19).unwrap(),
         "decompresses past",
     ));
+    // As exported, then frames of zeros that each declare their size.
+    let mut frames = inc.to_vec();
+    let zeros = zstd::bulk::compress(&vec![0u8; 4 << 20], 3).unwrap();
+    for _ in 0..64 {
+        frames.extend_from_slice(&zeros);
+    }
+    out.push((
+        "zstd bomb: 64 frames of 4 MiB of zeros after the end",
+        frames,
+        "decompresses past",
+    ));
     let raw = zstd::decode_all(inc).unwrap();
     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
     enc.window_log(27).unwrap();

@@ -45,7 +45,7 @@ pub(crate) fn grow_own_log(
     for i in from..to {
         log.push(&entry(tag, i), &mut |g| match g {
             Grown::Tile(t, h) => batch.tiles.push((t, encode_hash_tile(h))),
-            Grown::Bundle(b, d) => batch.bundles.push((b, d.to_vec())),
+            Grown::Bundle(b, d) => batch.bundles.push((b, bytes::Bytes::copy_from_slice(d))),
         })
         .unwrap();
         let size = i + 1;
@@ -55,7 +55,7 @@ pub(crate) fn grow_own_log(
                 batch.tiles.push((t, encode_hash_tile(h)));
             }
             if let Some((b, d)) = edge.bundle {
-                batch.bundles.push((b, d.to_vec()));
+                batch.bundles.push((b, bytes::Bytes::copy_from_slice(d)));
             }
             let root = log.root();
             let note = Checkpoint {

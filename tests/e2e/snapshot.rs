@@ -401,9 +401,18 @@ fn hostile_snapshots_are_refused_by_the_binary_within_256_mib() {
     enc.long_distance_matching(true).unwrap();
     std::io::Write::write_all(&mut enc, &tar).unwrap();
     let window = enc.finish().unwrap();
+    // The archive as exported (independent frames), then 128 more frames
+    // of 4 MiB of zeros each, every one declaring its size.
+    let mut frames_bomb = std::fs::read(&good).unwrap();
+    let zeros = zstd::bulk::compress(&vec![0u8; 4 << 20], 3).unwrap();
+    for _ in 0..128 {
+        frames_bomb.extend_from_slice(&zeros);
+    }
+    assert!(frames_bomb.len() < 1 << 20, "{} bytes", frames_bomb.len());
     let b = dir.path().join("b");
     for (name, bytes, expect) in [
         ("bomb", bomb, "decompresses past"),
+        ("bomb of frames", frames_bomb, "decompresses past"),
         ("window", window, "zstd window is larger"),
     ] {
         let file = dir.path().join(format!("{name}.tar.zst"));

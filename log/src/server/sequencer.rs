@@ -259,7 +259,11 @@ impl Tree {
         for (e, leaf) in entries {
             self.log.push_hashed(e, *leaf, &mut |grown| match grown {
                 Grown::Tile(t, hashes) => batch.tiles.push((t, encode_hash_tile(hashes))),
-                Grown::Bundle(id, data) => batch.bundles.push((id, data.to_vec())),
+                Grown::Bundle(id, data) => {
+                    batch
+                        .bundles
+                        .push((id, bytes::Bytes::copy_from_slice(data)));
+                }
             })?;
         }
         let edge = self.log.edge();
@@ -267,7 +271,9 @@ impl Tree {
             batch.tiles.push((t, encode_hash_tile(hashes)));
         }
         if let Some((id, data)) = edge.bundle {
-            batch.bundles.push((id, data.to_vec()));
+            batch
+                .bundles
+                .push((id, bytes::Bytes::copy_from_slice(data)));
         }
         Ok(())
     }
