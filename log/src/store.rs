@@ -37,8 +37,8 @@
 //! (bundles with fast LZ4) and ingested every [`INGEST_FILE_BYTES`], so the
 //! bytes are written once, land at the bottom level and are not compacted
 //! while fresh. With [`Stager::ingest_on`], full files are synced and
-//! ingested on a thread of their own while the next ones fill. The rest goes through the memtable without the WAL and is
-//! flushed by the commit.
+//! ingested on a thread of their own while the next ones fill. The rest
+//! goes through the memtable without the WAL and is flushed by the commit.
 
 use std::path::Path;
 
@@ -310,7 +310,9 @@ impl<'s> Stager<'s> {
         }
         if let Some(bg) = &self.background {
             let (tiles_in, bundles_in) = bg.sealed_last;
-            let below = |row: Option<u64>, sealed: Option<u64>| matches!((row, sealed), (Some(r), Some(s)) if r <= s);
+            let below = |row: Option<u64>, sealed: Option<u64>| {
+                row.zip(sealed).is_some_and(|(r, s)| r <= s)
+            };
             if below(last_tile, tiles_in) || below(last_bundle, bundles_in) {
                 self.drain()?;
             }

@@ -63,6 +63,13 @@ fn open() -> (tempfile::TempDir, Store) {
     (tmp, store)
 }
 
+/// What is left in the store's directory of SST files being written.
+fn leftover_files(tmp: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(tmp.join("db").join("ingest"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
 /// Stages `batch` without a marker and finishes.
 fn stage_once(store: &Store, batch: &CommitBatch) {
     let mut stager = store.stager(LOG);
@@ -160,10 +167,7 @@ fn a_stager_dropped_unfinished_leaves_no_files_no_rows_and_the_old_marker() {
     assert_eq!(store.ingestions(), 0);
     assert_eq!(store.staged_progress(LOG).unwrap(), Some(progress(256)));
     assert_eq!(store.bundle(LOG, 1).unwrap(), None);
-    let ingest = tmp.path().join("db").join("ingest");
-    let left: Vec<_> = std::fs::read_dir(&ingest)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
+    let left = leftover_files(tmp.path());
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -324,9 +328,6 @@ fn with_a_background_thread_a_dropped_stager_leaves_no_files_and_no_marker_ahead
     // left behind, ingested or not.
     assert_eq!(store.staged_progress(LOG).unwrap(), None);
     assert_eq!(store.bundle(LOG, next).unwrap(), None);
-    let ingest = tmp.path().join("db").join("ingest");
-    let left: Vec<_> = std::fs::read_dir(&ingest)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
+    let left = leftover_files(tmp.path());
     assert!(left.is_empty(), "{left:?}");
 }

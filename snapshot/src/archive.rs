@@ -1,8 +1,8 @@
 //! Reading a snapshot archive on a thread of its own: zstd (its frames
-//! decoded on the pool of [`crate::frames`]), tar ([`crate::ustar`]), and every
-//! check of the archive against its manifest (entry types, names, order,
-//! sizes, caps, digests), so that import can rebuild the tree from one
-//! file while the next ones are decompressed and hashed.
+//! decoded on the pool of [`crate::frames`]), tar ([`crate::ustar`]), and
+//! every check of the archive against its manifest (entry types, names,
+//! order, sizes, caps, digests), so that import can rebuild the tree from
+//! one file while the next ones are decompressed and hashed.
 //!
 //! The reader sends the checkpoint and the manifest, then waits for the
 //! [`Plan`] the importer derives from them (the files to expect and the
@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use bytes::Bytes;
-
 use islet_log::note::MAX_NOTE_SIZE;
 use islet_log::tiles::TilePath;
 use sha2::{Digest, Sha256};

@@ -17,16 +17,18 @@
 //! written by other tools, or hostile) is decoded on the reading thread
 //! with a streaming decoder under the same window limit, so every valid
 //! zstd stream reads the same. At most [`FRAMES_IN_FLIGHT`] frames are
-//! held at once, compressed or decoded, so memory stays bounded whatever
-//! the file holds.
+//! read ahead of the caller, each at most [`MAX_POOLED_FRAME_COMPRESSED_BYTES`]
+//! compressed and [`MAX_POOLED_FRAME_BYTES`] decoded, so memory stays
+//! bounded whatever the file holds. Decoded frames are handed out as
+//! shared [`Bytes`] and their buffers reused once the last slice of them
+//! is dropped.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
-
-use bytes::Bytes;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
 
 use crate::ZSTD_WINDOW_LOG_MAX;
@@ -55,16 +57,16 @@ const INPUT_BUFFER_BYTES: usize = 256 * 1024;
 /// Bytes of an inline frame decoded at a time.
 const INLINE_CHUNK_BYTES: usize = 1024 * 1024;
 
-/// The error a frame problem travels in through [`Read`]: an
-/// [`Error::Archive`] that the archive reader hands on as it is.
+/// The I/O error a frame problem travels in: an [`Error::Archive`] that
+/// the archive reader hands on as it is.
 fn refused(reason: impl Into<String>) -> std::io::Error {
     std::io::Error::other(Error::Archive {
         reason: reason.into(),
     })
 }
 
-/// Why a zstd stream is refused, when `e` came from [`FrameReader`].
-/// (It may come wrapped, by tar, in other errors.)
+/// Why a zstd stream is refused, when `e` came from [`FrameReader`]
+/// (possibly wrapped in other errors).
 pub(crate) fn refusal(e: &std::io::Error) -> Option<String> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|i| i as _);
     while let Some(error) = next {
