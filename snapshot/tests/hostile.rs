@@ -292,7 +292,7 @@ fn every_hostile_snapshot_is_refused_and_the_store_is_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let (base, inc) = valid_pair(dir.path());
     let cases = cases(&inc);
-    assert!(cases.len() >= 35, "{} cases", cases.len());
+    assert!(cases.len() >= 41, "{} cases", cases.len());
     let store = Store::open(&dir.path().join("target/db"), true).unwrap();
     import_bytes(&store, key(), &base).unwrap();
     let log = store.mirror(ORIGIN).unwrap().unwrap().number;
