@@ -8,7 +8,7 @@ use std::io::Read;
 use islet_log::checkpoint::{Checkpoint, SignedCheckpoint};
 use islet_log::note::{MAX_NOTE_SIZE, NoteVerifier};
 
-use crate::archive::Counters;
+use crate::archive::{Counters, archive};
 use crate::error::{Error, Result};
 use crate::import::PRE_MANIFEST_CAP;
 use crate::manifest::{CHECKPOINT_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest};
@@ -47,12 +47,6 @@ pub struct Inspection {
     pub files: usize,
     /// Their bytes in all.
     pub content_bytes: u64,
-}
-
-fn archive(reason: impl Into<String>) -> Error {
-    Error::Archive {
-        reason: reason.into(),
-    }
 }
 
 fn read_named<R: Read>(tar: &mut TarStream<R>, name: &str, cap: u64) -> Result<Vec<u8>> {
