@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::snapshot::islet_json;
+use crate::snapshot::{export_own, islet_json};
 use crate::support::{Islet, Registry, islet, oras_python, write_entries};
 
 fn vkey(data: &Path) -> String {
@@ -39,15 +39,7 @@ fn a_snapshot_pushed_to_a_registry_is_the_file_oras_pulls_and_imports_again() {
         "{pushed}"
     );
     let local = dir.path().join("local.tar.zst");
-    islet_json(&[
-        "snapshot",
-        "export",
-        "--data",
-        a.to_str().unwrap(),
-        "-o",
-        local.to_str().unwrap(),
-        "--json",
-    ]);
+    export_own(&a, &local);
 
     // Without --plain-http the registry is spoken to over HTTPS: refused.
     let out = islet(&[

@@ -141,15 +141,7 @@ fn the_air_gap_flow_carries_entries_that_verify_with_islet_and_sigstore_python()
 
     // Full snapshot, exported while site A serves.
     let full = dir.path().join("full.tar.zst");
-    let export = islet_json(&[
-        "snapshot",
-        "export",
-        "--data",
-        a.to_str().unwrap(),
-        "-o",
-        full.to_str().unwrap(),
-        "--json",
-    ]);
+    let export = export_own(&a, &full);
     assert_eq!(export["to_size"], 300);
     assert_eq!(
         export["sha256"].as_str().unwrap(),
@@ -185,16 +177,7 @@ fn the_air_gap_flow_carries_entries_that_verify_with_islet_and_sigstore_python()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let import = islet_json(&[
-        "snapshot",
-        "import",
-        "--data",
-        b.to_str().unwrap(),
-        "--vkey",
-        &vkey,
-        full.to_str().unwrap(),
-        "--json",
-    ]);
+    let import = islet_json(&import_args(&b, &vkey, &full));
     assert_eq!(import["outcome"], "applied");
     assert_eq!(import["entries_added"], 300);
     let peak = import["peak_rss_bytes"].as_u64().unwrap();
@@ -229,16 +212,7 @@ fn the_air_gap_flow_carries_entries_that_verify_with_islet_and_sigstore_python()
         (Some(300), Some(360))
     );
     // The same file again changes nothing.
-    let again = islet_json(&[
-        "snapshot",
-        "import",
-        "--data",
-        b.to_str().unwrap(),
-        "--vkey",
-        &vkey,
-        inc.to_str().unwrap(),
-        "--json",
-    ]);
+    let again = islet_json(&import_args(&b, &vkey, &inc));
     assert_eq!(again["outcome"], "already_present");
     // The first snapshot is older than the copy now: refused, exit 1.
     let out = islet(&[
@@ -380,15 +354,7 @@ fn hostile_snapshots_are_refused_by_the_binary_within_256_mib() {
     drop(server);
     let vkey = log_key(&a).to_vkey();
     let good = dir.path().join("good.tar.zst");
-    islet_json(&[
-        "snapshot",
-        "export",
-        "--data",
-        a.to_str().unwrap(),
-        "-o",
-        good.to_str().unwrap(),
-        "--json",
-    ]);
+    export_own(&a, &good);
     let tar = zstd::decode_all(std::fs::read(&good).unwrap().as_slice()).unwrap();
     // A small file that expands to 512 MiB past the archive's end.
     let mut bomb = tar.clone();
@@ -417,16 +383,7 @@ fn hostile_snapshots_are_refused_by_the_binary_within_256_mib() {
     ] {
         let file = dir.path().join(format!("{name}.tar.zst"));
         std::fs::write(&file, bytes).unwrap();
-        let out = islet(&[
-            "snapshot",
-            "import",
-            "--data",
-            b.to_str().unwrap(),
-            "--vkey",
-            &vkey,
-            file.to_str().unwrap(),
-            "--json",
-        ]);
+        let out = islet(&import_args(&b, &vkey, &file));
         assert_eq!(out.status.code(), Some(1), "{name}");
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(
@@ -452,6 +409,35 @@ fn init(data: &Path, origin: &str) {
 }
 
 /// `islet snapshot export` of the mirror of `origin` in `data` to `out`.
+/// `islet snapshot export --json` of the own log of `data`, whole, to
+/// `out`; its report.
+pub(crate) fn export_own(data: &Path, out: &Path) -> serde_json::Value {
+    islet_json(&[
+        "snapshot",
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ])
+}
+
+/// The arguments of `islet snapshot import --json` of `file` into `data`
+/// with the key `vkey`.
+fn import_args<'a>(data: &'a Path, vkey: &'a str, file: &'a Path) -> [&'a str; 8] {
+    [
+        "snapshot",
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        "--vkey",
+        vkey,
+        file.to_str().unwrap(),
+        "--json",
+    ]
+}
+
 fn export_mirror(data: &Path, origin: &str, out: &Path) -> serde_json::Value {
     islet_json(&[
         "snapshot",
@@ -590,16 +576,7 @@ fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
     // Whatever the kills left, an import now applies (or finds the state
     // the finished one left), and the mirror is the log byte for byte: its
     // export is the same file.
-    let out = islet(&[
-        "snapshot",
-        "import",
-        "--data",
-        b.to_str().unwrap(),
-        "--vkey",
-        &vkey,
-        file.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = islet(&import_args(&b, &vkey, &file));
     assert!(
         out.status.success(),
         "{}{}",
@@ -640,16 +617,7 @@ fn snapshots_of_the_largest_bundles_export_and_import_within_256_mib() {
     assert!(export["content_bytes"].as_u64().unwrap() > 8 * 16_000_000);
     let b = dir.path().join("b");
     init(&b, "site-b.example");
-    let import = islet_json(&[
-        "snapshot",
-        "import",
-        "--data",
-        b.to_str().unwrap(),
-        "--vkey",
-        &vkey,
-        file.to_str().unwrap(),
-        "--json",
-    ]);
+    let import = islet_json(&import_args(&b, &vkey, &file));
     assert_eq!(import["to_size"], 8 * 256);
     for (what, report) in [("export", &export), ("import", &import)] {
         let peak = report["peak_rss_bytes"].as_u64().unwrap();
