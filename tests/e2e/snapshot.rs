@@ -408,19 +408,23 @@ fn init(data: &Path, origin: &str) {
     );
 }
 
-/// `islet snapshot export` of the mirror of `origin` in `data` to `out`.
 /// `islet snapshot export --json` of the own log of `data`, whole, to
 /// `out`; its report.
 pub(crate) fn export_own(data: &Path, out: &Path) -> serde_json::Value {
-    islet_json(&[
-        "snapshot",
-        "export",
-        "--data",
-        data.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--json",
-    ])
+    export_json(data, &[], out)
+}
+
+/// `islet snapshot export --json` of the mirror of `origin` in `data` to
+/// `out`; its report.
+fn export_mirror(data: &Path, origin: &str, out: &Path) -> serde_json::Value {
+    export_json(data, &["--origin", origin], out)
+}
+
+fn export_json(data: &Path, which: &[&str], out: &Path) -> serde_json::Value {
+    let mut args = vec!["snapshot", "export", "--data", data.to_str().unwrap()];
+    args.extend_from_slice(which);
+    args.extend(["-o", out.to_str().unwrap(), "--json"]);
+    islet_json(&args)
 }
 
 /// The arguments of `islet snapshot import --json` of `file` into `data`
@@ -436,20 +440,6 @@ fn import_args<'a>(data: &'a Path, vkey: &'a str, file: &'a Path) -> [&'a str; 8
         file.to_str().unwrap(),
         "--json",
     ]
-}
-
-fn export_mirror(data: &Path, origin: &str, out: &Path) -> serde_json::Value {
-    islet_json(&[
-        "snapshot",
-        "export",
-        "--data",
-        data.to_str().unwrap(),
-        "--origin",
-        origin,
-        "-o",
-        out.to_str().unwrap(),
-        "--json",
-    ])
 }
 
 /// A snapshot of a log of `entries` signed by a key from `seed`: written as
