@@ -795,6 +795,9 @@ impl Store {
         let families = FAMILIES
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, family_options(name, &table)));
+        // Before RocksDB looks at it (a read-only open creates the
+        // directory for its log file).
+        let half_created = path.is_dir() && !path.join("CURRENT").exists();
         let opened = if read_only {
             DB::open_cf_descriptors_read_only(&opts, path, families, false)
         } else {
@@ -802,10 +805,12 @@ impl Store {
         };
         let db = opened.map_err(|e| {
             let text = e.to_string();
-            if read_only && text.contains("Column family not found") {
-                // Column families are created one by one: a process killed
-                // while creating the store leaves some of them (and no
-                // schema yet). The next writable open completes it.
+            let interrupted = half_created || text.contains("Column family not found");
+            if read_only && interrupted {
+                // A process killed while creating the store leaves a
+                // directory without CURRENT (RocksDB writes it last), or
+                // some of the column families, created one by one, and no
+                // schema yet. The next writable open completes it.
                 return Error::Store {
                     reason: format!(
                         "{} has no islet store yet (its creation was interrupted)",

@@ -331,3 +331,23 @@ fn with_a_background_thread_a_dropped_stager_leaves_no_files_and_no_marker_ahead
     let left = leftover_files(tmp.path());
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_store_whose_creation_was_interrupted_says_so_and_the_next_open_completes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    // A process killed before RocksDB wrote CURRENT leaves the directory
+    // with its lock and log files only.
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::write(db.join("LOCK"), b"").unwrap();
+    let e = Store::open_read_only(&db).unwrap_err().to_string();
+    assert!(e.contains("its creation was interrupted"), "{e}");
+    // No directory at all is not an interrupted creation.
+    let e = Store::open_read_only(&tmp.path().join("none"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot open"), "{e}");
+    drop(Store::open(&db, true).unwrap());
+    let store = Store::open_read_only(&db).unwrap();
+    assert!(store.mirrors().unwrap().is_empty());
+}
