@@ -7,7 +7,7 @@
 //! ISLET_BENCH_DIR=/tmp/bench-log cargo bench --bench fsck_throughput   # keep the log
 //! ```
 //!
-//! It writes a log with `islet_log::tiledir`, then alternates, `ISLET_BENCH_ROUNDS`
+//! It writes a log with `islet_reader::tiledir`, then alternates, `ISLET_BENCH_ROUNDS`
 //! times (default 5): (a) one thread reading every entry bundle and hashing
 //! its bytes with SHA-256; (b) the real `islet fsck` binary on the directory.
 //! Both read from the page cache. It prints each round, the medians and the
@@ -19,8 +19,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use islet_log::note::{Ed25519Signer, NoteSigner};
-use islet_log::tiledir::TileDirWriter;
+use islet_reader::tiledir::TileDirWriter;
+use islet_signer::Ed25519Signer;
+use islet_tlog::note::NoteSigner;
 use sha2::{Digest, Sha256};
 
 const ENTRY_BYTES: usize = 500;

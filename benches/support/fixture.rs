@@ -8,12 +8,12 @@ use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use islet_log::checkpoint::Checkpoint;
-use islet_log::grow::{Grown, LogGrower};
-use islet_log::server::datadir::DataDir;
-use islet_log::server::guard::CheckpointGuard;
-use islet_log::store::{CommitBatch, OWN_LOG, Store, TreeHead};
-use islet_log::tiles::encode_hash_tile;
+use islet_server::guard::CheckpointGuard;
+use islet_store::datadir::DataDir;
+use islet_store::{CommitBatch, OWN_LOG, Store, TreeHead};
+use islet_tlog::checkpoint::Checkpoint;
+use islet_tlog::grow::{Grown, LogGrower};
+use islet_tlog::tiles::encode_hash_tile;
 
 /// Origin of the benchmark logs.
 pub(crate) const ORIGIN: &str = "bench.example.org";

@@ -1,7 +1,7 @@
 //! Checkpoint bodies: parsing never panics, and formatting is its inverse.
 #![no_main]
 
-use islet_log::checkpoint::Checkpoint;
+use islet_tlog::checkpoint::Checkpoint;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

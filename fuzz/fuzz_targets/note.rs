@@ -4,7 +4,8 @@
 
 use std::sync::OnceLock;
 
-use islet_log::note::{Ed25519Signer, Note, NoteSigner, NoteVerifier, open};
+use islet_tlog::note::{Note, NoteSigner, NoteVerifier, open};
+use islet_signer::Ed25519Signer;
 use libfuzzer_sys::fuzz_target;
 
 fn verifiers() -> &'static [NoteVerifier] {

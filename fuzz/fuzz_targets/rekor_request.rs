@@ -2,8 +2,8 @@
 //! an accepted request's leaf is canonical JSON that parses back.
 #![no_main]
 
-use islet_log::rekor::entry::{EntryPolicy, validate};
-use islet_log::rekor::request::parse_request;
+use islet_rekor::entry::{EntryPolicy, validate};
+use islet_rekor::request::parse_request;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! same string (only canonical forms are accepted).
 #![no_main]
 
-use islet_log::tiles::TilePath;
+use islet_tlog::tiles::TilePath;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! same string.
 #![no_main]
 
-use islet_log::note::NoteVerifier;
+use islet_tlog::note::NoteVerifier;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -41,6 +41,14 @@ pub enum Error {
         /// What to change.
         reason: String,
     },
+    /// A thread could not start.
+    #[error("cannot start {thread}: {source}")]
+    Thread {
+        /// Which thread.
+        thread: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A snapshot file given as the upstream was refused or unreadable.
     #[error("{file}: {source}")]
     Snapshot {
@@ -49,9 +57,15 @@ pub enum Error {
         /// Why.
         source: Box<islet_snapshot::Error>,
     },
-    /// An error from the log layer (store, formats, fetching).
+    /// The store failed, or refused what was staged.
     #[error(transparent)]
-    Log(#[from] islet_log::Error),
+    Store(#[from] islet_store::Error),
+    /// Reading the upstream failed.
+    #[error(transparent)]
+    Reader(#[from] islet_reader::Error),
+    /// The spec code refused what the upstream served.
+    #[error(transparent)]
+    Tlog(#[from] islet_tlog::Error),
 }
 
 impl Error {
@@ -59,13 +73,25 @@ impl Error {
     /// behind); false for I/O and usage errors.
     pub fn is_refusal(&self) -> bool {
         match self {
-            Error::Usage { .. } => false,
+            Error::Usage { .. } | Error::Thread { .. } => false,
             Error::Snapshot { source, .. } => source.is_refusal(),
             // An upstream without a file it should have is incomplete (an
             // rsync still running, a CDN lagging): try again later.
-            Error::Log(islet_log::Error::Missing { .. }) => false,
-            Error::Log(e) => e.is_verification_failure(),
+            Error::Reader(e) => !e.is_transient() && e.is_verification_failure(),
+            Error::Store(e) => e.is_verification_failure(),
             _ => true,
+        }
+    }
+
+    /// True when a later sync may succeed where this one failed: a failed
+    /// fetch or read (what was staged is kept, and the next sync resumes
+    /// it). False for refusals, which discard what was staged.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Reader(e) => e.is_transient(),
+            Error::Store(e) => e.is_transient(),
+            Error::Snapshot { source, .. } => source.is_transient(),
+            _ => false,
         }
     }
 }

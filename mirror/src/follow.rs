@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use islet_log::note::NoteVerifier;
-use islet_log::server::config::Config;
-use islet_log::server::datadir::DataDir;
-use islet_log::store::Store;
+use islet_store::Store;
+use islet_store::config::Config;
+use islet_store::datadir::DataDir;
+use islet_tlog::note::NoteVerifier;
 
 use crate::error::{Error, Result};
 use crate::sync::{DEFAULT_CONCURRENCY, Outcome, SyncRequest, Upstream, sync};
@@ -73,19 +73,28 @@ pub fn followed(data: &DataDir, cfg: &Config) -> Result<Vec<Followed>> {
 }
 
 /// Starts one thread per upstream. Fetches run on `runtime`.
+///
+/// # Errors
+/// [`Error::Thread`] naming the upstream whose thread cannot start.
 pub fn spawn(
     store: Arc<Store>,
     own_origin: String,
     followed: Vec<Followed>,
     runtime: tokio::runtime::Handle,
-) {
+) -> Result<()> {
     for f in followed {
         let (store, own, rt) = (Arc::clone(&store), own_origin.clone(), runtime.clone());
         let name = format!("islet-follow-{}", f.origin);
-        let _ = std::thread::Builder::new()
+        let origin = f.origin.clone();
+        std::thread::Builder::new()
             .name(name)
-            .spawn(move || follow(&store, own, &f, &rt));
+            .spawn(move || follow(&store, own, &f, &rt))
+            .map_err(|source| Error::Thread {
+                thread: format!("the thread following {origin}"),
+                source,
+            })?;
     }
+    Ok(())
 }
 
 fn follow(store: &Store, own_origin: String, f: &Followed, runtime: &tokio::runtime::Handle) {

@@ -19,7 +19,7 @@
 //!    makes the staged tiles and bundles the mirror.
 //!
 //! Staging writes a progress marker every few megabytes
-//! ([`islet_log::extend`]): a sync interrupted by a failed fetch, a kill or
+//! ([`islet_store::extend`]): a sync interrupted by a failed fetch, a kill or
 //! a crash resumes from there, and the resumed tree is still checked
 //! against the signed root. A refusal discards everything staged.
 //!
@@ -30,14 +30,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use islet_log::checkpoint::SignedCheckpoint;
-use islet_log::extend::{Extension, MirrorTarget, Standing};
-use islet_log::merkle::tree_hash;
-use islet_log::note::NoteVerifier;
-use islet_log::source::{LogSource, Resource};
-use islet_log::store::{Store, TreeHead};
-use islet_log::tiles::{BundleId, TILE_WIDTH, TileFetcher, TileHashReader, TileId, tile_width};
+use islet_reader::source::{LogSource, Resource, SourceTiles};
 use islet_snapshot::import::{ImportRequest, Outcome as ImportOutcome, import};
+use islet_store::extend::{Extension, MirrorTarget, Standing};
+use islet_store::{Store, TreeHead};
+use islet_tlog::checkpoint::SignedCheckpoint;
+use islet_tlog::merkle::tree_hash;
+use islet_tlog::note::NoteVerifier;
+use islet_tlog::tiles::{BundleId, TILE_WIDTH, TileHashReader, tile_width};
 
 use crate::error::{Error, Result};
 
@@ -47,7 +47,7 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// plus [`FETCHED_QUEUE`] waiting, the fetched bytes stay bounded by
 /// `(MAX_CONCURRENCY + FETCHED_QUEUE) ×` the largest bundle (16 MiB), and
 /// by far less for real entries; staged bytes waiting for the writer by
-/// [`islet_log::extend::STAGED_IN_FLIGHT_BYTES`].
+/// [`islet_store::extend::STAGED_IN_FLIGHT_BYTES`].
 pub const MAX_CONCURRENCY: usize = 32;
 /// Fetched bundles waiting to be hashed.
 pub const FETCHED_QUEUE: usize = 2;
@@ -205,9 +205,9 @@ fn find_target(req: &SyncRequest<'_>) -> Result<MirrorTarget> {
         req.own_origin.as_deref(),
     )
     .map_err(|e| match e {
-        islet_log::Error::Usage { reason } => Error::Usage { reason },
-        islet_log::Error::KeyNotPinned { reason } => Error::Checkpoint { reason },
-        other => Error::Log(other),
+        islet_store::Error::Usage { reason } => Error::Usage { reason },
+        islet_store::Error::KeyNotPinned { reason } => Error::Checkpoint { reason },
+        other => Error::Store(other),
     })
 }
 
@@ -261,14 +261,15 @@ fn sync_log(
     if let Some(head) = &target.head {
         let fetcher = SourceTiles { source, runtime };
         let reader = TileHashReader::new(to, root, &fetcher);
-        let theirs = tree_hash(head.size, &reader).map_err(|e| match e {
-            e @ (islet_log::Error::Http { .. }
-            | islet_log::Error::Io { .. }
-            | islet_log::Error::Missing { .. }) => Error::Log(e),
-            other => Error::TreeMismatch {
-                reason: format!("its tiles do not prove its tree at the mirror's size: {other}"),
-            },
-        })?;
+        let theirs =
+            tree_hash(head.size, &reader).map_err(|e| match islet_reader::Error::from(e) {
+                e if e.is_transient() => Error::Reader(e),
+                other => Error::TreeMismatch {
+                    reason: format!(
+                        "its tiles do not prove its tree at the mirror's size: {other}"
+                    ),
+                },
+            })?;
         if theirs != head.root {
             let reason = format!(
                 "the upstream's checkpoint of size {to} implies root {} at size {}, the mirror has {}",
@@ -323,15 +324,7 @@ fn sync_log(
 /// After a failed sync: a failed fetch keeps what was staged (the next
 /// sync resumes it); any refusal discards it.
 fn abandon(store: &Store, target: &MirrorTarget, e: Error) -> Error {
-    let transient = matches!(
-        &e,
-        Error::Log(
-            islet_log::Error::Http { .. }
-                | islet_log::Error::Io { .. }
-                | islet_log::Error::Missing { .. }
-        )
-    );
-    if !transient {
+    if !e.is_transient() {
         // Should this fail too, the refusal still stands, and what is left
         // is invisible: the next sync discards it, or resumes it and checks
         // it against the signed root again.
@@ -340,20 +333,20 @@ fn abandon(store: &Store, target: &MirrorTarget, e: Error) -> Error {
     e
 }
 
-fn tree_error(e: islet_log::Error) -> Error {
+fn tree_error(e: islet_store::Error) -> Error {
     match e {
-        islet_log::Error::SizeMismatch { found, expected } => Error::TreeMismatch {
+        islet_store::Error::SizeMismatch { found, expected } => Error::TreeMismatch {
             reason: format!("the bundles hold {found} entries, the checkpoint says {expected}"),
         },
-        islet_log::Error::RootMismatch {
+        islet_store::Error::RootMismatch {
             computed, signed, ..
         } => Error::TreeMismatch {
             reason: format!("the entries hash to root {computed}, the checkpoint signs {signed}"),
         },
         // The tree at the mirror's size was proven before any entry was
         // fetched: entries that differ from the mirror's are damaged.
-        islet_log::Error::Diverges { reason } => Error::TreeMismatch { reason },
-        other => Error::Log(other),
+        islet_store::Error::Diverges { reason } => Error::TreeMismatch { reason },
+        other => Error::Store(other),
     }
 }
 
@@ -404,27 +397,6 @@ fn fetch_and_extend(
     }
     bar.finish_and_clear();
     Ok(bytes)
-}
-
-/// Hash tiles of a tlog-tiles log, fetched on a (multi-thread) runtime
-/// from a thread that is not one of its own.
-pub(crate) struct SourceTiles<'a> {
-    /// The log.
-    pub(crate) source: &'a LogSource,
-    /// Where the fetches run.
-    pub(crate) runtime: &'a tokio::runtime::Handle,
-}
-
-impl TileFetcher for SourceTiles<'_> {
-    fn fetch_tiles(&self, tiles: &[TileId]) -> islet_log::Result<Vec<Vec<u8>>> {
-        self.runtime.block_on(async {
-            let mut out = Vec::with_capacity(tiles.len());
-            for t in tiles {
-                out.push(self.source.fetch_tile(*t).await?);
-            }
-            Ok(out)
-        })
-    }
 }
 
 /// Stops the fetch task when the sync returns early.

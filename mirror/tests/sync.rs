@@ -6,13 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
-use islet_log::note::{Ed25519Signer, NoteSigner};
-use islet_log::source::LogSource;
-use islet_log::store::Store;
-use islet_log::tiledir::write_log;
-use islet_log::tiles::{BundleId, TilePath, tiles_for_size};
 use islet_mirror::Error;
 use islet_mirror::sync::{Outcome, SyncReport, SyncRequest, Upstream, sync};
+use islet_reader::source::LogSource;
+use islet_reader::tiledir::write_log;
+use islet_signer::Ed25519Signer;
+use islet_store::Store;
+use islet_tlog::note::NoteSigner;
+use islet_tlog::tiles::{BundleId, TilePath, tiles_for_size};
 
 const ORIGIN: &str = "upstream.example.org";
 
@@ -111,7 +112,7 @@ fn assert_nothing_staged(store: &Store) {
             width,
         };
         assert_eq!(
-            islet_log::tiles::bundle_prefix_len(id, &edge).unwrap(),
+            islet_tlog::tiles::bundle_prefix_len(id, &edge).unwrap(),
             edge.len(),
             "the edge bundle holds more than {size} entries"
         );

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use islet_mirror::verify::trusted_root::TrustedRoot;
-use islet_mirror::verify::{Check, Verifier};
+use islet_verify::trusted_root::TrustedRoot;
+use islet_verify::{Check, Verifier};
 use serde_json::Value;
 
 #[path = "../../log/tests/support/vectors_dir.rs"]
@@ -266,9 +266,10 @@ struct RekorV1 {
 }
 
 fn rekor_v1(integrated_time: u64) -> RekorV1 {
-    use islet_log::checkpoint::Checkpoint;
-    use islet_log::merkle::{leaf_hash, node_hash};
-    use islet_log::note::{EcdsaP256Signer, NoteSigner};
+    use islet_signer::EcdsaP256Signer;
+    use islet_tlog::checkpoint::Checkpoint;
+    use islet_tlog::merkle::{leaf_hash, node_hash};
+    use islet_tlog::note::NoteSigner;
 
     let (log_signer, _) = EcdsaP256Signer::generate("rekor.example.org").unwrap();
     let log_spki = log_signer.spki().to_vec();
@@ -398,11 +399,12 @@ fn a_message_signature_without_its_digest_is_checked_against_the_artifact_or_the
 /// v0.2 for it with a certificate chain.
 fn dsse_log() -> (Value, Value, [u8; 32]) {
     use aws_lc_rs::rand::SystemRandom;
-    use islet_log::checkpoint::Checkpoint;
-    use islet_log::merkle::{leaf_hash, node_hash};
-    use islet_log::note::{Ed25519Signer, NoteSigner};
-    use islet_log::rekor::entry::{EntryPolicy, pae, validate};
-    use islet_log::rekor::request::parse_request;
+    use islet_rekor::entry::{EntryPolicy, pae, validate};
+    use islet_rekor::request::parse_request;
+    use islet_signer::Ed25519Signer;
+    use islet_tlog::checkpoint::Checkpoint;
+    use islet_tlog::merkle::{leaf_hash, node_hash};
+    use islet_tlog::note::NoteSigner;
 
     let (cert, key) = certificate_signer("attester.example.org");
     let subject = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"an attested artifact");

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use bytes::Bytes;
-use islet_log::note::MAX_NOTE_SIZE;
-use islet_log::tiles::TilePath;
+use islet_tlog::note::MAX_NOTE_SIZE;
+use islet_tlog::tiles::TilePath;
 use sha2::{Digest, Sha256};
 
 use crate::MAX_BUNDLE_BYTES;

@@ -67,9 +67,15 @@ pub enum Error {
         /// What to change.
         reason: String,
     },
-    /// An error from the log layer (store, formats).
+    /// The store failed, or refused what was staged.
     #[error(transparent)]
-    Log(#[from] islet_log::Error),
+    Store(#[from] islet_store::Error),
+    /// The spec code refused something in the snapshot.
+    #[error(transparent)]
+    Tlog(#[from] islet_tlog::Error),
+    /// Reading a log failed.
+    #[error(transparent)]
+    Reader(#[from] islet_reader::Error),
     /// An I/O error with the path it concerns.
     #[error("{path}: {source}")]
     Io {
@@ -86,8 +92,20 @@ impl Error {
     pub fn is_refusal(&self) -> bool {
         match self {
             Error::Io { .. } | Error::Usage { .. } => false,
-            Error::Log(e) => e.is_verification_failure(),
+            Error::Store(e) => e.is_verification_failure(),
+            Error::Reader(e) => e.is_verification_failure(),
             _ => true,
+        }
+    }
+
+    /// True when the same import may succeed later (an I/O failure); false
+    /// for a refused snapshot and usage errors.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Io { .. } => true,
+            Error::Store(e) => e.is_transient(),
+            Error::Reader(e) => e.is_transient(),
+            _ => false,
         }
     }
 }
@@ -96,9 +114,16 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An [`Error::Io`] maker for `map_err`.
-pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
+impl Error {
+    /// An [`Error::Io`] constructor for `map_err`, naming `path`.
+    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
+}
+
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    Error::io(path)
 }

@@ -14,8 +14,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use islet_log::store::{LogNumber, OWN_LOG, Store};
-use islet_log::tiles::TilePath;
+use islet_store::{LogNumber, OWN_LOG, Store};
+use islet_tlog::tiles::TilePath;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result, io};
@@ -78,8 +78,8 @@ fn read_file(
     checkpoint: &[u8],
 ) -> Result<Vec<u8>> {
     let missing = |name: String| {
-        Error::Log(islet_log::Error::Store {
-            reason: format!("{name} of size {to} is missing from the store"),
+        Error::Store(islet_store::Error::Corrupt {
+            what: format!("{name} of size {to} is missing from the store"),
         })
     };
     match kind {

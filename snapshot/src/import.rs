@@ -33,11 +33,11 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use islet_log::checkpoint::SignedCheckpoint;
-use islet_log::extend::{Extension, MirrorTarget, Standing};
-use islet_log::note::{MAX_NOTE_SIZE, NoteVerifier};
-use islet_log::store::{Store, TreeHead};
-use islet_log::tiles::{TileId, TilePath, parse_hash_tile};
+use islet_store::extend::{Extension, MirrorTarget, Standing};
+use islet_store::{Store, TreeHead};
+use islet_tlog::checkpoint::SignedCheckpoint;
+use islet_tlog::note::{MAX_NOTE_SIZE, NoteVerifier};
+use islet_tlog::tiles::{TileId, TilePath, parse_hash_tile};
 
 use crate::archive::{Counters, Item, Plan, archive, check_file, read_archive};
 use crate::error::{Error, Result};
@@ -54,7 +54,7 @@ pub const PRE_MANIFEST_CAP: u64 = 4 * BLOCK + MAX_NOTE_SIZE as u64 + MAX_MANIFES
 /// padding (a tar record is at most 20 blocks of zeros here).
 pub const END_SLACK: u64 = 20 * BLOCK;
 pub use crate::archive::READ_AHEAD_FILES;
-pub use islet_log::extend::STAGE_BATCH_BYTES;
+pub use islet_store::extend::STAGE_BATCH_BYTES;
 
 /// What to import into.
 #[derive(Debug)]
@@ -279,19 +279,19 @@ impl Session<'_, '_> {
             // The tree the entries make must be the signed one, tile for
             // tile.
             let finished = rebuild.finish(to, root).map_err(|e| match e {
-                islet_log::Error::SizeMismatch { found, expected } => Error::TreeMismatch {
+                islet_store::Error::SizeMismatch { found, expected } => Error::TreeMismatch {
                     reason: format!(
                         "the bundles hold {found} entries, the checkpoint says {expected}"
                     ),
                 },
-                islet_log::Error::RootMismatch {
+                islet_store::Error::RootMismatch {
                     computed, signed, ..
                 } => Error::TreeMismatch {
                     reason: format!(
                         "the entries hash to root {computed}, the checkpoint signs {signed}"
                     ),
                 },
-                other => Error::Log(other),
+                other => Error::Store(other),
             })?;
             for (t, digest) in &carried {
                 if finished.produced.get(t) != Some(digest) {
@@ -330,28 +330,24 @@ impl Session<'_, '_> {
 
 /// Finding the mirror: usage errors stay usage errors, a key other than
 /// the pinned one is a checkpoint refusal.
-fn target_error(e: islet_log::Error) -> Error {
+fn target_error(e: islet_store::Error) -> Error {
     match e {
-        islet_log::Error::Usage { reason } => Error::Usage {
+        islet_store::Error::Usage { reason } => Error::Usage {
             reason: reason.replace("mirror it into", "import it into"),
         },
-        islet_log::Error::KeyNotPinned { reason } => Error::Checkpoint { reason },
-        other => Error::Log(other),
+        islet_store::Error::KeyNotPinned { reason } => Error::Checkpoint { reason },
+        other => Error::Store(other),
     }
 }
 
 /// Entries that disagree with the local copy are a fork, told in the
 /// snapshot's words.
-fn diverges(e: islet_log::Error) -> Error {
+fn diverges(e: islet_store::Error) -> Error {
     match e {
-        islet_log::Error::Diverges { reason } => Error::Fork {
+        islet_store::Error::Diverges { reason } => Error::Fork {
             reason: reason.replace("the first", "the snapshot's first"),
         },
-        islet_log::Error::BundleMalformed { path, reason }
-            if reason.starts_with("does not continue") =>
-        {
-            archive(format!("{path} is out of order"))
-        }
-        other => Error::Log(other),
+        islet_store::Error::OutOfOrder { path, .. } => archive(format!("{path} is out of order")),
+        other => Error::Store(other),
     }
 }

@@ -5,8 +5,8 @@
 
 use std::io::Read;
 
-use islet_log::checkpoint::{Checkpoint, SignedCheckpoint};
-use islet_log::note::{MAX_NOTE_SIZE, NoteVerifier};
+use islet_tlog::checkpoint::{Checkpoint, SignedCheckpoint};
+use islet_tlog::note::{MAX_NOTE_SIZE, NoteVerifier};
 
 use crate::archive::{Counters, archive};
 use crate::error::{Error, Result};

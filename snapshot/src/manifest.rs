@@ -8,7 +8,7 @@
 //! as a string, and archive order keeps bundles in index order so import
 //! can stream them.
 
-use islet_log::tiles::{TilePath, new_tiles};
+use islet_tlog::tiles::{TilePath, new_tiles};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};

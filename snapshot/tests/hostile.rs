@@ -5,10 +5,11 @@
 
 mod support;
 
-use islet_log::checkpoint::Checkpoint;
-use islet_log::note::{Ed25519Signer, NoteSigner};
-use islet_log::store::Store;
+use islet_signer::Ed25519Signer;
 use islet_snapshot::manifest::{MANIFEST_NAME, Manifest};
+use islet_store::Store;
+use islet_tlog::checkpoint::Checkpoint;
+use islet_tlog::note::NoteSigner;
 use sha2::{Digest, Sha256};
 use support::*;
 

@@ -4,10 +4,10 @@
 
 mod support;
 
-use islet_log::note::MAX_NOTE_SIZE;
-use islet_log::store::Store;
 use islet_snapshot::manifest::{MANIFEST_NAME, MAX_FILES, MAX_MANIFEST_BYTES, Manifest};
 use islet_snapshot::{MAX_BUNDLE_BYTES, ZSTD_WINDOW_LOG_MAX};
+use islet_store::Store;
+use islet_tlog::note::MAX_NOTE_SIZE;
 use support::*;
 
 fn valid(dir: &std::path::Path) -> Vec<u8> {

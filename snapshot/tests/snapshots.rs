@@ -6,10 +6,11 @@
 
 mod support;
 
-use islet_log::note::{Ed25519Signer, NoteSigner};
-use islet_log::store::{OWN_LOG, Store};
+use islet_signer::Ed25519Signer;
 use islet_snapshot::Error;
 use islet_snapshot::import::Outcome;
+use islet_store::{OWN_LOG, Store};
+use islet_tlog::note::NoteSigner;
 use support::*;
 
 #[test]
@@ -47,10 +48,10 @@ fn a_full_snapshot_of_100000_entries_imports_into_an_empty_store_tile_for_tile()
     std::fs::write(published.join("checkpoint"), &b.checkpoint).unwrap();
     let report = tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(islet_log::fsck::fsck(
-            &islet_log::source::LogSource::Dir(published),
+        .block_on(islet_reader::fsck::fsck(
+            &islet_reader::source::LogSource::Dir(published),
             &signer().verifier(),
-            &islet_log::fsck::FsckOptions::default(),
+            &islet_reader::fsck::FsckOptions::default(),
         ))
         .unwrap();
     assert_eq!(report.size, 100_000);

@@ -6,13 +6,14 @@
 use std::io::Read;
 use std::path::Path;
 
-use islet_log::checkpoint::Checkpoint;
-use islet_log::grow::{Grown, LogGrower};
-use islet_log::note::{Ed25519Signer, NoteSigner, NoteVerifier};
-use islet_log::store::{CommitBatch, LogNumber, OWN_LOG, Store, TreeHead};
-use islet_log::tiles::{TileId, TilePath, encode_hash_tile, tiles_for_size};
+use islet_signer::Ed25519Signer;
 use islet_snapshot::export::{ExportRequest, export};
 use islet_snapshot::import::{ImportReport, ImportRequest, import};
+use islet_store::{CommitBatch, LogNumber, OWN_LOG, Store, TreeHead};
+use islet_tlog::checkpoint::Checkpoint;
+use islet_tlog::grow::{Grown, LogGrower};
+use islet_tlog::note::{NoteSigner, NoteVerifier};
+use islet_tlog::tiles::{TileId, TilePath, encode_hash_tile, tiles_for_size};
 
 pub(crate) const ORIGIN: &str = "log.example.org";
 

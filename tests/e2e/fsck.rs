@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use islet_log::note::{Ed25519Signer, NoteSigner};
-use islet_log::tiledir::TileDirWriter;
+use islet_reader::tiledir::TileDirWriter;
+use islet_signer::Ed25519Signer;
+use islet_tlog::note::NoteSigner;
 
 use crate::support::{StaticServer, copy_tree, flip_bit, islet, vectors_dir};
 

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use islet_log::note::{NoteVerifier, open};
-use islet_log::tiles::{TilePath, tiles_for_size};
+use islet_tlog::note::{NoteVerifier, open};
+use islet_tlog::tiles::{TilePath, tiles_for_size};
 use sha2::{Digest, Sha256};
 
 use crate::snapshot::{entry_from_mirror, islet_json, log_key};

@@ -27,7 +27,7 @@ fn vkey_of(data: &Path) -> String {
     let der = base64::engine::general_purpose::STANDARD
         .decode(spki)
         .unwrap();
-    islet_log::note::NoteVerifier::from_public_key("127.0.0.1", &der)
+    islet_tlog::note::NoteVerifier::from_public_key("127.0.0.1", &der)
         .unwrap()
         .to_vkey()
 }
@@ -210,34 +210,49 @@ fn fsck_passes_over_http_and_on_the_publish_directory_after_ten_thousand_appends
     assert_eq!(fsck_size(public.to_str().unwrap(), &vkey), 10_000);
 }
 
+/// `islet serve` with no flags listens on 127.0.0.1:3000. Port 3000 is
+/// taken in a network namespace of the test's own (`unshare -n`, loopback
+/// only), so the test never collides with anything on the machine.
 #[test]
 fn serve_with_no_flags_creates_islet_data_and_listens_on_port_3000() {
     use std::os::unix::fs::PermissionsExt;
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new("timeout")
-        .args(["-s", "KILL", "300", env!("CARGO_BIN_EXE_islet"), "serve"])
+    // Inside the namespace: loopback up, the server started with no
+    // flags, its checkpoint fetched from port 3000 on stdout, the server
+    // killed. Everything is bounded: 10 s of polling, `timeout` around all.
+    let script = r#"
+ip link set lo up || exit 90
+"$ISLET" serve 2>serve.stderr &
+server=$!
+python3 - <<'PY'
+import sys, time, urllib.request
+for _ in range(200):
+    try:
+        sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:3000/api/v2/checkpoint", timeout=2).read().decode())
+        break
+    except Exception:
+        time.sleep(0.05)
+PY
+kill -9 "$server"
+wait "$server" 2>/dev/null
+exit 0
+"#;
+    let out = Command::new("timeout")
+        .args(["-s", "KILL", "120", "unshare", "-n", "sh", "-c", script])
+        .env("ISLET", env!("CARGO_BIN_EXE_islet"))
         .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stdin(Stdio::null())
+        .output()
         .unwrap();
-    let rt = runtime();
-    let checkpoint = rt.block_on(async {
-        for _ in 0..200 {
-            if let Ok(r) = reqwest::get("http://127.0.0.1:3000/api/v2/checkpoint").await {
-                return r.text().await.unwrap();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        String::new()
-    });
-    let _ = Command::new("pkill")
-        .args(["-KILL", "-P", &child.id().to_string()])
-        .status();
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the namespace script failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checkpoint = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = std::fs::read_to_string(dir.path().join("serve.stderr")).unwrap_or_default();
     assert!(
         checkpoint.starts_with("127.0.0.1\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"),
         "{checkpoint}\n{stderr}"
@@ -327,7 +342,7 @@ fn an_ecdsa_p256_log_serves_search_proofs_past_checkpoints_and_metrics() {
     let spki = b64
         .decode(root["tlogs"][0]["publicKey"]["rawBytes"].as_str().unwrap())
         .unwrap();
-    let key = islet_log::note::NoteVerifier::from_public_key("127.0.0.1", &spki).unwrap();
+    let key = islet_tlog::note::NoteVerifier::from_public_key("127.0.0.1", &spki).unwrap();
     assert_eq!(key.key_type(), 0x02);
     assert_eq!(
         first["logId"]["keyId"].as_str().unwrap(),
@@ -358,11 +373,11 @@ fn an_ecdsa_p256_log_serves_search_proofs_past_checkpoints_and_metrics() {
         .iter()
         .map(|h| b64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
         .collect();
-    let leaf = islet_log::merkle::leaf_hash(
+    let leaf = islet_tlog::merkle::leaf_hash(
         &b64.decode(e["canonicalizedBody"].as_str().unwrap())
             .unwrap(),
     );
-    let cp = islet_log::checkpoint::SignedCheckpoint::open(
+    let cp = islet_tlog::checkpoint::SignedCheckpoint::open(
         e["inclusionProof"]["checkpoint"]["envelope"]
             .as_str()
             .unwrap()
@@ -372,7 +387,7 @@ fn an_ecdsa_p256_log_serves_search_proofs_past_checkpoints_and_metrics() {
         None,
     )
     .unwrap();
-    islet_log::merkle::verify_inclusion(1, cp.checkpoint.size, &leaf, &proof, &cp.checkpoint.root)
+    islet_tlog::merkle::verify_inclusion(1, cp.checkpoint.size, &leaf, &proof, &cp.checkpoint.root)
         .unwrap();
     // A past checkpoint, bad queries, and the metrics.
     rt.block_on(async {

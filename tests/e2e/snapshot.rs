@@ -7,10 +7,10 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use islet_log::checkpoint::SignedCheckpoint;
-use islet_log::merkle::{inclusion_proof, leaf_hash, verify_inclusion};
-use islet_log::note::NoteVerifier;
-use islet_log::tiles::{
+use islet_tlog::checkpoint::SignedCheckpoint;
+use islet_tlog::merkle::{inclusion_proof, leaf_hash, verify_inclusion};
+use islet_tlog::note::NoteVerifier;
+use islet_tlog::tiles::{
     BundleId, TileFetcher, TileHashReader, TileId, TilePath, parse_bundle, tile_width,
 };
 use sha2::{Digest, Sha256};
@@ -47,7 +47,7 @@ struct MirrorTiles {
 }
 
 impl TileFetcher for MirrorTiles {
-    fn fetch_tiles(&self, tiles: &[TileId]) -> islet_log::Result<Vec<Vec<u8>>> {
+    fn fetch_tiles(&self, tiles: &[TileId]) -> islet_tlog::Result<Vec<Vec<u8>>> {
         Ok(tiles
             .iter()
             .map(|t| {
@@ -394,7 +394,7 @@ fn hostile_snapshots_are_refused_by_the_binary_within_256_mib() {
         assert!(peak < 256 << 20, "{name}: import peaked at {peak} bytes");
     }
     // Nothing was imported.
-    let store = islet_log::store::Store::open_read_only(&b.join("db")).unwrap();
+    let store = islet_store::Store::open_read_only(&b.join("db")).unwrap();
     assert!(store.mirrors().unwrap().is_empty());
 }
 
@@ -453,12 +453,13 @@ fn snapshot_of(
     entries: impl IntoIterator<Item = Vec<u8>>,
     name: &str,
 ) -> (String, std::path::PathBuf, serde_json::Value) {
-    use islet_log::note::{Ed25519Signer, NoteSigner};
+    use islet_signer::Ed25519Signer;
+    use islet_tlog::note::NoteSigner;
 
     let signer = Ed25519Signer::from_seed(origin, &[seed; 32]).unwrap();
     let vkey = signer.verifier().to_vkey();
     let upstream = dir.join("upstream");
-    let written = islet_log::tiledir::write_log(&upstream, origin, &signer, entries).unwrap();
+    let written = islet_reader::tiledir::write_log(&upstream, origin, &signer, entries).unwrap();
     let a = dir.join("a");
     init(&a, "site-a.example");
     let synced = islet_json(&[
@@ -541,7 +542,7 @@ fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
             }
             // Whatever it staged, nothing became the log (a kill before
             // the store was created leaves no store at all).
-            match islet_log::store::Store::open_read_only(&b.join("db")) {
+            match islet_store::Store::open_read_only(&b.join("db")) {
                 Ok(store) => assert!(
                     store.mirrors().unwrap().is_empty(),
                     "killed after {delay_ms} ms: a mirror was registered"
@@ -582,7 +583,7 @@ fn an_import_killed_at_any_moment_leaves_nothing_and_the_next_one_applies() {
 
 #[test]
 fn snapshots_of_the_largest_bundles_export_and_import_within_256_mib() {
-    use islet_log::tiles::MAX_ENTRY_SIZE;
+    use islet_tlog::tiles::MAX_ENTRY_SIZE;
 
     let dir = tempfile::tempdir().unwrap();
     // Eight bundles of 256 entries of the largest size: 16 MiB each, so

@@ -203,8 +203,10 @@ impl Islet {
     ///
     /// Returns once the server is gone: a process killed in the middle of
     /// an fsync exits only when the fsync returns, and until then it holds
-    /// the store's LOCK.
-    pub(crate) fn kill(&mut self) {
+    /// the store's LOCK. Returns how many server processes were alive when
+    /// killed (1 for a running server).
+    pub(crate) fn kill(&mut self) -> usize {
+        let mut killed = 0;
         if let Some(mut c) = self.child.take() {
             let servers: Vec<String> = Command::new("pgrep")
                 .args(["-P", &c.id().to_string()])
@@ -222,6 +224,7 @@ impl Islet {
             let _ = c.kill();
             let _ = c.wait();
             let deadline = Instant::now() + Duration::from_secs(60);
+            killed = servers.len();
             for pid in servers {
                 // Until every thread has exited: a killed process whose
                 // threads are still finishing a system call (an fsync)
@@ -237,20 +240,23 @@ impl Islet {
                 }
             }
         }
+        killed
     }
 
-    /// Kills and starts again on the same port and data.
-    pub(crate) fn restart(&mut self) {
-        self.kill();
+    /// Kills and starts again on the same port and data. Returns how many
+    /// server processes the kill found alive (see [`Islet::kill`]).
+    pub(crate) fn restart(&mut self) -> usize {
+        let killed = self.kill();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         self.child = Some(Self::spawn(&self.data, self.port, &extra));
         self.wait_healthy();
+        killed
     }
 }
 
 impl Drop for Islet {
     fn drop(&mut self) {
-        self.kill();
+        let _killed = self.kill();
     }
 }
 

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use islet_mirror::verify::bundle::MAX_BUNDLE_FILE_BYTES;
-use islet_mirror::verify::trusted_root::MAX_TRUSTED_ROOT_BYTES;
+use islet_verify::bundle::MAX_BUNDLE_FILE_BYTES;
+use islet_verify::trusted_root::MAX_TRUSTED_ROOT_BYTES;
 
 use crate::snapshot::log_key;
 use crate::support::{Islet, free_port, islet, sigstore_python, vectors_dir, write_entries};

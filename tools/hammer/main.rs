@@ -21,7 +21,7 @@ use aws_lc_rs::signature::{
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
-use islet_log::merkle::{hash_from_slice, leaf_hash, verify_inclusion};
+use islet_tlog::merkle::{hash_from_slice, leaf_hash, verify_inclusion};
 
 #[derive(Parser)]
 #[command(name = "hammer", version, about = "Load generator for Rekor v2 logs")]
@@ -179,7 +179,7 @@ fn check_proof(body: &str) -> Result<(), String> {
     verify_inclusion(index, size, &leaf, &hashes, &root).map_err(|e| e.to_string())?;
     let note = p["checkpoint"]["envelope"].as_str().unwrap_or_default();
     let text = note.split("\n\n").next().unwrap_or_default();
-    let cp = islet_log::checkpoint::Checkpoint::parse(&format!("{text}\n"))
+    let cp = islet_tlog::checkpoint::Checkpoint::parse(&format!("{text}\n"))
         .map_err(|e| e.to_string())?;
     if cp.size != size || cp.root != root {
         return Err("checkpoint does not match the proof's tree".into());

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use islet_log::fsck::{DEFAULT_CONCURRENCY, FsckOptions, FsckReport, fsck};
-use islet_log::source::LogSource;
+use islet_reader::fsck::{DEFAULT_CONCURRENCY, FsckOptions, FsckReport, fsck};
+use islet_reader::source::LogSource;
 
 use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use islet_log::note::NoteVerifier;
+use islet_tlog::note::NoteVerifier;
 
 /// The verifier the flags name.
 pub(crate) fn load_verifier(
@@ -44,7 +44,7 @@ pub(crate) struct KeyArgs {
 /// `--origin` is given (the pinned key of an existing mirror).
 pub(crate) fn key_and_origin(
     k: &KeyArgs,
-) -> Result<(Option<islet_log::note::NoteVerifier>, String), String> {
+) -> Result<(Option<islet_tlog::note::NoteVerifier>, String), String> {
     if k.vkey.is_none() && k.log_key.is_none() {
         return match &k.origin {
             Some(o) => Ok((None, o.clone())),

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use islet_log::server::datadir::DataDir;
-use islet_log::server::mirrors::origin_hash_hex;
-use islet_log::store::Store;
 use islet_mirror::Error;
 use islet_mirror::sync::{DEFAULT_CONCURRENCY, Outcome, SyncRequest, Upstream, sync};
+use islet_server::mirrors::origin_hash_hex;
+use islet_store::Store;
+use islet_store::datadir::DataDir;
 
 use crate::keys::{KeyArgs, key_and_origin};
 use crate::report::{failure, print_json};
@@ -84,13 +84,13 @@ fn run_key(a: &KeyCommandArgs) -> ExitCode {
     let data = DataDir::new(&a.data);
     let loaded = data
         .load_config()
-        .and_then(islet_log::server::config::RawConfig::validate)
+        .and_then(islet_store::config::RawConfig::validate)
         .and_then(|cfg| data.load_mirror_signer(&cfg));
     match loaded {
         Ok(signer) => {
             println!(
                 "{}",
-                islet_log::note::NoteSigner::verifier(signer.as_ref()).to_vkey()
+                islet_tlog::note::NoteSigner::verifier(signer.as_ref()).to_vkey()
             );
             ExitCode::SUCCESS
         }
@@ -111,7 +111,7 @@ fn own_origin(data: &DataDir) -> Result<Option<String>, Error> {
     if !data.is_initialised() {
         return Ok(None);
     }
-    Ok(Some(data.load_config().map_err(Error::Log)?.origin))
+    Ok(Some(data.load_config().map_err(Error::Store)?.origin))
 }
 
 fn run_sync(a: &SyncArgs) -> ExitCode {

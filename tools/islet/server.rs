@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use islet_log::server::config::KeyType;
-use islet_log::server::datadir::{DEFAULT_DATA_DIR, DataDir, InitOptions};
-use islet_log::server::trust;
+use islet_server::trust;
+use islet_store::config::KeyType;
+use islet_store::datadir::{DEFAULT_DATA_DIR, DataDir, InitOptions};
 
 use crate::EXIT_USAGE_OR_IO;
 
@@ -31,7 +31,7 @@ pub(crate) struct InitArgs {
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
     /// The URL clients reach the log at; its host is the origin.
-    #[arg(long, value_name = "URL", default_value = islet_log::server::datadir::DEFAULT_PUBLIC_URL)]
+    #[arg(long, value_name = "URL", default_value = islet_store::datadir::DEFAULT_PUBLIC_URL)]
     public_url: String,
     /// The checkpoint origin, when it is not the host of --public-url.
     #[arg(long, value_name = "NAME")]
@@ -43,7 +43,7 @@ pub(crate) struct InitArgs {
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Address to listen on.
-    #[arg(long, value_name = "ADDR", default_value = islet_log::server::datadir::DEFAULT_LISTEN)]
+    #[arg(long, value_name = "ADDR", default_value = islet_store::datadir::DEFAULT_LISTEN)]
     listen: String,
 }
 
@@ -156,12 +156,12 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
     let result = runtime.block_on(async {
-        let prepared = tokio::task::block_in_place(|| islet_log::server::prepare(&data, config))?;
+        let prepared = tokio::task::block_in_place(|| islet_server::prepare(&data, config))?;
         let origin = prepared.config.raw.origin.clone();
         let vkey = prepared.vkey.clone();
         let mirror_vkey = prepared.mirror_vkey.clone();
         let followed = islet_mirror::follow::followed(&data, &prepared.config).map_err(|e| {
-            islet_log::Error::Config {
+            islet_server::Error::Config {
                 reason: e.to_string(),
             }
         })?;
@@ -171,10 +171,13 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
             origin.clone(),
             followed,
             tokio::runtime::Handle::current(),
-        );
+        )
+        .map_err(|e| islet_server::Error::Config {
+            reason: e.to_string(),
+        })?;
         let trusted_root = data.trusted_root_path();
         let trust_config = data.client_trust_config_path();
-        islet_log::server::serve(prepared, shutdown_signal(), move |addr| {
+        islet_server::serve(prepared, shutdown_signal(), move |addr| {
             eprintln!("islet: serving log {origin} on http://{addr}");
             eprintln!("islet: verifier key {vkey}");
             eprintln!("islet: mirror key {mirror_vkey}");

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use islet_log::server::datadir::DataDir;
-use islet_log::store::Store;
 use islet_snapshot::export::{ExportRequest, export, log_of};
 use islet_snapshot::import::{ImportRequest, Outcome, import};
 use islet_snapshot::inspect::{Signature, inspect};
 use islet_snapshot::{DEFAULT_ZSTD_LEVEL, Error};
+use islet_store::Store;
+use islet_store::datadir::DataDir;
 
 use crate::EXIT_VERIFICATION;
 use crate::keys::{KeyArgs, key_and_origin};
@@ -148,7 +148,7 @@ fn run_export(a: &ExportArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(a.json, &e),
     };
-    if log == islet_log::store::OWN_LOG {
+    if log == islet_store::OWN_LOG {
         match data.load_signer(&config) {
             Ok(s) => log_keys = vec![s.verifier().to_vkey()],
             Err(e) => return fail(a.json, &e.into()),

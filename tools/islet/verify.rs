@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use islet_mirror::verify::bundle::MAX_BUNDLE_FILE_BYTES;
-use islet_mirror::verify::local::LocalLog;
-use islet_mirror::verify::trusted_root::{MAX_TRUSTED_ROOT_BYTES, TrustedRoot};
-use islet_mirror::verify::{Check, Failure, Verifier};
+use islet_reader::local::{LocalLogs, TileLog};
+use islet_store::view::DataDirLogs;
+use islet_verify::bundle::MAX_BUNDLE_FILE_BYTES;
+use islet_verify::trusted_root::{MAX_TRUSTED_ROOT_BYTES, TrustedRoot};
+use islet_verify::{Check, Failure, Verifier};
 use sha2::{Digest, Sha256};
 
 use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
@@ -101,11 +102,11 @@ pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage(a.json, &e),
     };
-    let local = match a.log.as_deref().map(LocalLog::open).transpose() {
+    let local = match a.log.as_deref().map(open_local).transpose() {
         Ok(l) => l,
         Err(e) => return usage(a.json, &format!("--log {e}")),
     };
-    let verifier = Verifier::new(&root, local.as_ref(), artifact);
+    let verifier = Verifier::new(&root, local.as_deref(), artifact);
     let (mut failed, mut unreadable) = (0usize, 0usize);
     let mut verdicts = Vec::new();
     for path in &a.bundle {
@@ -179,4 +180,21 @@ pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Opens `--log`: a data directory (it has a store), another directory (a
+/// tlog-tiles tree) or an `http(s)://` prefix.
+fn open_local(arg: &str) -> Result<Box<dyn LocalLogs>, String> {
+    let path = Path::new(arg);
+    if DataDirLogs::is_data_dir(path) {
+        let logs = DataDirLogs::open(path).map_err(|e| format!("{arg}: {e}"))?;
+        return Ok(Box::new(logs));
+    }
+    if !(arg.starts_with("http://") || arg.starts_with("https://") || path.is_dir()) {
+        return Err(format!(
+            "{arg}: not a data directory, a tlog-tiles directory or an http(s):// URL"
+        ));
+    }
+    let log = TileLog::open(arg).map_err(|e| e.to_string())?;
+    Ok(Box::new(log))
 }

@@ -1,0 +1,99 @@
+//! The error type of `islet-server`: starting the log, sequencing, and
+//! serving it.
+//!
+//! Errors of the layers below keep their own types ([`Error::Store`],
+//! [`Error::Rekor`], ...). [`Error::is_fatal`] says which stop the
+//! sequencer: only storage and signing failures do; a refused entry never
+//! does.
+
+use std::path::Path;
+
+/// Everything that can go wrong starting or running the log server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- starting ----------------------------------------------------------
+    /// A configuration value or data-directory state that stops a start.
+    #[error("configuration: {reason}")]
+    Config {
+        /// The field and the rule.
+        reason: String,
+    },
+    /// Starting would fork the log: the store is behind or disagrees with a
+    /// published checkpoint.
+    #[error("refusing to start: {reason}")]
+    Fork {
+        /// Which checkpoint and which store state disagree.
+        reason: String,
+    },
+    /// An I/O error, with the path or URL it concerns.
+    #[error("{path}: {source}")]
+    Io {
+        /// File or URL.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A thread of the server could not start or failed.
+    #[error("thread {thread}: {reason}")]
+    Thread {
+        /// Which thread.
+        thread: &'static str,
+        /// What happened.
+        reason: String,
+    },
+
+    // ---- sequencing --------------------------------------------------------
+    /// The write queue is full (503 with Retry-After).
+    #[error("reached max pushback; retry")]
+    Overloaded,
+    /// The sequencer is not accepting writes.
+    #[error("unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+    /// The store holds something the sequencer cannot continue from.
+    #[error("store: {what}")]
+    Inconsistent {
+        /// What is inconsistent.
+        what: String,
+    },
+
+    // ---- the layers below --------------------------------------------------
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] islet_store::Error),
+    /// A request or entry was refused.
+    #[error(transparent)]
+    Rekor(#[from] islet_rekor::Error),
+    /// The spec code refused something, or signing failed.
+    #[error(transparent)]
+    Tlog(#[from] islet_tlog::Error),
+    /// Writing a tlog-tiles file failed.
+    #[error(transparent)]
+    Reader(#[from] islet_reader::Error),
+}
+
+impl Error {
+    /// An [`Error::Io`] constructor for `map_err`, naming `path`.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// True for the failures that must stop the sequencer (storage and
+    /// signing, which leave the log unable to commit); false for a refused
+    /// entry or a full queue.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(
+            self,
+            Error::Rekor(_) | Error::Overloaded | Error::Unavailable { .. }
+        )
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,140 @@
+//! The fork guard: the latest published checkpoint, recorded outside the
+//! database, so that a store restored from an older copy refuses to start
+//! instead of signing a second tree at sizes already published.
+//!
+//! The record is written (temporary file, fsync, rename, fsync of the
+//! directory) after the batch is committed and before any client sees the
+//! checkpoint. On start the store must be at or ahead of the record, and
+//! its tree at the record's size must have the record's root.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use islet_store::{OWN_LOG, Store, TreeHead};
+use islet_tlog::checkpoint::SignedCheckpoint;
+use islet_tlog::merkle::tree_hash;
+use islet_tlog::note::NoteVerifier;
+
+/// The record of the latest published checkpoint.
+#[derive(Debug)]
+pub struct CheckpointGuard {
+    path: PathBuf,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl CheckpointGuard {
+    /// A guard recording into `path` (in the data directory, outside `db/`).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// Where the record lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Refuses to create a new log where a checkpoint was already published.
+    ///
+    /// # Errors
+    /// [`Error::Fork`] when a record exists.
+    pub fn check_new_log(&self) -> Result<()> {
+        if self.path.exists() {
+            return Err(Error::Fork {
+                reason: format!(
+                    "{} records a published checkpoint, but the store is empty: the database was \
+                     replaced or lost; refusing to start a new tree under the same key",
+                    self.path.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the store's committed head against the record.
+    ///
+    /// # Errors
+    /// [`Error::Fork`] naming the mismatch.
+    pub fn check(
+        &self,
+        store: &Store,
+        head: &TreeHead,
+        key: &NoteVerifier,
+        origin: &str,
+    ) -> Result<()> {
+        let raw = match std::fs::read(&self.path) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && head.size == 0 => {
+                // A new log that stopped between its first commit and its
+                // first record: nothing was published, an empty tree cannot
+                // fork. Record it now.
+                return self.record(&head.checkpoint);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Fork {
+                    reason: format!(
+                        "{} is missing while the store holds a tree of size {}: refusing to sign \
+                         without knowing what was published",
+                        self.path.display(),
+                        head.size
+                    ),
+                });
+            }
+            Err(e) => return Err(io(&self.path)(e)),
+        };
+        let recorded =
+            SignedCheckpoint::open(&raw, key, &[], Some(origin)).map_err(|e| Error::Fork {
+                reason: format!(
+                    "{} does not verify with the log key: {e}",
+                    self.path.display()
+                ),
+            })?;
+        let cp = recorded.checkpoint;
+        if cp.size > head.size {
+            return Err(Error::Fork {
+                reason: format!(
+                    "the store is at size {} but a checkpoint of size {} was published ({}): the \
+                     store was restored from an older copy; signing now would fork the log",
+                    head.size,
+                    cp.size,
+                    self.path.display()
+                ),
+            });
+        }
+        let root_then = tree_hash(cp.size, &store.hash_reader(OWN_LOG, head.size))?;
+        if root_then != cp.root {
+            return Err(Error::Fork {
+                reason: format!(
+                    "the store's tree at size {} has root {}, but the published checkpoint has root {} ({})",
+                    cp.size,
+                    hex::encode(root_then),
+                    hex::encode(cp.root),
+                    self.path.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a checkpoint durably.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn record(&self, note: &[u8]) -> Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let tmp = self.path.with_extension("tmp");
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(note).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    }
+}

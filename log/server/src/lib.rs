@@ -1,0 +1,156 @@
+//! # islet-server
+//!
+//! The log server: the sequencer, the Rekor v2 and tlog-tiles HTTP API,
+//! the mirrored logs it serves, the publish directory and the trust
+//! material for clients. Built on every crate under `log/`; nothing
+//! imports it but the binary (`tools/islet`): mirror, snapshot and verify
+//! stand on the store and the spec crates.
+
+pub mod error;
+pub mod guard;
+pub mod http;
+pub mod listener;
+pub mod metrics;
+pub mod mirrors;
+pub mod publish;
+pub mod response;
+pub mod sequencer;
+pub mod trust;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use self::guard::CheckpointGuard;
+use self::http::{AppState, app};
+use self::sequencer::{SequencerParts, start};
+pub use error::{Error, Result};
+use islet_rekor::entry::EntryPolicy;
+use islet_store::Store;
+use islet_store::config::Config;
+use islet_store::datadir::DataDir;
+
+/// A server ready to accept connections.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The router's state.
+    pub state: AppState,
+    /// The log's verifier key (vkey).
+    pub vkey: String,
+    /// The mirror key's verifier key (a `cosignature/v1` vkey).
+    pub mirror_vkey: String,
+    /// The configuration in force.
+    pub config: Config,
+}
+
+/// Opens the store, checks it against the fork guard, starts the sequencer
+/// and writes the trust material for clients.
+///
+/// # Errors
+/// Anything that must stop a start: configuration, key, store, fork guard.
+pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
+    let signer = data.load_signer(&config.raw)?;
+    let mirror_signer = data.load_mirror_signer(&config)?;
+    let store = Arc::new(Store::open(&data.db_path(), true)?);
+    if store.mirror(&config.raw.origin)?.is_some() {
+        return Err(Error::Config {
+            reason: format!(
+                "this data directory mirrors a log of origin {}, the origin of its own log; give the own log another origin",
+                config.raw.origin
+            ),
+        });
+    }
+    let verifier = signer.verifier();
+    let log_id = verifier.rekor_log_id().ok_or_else(|| Error::Config {
+        reason: "the log key must be Ed25519 or ECDSA P-256".into(),
+    })?;
+    let publisher = config
+        .raw
+        .publish_dir
+        .clone()
+        .map(|dir| publish::Publisher::start(Arc::clone(&store), dir))
+        .transpose()?;
+    let sequencer = start(SequencerParts {
+        store: Arc::clone(&store),
+        signer: Arc::clone(&signer),
+        origin: config.raw.origin.clone(),
+        guard: CheckpointGuard::new(data.guard_path()),
+        config: config.sequencer.clone(),
+        publisher: publisher.clone(),
+    })?;
+    if let Some(p) = &publisher {
+        let head = sequencer.shared().latest();
+        p.send(0, head.size, head.note.clone());
+    }
+    let inputs = trust::TrustInputs {
+        base_url: &config.raw.public_url,
+        signer: signer.as_ref(),
+        valid_from: &config.raw.valid_from,
+    };
+    for (path, value) in [
+        (data.trusted_root_path(), trust::trusted_root(&inputs)),
+        (
+            data.client_trust_config_path(),
+            trust::client_trust_config(&inputs, None),
+        ),
+    ] {
+        let text = serde_json::to_string_pretty(&value).map_err(|e| Error::Config {
+            reason: format!("the trust material does not encode: {e}"),
+        })?;
+        std::fs::write(&path, text).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    let mirrors = Arc::new(mirrors::MirrorIndex::load(&store)?);
+    mirrors::spawn_indexer(Arc::clone(&store))?;
+    let state = AppState {
+        store,
+        sequencer,
+        log_id,
+        policy: EntryPolicy {
+            allow_dsse: config.raw.allow_dsse,
+        },
+        max_request_bytes: config.raw.max_request_bytes,
+        body_read_timeout: config.http.body_read_timeout,
+        mirrors,
+        mirror_signer: Arc::clone(&mirror_signer),
+    };
+    Ok(Prepared {
+        state,
+        vkey: verifier.to_vkey(),
+        mirror_vkey: islet_tlog::note::NoteSigner::verifier(mirror_signer.as_ref()).to_vkey(),
+        config,
+    })
+}
+
+/// Serves until `shutdown` completes. `on_listening` is told the bound
+/// address (useful with port 0).
+///
+/// # Errors
+/// Binding errors.
+pub async fn serve(
+    prepared: Prepared,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(prepared.config.listen)
+        .await
+        .map_err(|source| Error::Io {
+            path: format!("listen {}", prepared.config.listen),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Io {
+        path: "listen".into(),
+        source,
+    })?;
+    on_listening(addr);
+    listener::run(
+        listener,
+        app(prepared.state),
+        prepared.config.http,
+        shutdown,
+    )
+    .await;
+    Ok(())
+}

@@ -1,0 +1,493 @@
+//! The sequencer: turns validated entries into committed, checkpointed log
+//! entries.
+//!
+//! One thread owns the tree. It takes entries from a bounded queue in
+//! batches (up to `batch_max_size`, or whatever arrived within
+//! `batch_max_age` of the first), drops duplicates (exact: the dedup index
+//! and the batch itself), grows the tiles and bundles in memory, signs the
+//! checkpoint of the new size, writes everything in one synced RocksDB
+//! `WriteBatch`, records the checkpoint outside the database (the fork
+//! guard), and only then answers the waiting clients with an inclusion proof
+//! against that checkpoint.
+//!
+//! A storage or signing failure is fatal: the in-memory tree may be ahead
+//! of the store, so the sequencer stops and every later write gets 503
+//! until a restart re-verifies the state (the lesson of the Raio incident).
+//! Nothing about one entry can stop it: entries arrive validated, the size
+//! limit included (`islet_rekor::entry::validate`), and duplicates are
+//! answered, not refused.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::guard::CheckpointGuard;
+use super::metrics::Metrics;
+use super::publish::Publisher;
+use crate::error::{Error, Result};
+use islet_rekor::entry::ValidatedEntry;
+use islet_store::config::SequencerConfig;
+use islet_store::{CommitBatch, OWN_LOG, SearchKind, Store, TreeHead};
+use islet_tlog::checkpoint::Checkpoint;
+use islet_tlog::grow::{Grown, LogGrower};
+use islet_tlog::merkle::{Hash, inclusion_proof, leaf_hash};
+use islet_tlog::note::NoteSigner;
+use islet_tlog::tiles::{BundleId, TILE_WIDTH, encode_hash_tile, partial_tiles, tile_width};
+
+/// What happened to a submitted entry.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Appended at `index`, covered by `checkpoint`.
+    Appended(Appended),
+    /// The same entry is already in the log at this index.
+    Duplicate {
+        /// The original index.
+        index: u64,
+    },
+}
+
+/// An appended entry with its proof.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// Its index.
+    pub index: u64,
+    /// The checkpoint that covers it.
+    pub checkpoint: Arc<SignedHead>,
+    /// Inclusion proof against that checkpoint.
+    pub proof: Vec<Hash>,
+}
+
+/// A signed tree head as published.
+#[derive(Debug, Clone)]
+pub struct SignedHead {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The signed checkpoint note.
+    pub note: Vec<u8>,
+    /// When it was signed.
+    pub signed_at: std::time::SystemTime,
+}
+
+type Reply = oneshot::Sender<Result<Outcome>>;
+
+struct Job {
+    entry: ValidatedEntry,
+    reply: Reply,
+    queued_at: Instant,
+}
+
+/// The handle the HTTP layer submits through.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+/// State readers share with the sequencer thread.
+pub struct Shared {
+    /// The latest published head.
+    latest: std::sync::RwLock<Arc<SignedHead>>,
+    /// False once the sequencer hit a fatal error.
+    healthy: AtomicBool,
+    /// Entries queued and not answered.
+    pending: AtomicU64,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    /// The latest published head.
+    pub fn latest(&self) -> Arc<SignedHead> {
+        self.latest
+            .read()
+            .map(|g| Arc::clone(&g))
+            .unwrap_or_else(|e| Arc::clone(&e.into_inner()))
+    }
+
+    /// Whether the sequencer is running.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Entries waiting to be sequenced.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` entries as taken off the queue; never below zero.
+    fn take_pending(&self, n: u64) {
+        // The closure always returns Some, so the update cannot fail.
+        let _always_ok = self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                Some(p.saturating_sub(n))
+            });
+    }
+}
+
+impl std::fmt::Debug for Sequencer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sequencer(size {})", self.shared.latest().size)
+    }
+}
+
+impl Sequencer {
+    /// Submits an entry and waits until it is committed and covered by a
+    /// signed checkpoint (or found to be a duplicate).
+    ///
+    /// # Errors
+    /// [`Error::Overloaded`] when the queue is full; [`Error::Unavailable`]
+    /// when the sequencer has stopped.
+    pub async fn submit(&self, entry: ValidatedEntry) -> Result<Outcome> {
+        if !self.shared.healthy() {
+            return Err(Error::Unavailable {
+                reason: "the sequencer stopped after a storage failure; restart the server".into(),
+            });
+        }
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            entry,
+            reply,
+            queued_at: Instant::now(),
+        };
+        // Counted before the sequencer can take the job, so its decrement
+        // never comes first; taken back if the job is not queued.
+        self.shared.pending.fetch_add(1, Ordering::Relaxed);
+        self.tx.try_send(job).map_err(|e| {
+            self.shared.take_pending(1);
+            match e {
+                mpsc::error::TrySendError::Full(_) => Error::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => Error::Unavailable {
+                    reason: "the sequencer is not running".into(),
+                },
+            }
+        })?;
+        rx.await.unwrap_or_else(|_| {
+            Err(Error::Unavailable {
+                reason: "the sequencer stopped before answering".into(),
+            })
+        })
+    }
+
+    /// State shared with readers.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// The tree as the sequencer holds it in memory.
+struct Tree {
+    log: LogGrower,
+}
+
+impl Tree {
+    /// Loads the right edge of the tree from the store and checks it against
+    /// the committed root.
+    fn load(store: &Store, head: &TreeHead) -> Result<Tree> {
+        let size = head.size;
+        let mut rows = Vec::new();
+        for tile in partial_tiles(size) {
+            let data = store
+                .tile_at(OWN_LOG, tile, size)?
+                .ok_or_else(|| Error::Inconsistent {
+                    what: format!("right-edge tile {tile} of size {size} is missing"),
+                })?;
+            rows.resize(usize::from(tile.level), Vec::new());
+            rows.push(islet_tlog::tiles::parse_hash_tile(tile, &data)?);
+        }
+        let bundle = match tile_width(size, 0, size / u64::from(TILE_WIDTH)) {
+            Some(w) if w < TILE_WIDTH => {
+                let id = BundleId {
+                    index: size / u64::from(TILE_WIDTH),
+                    width: w,
+                };
+                store
+                    .bundle_at(OWN_LOG, id, size)?
+                    .ok_or_else(|| Error::Inconsistent {
+                        what: format!("partial bundle {id} is missing"),
+                    })?
+            }
+            _ => Vec::new(),
+        };
+        let log = LogGrower::resume(size, rows, bundle)?;
+        if log.root() != head.root {
+            return Err(Error::Inconsistent {
+                what: format!(
+                    "the right-edge tiles of size {size} do not hash to the committed root"
+                ),
+            });
+        }
+        Ok(Tree { log })
+    }
+
+    fn size(&self) -> u64 {
+        self.log.size()
+    }
+
+    /// Appends entries (with their leaf hashes); adds the tiles and
+    /// bundles to write to `batch`.
+    fn append(&mut self, entries: &[(&[u8], Hash)], batch: &mut CommitBatch) -> Result<()> {
+        for (e, leaf) in entries {
+            self.log.push_hashed(e, *leaf, &mut |grown| match grown {
+                Grown::Tile(t, hashes) => batch.tiles.push((t, encode_hash_tile(hashes))),
+                Grown::Bundle(id, data) => {
+                    batch
+                        .bundles
+                        .push((id, bytes::Bytes::copy_from_slice(data)));
+                }
+            })?;
+        }
+        let edge = self.log.edge();
+        for (t, hashes) in edge.tiles {
+            batch.tiles.push((t, encode_hash_tile(hashes)));
+        }
+        if let Some((id, data)) = edge.bundle {
+            batch
+                .bundles
+                .push((id, bytes::Bytes::copy_from_slice(data)));
+        }
+        Ok(())
+    }
+}
+
+/// Everything the sequencer thread owns.
+pub struct SequencerParts {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The log key.
+    pub signer: Arc<dyn NoteSigner>,
+    /// The checkpoint origin.
+    pub origin: String,
+    /// The record of the latest checkpoint outside the database.
+    pub guard: CheckpointGuard,
+    /// Tuning.
+    pub config: SequencerConfig,
+    /// Told of each new head once it is durable (`--publish-dir`).
+    pub publisher: Option<Publisher>,
+}
+
+fn sign_head(origin: &str, size: u64, root: Hash, signer: &dyn NoteSigner) -> Result<Vec<u8>> {
+    Checkpoint {
+        origin: origin.to_owned(),
+        size,
+        root,
+        extensions: Vec::new(),
+    }
+    .sign(&[signer])
+    .map_err(Error::Tlog)
+}
+
+/// Checks the store against the fork guard and starts the sequencer thread.
+///
+/// # Errors
+/// [`Error::Fork`] when the store is behind or disagrees with the last
+/// published checkpoint; [`Error::Store`] when the store is inconsistent.
+pub fn start(parts: SequencerParts) -> Result<Sequencer> {
+    let store = Arc::clone(&parts.store);
+    let verifier = parts.signer.verifier();
+    let head = match store.tree_head(OWN_LOG)? {
+        Some(h) => h,
+        None => {
+            // A new log: its first checkpoint is the empty tree.
+            let note = sign_head(
+                &parts.origin,
+                0,
+                islet_tlog::merkle::EMPTY_ROOT,
+                parts.signer.as_ref(),
+            )?;
+            let head = TreeHead {
+                size: 0,
+                root: islet_tlog::merkle::EMPTY_ROOT,
+                checkpoint: note,
+            };
+            parts.guard.check_new_log()?;
+            store.commit(OWN_LOG, &CommitBatch::default(), &head)?;
+            parts.guard.record(&head.checkpoint)?;
+            head
+        }
+    };
+    // The committed checkpoint must be ours and match the committed tree.
+    let signed = islet_tlog::checkpoint::SignedCheckpoint::open(
+        &head.checkpoint,
+        &verifier,
+        &[],
+        Some(&parts.origin),
+    )
+    .map_err(|e| Error::Inconsistent {
+        what: format!("the stored checkpoint does not verify with the log key: {e}"),
+    })?;
+    if signed.checkpoint.size != head.size || signed.checkpoint.root != head.root {
+        return Err(Error::Inconsistent {
+            what: "the stored checkpoint does not match the stored tree head".into(),
+        });
+    }
+    parts.guard.check(&store, &head, &verifier, &parts.origin)?;
+    let tree = Tree::load(&store, &head)?;
+    let latest = Arc::new(SignedHead {
+        size: head.size,
+        root: head.root,
+        note: head.checkpoint.clone(),
+        signed_at: std::time::SystemTime::now(),
+    });
+    let (tx, rx) = mpsc::channel(parts.config.max_pending.max(1));
+    let shared = Arc::new(Shared {
+        latest: std::sync::RwLock::new(latest),
+        healthy: AtomicBool::new(true),
+        pending: AtomicU64::new(0),
+        metrics: Metrics::default(),
+    });
+    shared.metrics.tree_size.store(head.size, Ordering::Relaxed);
+    let thread_shared = Arc::clone(&shared);
+    std::thread::Builder::new()
+        .name("islet-sequencer".into())
+        .spawn(move || run(parts, tree, rx, &thread_shared))
+        .map_err(|e| Error::Thread {
+            thread: "sequencer",
+            reason: format!("cannot start: {e}"),
+        })?;
+    Ok(Sequencer { tx, shared })
+}
+
+fn run(mut parts: SequencerParts, mut tree: Tree, mut rx: mpsc::Receiver<Job>, shared: &Shared) {
+    let max = parts.config.batch_max_size.max(1);
+    while let Some(first) = rx.blocking_recv() {
+        let deadline = Instant::now() + parts.config.batch_max_age;
+        let mut jobs = vec![first];
+        while jobs.len() < max {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    std::thread::sleep((deadline - now).min(Duration::from_micros(500)));
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        }
+        shared.take_pending(jobs.len() as u64);
+        if let Err(e) = sequence(&mut parts, &mut tree, jobs, shared) {
+            shared.healthy.store(false, Ordering::Relaxed);
+            eprintln!("islet: sequencer stopped: {e}");
+            // Refuse everything still queued.
+            rx.close();
+            while let Ok(job) = rx.try_recv() {
+                let _ = job.reply.send(Err(Error::Unavailable {
+                    reason: "the sequencer stopped after a storage failure".into(),
+                }));
+            }
+            return;
+        }
+    }
+}
+
+/// Sequences one batch. An error here is fatal (see the module docs).
+fn sequence(
+    parts: &mut SequencerParts,
+    tree: &mut Tree,
+    jobs: Vec<Job>,
+    shared: &Shared,
+) -> Result<()> {
+    let store = Arc::clone(&parts.store);
+    let old_size = tree.size();
+    let mut batch = CommitBatch::default();
+    let mut fresh: Vec<(Job, u64, Hash)> = Vec::new();
+    let mut duplicates: Vec<(Job, u64)> = Vec::new();
+    let mut in_batch: std::collections::HashMap<Hash, u64> = std::collections::HashMap::new();
+    for job in jobs {
+        // The leaf hash is the dedup key (and, there, the leaf-hash search
+        // index): computed once, used for the tree too.
+        let key: Hash = leaf_hash(&job.entry.body);
+        let existing = match in_batch.get(&key) {
+            Some(&i) => Some(i),
+            None => store.dedup_lookup(OWN_LOG, &key)?,
+        };
+        if let Some(index) = existing {
+            duplicates.push((job, index));
+            continue;
+        }
+        let index = old_size + fresh.len() as u64;
+        in_batch.insert(key, index);
+        batch.dedup.push((key, index));
+        let (_, digest) = &job.entry.artifact_digest;
+        batch
+            .search
+            .push((SearchKind::ArtifactDigest, digest.clone(), index));
+        for fp in &job.entry.key_fingerprints {
+            batch
+                .search
+                .push((SearchKind::KeyFingerprint, fp.to_vec(), index));
+        }
+        fresh.push((job, index, key));
+    }
+    // Duplicates of entries committed earlier can be answered now; those of
+    // entries in this batch once it commits.
+    let (answer_now, answer_later): (Vec<_>, Vec<_>) =
+        duplicates.into_iter().partition(|(_, i)| *i < old_size);
+    for (job, index) in answer_now {
+        shared.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+        let _ = job.reply.send(Ok(Outcome::Duplicate { index }));
+    }
+    if fresh.is_empty() {
+        for (job, index) in answer_later {
+            let _ = job.reply.send(Ok(Outcome::Duplicate { index }));
+        }
+        return Ok(());
+    }
+    let leaves: Vec<(&[u8], Hash)> = fresh
+        .iter()
+        .map(|(j, _, leaf)| (j.entry.body.as_slice(), *leaf))
+        .collect();
+    tree.append(&leaves, &mut batch)?;
+    let root = tree.log.root();
+    let note = sign_head(&parts.origin, tree.size(), root, parts.signer.as_ref())?;
+    let head = TreeHead {
+        size: tree.size(),
+        root,
+        checkpoint: note,
+    };
+    store.commit(OWN_LOG, &batch, &head)?;
+    parts.guard.record(&head.checkpoint)?;
+    let signed = Arc::new(SignedHead {
+        size: head.size,
+        root,
+        note: head.checkpoint,
+        signed_at: std::time::SystemTime::now(),
+    });
+    if let Ok(mut latest) = shared.latest.write() {
+        *latest = Arc::clone(&signed);
+    }
+    if let Some(publisher) = &parts.publisher {
+        publisher.send(old_size, signed.size, signed.note.clone());
+    }
+    let m = &shared.metrics;
+    m.appended.fetch_add(fresh.len() as u64, Ordering::Relaxed);
+    m.batches.fetch_add(1, Ordering::Relaxed);
+    m.batch_entries.observe(fresh.len() as f64);
+    m.tree_size.store(signed.size, Ordering::Relaxed);
+    let reader = store.hash_reader(OWN_LOG, signed.size);
+    for (job, index, _) in fresh {
+        let outcome = inclusion_proof(index, signed.size, &reader)
+            .map_err(Error::Tlog)
+            .map(|proof| {
+                Outcome::Appended(Appended {
+                    index,
+                    checkpoint: Arc::clone(&signed),
+                    proof,
+                })
+            });
+        m.time_to_checkpoint
+            .observe(job.queued_at.elapsed().as_secs_f64());
+        let _ = job.reply.send(outcome);
+    }
+    for (job, index) in answer_later {
+        m.duplicates.fetch_add(1, Ordering::Relaxed);
+        let _ = job.reply.send(Ok(Outcome::Duplicate { index }));
+    }
+    Ok(())
+}

@@ -1,0 +1,527 @@
+//! `islet.toml`: the configuration of a data directory, parsed into raw
+//! values and then validated, with a precise message for each mistake.
+//! Command-line flags override the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use islet_rekor::request::MAX_REQUEST_BYTES;
+
+/// Limits on tuning values, with the reason for each.
+pub mod limits {
+    /// A batch is one fsync; more than this many entries per batch only
+    /// grows latency.
+    pub const MAX_BATCH_SIZE: usize = 65_536;
+    /// Waiting longer than a second for a batch to fill defeats the
+    /// "at most 1 s to a checkpoint" promise.
+    pub const MAX_BATCH_AGE_MS: u64 = 1000;
+    /// A queue deeper than this is memory and latency nobody wants.
+    pub const MAX_PENDING: usize = 1_000_000;
+    /// Request bodies: at least a small entry, at most 64 MiB.
+    pub const MIN_REQUEST_BYTES: usize = 1024;
+    /// See [`MIN_REQUEST_BYTES`].
+    pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+    /// Client timeouts: shorter than this cuts off honest clients on a
+    /// loaded network.
+    pub const MIN_TIMEOUT_MS: u64 = 100;
+    /// Client timeouts: longer than ten minutes only helps slowloris.
+    pub const MAX_TIMEOUT_MS: u64 = 600_000;
+    /// Open connections: one file descriptor each.
+    pub const MAX_CONNECTIONS: usize = 65_536;
+    /// Upstreams one `islet serve` follows.
+    pub const MAX_UPSTREAMS: usize = 64;
+    /// Polling an upstream more often than every second is a load test.
+    pub const MIN_FOLLOW_INTERVAL_SECS: u64 = 1;
+    /// Less often than daily is not following.
+    pub const MAX_FOLLOW_INTERVAL_SECS: u64 = 86_400;
+}
+
+/// Log key algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyType {
+    /// Ed25519 (the default, as every public Rekor v2 shard).
+    Ed25519,
+    /// ECDSA P-256.
+    EcdsaP256,
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Checkpoint origin and key name (the host of `public_url`).
+    pub origin: String,
+    /// The URL clients use (the trusted root's `baseUrl`).
+    pub public_url: String,
+    /// Listen address.
+    pub listen: String,
+    /// The log key, PKCS#8 PEM, relative to the data directory.
+    pub key: PathBuf,
+    /// Its algorithm.
+    pub key_type: KeyType,
+    /// Start of the key's validity in trusted roots (RFC 3339).
+    pub valid_from: String,
+    /// Keep a static tlog-tiles tree here.
+    #[serde(default)]
+    pub publish_dir: Option<PathBuf>,
+    /// Accept historic `dsseRequestV002` entries.
+    #[serde(default = "yes")]
+    pub allow_dsse: bool,
+    /// Sequencer tuning.
+    #[serde(default)]
+    pub sequencer: RawSequencer,
+    /// Largest request body in bytes.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// Limits on clients.
+    #[serde(default)]
+    pub http: RawHttp,
+    /// Mirrors: the mirror key and the upstreams `islet serve` follows.
+    #[serde(default)]
+    pub mirror: RawMirror,
+}
+
+/// `[mirror]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMirror {
+    /// Cosigner name of the mirror key (default `<origin>/mirror`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The mirror key, PKCS#8 Ed25519 PEM, relative to the data directory;
+    /// created on first use. Never the log key (C2SP tlog-cosignature: one
+    /// key, one identity).
+    #[serde(default = "default_mirror_key")]
+    pub key: PathBuf,
+    /// Upstreams followed by `islet serve` (`[[mirror.upstream]]`).
+    #[serde(default, rename = "upstream", skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<RawUpstream>,
+}
+
+impl Default for RawMirror {
+    fn default() -> Self {
+        Self {
+            name: None,
+            key: default_mirror_key(),
+            upstreams: Vec::new(),
+        }
+    }
+}
+
+fn default_mirror_key() -> PathBuf {
+    PathBuf::from("keys/mirror.pem")
+}
+
+/// `[[mirror.upstream]]`: a log `islet serve` keeps a mirror of.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    /// A tlog-tiles URL prefix (`https://…/api/v2`) or a directory.
+    pub url: String,
+    /// The log's verifier key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vkey: Option<String>,
+    /// Or its public key (PEM, relative to the data directory) with
+    /// `origin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_key: Option<PathBuf>,
+    /// The log's origin (default: the vkey's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Seconds between syncs.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+}
+
+fn default_interval() -> u64 {
+    60
+}
+
+/// A validated upstream. The key is checked when the server starts (a
+/// `log_key` file is read then).
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// URL or directory.
+    pub url: String,
+    /// The log's origin.
+    pub origin: String,
+    /// The key, as the file gives it.
+    pub vkey: Option<String>,
+    /// Or the public key file (absolute or relative to the data directory).
+    pub log_key: Option<PathBuf>,
+    /// Time between syncs.
+    pub interval: Duration,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    /// Longest time to receive a request head, and longest idle time of a
+    /// kept-alive connection, in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// Longest time to receive a write request's body, in milliseconds.
+    pub body_read_timeout_ms: u64,
+    /// Most connections open at once.
+    pub max_connections: usize,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        let d = HttpLimits::default();
+        Self {
+            header_read_timeout_ms: millis(d.header_read_timeout),
+            body_read_timeout_ms: millis(d.body_read_timeout),
+            max_connections: d.max_connections,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_request_bytes() -> usize {
+    MAX_REQUEST_BYTES
+}
+
+/// `[sequencer]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSequencer {
+    /// Most entries per batch.
+    pub batch_max_size: usize,
+    /// Longest wait for a batch to fill, in milliseconds.
+    pub batch_max_age_ms: u64,
+    /// Queue depth before 503.
+    pub max_pending: usize,
+}
+
+impl Default for RawSequencer {
+    fn default() -> Self {
+        let d = SequencerConfig::default();
+        Self {
+            batch_max_size: d.batch_max_size,
+            batch_max_age_ms: millis(d.batch_max_age),
+            max_pending: d.max_pending,
+        }
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file's values.
+    pub raw: RawConfig,
+    /// Parsed listen address.
+    pub listen: SocketAddr,
+    /// Sequencer tuning.
+    pub sequencer: SequencerConfig,
+    /// Limits on clients.
+    pub http: HttpLimits,
+    /// The cosigner name of the mirror key.
+    pub mirror_name: String,
+    /// The upstreams to follow.
+    pub upstreams: Vec<Upstream>,
+}
+
+fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Config {
+        reason: format!("{field}: {reason}"),
+    }
+}
+
+/// The origin a public URL implies: its host, without scheme, port or path
+/// (the Rekor convention that sigstore-go checks).
+///
+/// # Errors
+/// [`Error::Config`] for a URL that is not http(s) with a host.
+pub fn origin_of(public_url: &str) -> Result<String> {
+    let url = url::Url::parse(public_url).map_err(|e| invalid("public_url", e))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("public_url", "must be http:// or https://"));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| invalid("public_url", "has no host"))?;
+    Ok(host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned())
+}
+
+impl RawConfig {
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the field and the rule.
+    pub fn validate(self) -> Result<Config> {
+        if !islet_tlog::note::is_valid_key_name(&self.origin) {
+            return Err(invalid(
+                "origin",
+                format!(
+                    "{:?} is not a valid key name (no spaces, no '+')",
+                    self.origin
+                ),
+            ));
+        }
+        origin_of(&self.public_url)?;
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|e| invalid("listen", format!("{:?}: {e}", self.listen)))?;
+        let s = &self.sequencer;
+        if !(1..=limits::MAX_BATCH_SIZE).contains(&s.batch_max_size) {
+            return Err(invalid(
+                "sequencer.batch_max_size",
+                format!("must be 1..={}", limits::MAX_BATCH_SIZE),
+            ));
+        }
+        if s.batch_max_age_ms > limits::MAX_BATCH_AGE_MS {
+            return Err(invalid(
+                "sequencer.batch_max_age_ms",
+                format!("must be 0..={}", limits::MAX_BATCH_AGE_MS),
+            ));
+        }
+        if !(1..=limits::MAX_PENDING).contains(&s.max_pending) {
+            return Err(invalid(
+                "sequencer.max_pending",
+                format!("must be 1..={}", limits::MAX_PENDING),
+            ));
+        }
+        if !(limits::MIN_REQUEST_BYTES..=limits::MAX_REQUEST_BYTES)
+            .contains(&self.max_request_bytes)
+        {
+            return Err(invalid(
+                "max_request_bytes",
+                format!(
+                    "must be {}..={}",
+                    limits::MIN_REQUEST_BYTES,
+                    limits::MAX_REQUEST_BYTES
+                ),
+            ));
+        }
+        humantime::parse_rfc3339(&self.valid_from).map_err(|e| invalid("valid_from", e))?;
+        let h = &self.http;
+        for (field, value) in [
+            ("http.header_read_timeout_ms", h.header_read_timeout_ms),
+            ("http.body_read_timeout_ms", h.body_read_timeout_ms),
+        ] {
+            if !(limits::MIN_TIMEOUT_MS..=limits::MAX_TIMEOUT_MS).contains(&value) {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "must be {}..={}",
+                        limits::MIN_TIMEOUT_MS,
+                        limits::MAX_TIMEOUT_MS
+                    ),
+                ));
+            }
+        }
+        if !(1..=limits::MAX_CONNECTIONS).contains(&h.max_connections) {
+            return Err(invalid(
+                "http.max_connections",
+                format!("must be 1..={}", limits::MAX_CONNECTIONS),
+            ));
+        }
+        let http = HttpLimits {
+            header_read_timeout: Duration::from_millis(h.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(h.body_read_timeout_ms),
+            max_connections: h.max_connections,
+        };
+        let sequencer = SequencerConfig {
+            batch_max_size: s.batch_max_size,
+            batch_max_age: Duration::from_millis(s.batch_max_age_ms),
+            max_pending: s.max_pending,
+        };
+        let (mirror_name, upstreams) = self.validate_mirror()?;
+        Ok(Config {
+            raw: self,
+            listen,
+            sequencer,
+            http,
+            mirror_name,
+            upstreams,
+        })
+    }
+
+    fn validate_mirror(&self) -> Result<(String, Vec<Upstream>)> {
+        let m = &self.mirror;
+        let name = m
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}/mirror", self.origin));
+        if !islet_tlog::note::is_valid_key_name(&name) {
+            return Err(invalid(
+                "mirror.name",
+                format!("{name:?} is not a valid key name (no spaces, no '+')"),
+            ));
+        }
+        if name == self.origin {
+            return Err(invalid(
+                "mirror.name",
+                "must differ from the log's origin: a mirror cosigns as its own identity",
+            ));
+        }
+        if m.upstreams.len() > limits::MAX_UPSTREAMS {
+            return Err(invalid(
+                "mirror.upstream",
+                format!("at most {} upstreams", limits::MAX_UPSTREAMS),
+            ));
+        }
+        let mut out: Vec<Upstream> = Vec::new();
+        for (i, u) in m.upstreams.iter().enumerate() {
+            let field = |f: &str| format!("mirror.upstream[{i}].{f}");
+            if u.url.is_empty() {
+                return Err(invalid(&field("url"), "is empty"));
+            }
+            if !(limits::MIN_FOLLOW_INTERVAL_SECS..=limits::MAX_FOLLOW_INTERVAL_SECS)
+                .contains(&u.interval_secs)
+            {
+                return Err(invalid(
+                    &field("interval_secs"),
+                    format!(
+                        "must be {}..={}",
+                        limits::MIN_FOLLOW_INTERVAL_SECS,
+                        limits::MAX_FOLLOW_INTERVAL_SECS
+                    ),
+                ));
+            }
+            let origin = match (&u.vkey, &u.log_key, &u.origin) {
+                (Some(vkey), None, origin) => {
+                    let v = islet_tlog::note::NoteVerifier::from_vkey(vkey)
+                        .map_err(|e| invalid(&field("vkey"), e))?;
+                    origin.clone().unwrap_or_else(|| v.name().to_owned())
+                }
+                (None, Some(_), Some(origin)) => origin.clone(),
+                _ => {
+                    return Err(invalid(&field("vkey"), "give vkey, or log_key with origin"));
+                }
+            };
+            if origin == self.origin {
+                return Err(invalid(
+                    &field("origin"),
+                    format!("{origin} is this data directory's own log"),
+                ));
+            }
+            if out.iter().any(|o| o.origin == origin) {
+                return Err(invalid(
+                    &field("origin"),
+                    format!("{origin} is followed twice"),
+                ));
+            }
+            out.push(Upstream {
+                url: u.url.clone(),
+                origin,
+                vkey: u.vkey.clone(),
+                log_key: u.log_key.clone(),
+                interval: Duration::from_secs(u.interval_secs),
+            });
+        }
+        Ok((name, out))
+    }
+
+    /// Parses `islet.toml` text.
+    ///
+    /// # Errors
+    /// [`Error::Config`] with the TOML error (line and column).
+    pub fn parse(text: &str) -> Result<RawConfig> {
+        toml::from_str(text).map_err(|e| Error::Config {
+            reason: format!("islet.toml: {e}"),
+        })
+    }
+
+    /// The file text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Sequencer tuning; see [`SequencerConfig::default`] for the defaults and
+/// why.
+#[derive(Debug, Clone)]
+pub struct SequencerConfig {
+    /// Most entries in one batch (one fsync).
+    pub batch_max_size: usize,
+    /// How long a batch waits for more entries after its first.
+    pub batch_max_age: Duration,
+    /// Entries queued beyond this are refused with 503 (pushback).
+    pub max_pending: usize,
+}
+
+impl Default for SequencerConfig {
+    /// 512 entries or 10 ms, and 8,192 pending entries, chosen with the
+    /// hammer on 2 cores (64 connections, server and hammer sharing the
+    /// cores; README, Benchmarks). A batch costs fixed work (two fsyncs,
+    /// the checkpoint signature, rewriting the partial bundle), so larger
+    /// batches mean less CPU per entry; with fewer clients in flight than
+    /// `batch_max_size`, a batch closes at its age, so the age bounds
+    /// latency and, for a fixed number of clients, throughput. Medians of
+    /// two runs each, entries/s, p50 latency, server CPU per entry:
+    ///
+    /// | `batch_max_age` | entries/s | p50 | CPU per entry |
+    /// |---|---|---|---|
+    /// | 2 ms | 4,800 | 13.5 ms | 241 µs |
+    /// | 5 ms | 5,020 | 12.0 ms | 204 µs |
+    /// | 10 ms | 3,950 | 15.9 ms | 160 µs |
+    /// | 25 ms | 2,030 | 31.0 ms | 224 µs |
+    ///
+    /// 10 ms keeps CPU per entry lowest (2.7 ECDSA verifications) while
+    /// still well above 3,000 entries/s; 5 ms buys lower latency for a
+    /// quarter more CPU. 512 entries is far above what 10 ms gathers at
+    /// these rates, so batches close by age; it bounds one fsync's work
+    /// when thousands of clients are in flight. 8,192 pending entries bound
+    /// memory (a request is at most 4 MiB, a typical entry 1 to 2 KiB) and
+    /// queueing delay (about 2 s at 4,000 entries/s) before clients get 503.
+    fn default() -> Self {
+        Self {
+            batch_max_size: 512,
+            batch_max_age: Duration::from_millis(10),
+            max_pending: 8192,
+        }
+    }
+}
+
+/// Limits on clients, from `[http]` in `islet.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Longest time to receive a request head, and longest idle time of a
+    /// kept-alive connection.
+    pub header_read_timeout: Duration,
+    /// Longest time to receive the body of a write request.
+    pub body_read_timeout: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Default for [`HttpLimits::header_read_timeout`]: a client has this long
+/// to send a whole request head, and an idle kept-alive connection is
+/// closed after it (Sunlight reads with a 5 s timeout; reliability.md asks
+/// for 10 s or less).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`HttpLimits::body_read_timeout`]: a 4 MiB body at 1 Mbit/s
+/// takes 32 s; real entries are a few KiB.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`HttpLimits::max_connections`]: each open connection costs
+/// a file descriptor and a few KiB of buffers; past this many, new
+/// connections wait in the kernel's backlog until one closes.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;

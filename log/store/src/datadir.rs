@@ -1,0 +1,256 @@
+//! The data directory (`../shared/DESIGN.md` §2): `islet.toml`, the log key,
+//! the RocksDB store, the fork-guard record and the trust material.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::config::{Config, KeyType, RawConfig, RawHttp, RawMirror, RawSequencer, origin_of};
+use crate::error::{Error, Result};
+use islet_rekor::request::MAX_REQUEST_BYTES;
+use islet_signer::{CosignatureV1Signer, EcdsaP256Signer, Ed25519Signer};
+use islet_tlog::note::NoteSigner;
+
+/// Default data directory of `islet serve`.
+pub const DEFAULT_DATA_DIR: &str = "islet-data";
+/// Default public URL (and so origin `127.0.0.1`).
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:3000";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+/// A data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// What `islet init` is told.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// The URL clients use.
+    pub public_url: String,
+    /// The origin, when not the host of the public URL.
+    pub origin: Option<String>,
+    /// Key algorithm for a new key.
+    pub key_type: KeyType,
+    /// An existing PKCS#8 PEM key to use instead of a new one.
+    pub key_file: Option<PathBuf>,
+    /// Listen address.
+    pub listen: String,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        Self {
+            public_url: DEFAULT_PUBLIC_URL.into(),
+            origin: None,
+            key_type: KeyType::Ed25519,
+            key_file: None,
+            listen: DEFAULT_LISTEN.into(),
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn load_signer_pem(key_type: KeyType, origin: &str, pem: &[u8]) -> Result<Arc<dyn NoteSigner>> {
+    Ok(match key_type {
+        KeyType::Ed25519 => Arc::new(Ed25519Signer::from_pkcs8(origin, pem)?),
+        KeyType::EcdsaP256 => Arc::new(EcdsaP256Signer::from_pkcs8(origin, pem)?),
+    })
+}
+
+impl DataDir {
+    /// A data directory at `root` (not touched until used).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Its root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `islet.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("islet.toml")
+    }
+
+    /// The RocksDB directory.
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join("db")
+    }
+
+    /// The fork-guard record, outside `db/`.
+    pub fn guard_path(&self) -> PathBuf {
+        self.root.join("checkpoint.published")
+    }
+
+    /// Where `serve` writes the trusted root for clients.
+    pub fn trusted_root_path(&self) -> PathBuf {
+        self.root.join("trusted_root.json")
+    }
+
+    /// Where `serve` writes the client trust config (trusted root and
+    /// signing config together).
+    pub fn client_trust_config_path(&self) -> PathBuf {
+        self.root.join("client_trust_config.json")
+    }
+
+    /// True once `islet init` ran here.
+    pub fn is_initialised(&self) -> bool {
+        self.config_path().exists()
+    }
+
+    /// Creates the data directory: the config and the log key (a new one,
+    /// or a copy of `key_file`), mode 0600.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when it is already initialised or an option is
+    /// invalid; key and I/O errors.
+    pub fn init(&self, opts: &InitOptions) -> Result<RawConfig> {
+        if self.is_initialised() {
+            return Err(Error::Config {
+                reason: format!(
+                    "{} already exists; refusing to overwrite",
+                    self.config_path().display()
+                ),
+            });
+        }
+        let origin = match &opts.origin {
+            Some(o) => o.clone(),
+            None => origin_of(&opts.public_url)?,
+        };
+        let keys = self.root.join("keys");
+        std::fs::create_dir_all(&keys).map_err(io(&keys))?;
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(&keys))?;
+        let pem = match &opts.key_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(io(path))?;
+                load_signer_pem(opts.key_type, &origin, &pem)?;
+                pem
+            }
+            None => {
+                let der = match opts.key_type {
+                    KeyType::Ed25519 => Ed25519Signer::generate(&origin)?.1,
+                    KeyType::EcdsaP256 => EcdsaP256Signer::generate(&origin)?.1,
+                };
+                pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes()
+            }
+        };
+        let key_rel = PathBuf::from("keys/log.pem");
+        write_private_key(&self.root.join(&key_rel), &pem)?;
+        let raw = RawConfig {
+            origin,
+            public_url: opts.public_url.clone(),
+            listen: opts.listen.clone(),
+            key: key_rel,
+            key_type: opts.key_type,
+            valid_from: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            publish_dir: None,
+            allow_dsse: true,
+            sequencer: RawSequencer::default(),
+            max_request_bytes: MAX_REQUEST_BYTES,
+            http: RawHttp::default(),
+            mirror: RawMirror::default(),
+        };
+        raw.clone().validate()?;
+        let cfg = self.config_path();
+        std::fs::write(&cfg, raw.to_toml()).map_err(io(&cfg))?;
+        Ok(raw)
+    }
+
+    /// Reads `islet.toml`.
+    ///
+    /// # Errors
+    /// [`Error::Io`], [`Error::Config`].
+    pub fn load_config(&self) -> Result<RawConfig> {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        RawConfig::parse(&text)
+    }
+
+    /// Loads the log key, refusing a key file readable by group or others.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for loose permissions; key and I/O errors.
+    pub fn load_signer(&self, cfg: &RawConfig) -> Result<Arc<dyn NoteSigner>> {
+        let pem = read_private_key(&self.root.join(&cfg.key))?;
+        load_signer_pem(cfg.key_type, &cfg.origin, &pem)
+    }
+
+    /// Loads the mirror key (a `cosignature/v1` Ed25519 key named
+    /// `cfg.mirror_name`), creating it on first use. It must not be the log
+    /// key: one key, one identity.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for loose permissions or the log key reused; key
+    /// and I/O errors.
+    pub fn load_mirror_signer(&self, cfg: &Config) -> Result<Arc<CosignatureV1Signer>> {
+        let path = self.root.join(&cfg.raw.mirror.key);
+        if !path.exists() {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            let der = Ed25519Signer::generate(&cfg.mirror_name)?.1;
+            let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes();
+            write_private_key(&path, &pem)?;
+        }
+        let pem = read_private_key(&path)?;
+        let mirror = Ed25519Signer::from_pkcs8(&cfg.mirror_name, &pem)?;
+        let log = read_private_key(&self.root.join(&cfg.raw.key))?;
+        if let Ok(log) = Ed25519Signer::from_pkcs8(&cfg.raw.origin, &log)
+            && log.public_key() == mirror.public_key()
+        {
+            return Err(Error::Config {
+                reason: format!(
+                    "mirror.key: {} is the log key; a mirror cosigns with a key of its own",
+                    path.display()
+                ),
+            });
+        }
+        Ok(Arc::new(CosignatureV1Signer::from_pkcs8(
+            &cfg.mirror_name,
+            &pem,
+        )?))
+    }
+}
+
+/// Writes a new private key file, mode 0600, synced.
+fn write_private_key(path: &Path, pem: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(pem)
+        .and_then(|()| f.sync_all())
+        .map_err(io(path))
+}
+
+/// Reads a private key file, refusing one readable by group or others.
+fn read_private_key(path: &Path) -> Result<Vec<u8>> {
+    let mode = std::fs::metadata(path)
+        .map_err(io(path))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::Config {
+            reason: format!(
+                "{}: key file mode is {:o}; it must not be readable by group or others (chmod 600)",
+                path.display(),
+                mode & 0o777
+            ),
+        });
+    }
+    std::fs::read(path).map_err(io(path))
+}

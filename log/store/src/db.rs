@@ -1,0 +1,284 @@
+//! The RocksDB store: the single source of truth of a data directory.
+//!
+//! Opening it (the schema is in [`crate::schema`]), its options, and the
+//! lock that keeps a second writer out. Reads are in [`crate::read`],
+//! commits in [`crate::commit`], mirror records and evidence in
+//! [`crate::records`], staging in [`crate::stager`].
+
+use std::path::Path;
+
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, Options};
+
+use crate::error::{Error, Result, corrupt, db_key};
+use crate::schema::*;
+use crate::stager::{INGEST_DIR, INGEST_LZ4_ACCELERATION};
+
+/// RocksDB block cache shared by all column families.
+pub const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// The block cache of a store opened read-only. Its readers (export,
+/// verify, mirror list) read each block once or twice, so a large cache
+/// only costs memory and time: an export of 1M entries peaked at 606 MB
+/// with the 256 MiB cache (cached blocks are kept decompressed) and at
+/// 63 MB with this one, and ran faster.
+pub const READ_ONLY_BLOCK_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Options of column family `name`, sharing the block-based `table`.
+pub(crate) fn family_options(name: &str, table: &BlockBasedOptions) -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    if name == CF_TILES {
+        // Fresh tiles and bundles (hashes, base64) barely compress: LZ4 at
+        // flush time took a fifth of a mirror sync's CPU. Deeper levels,
+        // rewritten by compaction in the background, still compress.
+        use rocksdb::DBCompressionType::{Lz4, None as Plain};
+        o.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
+        // A large import or sync flushes many memtables in a row; merging
+        // them as they arrive competed with the sync for the CPU (16% of
+        // it at 4 files, 10% at 8). Point lookups with bloom filters stay
+        // cheap over more level-0 files: compaction starts at 16 (about
+        // 1 GB of fresh tiles), and writes slow down only past 24.
+        o.set_level_zero_file_num_compaction_trigger(16);
+        o.set_level_zero_slowdown_writes_trigger(24);
+    }
+    o.set_block_based_table_factory(table);
+    o
+}
+
+/// Options of SST files written for ingestion into `tiles`: the family's
+/// table format, and LZ4 at `lz4_acceleration` or no compression (an SST
+/// writer would otherwise use the last level's compression). Ingested
+/// files land at the bottom level and are not compacted again, so what
+/// they are written with is how they are stored.
+pub(crate) fn ingest_options(table: &BlockBasedOptions, lz4_acceleration: Option<i32>) -> Options {
+    let mut o = family_options(CF_TILES, table);
+    o.set_compression_per_level(&[]);
+    match lz4_acceleration {
+        Some(acceleration) => {
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            // RocksDB reads a negative level as LZ4's acceleration.
+            o.set_compression_options(-14, -acceleration, 0, 0);
+        }
+        None => o.set_compression_type(rocksdb::DBCompressionType::None),
+    }
+    o
+}
+
+/// The RocksDB store of a data directory.
+pub struct Store {
+    pub(crate) db: DB,
+    /// islet's own lock on a store open for writing (see [`LOCK_FILE`]).
+    _lock: Option<std::fs::File>,
+    /// Serialises changes to the log registry and the evidence sequence.
+    pub(crate) registry: std::sync::Mutex<()>,
+    /// Logs with staged rows written without the WAL and not yet flushed
+    /// (their next commit flushes first).
+    pub(crate) unflushed: std::sync::Mutex<std::collections::HashSet<LogNumber>>,
+    /// Options of the SST files of hash tiles written for ingestion.
+    pub(crate) ingest_tile_options: Options,
+    /// Options of the SST files of bundles written for ingestion.
+    pub(crate) ingest_bundle_options: Options,
+    /// Numbers the SST files written for ingestion.
+    pub(crate) ingest_files: std::sync::atomic::AtomicU64,
+    /// Ingestions since the store was opened.
+    pub(crate) ingestions: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.db.path().display())
+    }
+}
+
+impl Store {
+    /// Opens (creating if `create` is set) the store at `path`.
+    ///
+    /// # Errors
+    /// [`Error::Db`] when RocksDB refuses (including a second process
+    /// holding the LOCK), or the schema version differs.
+    pub fn open(path: &Path, create: bool) -> Result<Store> {
+        Self::open_mode(path, create, false)
+    }
+
+    /// Opens the store at `path` for reading only, as of the moment it is
+    /// opened. It works beside a running `islet serve` (no LOCK is taken),
+    /// so snapshots can be exported from a live log.
+    ///
+    /// # Errors
+    /// [`Error::Db`] when there is no store or the schema differs.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        Self::open_mode(path, false, true)
+    }
+
+    fn open_mode(path: &Path, create: bool, read_only: bool) -> Result<Store> {
+        let mut opts = Options::default();
+        opts.create_if_missing(create);
+        opts.create_missing_column_families(create);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // A process killed while writing a batch's WAL record (RocksDB
+        // writes a large record in several system calls) leaves a torn last
+        // record. That batch was never synced, so never acknowledged: drop
+        // it and open. Corruption anywhere before the tail still refuses to
+        // open, and the fork guard refuses a store behind the published
+        // checkpoint. (AbsoluteConsistency refused to start after such a
+        // crash; the SIGKILL test caught it.)
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
+        opts.set_paranoid_checks(true);
+        // Staged rows are written without the WAL and flushed before the
+        // commit that makes them the log; column families flush together,
+        // so a staged batch's rows and its progress marker (another family)
+        // are on disk together or not at all.
+        opts.set_atomic_flush(true);
+        let cache = Cache::new_lru_cache(if read_only {
+            READ_ONLY_BLOCK_CACHE_BYTES
+        } else {
+            BLOCK_CACHE_BYTES
+        });
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        let families = FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, family_options(name, &table)));
+        let lock = if read_only {
+            None
+        } else {
+            Some(take_lock(path, create)?)
+        };
+        if read_only {
+            check_complete(&opts, path)?;
+        }
+        let opened = if read_only {
+            DB::open_cf_descriptors_read_only(&opts, path, families, false)
+        } else {
+            DB::open_cf_descriptors(&opts, path, families)
+        };
+        let db = opened.map_err(|source| Error::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let ingest_tile_options = ingest_options(&table, None);
+        let ingest_bundle_options = ingest_options(&table, Some(INGEST_LZ4_ACCELERATION));
+        if !read_only {
+            // SST files of a stage that never got ingested (a crash).
+            match std::fs::remove_dir_all(path.join(INGEST_DIR)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&path.join(INGEST_DIR))(e));
+                }
+                _ => {}
+            }
+        }
+        let store = Store {
+            db,
+            _lock: lock,
+            registry: std::sync::Mutex::new(()),
+            unflushed: std::sync::Mutex::default(),
+            ingest_tile_options,
+            ingest_bundle_options,
+            ingest_files: std::sync::atomic::AtomicU64::new(0),
+            ingestions: std::sync::atomic::AtomicU64::new(0),
+        };
+        let meta = store.cf(CF_META)?;
+        match store
+            .db
+            .get_cf(meta, b"schema")
+            .map_err(db_key("get", b"schema"))?
+        {
+            Some(v) if v.as_slice() == SCHEMA_VERSION.to_be_bytes() => {}
+            Some(v) => {
+                return Err(Error::Schema {
+                    found: format!("{v:?}"),
+                    expected: SCHEMA_VERSION,
+                });
+            }
+            None if read_only => {
+                // Every family exists but the schema was never written: a
+                // creation killed after the families and before the schema.
+                return Err(Error::NoStore {
+                    path: path.display().to_string(),
+                    interrupted: true,
+                });
+            }
+            None => {
+                store
+                    .db
+                    .put_cf_opt(
+                        meta,
+                        b"schema",
+                        SCHEMA_VERSION.to_be_bytes(),
+                        &Self::synced(),
+                    )
+                    .map_err(db_key("put", b"schema"))?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// Reads `key` from the column family `family`.
+    pub(crate) fn get(&self, family: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db
+            .get_cf(self.cf(family)?, key)
+            .map_err(db_key("get", key))
+    }
+
+    pub(crate) fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| corrupt("missing column family"))
+    }
+}
+
+/// The file a writable open locks (`flock`), so a second writer is told the
+/// store is in use, by a typed error, before RocksDB looks at the store.
+pub const LOCK_FILE: &str = "islet.lock";
+
+/// Takes islet's lock on the store at `path`, creating the directory when
+/// `create` is set.
+fn take_lock(path: &Path, create: bool) -> Result<std::fs::File> {
+    if create {
+        std::fs::create_dir_all(path).map_err(Error::io(path))?;
+    } else if !path.is_dir() {
+        return Err(Error::NoStore {
+            path: path.display().to_string(),
+            interrupted: false,
+        });
+    }
+    let lock_path = path.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(Error::io(&lock_path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: path.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&lock_path)(e)),
+    }
+}
+
+/// Refuses, before a read-only open, a store that was never completed: no
+/// directory, a directory without `CURRENT` (RocksDB writes it last), or
+/// some of the column families missing (they are created one by one). The
+/// next writable open completes such a store.
+fn check_complete(opts: &Options, path: &Path) -> Result<()> {
+    let no_store = |interrupted| Error::NoStore {
+        path: path.display().to_string(),
+        interrupted,
+    };
+    if !path.is_dir() {
+        return Err(no_store(false));
+    }
+    if !path.join("CURRENT").exists() {
+        return Err(no_store(true));
+    }
+    let present = DB::list_cf(opts, path).map_err(|source| Error::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if FAMILIES.iter().any(|f| !present.iter().any(|p| p == f)) {
+        return Err(no_store(true));
+    }
+    Ok(())
+}

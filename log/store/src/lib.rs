@@ -1,0 +1,40 @@
+//! # islet-store
+//!
+//! Where islet keeps logs: the RocksDB store of a data directory, the
+//! growth of a stored log from outside, and the data directory itself.
+//!
+//! - [`schema`]: column families, keys and stored values.
+//! - [`db`]: opening the store ([`Store`]).
+//! - [`read`], [`commit`]: reads as of a tree size; synced commits.
+//! - [`records`]: mirrored logs, fork evidence, the mirrors' search index.
+//! - [`stager`]: staging a large extension past the committed size.
+//! - [`extend`]: growing a stored log with verified entries from outside
+//!   (snapshot import, mirror sync).
+//! - [`datadir`], [`config`]: the data directory, its keys and `islet.toml`.
+//! - [`view`]: a read-only data directory as [`islet_reader::local::LocalLogs`],
+//!   for offline verification.
+//!
+//! Built on `islet-tlog`, `islet-signer`, `islet-rekor` and `islet-reader`.
+//! It must never depend on the server (`islet-server`) or an HTTP stack:
+//! mirror, snapshot and verify build on it, and nothing here imports them.
+
+pub mod commit;
+pub mod config;
+pub mod datadir;
+pub mod db;
+pub mod error;
+pub mod extend;
+pub mod read;
+pub mod records;
+pub mod schema;
+pub mod stager;
+pub mod view;
+
+pub use db::Store;
+pub use error::{Error, Result};
+pub use read::StoreHashReader;
+pub use schema::{
+    CommitBatch, Evidence, LogNumber, LogRecord, MAX_LOGS, OWN_LOG, SearchKind, StagedProgress,
+    TreeHead,
+};
+pub use stager::Stager;

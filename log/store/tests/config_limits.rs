@@ -1,0 +1,209 @@
+//! Every tuning limit of `islet.toml`, at the limit and one past it.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use islet_store::config::{RawConfig, RawUpstream, limits};
+
+fn base() -> RawConfig {
+    RawConfig::parse(
+        r#"
+origin = "log.example.org"
+public_url = "https://log.example.org"
+listen = "127.0.0.1:3000"
+key = "keys/log.pem"
+key_type = "ed25519"
+valid_from = "2026-01-01T00:00:00Z"
+"#,
+    )
+    .unwrap()
+}
+
+/// Checks that `set(value)` validates for every `ok` value and is refused,
+/// naming `field`, for every `bad` one.
+fn check<T: Copy + std::fmt::Debug>(field: &str, set: fn(&mut RawConfig, T), ok: &[T], bad: &[T]) {
+    for v in ok {
+        let mut c = base();
+        set(&mut c, *v);
+        assert!(c.validate().is_ok(), "{field} = {v:?} must be accepted");
+    }
+    for v in bad {
+        let mut c = base();
+        set(&mut c, *v);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(field), "{field} = {v:?}: {e}");
+    }
+}
+
+#[test]
+fn the_defaults_validate() {
+    let c = base().validate().unwrap();
+    assert_eq!(c.sequencer.batch_max_size, 512);
+    assert_eq!(c.http.max_connections, 2048);
+}
+
+#[test]
+fn sequencer_limits_hold_at_the_limit_and_one_past() {
+    check(
+        "sequencer.batch_max_size",
+        |c, v| c.sequencer.batch_max_size = v,
+        &[1, limits::MAX_BATCH_SIZE],
+        &[0, limits::MAX_BATCH_SIZE + 1],
+    );
+    check(
+        "sequencer.batch_max_age_ms",
+        |c, v| c.sequencer.batch_max_age_ms = v,
+        &[0, limits::MAX_BATCH_AGE_MS],
+        &[limits::MAX_BATCH_AGE_MS + 1],
+    );
+    check(
+        "sequencer.max_pending",
+        |c, v| c.sequencer.max_pending = v,
+        &[1, limits::MAX_PENDING],
+        &[0, limits::MAX_PENDING + 1],
+    );
+}
+
+#[test]
+fn request_and_client_limits_hold_at_the_limit_and_one_past() {
+    check(
+        "max_request_bytes",
+        |c, v| c.max_request_bytes = v,
+        &[limits::MIN_REQUEST_BYTES, limits::MAX_REQUEST_BYTES],
+        &[limits::MIN_REQUEST_BYTES - 1, limits::MAX_REQUEST_BYTES + 1],
+    );
+    let timeouts = (
+        &[limits::MIN_TIMEOUT_MS, limits::MAX_TIMEOUT_MS][..],
+        &[limits::MIN_TIMEOUT_MS - 1, limits::MAX_TIMEOUT_MS + 1][..],
+    );
+    check(
+        "http.header_read_timeout_ms",
+        |c, v| c.http.header_read_timeout_ms = v,
+        timeouts.0,
+        timeouts.1,
+    );
+    check(
+        "http.body_read_timeout_ms",
+        |c, v| c.http.body_read_timeout_ms = v,
+        timeouts.0,
+        timeouts.1,
+    );
+    check(
+        "http.max_connections",
+        |c, v| c.http.max_connections = v,
+        &[1, limits::MAX_CONNECTIONS],
+        &[0, limits::MAX_CONNECTIONS + 1],
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_refused_with_their_place() {
+    let text = base()
+        .to_toml()
+        .replace("[http]", "[http]\nheader_timeout = 5");
+    let e = RawConfig::parse(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("unknown field") && e.contains("header_timeout"),
+        "{e}"
+    );
+    let mut c = base();
+    c.listen = "localhost".into();
+    assert!(c.validate().unwrap_err().to_string().contains("listen"));
+    let mut c = base();
+    c.origin = "has space".into();
+    assert!(c.validate().unwrap_err().to_string().contains("origin"));
+}
+
+fn upstream_vkey() -> String {
+    use islet_tlog::note::NoteSigner;
+    islet_signer::Ed25519Signer::from_seed("upstream.example", &[1; 32])
+        .unwrap()
+        .verifier()
+        .to_vkey()
+}
+
+fn upstream(origin_override: Option<&str>) -> RawUpstream {
+    RawUpstream {
+        url: "https://upstream.example/api/v2".into(),
+        vkey: Some(upstream_vkey()),
+        log_key: None,
+        origin: origin_override.map(str::to_owned),
+        interval_secs: 60,
+    }
+}
+
+#[test]
+fn mirror_upstreams_hold_at_the_limit_and_one_past() {
+    check(
+        "mirror.upstream[0].interval_secs",
+        |c, v| {
+            let mut u = upstream(None);
+            u.interval_secs = v;
+            c.mirror.upstreams = vec![u];
+        },
+        &[
+            limits::MIN_FOLLOW_INTERVAL_SECS,
+            limits::MAX_FOLLOW_INTERVAL_SECS,
+        ],
+        &[
+            limits::MIN_FOLLOW_INTERVAL_SECS - 1,
+            limits::MAX_FOLLOW_INTERVAL_SECS + 1,
+        ],
+    );
+    // Distinct origins, so only the count can fail.
+    check(
+        "mirror.upstream",
+        |c, n: usize| {
+            c.mirror.upstreams = (0..n)
+                .map(|i| upstream(Some(&format!("log{i}.example"))))
+                .collect();
+        },
+        &[0, limits::MAX_UPSTREAMS],
+        &[limits::MAX_UPSTREAMS + 1],
+    );
+}
+
+#[test]
+fn mirror_settings_are_checked() {
+    let c = base().validate().unwrap();
+    assert_eq!(c.mirror_name, "log.example.org/mirror");
+    assert!(c.upstreams.is_empty());
+    let mut c = base();
+    c.mirror.upstreams = vec![upstream(None), upstream(None)];
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("followed twice"), "{e}");
+    let mut c = base();
+    c.mirror.upstreams = vec![upstream(Some("log.example.org"))];
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("own log"), "{e}");
+    let mut c = base();
+    let mut u = upstream(None);
+    u.vkey = None;
+    c.mirror.upstreams = vec![u];
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("log_key with origin"), "{e}");
+    let mut c = base();
+    c.mirror.name = Some("log.example.org".into());
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("mirror.name"), "{e}");
+    let mut c = base();
+    c.mirror.name = Some("bad name".into());
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("mirror.name")
+    );
+    // The section parses from TOML, unknown keys refused.
+    let text = format!(
+        "{}\n[[mirror.upstream]]\nurl = \"https://u.example/api/v2\"\nvkey = \"{}\"\n",
+        base().to_toml(),
+        upstream_vkey()
+    );
+    let c = RawConfig::parse(&text).unwrap().validate().unwrap();
+    assert_eq!(c.upstreams[0].origin, "upstream.example");
+    assert_eq!(c.upstreams[0].interval.as_secs(), 60);
+    let e = RawConfig::parse(&text.replace("vkey =", "vkee ="))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("vkee"), "{e}");
+}

@@ -1,0 +1,50 @@
+//! The verdict of a failed verification: which check, and why.
+
+/// The check that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The file is not a readable bundle of a supported version.
+    Bundle,
+    /// No log of the trusted root has the entry's log ID.
+    UnknownLog,
+    /// The log's key was not valid when the entry was made.
+    KeyValidity,
+    /// The checkpoint is not signed by the log's key, names another
+    /// origin, or signs another tree than the proof.
+    Checkpoint,
+    /// The inclusion proof does not lead to the checkpoint's root.
+    InclusionProof,
+    /// The logged body is not the one the bundle's content gives.
+    Body,
+    /// The signature does not verify over the digest.
+    Signature,
+    /// The artifact's digest is not the signed one.
+    Artifact,
+    /// The local log holds another entry there, or no such log.
+    LocalEntry,
+    /// The local log is behind the bundle.
+    LocalBehind,
+    /// The bundle's checkpoint is not consistent with the local log.
+    LocalConsistency,
+    /// The local log cannot be read.
+    LocalLog,
+}
+
+/// Why a bundle failed: the check and the precise reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// Which check.
+    pub check: Check,
+    /// What was found.
+    pub reason: String,
+}
+
+impl Failure {
+    pub(crate) fn new(check: Check, reason: impl Into<String>) -> Failure {
+        Failure {
+            check,
+            reason: reason.into(),
+        }
+    }
+}
