@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 mod vectors_dir_impl;
 
 /// The vectors directory (see `log/tests/support/vectors_dir.rs`).
-pub(crate) fn vectors_dir(test: &str) -> Option<PathBuf> {
-    vectors_dir_impl::vectors_dir(Path::new(env!("CARGO_MANIFEST_DIR")), test)
-}
+pub(crate) use vectors_dir_impl::vectors_dir;
 
 /// Runs `islet` with arguments.
 pub(crate) fn islet(args: &[&str]) -> Output {
