@@ -1,5 +1,5 @@
 //! Offline verification of the real staging bundle from sigstore-python
-//! (`../shared/vectors/rekor-v2/sigstore-python`), and of tampered
+//! (`tests/vectors/rekor-v2/sigstore-python` at the workspace root), and of tampered
 //! variants, each failing at the check that catches it.
 
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -12,14 +12,15 @@ use islet_verify::trusted_root::TrustedRoot;
 use islet_verify::{Check, Verifier};
 use serde_json::Value;
 
-#[path = "../../log/tests/support/vectors_dir.rs"]
-mod vectors_dir_impl;
-
 const ARTIFACT_SHA256: &str = "15f67246115921bb7c1de0e7e9e9275c8016dc254a0c009888944b7ed3644aaa";
 
-fn vectors(test: &str) -> Option<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    vectors_dir_impl::vectors_dir(&workspace, test).map(|v| v.join("rekor-v2/sigstore-python"))
+/// The directory of the staging bundle and its trusted root in the vectors.
+fn vectors() -> PathBuf {
+    islet_testkit::vectors_dir(&[
+        "rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json",
+        "rekor-v2/sigstore-python/trusted_root.staging.json",
+    ])
+    .join("rekor-v2/sigstore-python")
 }
 
 fn load(dir: &Path) -> (Value, Value) {
@@ -67,9 +68,7 @@ fn flip_b64(v: &mut Value, at: usize) {
 
 #[test]
 fn the_staging_bundle_verifies_offline_with_the_staging_root() {
-    let Some(dir) = vectors("the_staging_bundle_verifies") else {
-        return;
-    };
+    let dir = vectors();
     let (bundle, root) = load(&dir);
     let parsed = TrustedRoot::parse(&serde_json::to_vec(&root).unwrap()).unwrap();
     let v = Verifier::new(&parsed, None, Some(digest()));
@@ -89,9 +88,7 @@ fn the_staging_bundle_verifies_offline_with_the_staging_root() {
 
 #[test]
 fn tampered_bundles_fail_at_the_check_that_catches_them() {
-    let Some(dir) = vectors("tampered_bundles_fail") else {
-        return;
-    };
+    let dir = vectors();
     let (bundle, root) = load(&dir);
     type Tamper = fn(&mut Value, &mut Value);
     let cases: Vec<(&str, Tamper, Check, &str)> = vec![
@@ -378,9 +375,7 @@ fn rekor_v1_entries_with_a_proof_and_a_checkpoint_verify() {
 
 #[test]
 fn a_message_signature_without_its_digest_is_checked_against_the_artifact_or_the_log() {
-    let Some(dir) = vectors("a_message_signature_without_its_digest") else {
-        return;
-    };
+    let dir = vectors();
     let (mut bundle, root) = load(&dir);
     bundle["messageSignature"]
         .as_object_mut()

@@ -5,13 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "../../log/tests/support/vectors_dir.rs"]
-mod vectors_dir_impl;
-
-/// The vectors directory (see `log/tests/support/vectors_dir.rs`).
-pub(crate) fn vectors_dir(test: &str) -> Option<PathBuf> {
-    vectors_dir_impl::vectors_dir(Path::new(env!("CARGO_MANIFEST_DIR")), test)
-}
+/// The vectors directory (see `islet_testkit::vectors_dir`).
+pub(crate) use islet_testkit::vectors_dir;
 
 /// Runs `islet` with arguments.
 pub(crate) fn islet(args: &[&str]) -> Output {

@@ -4,9 +4,6 @@
 
 #![allow(missing_docs)]
 
-#[path = "support/vectors_dir.rs"]
-mod vectors_dir_impl;
-
 use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
@@ -105,12 +102,12 @@ fn other_encodings_of_the_same_request_give_the_same_leaf() {
 
 /// The logged body of the real staging bundle in the vectors, as bytes and
 /// as JSON.
-fn staging_body(vectors: &std::path::Path) -> (Vec<u8>, serde_json::Value) {
-    let bundle: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(vectors.join("rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json"))
-            .expect("bundle"),
-    )
-    .expect("json");
+fn staging_body() -> (Vec<u8>, serde_json::Value) {
+    const BUNDLE: &str = "rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json";
+    let vectors = islet_testkit::vectors_dir(&[BUNDLE]);
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vectors.join(BUNDLE)).expect("bundle"))
+            .expect("json");
     let body = STANDARD
         .decode(
             bundle["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
@@ -124,13 +121,7 @@ fn staging_body(vectors: &std::path::Path) -> (Vec<u8>, serde_json::Value) {
 
 #[test]
 fn a_real_staging_body_with_a_certificate_is_rebuilt_exactly_from_its_parts() {
-    let Some(dir) = vectors_dir_impl::vectors_dir(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
-        "staging body",
-    ) else {
-        return;
-    };
-    let (body, logged) = staging_body(&dir);
+    let (body, logged) = staging_body();
     let spec = &logged["spec"]["hashedRekordV002"];
     let req = format!(
         r#"{{"hashedRekordRequestV002":{{"digest":{},"signature":{}}}}}"#,
@@ -513,18 +504,13 @@ fn search_keys_read_back_from_a_logged_body_are_those_of_the_request() {
     .expect("valid");
     let mut entries = vec![staging, accept(&dsse)];
     // The real staging body, whose verifier is an X.509 certificate.
-    if let Some(dir) = vectors_dir_impl::vectors_dir(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
-        "search keys of a certificate entry",
-    ) {
-        let (_, logged) = staging_body(&dir);
-        let spec = &logged["spec"]["hashedRekordV002"];
-        assert!(spec["signature"]["verifier"]["x509Certificate"].is_object());
-        entries.push(accept(&format!(
-            r#"{{"hashedRekordRequestV002":{{"digest":{},"signature":{}}}}}"#,
-            spec["data"]["digest"], spec["signature"]
-        )));
-    }
+    let (_, logged) = staging_body();
+    let spec = &logged["spec"]["hashedRekordV002"];
+    assert!(spec["signature"]["verifier"]["x509Certificate"].is_object());
+    entries.push(accept(&format!(
+        r#"{{"hashedRekordRequestV002":{{"digest":{},"signature":{}}}}}"#,
+        spec["data"]["digest"], spec["signature"]
+    )));
     for entry in entries {
         let mut keys = entry_keys(&entry.body);
         assert_eq!(

@@ -1,19 +1,14 @@
 //! Finding and decoding vectors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use islet_tlog::merkle::Hash;
 use serde_json::Value;
 
-#[path = "../support/vectors_dir.rs"]
-mod vectors_dir_impl;
-
-/// The vectors directory (see `support/vectors_dir.rs`).
-pub(crate) fn vectors_dir(test: &str) -> Option<PathBuf> {
-    vectors_dir_impl::vectors_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."), test)
-}
+/// The vectors directory (see `islet_testkit::vectors_dir`).
+pub(crate) use islet_testkit::vectors_dir;
 
 /// Loads a JSON file below the vectors directory.
 pub(crate) fn load(dir: &Path, rel: &str) -> Value {

@@ -1,10 +1,7 @@
 #![allow(clippy::cast_possible_truncation)] // vector values are small and fixed
-//! Every test vector in `../shared/vectors` (found through `ISLET_VECTORS`),
-//! checked against islet-log.
-//!
-//! When `ISLET_VECTORS` is not set and the default location is missing, each
-//! test says plainly that it was skipped; `.ci/run` sets the variable and
-//! fails without the vectors, so CI never skips.
+//! The test vectors in `tests/vectors` at the workspace root (provenance in
+//! `tests/vectors/PROVENANCE.md`), checked against islet-log. A missing
+//! vector file fails its test; none is ever skipped.
 
 mod checkpoints;
 mod common;
