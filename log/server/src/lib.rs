@@ -6,16 +6,21 @@
 //! imports it but the binary (`tools/islet`): mirror, snapshot and verify
 //! stand on the store and the spec crates.
 
+pub mod api;
+mod body;
 pub mod error;
+pub mod extensions;
 pub mod guard;
 pub mod http;
 pub mod listener;
 pub mod metrics;
 pub mod mirrors;
 pub mod publish;
+pub mod read;
 pub mod response;
 pub mod sequencer;
 pub mod trust;
+pub mod write;
 
 use std::future::Future;
 use std::net::SocketAddr;

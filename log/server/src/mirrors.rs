@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
+use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 
-use super::http::{AppState, bad_request, internal, serve_tile, status};
-use super::response::CODE_NOT_FOUND;
+use crate::api::{ApiError, ApiResult};
 use crate::error::{Error, Result};
+use crate::http::AppState;
+use crate::read::serve_tile;
 use islet_store::{LogNumber, Store};
 use islet_tlog::merkle::Hash;
 
@@ -81,9 +82,9 @@ pub(crate) fn parse_origin_hash(s: &str) -> Option<Hash> {
 
 /// The mirror named by the path and its committed size and checkpoint,
 /// or the response that says why there is none.
-async fn find(s: &AppState, origin_hash: &str) -> Result<(LogNumber, u64, Vec<u8>), Response> {
+async fn find(s: &AppState, origin_hash: &str) -> Result<(LogNumber, u64, Vec<u8>), ApiError> {
     let Some(hash) = parse_origin_hash(origin_hash) else {
-        return Err(bad_request(
+        return Err(ApiError::bad_request(
             "a mirror is named by the SHA-256 of its origin in lowercase hex",
         ));
     };
@@ -94,19 +95,13 @@ async fn find(s: &AppState, origin_hash: &str) -> Result<(LogNumber, u64, Vec<u8
         };
         Ok(store.tree_head(log)?.map(|h| (log, h.size, h.checkpoint)))
     })
-    .await;
-    match found {
-        Ok(Ok(Some(m))) => Ok(m),
-        Ok(Ok(None)) => Err(status(
-            StatusCode::NOT_FOUND,
-            CODE_NOT_FOUND,
-            format!("this log mirrors no origin with hash {origin_hash}"),
-        )),
-        Ok(Err(e)) => Err(internal(&e)),
-        Err(e) => Err(internal(&Error::Unavailable {
-            reason: e.to_string(),
-        })),
-    }
+    .await?
+    .map_err(|e| ApiError::internal(&e))?;
+    found.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "this log mirrors no origin with hash {origin_hash}"
+        ))
+    })
 }
 
 /// `GET /mirror/<hash>/checkpoint`: the log's checkpoint with the mirror's
@@ -116,32 +111,26 @@ async fn find(s: &AppState, origin_hash: &str) -> Result<(LogNumber, u64, Vec<u8
 pub(crate) async fn checkpoint(
     State(s): State<AppState>,
     Path(origin_hash): Path<String>,
-) -> Response {
-    match find(&s, &origin_hash).await {
-        Ok((_, _, note)) => match s.mirror_signer.cosign(&note) {
-            Ok(cosigned) => (
-                [
-                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                    (header::CACHE_CONTROL, "no-cache"),
-                ],
-                cosigned,
-            )
-                .into_response(),
-            Err(e) => internal(&e),
-        },
-        Err(r) => r,
-    }
+) -> ApiResult {
+    let (_, _, note) = find(&s, &origin_hash).await?;
+    let cosigned = s.mirror_signer.cosign(&note)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        cosigned,
+    )
+        .into_response())
 }
 
 /// `GET /mirror/<hash>/tile/…`.
 pub(crate) async fn tile(
     State(s): State<AppState>,
     Path((origin_hash, rest)): Path<(String, String)>,
-) -> Response {
-    match find(&s, &origin_hash).await {
-        Ok((log, size, _)) => serve_tile(&s.store, log, size, &rest).await,
-        Err(r) => r,
-    }
+) -> ApiResult {
+    let (log, size, _) = find(&s, &origin_hash).await?;
+    serve_tile(&s.store, log, size, &rest).await
 }
 
 /// Entries indexed per store batch.

@@ -1,0 +1,109 @@
+//! The tlog-tiles read API of the own log (checkpoint, tiles, bundles), and
+//! health and metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use islet_store::{LogNumber, OWN_LOG, Store};
+use islet_tlog::tiles::TilePath;
+
+use crate::api::{ApiError, ApiResult};
+use crate::http::AppState;
+
+/// `GET /api/v2/checkpoint`: the latest signed checkpoint.
+pub(crate) async fn checkpoint(State(s): State<AppState>) -> Response {
+    let head = s.sequencer.shared().latest();
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        head.note.clone(),
+    )
+        .into_response()
+}
+
+/// A tile or bundle: immutable, cached for a week.
+fn immutable(data: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "public, max-age=604800, immutable"),
+        ],
+        Body::from(data),
+    )
+        .into_response()
+}
+
+/// `GET /api/v2/tile/…`: hash tiles and entry bundles of the own log.
+pub(crate) async fn tile(State(s): State<AppState>, Path(rest): Path<String>) -> ApiResult {
+    let size = s.sequencer.shared().latest().size;
+    serve_tile(&s.store, OWN_LOG, size, &rest).await
+}
+
+/// Answers `tile/<rest>` of log `log` as of `size` entries.
+pub(crate) async fn serve_tile(
+    store: &Arc<Store>,
+    log: LogNumber,
+    size: u64,
+    rest: &str,
+) -> ApiResult {
+    let path = format!("tile/{rest}");
+    let parsed = TilePath::parse(&path).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let store = Arc::clone(store);
+    let found = tokio::task::spawn_blocking(move || match parsed {
+        TilePath::Hash(t) => store.tile_at(log, t, size),
+        TilePath::Entries(b) => store.bundle_at(log, b, size),
+    })
+    .await??;
+    match found {
+        Some(data) => Ok(immutable(data)),
+        None => Err(ApiError::not_found(format!(
+            "{path} is not part of the log"
+        ))),
+    }
+}
+
+/// `GET /healthz`: whether the sequencer is running.
+pub(crate) async fn healthz(State(s): State<AppState>) -> Response {
+    if s.sequencer.shared().healthy() {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"SERVING"}"#,
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"NOT_SERVING"}"#,
+        )
+            .into_response()
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
+    let shared = s.sequencer.shared();
+    let age = shared
+        .latest()
+        .signed_at
+        .elapsed()
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        shared
+            .metrics
+            .render(age, shared.pending(), shared.healthy()),
+    )
+        .into_response()
+}
