@@ -114,6 +114,24 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An [`Error::Io`] maker for `map_err`.
+impl From<islet_snapshot_format::Error> for Error {
+    /// The snapshot file's refusals keep their kind.
+    fn from(e: islet_snapshot_format::Error) -> Self {
+        use islet_snapshot_format::Error as F;
+        match e {
+            F::Manifest { reason } => Error::Manifest { reason },
+            F::Archive { reason } => Error::Archive { reason },
+            F::FileMismatch { name, reason } => Error::FileMismatch { name, reason },
+            F::Checkpoint { reason } => Error::Checkpoint { reason },
+            F::Io { path, source } => Error::Io { path, source },
+            F::Tlog(e) => Error::Tlog(e),
+            other => Error::Archive {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 impl Error {
     /// An [`Error::Io`] constructor for `map_err`, naming `path`.
     pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

@@ -36,24 +36,16 @@ use std::time::{Duration, Instant};
 use islet_store::extend::{Extension, MirrorTarget, Standing};
 use islet_store::{Store, TreeHead};
 use islet_tlog::checkpoint::SignedCheckpoint;
-use islet_tlog::note::{MAX_NOTE_SIZE, NoteVerifier};
+use islet_tlog::note::NoteVerifier;
 use islet_tlog::tiles::{TileId, TilePath, parse_hash_tile};
 
-use crate::archive::{Counters, Item, Plan, archive, check_file, read_archive};
 use crate::error::{Error, Result};
-use crate::manifest::{MAX_MANIFEST_BYTES, Manifest};
+use crate::manifest::Manifest;
 use crate::progress_bar;
+use islet_snapshot_format::archive::{Counters, Item, Plan, check_file, read_archive};
 
-/// Bytes of a tar header block.
-const BLOCK: u64 = 512;
-/// Decompressed bytes allowed before the manifest has said how large the
-/// archive is: two headers, the largest checkpoint and the largest
-/// manifest, each padded to a block.
-pub const PRE_MANIFEST_CAP: u64 = 4 * BLOCK + MAX_NOTE_SIZE as u64 + MAX_MANIFEST_BYTES;
-/// What may follow the last file: tar's end-of-archive blocks and record
-/// padding (a tar record is at most 20 blocks of zeros here).
-pub const END_SLACK: u64 = 20 * BLOCK;
-pub use crate::archive::READ_AHEAD_FILES;
+pub use islet_snapshot_format::archive::READ_AHEAD_FILES;
+pub use islet_snapshot_format::{END_SLACK, PRE_MANIFEST_CAP};
 pub use islet_store::extend::STAGE_BATCH_BYTES;
 
 /// What to import into.
@@ -160,15 +152,26 @@ struct Session<'a, 'r> {
     started: Instant,
 }
 
+/// An [`Error::Archive`] saying `reason`.
+fn archive(reason: impl Into<String>) -> Error {
+    Error::Archive {
+        reason: reason.into(),
+    }
+}
+
 /// The next item from the reader; its failure as the import's.
-fn next_item(items: &Receiver<Result<Item>>) -> Result<Item> {
-    items
+fn next_item(items: &Receiver<islet_snapshot_format::Result<Item>>) -> Result<Item> {
+    Ok(items
         .recv()
-        .map_err(|_| archive("the archive reader stopped"))?
+        .map_err(|_| archive("the archive reader stopped"))??)
 }
 
 impl Session<'_, '_> {
-    fn run(&mut self, items: &Receiver<Result<Item>>, plan: Sender<Plan>) -> Result<ImportReport> {
+    fn run(
+        &mut self,
+        items: &Receiver<islet_snapshot_format::Result<Item>>,
+        plan: Sender<Plan>,
+    ) -> Result<ImportReport> {
         // 1. The checkpoint.
         let Item::Checkpoint(cp_bytes) = next_item(items)? else {
             return Err(archive("the archive reader sent files out of order"));
@@ -194,17 +197,8 @@ impl Session<'_, '_> {
         }
         let cp_entry = &manifest.files[0];
         check_file(cp_entry, &cp_bytes)?;
-        let declared: u64 = manifest
-            .files
-            .iter()
-            .map(|f| BLOCK + f.size.div_ceil(BLOCK) * BLOCK)
-            .sum();
-        let limit = self
-            .counters
-            .read
-            .load(Ordering::Relaxed)
-            .saturating_add(declared)
-            .saturating_add(END_SLACK);
+        let plan_of_files =
+            Plan::for_manifest(&manifest, self.counters.read.load(Ordering::Relaxed));
 
         // 3. Does it apply?
         let from = manifest.from_size;
@@ -239,11 +233,8 @@ impl Session<'_, '_> {
 
         // 4 and 5. Tiles, then bundles, checked by the reader against the
         // manifest and rebuilt here on top of the local tree.
-        plan.send(Plan {
-            files: manifest.files[1..].to_vec(),
-            limit,
-        })
-        .map_err(|_| archive("the archive reader stopped"))?;
+        plan.send(plan_of_files)
+            .map_err(|_| archive("the archive reader stopped"))?;
         let rebuild = Extension::start(
             self.req.store,
             self.local.log,

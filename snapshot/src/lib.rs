@@ -10,26 +10,23 @@
 //! manifest's `from_size` to the checkpoint's size. A full snapshot starts
 //! at 0; an increment starts where an earlier one ended.
 //!
-//! - [`manifest`]: the manifest and which files a snapshot must hold;
+//! - [`manifest`], [`frames`], [`inspect`]: the snapshot file itself, from
+//!   the crate `islet-snapshot-format` (no store), re-exported;
 //! - [`export`]: a log from the store into a snapshot file, reproducibly;
 //! - [`import`]: a snapshot into the mirror of its log, verified end to end
 //!   and applied atomically;
-//! - [`inspect`]: what a snapshot holds, with or without a key;
-//! - [`frames`]: zstd as independent frames, compressed and decoded on
-//!   more than one core;
 //! - [`oci`]: snapshots as ORAS artifacts in OCI image layouts;
 //! - [`registry`]: snapshots pushed to and pulled from OCI registries.
 
-mod archive;
 pub mod error;
 pub mod export;
-pub mod frames;
 pub mod import;
-pub mod inspect;
-pub mod manifest;
 pub mod oci;
 pub mod registry;
-mod ustar;
+
+pub use islet_snapshot_format::{
+    END_SLACK, MAX_BUNDLE_BYTES, PRE_MANIFEST_CAP, ZSTD_WINDOW_LOG_MAX, frames, inspect, manifest,
+};
 
 pub use error::{Error, Result};
 
@@ -42,12 +39,6 @@ pub const MIN_ZSTD_LEVEL: i32 = 1;
 /// Highest zstd level accepted: levels up to 19 need a window of at most
 /// 2^23 bytes, within [`ZSTD_WINDOW_LOG_MAX`].
 pub const MAX_ZSTD_LEVEL: i32 = 19;
-/// Largest zstd window import accepts, as a power of two (16 MiB). A frame
-/// that asks for more is refused before any memory is spent on it.
-pub const ZSTD_WINDOW_LOG_MAX: u32 = 24;
-/// Largest entry bundle: 256 entries of at most 65,535 bytes, each with a
-/// 2-byte length.
-pub const MAX_BUNDLE_BYTES: u64 = 256 * (2 + 65_535);
 
 /// A progress bar on stderr when `enabled` and stderr is a terminal, hidden
 /// otherwise (so `--json` output and logs stay clean).

@@ -384,6 +384,6 @@ fn run_inspect(a: &InspectArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Err(e) => fail(a.json, &e),
+        Err(e) => fail(a.json, &islet_snapshot::Error::from(e)),
     }
 }

@@ -163,7 +163,7 @@ impl<J, O> Drop for OrderedPool<J, O> {
 
 /// A tar stream compressed as independent frames of
 /// [`FRAME_CONTENT_BYTES`], on [`ZSTD_THREADS`] threads.
-pub(crate) struct FrameWriter<W: Write> {
+pub struct FrameWriter<W: Write> {
     inner: W,
     piece: Vec<u8>,
     pool: OrderedPool<Vec<u8>, std::io::Result<Vec<u8>>>,
@@ -171,7 +171,7 @@ pub(crate) struct FrameWriter<W: Write> {
 
 impl<W: Write> FrameWriter<W> {
     /// Frames at `level`, each with its content size and a checksum.
-    pub(crate) fn new(inner: W, level: i32) -> std::io::Result<Self> {
+    pub fn new(inner: W, level: i32) -> std::io::Result<Self> {
         let pool = OrderedPool::new("islet-zstd", move || {
             let mut compressor = None;
             move |piece: Vec<u8>| {
@@ -213,12 +213,12 @@ impl<W: Write> FrameWriter<W> {
     /// Ends the current frame here, at a point of the tar that does not
     /// depend on how it was written (the next frame starts a new count of
     /// [`FRAME_CONTENT_BYTES`]).
-    pub(crate) fn end_frame(&mut self) -> std::io::Result<()> {
+    pub fn end_frame(&mut self) -> std::io::Result<()> {
         self.cut(false)
     }
 
     /// Compresses what is left and returns the inner writer.
-    pub(crate) fn finish(mut self) -> std::io::Result<W> {
+    pub fn finish(mut self) -> std::io::Result<W> {
         self.cut(true)?;
         let FrameWriter { inner, .. } = self;
         Ok(inner)

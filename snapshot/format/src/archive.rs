@@ -21,15 +21,18 @@ use islet_tlog::note::MAX_NOTE_SIZE;
 use islet_tlog::tiles::TilePath;
 use sha2::{Digest, Sha256};
 
-use crate::MAX_BUNDLE_BYTES;
 use crate::error::{Error, Result};
-use crate::manifest::{CHECKPOINT_NAME, FileEntry, FileKind, MANIFEST_NAME, MAX_MANIFEST_BYTES};
+use crate::manifest::{
+    CHECKPOINT_NAME, FileEntry, FileKind, MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest,
+};
 use crate::ustar::{EntryKind, TarStream};
+use crate::{BLOCK, END_SLACK, MAX_BUNDLE_BYTES};
 
 /// Files read ahead of the importer (each at most one bundle, 16 MiB).
 pub const READ_AHEAD_FILES: usize = 4;
 
-pub(crate) fn archive(reason: impl Into<String>) -> Error {
+/// An [`Error::Archive`] saying `reason`.
+pub fn archive(reason: impl Into<String>) -> Error {
     Error::Archive {
         reason: reason.into(),
     }
@@ -38,14 +41,16 @@ pub(crate) fn archive(reason: impl Into<String>) -> Error {
 /// Decompressed bytes consumed and the current cap, shared with the
 /// importer.
 #[derive(Debug)]
-pub(crate) struct Counters {
+pub struct Counters {
     /// Decompressed bytes consumed so far.
-    pub(crate) read: AtomicU64,
-    pub(crate) limit: AtomicU64,
+    pub read: AtomicU64,
+    /// Decompressed bytes allowed in all (raised once the manifest is read).
+    pub limit: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn new(limit: u64) -> Arc<Counters> {
+    /// Counters at zero, with the cap `limit`.
+    pub fn new(limit: u64) -> Arc<Counters> {
         Arc::new(Counters {
             read: AtomicU64::new(0),
             limit: AtomicU64::new(limit),
@@ -55,7 +60,7 @@ impl Counters {
 
 /// What the reader sends, in archive order.
 #[derive(Debug)]
-pub(crate) enum Item {
+pub enum Item {
     /// The first file.
     Checkpoint(Vec<u8>),
     /// The second file.
@@ -69,17 +74,34 @@ pub(crate) enum Item {
 
 /// What the importer tells the reader once it has read the manifest.
 #[derive(Debug)]
-pub(crate) struct Plan {
+pub struct Plan {
     /// The files after the checkpoint and the manifest, in order.
-    pub(crate) files: Vec<FileEntry>,
+    pub files: Vec<FileEntry>,
     /// The decompressed bytes allowed in all.
-    pub(crate) limit: u64,
+    pub limit: u64,
+}
+
+impl Plan {
+    /// The plan for `manifest`, read after `read` decompressed bytes: the
+    /// files after the checkpoint, and a cap of what they declare (each
+    /// padded to whole blocks, with its header), plus the tar's end.
+    pub fn for_manifest(manifest: &Manifest, read: u64) -> Plan {
+        let declared: u64 = manifest
+            .files
+            .iter()
+            .map(|f| BLOCK.saturating_add(f.size.div_ceil(BLOCK).saturating_mul(BLOCK)))
+            .fold(0u64, u64::saturating_add);
+        Plan {
+            files: manifest.files.get(1..).unwrap_or_default().to_vec(),
+            limit: read.saturating_add(declared).saturating_add(END_SLACK),
+        }
+    }
 }
 
 /// Reads the archive from `reader` and sends its items to `items`; waits
 /// on `plan` after the manifest. Returns when done, on a failure (sent),
 /// or when the importer hangs up.
-pub(crate) fn read_archive<R: Read>(
+pub fn read_archive<R: Read>(
     reader: R,
     counters: Arc<Counters>,
     items: &SyncSender<Result<Item>>,
@@ -185,7 +207,7 @@ impl Reading {
                 h.name
             )));
         }
-        tar.expect_only_padding(crate::import::END_SLACK)?;
+        tar.expect_only_padding(END_SLACK)?;
         let _ = send(Item::End);
         Ok(())
     }
@@ -253,7 +275,7 @@ fn next_file<R: Read>(
 
 /// The bytes of a file must have the manifest's size and digest; that
 /// digest.
-pub(crate) fn check_file(expected: &FileEntry, data: &[u8]) -> Result<[u8; 32]> {
+pub fn check_file(expected: &FileEntry, data: &[u8]) -> Result<[u8; 32]> {
     if data.len() as u64 != expected.size {
         return Err(Error::FileMismatch {
             name: expected.name.clone(),

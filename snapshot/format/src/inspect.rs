@@ -8,9 +8,9 @@ use std::io::Read;
 use islet_tlog::checkpoint::{Checkpoint, SignedCheckpoint};
 use islet_tlog::note::{MAX_NOTE_SIZE, NoteVerifier};
 
+use crate::PRE_MANIFEST_CAP;
 use crate::archive::{Counters, archive};
 use crate::error::{Error, Result};
-use crate::import::PRE_MANIFEST_CAP;
 use crate::manifest::{CHECKPOINT_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest};
 use crate::ustar::{EntryKind, TarStream};
 
