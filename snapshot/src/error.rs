@@ -141,7 +141,3 @@ impl Error {
         }
     }
 }
-
-pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    Error::io(path)
-}

@@ -18,7 +18,7 @@ use islet_store::{LogNumber, OWN_LOG, Store};
 use islet_tlog::tiles::TilePath;
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result, io};
+use crate::error::{Error, Result};
 use crate::frames::FrameWriter;
 use crate::manifest::{FORMAT_VERSION, FileEntry, FileKind, Manifest, expected_files};
 use crate::{MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL, progress_bar};
@@ -204,14 +204,14 @@ pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    let file = tmp.as_file().try_clone().map_err(io(tmp.path()))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir))?;
+    let file = tmp.as_file().try_clone().map_err(Error::io(tmp.path()))?;
     let tee = Tee {
         inner: std::io::BufWriter::with_capacity(1 << 20, file),
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let zstd = FrameWriter::new(tee, req.zstd_level).map_err(io(out))?;
+    let zstd = FrameWriter::new(tee, req.zstd_level).map_err(Error::io(out))?;
     let mut tar = tar::Builder::new(zstd);
     let mut order = files.clone();
     order.push(FileKind::Manifest);
@@ -240,28 +240,28 @@ pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
                 reason: "the store reader stopped".into(),
             })??;
             let h = header(&kind.name(), data.len() as u64)?;
-            tar.append(&h, data.as_slice()).map_err(io(out))?;
+            tar.append(&h, data.as_slice()).map_err(Error::io(out))?;
             if kind == FileKind::Manifest {
                 // The checkpoint and the manifest get a frame of their own,
                 // so import can check them while the rest is decoded.
-                tar.get_mut().end_frame().map_err(io(out))?;
+                tar.get_mut().end_frame().map_err(Error::io(out))?;
             }
             bar.inc(1);
         }
         Ok(())
     })?;
-    let zstd = tar.into_inner().map_err(io(out))?;
-    let mut tee = zstd.finish().map_err(io(out))?;
-    tee.flush().map_err(io(out))?;
+    let zstd = tar.into_inner().map_err(Error::io(out))?;
+    let mut tee = zstd.finish().map_err(Error::io(out))?;
+    tee.flush().map_err(Error::io(out))?;
     let (archive_bytes, sha256) = (tee.bytes, hex::encode(tee.hasher.finalize()));
-    tmp.as_file().sync_all().map_err(io(tmp.path()))?;
+    tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
     tmp.persist(out).map_err(|e| Error::Io {
         path: out.display().to_string(),
         source: e.error,
     })?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+        .map_err(Error::io(dir))?;
     bar.finish_and_clear();
     Ok(ExportReport {
         origin: req.origin.clone(),

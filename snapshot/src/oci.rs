@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result, io};
+use crate::error::{Error, Result};
 
 /// `artifactType` of a snapshot manifest.
 pub const ARTIFACT_TYPE: &str = "application/vnd.islet.snapshot.v1";
@@ -178,9 +178,9 @@ pub fn snapshot_layer(manifest: &ImageManifest) -> Result<&Descriptor> {
 }
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
-    let f = std::fs::File::open(path).map_err(io(path))?;
+    let f = std::fs::File::open(path).map_err(Error::io(path))?;
     let mut data = Vec::new();
-    f.take(cap + 1).read_to_end(&mut data).map_err(io(path))?;
+    f.take(cap + 1).read_to_end(&mut data).map_err(Error::io(path))?;
     if data.len() as u64 > cap {
         return Err(oci(format!(
             "{} is larger than {cap} bytes",
@@ -192,9 +192,9 @@ fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
 
 fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    tmp.write_all(data).map_err(io(path))?;
-    tmp.as_file().sync_all().map_err(io(path))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir))?;
+    tmp.write_all(data).map_err(Error::io(path))?;
+    tmp.as_file().sync_all().map_err(Error::io(path))?;
     tmp.persist(path).map_err(|e| Error::Io {
         path: path.display().to_string(),
         source: e.error,
@@ -216,27 +216,27 @@ fn blob_path(layout: &Path, digest: &str) -> Result<PathBuf> {
 pub fn write_layout(layout: &Path, snapshot: &Path, tag: &str) -> Result<String> {
     check_tag(tag)?;
     let blobs = layout.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+    std::fs::create_dir_all(&blobs).map_err(Error::io(&blobs))?;
     let layout_file = layout.join("oci-layout");
     if !layout_file.exists() {
         write_synced(&layout_file, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     }
     // The layer: copied while hashing, then named by its digest.
-    let mut src = std::fs::File::open(snapshot).map_err(io(snapshot))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&blobs).map_err(io(&blobs))?;
+    let mut src = std::fs::File::open(snapshot).map_err(Error::io(snapshot))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&blobs).map_err(Error::io(&blobs))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = src.read(&mut buf).map_err(io(snapshot))?;
+        let n = src.read(&mut buf).map_err(Error::io(snapshot))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        tmp.write_all(&buf[..n]).map_err(io(tmp.path()))?;
+        tmp.write_all(&buf[..n]).map_err(Error::io(tmp.path()))?;
         size += n as u64;
     }
-    tmp.as_file().sync_all().map_err(io(tmp.path()))?;
+    tmp.as_file().sync_all().map_err(Error::io(tmp.path()))?;
     let layer_digest = format!("sha256:{}", hex::encode(hasher.finalize()));
     let layer_path = blob_path(layout, &layer_digest)?;
     tmp.persist(&layer_path).map_err(|e| Error::Io {
@@ -277,7 +277,7 @@ pub fn write_layout(layout: &Path, snapshot: &Path, tag: &str) -> Result<String>
     write_synced(&index_path, &text)?;
     std::fs::File::open(layout)
         .and_then(|d| d.sync_all())
-        .map_err(io(layout))?;
+        .map_err(Error::io(layout))?;
     Ok(manifest_digest)
 }
 
@@ -316,12 +316,12 @@ pub fn read_layout(layout: &Path, tag: &str) -> Result<(PathBuf, String)> {
         serde_json::from_slice(&manifest_bytes).map_err(|e| oci(format!("manifest: {e}")))?;
     let layer = snapshot_layer(&manifest)?;
     let path = blob_path(layout, &layer.digest)?;
-    let mut f = std::fs::File::open(&path).map_err(io(&path))?;
+    let mut f = std::fs::File::open(&path).map_err(Error::io(&path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(io(&path))?;
+        let n = f.read(&mut buf).map_err(Error::io(&path))?;
         if n == 0 {
             break;
         }

@@ -14,7 +14,7 @@ use oci_client::{Client, Reference, RegistryOperation};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::error::{Error, Result, io};
+use crate::error::{Error, Result};
 use crate::oci::{
     EMPTY_CONFIG, ImageManifest, MANIFEST_MEDIA_TYPE, MAX_OCI_JSON_BYTES, digest_of,
     snapshot_layer, snapshot_manifest,
@@ -65,12 +65,12 @@ fn credentials() -> RegistryAuth {
 
 /// SHA-256 and size of a file, read in chunks.
 async fn file_digest(path: &Path) -> Result<(String, u64)> {
-    let mut f = tokio::fs::File::open(path).await.map_err(io(path))?;
+    let mut f = tokio::fs::File::open(path).await.map_err(Error::io(path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).await.map_err(io(path))?;
+        let n = f.read(&mut buf).await.map_err(Error::io(path))?;
         if n == 0 {
             break;
         }
@@ -97,7 +97,7 @@ pub async fn push(reference: &str, snapshot: &Path, opts: &RegistryOptions) -> R
     let (layer_digest, size) = file_digest(snapshot).await?;
     let file = tokio::fs::File::open(snapshot)
         .await
-        .map_err(io(snapshot))?;
+        .map_err(Error::io(snapshot))?;
     let chunks = futures::stream::unfold(file, |mut f| async move {
         let mut buf = vec![0u8; PUSH_CHUNK_BYTES];
         match f.read(&mut buf).await {
@@ -168,14 +168,14 @@ pub async fn pull(reference: &str, dir: &Path, opts: &RegistryOptions) -> Result
         .cloned()
         .unwrap_or_else(|| "snapshot.tar.zst".into());
     let target = dir.join(&title);
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    let std_file = tmp.as_file().try_clone().map_err(io(tmp.path()))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir))?;
+    let std_file = tmp.as_file().try_clone().map_err(Error::io(tmp.path()))?;
     let mut out = tokio::fs::File::from_std(std_file);
     client
         .pull_blob(&reference, layer.digest.as_str(), &mut out)
         .await
         .map_err(registry)?;
-    out.sync_all().await.map_err(io(tmp.path()))?;
+    out.sync_all().await.map_err(Error::io(tmp.path()))?;
     let (digest, size) = file_digest(tmp.path()).await?;
     if digest != layer.digest || size != layer.size {
         return Err(registry(format!(

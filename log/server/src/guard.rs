@@ -23,13 +23,6 @@ pub struct CheckpointGuard {
     path: PathBuf,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 impl CheckpointGuard {
     /// A guard recording into `path` (in the data directory, outside `db/`).
     pub fn new(path: impl Into<PathBuf>) -> Self {
@@ -87,7 +80,7 @@ impl CheckpointGuard {
                     ),
                 });
             }
-            Err(e) => return Err(io(&self.path)(e)),
+            Err(e) => return Err(Error::io(&self.path)(e)),
         };
         let recorded =
             SignedCheckpoint::open(&raw, key, &[], Some(origin)).map_err(|e| Error::Fork {
@@ -130,11 +123,11 @@ impl CheckpointGuard {
     pub fn record(&self, note: &[u8]) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let tmp = self.path.with_extension("tmp");
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(note).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+        let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
+        f.write_all(note).map_err(Error::io(&tmp))?;
+        f.sync_all().map_err(Error::io(&tmp))?;
         drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+        std::fs::rename(&tmp, &self.path).map_err(Error::io(&self.path))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))
     }
 }

@@ -102,10 +102,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         let text = serde_json::to_string_pretty(&value).map_err(|e| Error::Config {
             reason: format!("the trust material does not encode: {e}"),
         })?;
-        std::fs::write(&path, text).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        std::fs::write(&path, text).map_err(Error::io(&path))?;
     }
     let mirrors = Arc::new(mirrors::MirrorIndex::load(&store)?);
     mirrors::spawn_indexer(Arc::clone(&store))?;

@@ -53,13 +53,6 @@ impl Default for InitOptions {
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 fn load_signer_pem(key_type: KeyType, origin: &str, pem: &[u8]) -> Result<Arc<dyn NoteSigner>> {
     Ok(match key_type {
         KeyType::Ed25519 => Arc::new(Ed25519Signer::from_pkcs8(origin, pem)?),
@@ -129,12 +122,12 @@ impl DataDir {
             None => origin_of(&opts.public_url)?,
         };
         let keys = self.root.join("keys");
-        std::fs::create_dir_all(&keys).map_err(io(&keys))?;
+        std::fs::create_dir_all(&keys).map_err(Error::io(&keys))?;
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))
-            .map_err(io(&keys))?;
+            .map_err(Error::io(&keys))?;
         let pem = match &opts.key_file {
             Some(path) => {
-                let pem = std::fs::read(path).map_err(io(path))?;
+                let pem = std::fs::read(path).map_err(Error::io(path))?;
                 load_signer_pem(opts.key_type, &origin, &pem)?;
                 pem
             }
@@ -164,7 +157,7 @@ impl DataDir {
         };
         raw.clone().validate()?;
         let cfg = self.config_path();
-        std::fs::write(&cfg, raw.to_toml()).map_err(io(&cfg))?;
+        std::fs::write(&cfg, raw.to_toml()).map_err(Error::io(&cfg))?;
         Ok(raw)
     }
 
@@ -174,7 +167,7 @@ impl DataDir {
     /// [`Error::Io`], [`Error::Config`].
     pub fn load_config(&self) -> Result<RawConfig> {
         let path = self.config_path();
-        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
         RawConfig::parse(&text)
     }
 
@@ -198,7 +191,7 @@ impl DataDir {
         let path = self.root.join(&cfg.raw.mirror.key);
         if !path.exists() {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
             }
             let der = Ed25519Signer::generate(&cfg.mirror_name)?.1;
             let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes();
@@ -231,16 +224,16 @@ fn write_private_key(path: &Path, pem: &[u8]) -> Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(io(path))?;
+        .map_err(Error::io(path))?;
     f.write_all(pem)
         .and_then(|()| f.sync_all())
-        .map_err(io(path))
+        .map_err(Error::io(path))
 }
 
 /// Reads a private key file, refusing one readable by group or others.
 fn read_private_key(path: &Path) -> Result<Vec<u8>> {
     let mode = std::fs::metadata(path)
-        .map_err(io(path))?
+        .map_err(Error::io(path))?
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
@@ -252,5 +245,5 @@ fn read_private_key(path: &Path) -> Result<Vec<u8>> {
             ),
         });
     }
-    std::fs::read(path).map_err(io(path))
+    std::fs::read(path).map_err(Error::io(path))
 }
