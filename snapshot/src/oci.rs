@@ -180,7 +180,9 @@ pub fn snapshot_layer(manifest: &ImageManifest) -> Result<&Descriptor> {
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
     let f = std::fs::File::open(path).map_err(Error::io(path))?;
     let mut data = Vec::new();
-    f.take(cap + 1).read_to_end(&mut data).map_err(Error::io(path))?;
+    f.take(cap + 1)
+        .read_to_end(&mut data)
+        .map_err(Error::io(path))?;
     if data.len() as u64 > cap {
         return Err(oci(format!(
             "{} is larger than {cap} bytes",

@@ -128,6 +128,8 @@ impl CheckpointGuard {
         f.sync_all().map_err(Error::io(&tmp))?;
         drop(f);
         std::fs::rename(&tmp, &self.path).map_err(Error::io(&self.path))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(Error::io(dir))
     }
 }
