@@ -6,7 +6,10 @@ use rocksdb::{WriteBatch, WriteOptions};
 
 use crate::db::Store;
 use crate::error::{Error, Result, corrupt, db};
-use crate::schema::*;
+use crate::schema::{
+    CF_CHECKPOINTS, CF_DEDUP, CF_META, CF_SEARCH, CF_TILES, CommitBatch, LogNumber, TreeHead,
+    log_prefixed, staged_key, tile_key, tree_key,
+};
 
 impl Store {
     /// Writes a batch and the new tree head (with its signed checkpoint) in

@@ -10,7 +10,7 @@ use std::path::Path;
 use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, Options};
 
 use crate::error::{Error, Result, corrupt, db_key};
-use crate::schema::*;
+use crate::schema::{CF_META, CF_TILES, FAMILIES, LogNumber, SCHEMA_VERSION};
 use crate::stager::{INGEST_DIR, INGEST_LZ4_ACCELERATION};
 
 /// RocksDB block cache shared by all column families.

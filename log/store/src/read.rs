@@ -11,7 +11,10 @@ use rocksdb::{Direction, IteratorMode};
 
 use crate::db::Store;
 use crate::error::{Result, corrupt, db};
-use crate::schema::*;
+use crate::schema::{
+    CF_CHECKPOINTS, CF_DEDUP, CF_META, CF_SEARCH, CF_TILES, LogNumber, SearchKind, TreeHead,
+    log_prefixed, tile_key, tree_key,
+};
 
 impl Store {
     /// The committed tree head of a log, if it has one.

@@ -5,7 +5,10 @@ use rocksdb::{Direction, IteratorMode, WriteBatch};
 
 use crate::db::Store;
 use crate::error::{Error, Result, corrupt, db, db_key};
-use crate::schema::*;
+use crate::schema::{
+    CF_DEDUP, CF_META, CF_SEARCH, Evidence, LogNumber, LogRecord, MAX_LOGS, OWN_LOG, SearchKind,
+    log_prefixed,
+};
 
 impl Store {
     /// The mirrored log of `origin`, if the store has one.

@@ -23,7 +23,9 @@ use rocksdb::{Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 
 use crate::db::Store;
 use crate::error::{Error, Result, corrupt, db, db_key};
-use crate::schema::*;
+use crate::schema::{
+    CF_META, CF_TILES, CommitBatch, FAMILIES, LogNumber, StagedProgress, staged_key, tile_key,
+};
 
 /// A stage carrying at least this many bytes of whole level-0 tiles and
 /// whole bundles writes them into SST files for ingestion; smaller ones

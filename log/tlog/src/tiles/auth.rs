@@ -1,7 +1,15 @@
 //! Authenticated reads: stored hashes out of tiles, each tile trusted only
 //! once it is authenticated against a verified tree head.
 
-use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use super::{
+    TileId, hash_from_tile, parse_hash_tile, partial_tiles, perfect_root, root_from_partial_tiles,
+    tile_for_stored_hash, tile_width,
+};
+use crate::error::{Error, Result};
+use crate::merkle::{Hash, HashReader};
 
 /// Fetches tiles by id (from disk, HTTP, a database).
 pub trait TileFetcher {

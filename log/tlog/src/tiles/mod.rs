@@ -4,14 +4,10 @@
 //!
 //! No I/O: fetching is behind [`TileFetcher`].
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::merkle::{
-    HASH_SIZE, Hash, HashReader, node_hash, perfect_root, split_stored_hash_index,
-};
+use crate::merkle::{HASH_SIZE, Hash, node_hash, perfect_root, split_stored_hash_index};
 
 /// Tile height: each tile holds 8 levels of the tree.
 pub const TILE_HEIGHT: u32 = 8;

@@ -1,5 +1,7 @@
 //! Unit tests of the parent module.
 
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::merkle::{MemoryTree, inclusion_proof, leaf_hash};
 
