@@ -281,12 +281,15 @@ pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
 /// [`Error::Usage`] when the store has no log of that origin.
 pub fn log_of(
     store: &Store,
-    own_origin: &str,
+    own_origin: Option<&str>,
     origin: Option<&str>,
 ) -> Result<(LogNumber, Vec<String>)> {
     match origin {
-        None => Ok((OWN_LOG, Vec::new())),
-        Some(o) if o == own_origin => Ok((OWN_LOG, Vec::new())),
+        None if own_origin.is_some() => Ok((OWN_LOG, Vec::new())),
+        None => Err(Error::Usage {
+            reason: "this data directory has no log of its own (it was never initialised): give --origin of a log it mirrors".into(),
+        }),
+        Some(o) if Some(o) == own_origin => Ok((OWN_LOG, Vec::new())),
         Some(o) => store
             .mirror(o)?
             .map(|r| (r.number, r.vkeys))

@@ -339,6 +339,9 @@ fn diverges(e: islet_store::Error) -> Error {
             reason: reason.replace("the first", "the snapshot's first"),
         },
         islet_store::Error::OutOfOrder { path, .. } => archive(format!("{path} is out of order")),
+        // A bundle that does not parse is the snapshot's fault, told as
+        // the spec code's refusal.
+        islet_store::Error::Tlog(e) => Error::Tlog(e),
         other => Error::Store(other),
     }
 }

@@ -615,3 +615,48 @@ fn snapshots_of_the_largest_bundles_export_and_import_within_256_mib() {
         assert!(peak < 256 << 20, "{what} peaked at {} MiB", peak >> 20);
     }
 }
+
+/// A data directory that only mirrors (never `islet init`: no own log, no
+/// islet.toml) exports its mirrors by `--origin`, and without `--origin`
+/// says there is no own log instead of failing on the missing file.
+#[test]
+fn a_mirror_only_data_directory_exports_its_mirrors() {
+    const VKEY: &str = "mirror.example.org+3fb148ef+BAAjjch9GyYz0sJsJx7ALhbdAtz2ov0unbzSl1vMp94O";
+    const ORIGIN: &str = "rome2026h1.example.org";
+    let dir = tempfile::tempdir().unwrap();
+    let (site, copy) = (dir.path().join("site"), dir.path().join("copy"));
+    let upstream =
+        crate::support::vectors_dir(&["c2sp/tiled-log-300/checkpoint"]).join("c2sp/tiled-log-300");
+    let synced = islet(&[
+        "mirror",
+        "sync",
+        "--data",
+        site.to_str().unwrap(),
+        "--upstream",
+        upstream.to_str().unwrap(),
+        "--vkey",
+        VKEY,
+        "--origin",
+        ORIGIN,
+    ]);
+    assert!(synced.status.success(), "{synced:?}");
+    let out = dir.path().join("mirror.tar.zst");
+    let report = export_mirror(&site, ORIGIN, &out);
+    assert_eq!(report["to_size"], 300, "{report}");
+    let mut args = import_args(&copy, VKEY, &out).to_vec();
+    args.extend(["--origin", ORIGIN]);
+    let imported = islet_json(&args);
+    assert_eq!(imported["to_size"], 300, "{imported}");
+
+    let own = islet(&[
+        "snapshot",
+        "export",
+        "--data",
+        site.to_str().unwrap(),
+        "-o",
+        dir.path().join("own.tar.zst").to_str().unwrap(),
+    ]);
+    assert_eq!(own.status.code(), Some(2), "{own:?}");
+    let stderr = String::from_utf8_lossy(&own.stderr);
+    assert!(stderr.contains("no log of its own"), "{stderr}");
+}

@@ -136,20 +136,27 @@ fn usage(json: bool, reason: String) -> ExitCode {
 
 fn run_export(a: &ExportArgs) -> ExitCode {
     let data = DataDir::new(&a.data);
-    let config = match data.load_config() {
-        Ok(c) => c,
-        Err(e) => return fail(a.json, &e.into()),
+    // A data directory that only mirrors (no `islet init`) has no own log
+    // and no islet.toml; its mirrors export by --origin.
+    let config = if data.is_initialised() {
+        match data.load_config() {
+            Ok(c) => Some(c),
+            Err(e) => return fail(a.json, &e.into()),
+        }
+    } else {
+        None
     };
     let store = match Store::open_read_only(&data.db_path()) {
         Ok(s) => s,
         Err(e) => return fail(a.json, &e.into()),
     };
-    let (log, mut log_keys) = match log_of(&store, &config.origin, a.origin.as_deref()) {
+    let own_origin = config.as_ref().map(|c| c.origin.as_str());
+    let (log, mut log_keys) = match log_of(&store, own_origin, a.origin.as_deref()) {
         Ok(l) => l,
         Err(e) => return fail(a.json, &e),
     };
-    if log == islet_store::OWN_LOG {
-        match data.load_signer(&config) {
+    if let Some(config) = config.as_ref().filter(|_| log == islet_store::OWN_LOG) {
+        match data.load_signer(config) {
             Ok(s) => log_keys = vec![s.verifier().to_vkey()],
             Err(e) => return fail(a.json, &e.into()),
         }
@@ -157,7 +164,11 @@ fn run_export(a: &ExportArgs) -> ExitCode {
     let req = ExportRequest {
         store: &store,
         log,
-        origin: a.origin.clone().unwrap_or_else(|| config.origin.clone()),
+        origin: a
+            .origin
+            .clone()
+            .or_else(|| own_origin.map(str::to_owned))
+            .unwrap_or_default(),
         log_keys,
         from: a.from,
         to: a.to,

@@ -41,6 +41,16 @@ fn accept(body: &str) -> islet_rekor::entry::ValidatedEntry {
     .expect("valid")
 }
 
+/// True when `err` is [`Error::BadRequest`] and its message says `want`.
+fn bad_request(err: &Error, want: &str) -> bool {
+    matches!(err, Error::BadRequest { message } if message.contains(want))
+}
+
+/// True when `err` is [`Error::InvalidEntry`] and its reason says `want`.
+fn invalid_entry(err: &Error, want: &str) -> bool {
+    matches!(err, Error::InvalidEntry { reason } if reason.contains(want))
+}
+
 fn reject(body: &str) -> Error {
     match parse_request(body.as_bytes()) {
         Err(e) => e,
@@ -161,7 +171,7 @@ fn ecdsa_case(
         &spki,
         details,
     ));
-    assert!(err.to_string().contains("does not verify"), "{err}");
+    assert!(invalid_entry(&err, "does not verify"), "{err:?}");
     // Nor does a digest of the wrong length.
     let err = reject(&request(
         &d.as_ref()[1..],
@@ -170,7 +180,7 @@ fn ecdsa_case(
         &spki,
         details,
     ));
-    assert!(err.to_string().contains("digest has"), "{err}");
+    assert!(invalid_entry(&err, "digest has"), "{err:?}");
 }
 
 #[test]
@@ -218,7 +228,7 @@ fn rsa_2048_3072_and_4096_are_accepted_and_8192_is_not() {
             "PKIX_RSA_PKCS1V15_4096_SHA256"
         };
         let err = reject(&request(d.as_ref(), &sig, "publicKey", &spki, wrong));
-        assert!(err.to_string().contains("does not match"), "{err}");
+        assert!(invalid_entry(&err, "does not match"), "{err:?}");
     }
     let (spki, d, sig) = rsa_signed(KeySize::Rsa8192);
     let err = reject(&request(
@@ -228,10 +238,7 @@ fn rsa_2048_3072_and_4096_are_accepted_and_8192_is_not() {
         &spki,
         "PKIX_RSA_PKCS1V15_4096_SHA256",
     ));
-    assert!(
-        err.to_string().contains("8192 bits is not allowed"),
-        "{err}"
-    );
+    assert!(invalid_entry(&err, "8192 bits is not allowed"), "{err:?}");
 }
 
 #[test]
@@ -259,7 +266,7 @@ fn ed25519ph_is_accepted_and_pure_ed25519_is_refused() {
         &spki,
         "PKIX_ED25519",
     ));
-    assert!(err.to_string().contains("pure Ed25519"), "{err}");
+    assert!(invalid_entry(&err, "pure Ed25519"), "{err:?}");
 }
 
 #[test]
@@ -276,30 +283,46 @@ fn malformed_and_mismatched_requests_are_rejected_with_a_reason() {
         "PKIX_ECDSA_P256_SHA_256",
     );
     accept(&good);
-    let cases: Vec<(String, &str)> = vec![
-        (String::new(), "EOF"),
-        ("{}".into(), "invalid type"),
+    // Each case: the body, whether serde or the validation refuses it (a
+    // body that does not decode, or one that decodes to no single entry, is
+    // a BadRequest; one that fails validation is an InvalidEntry), and what
+    // the refusal says.
+    type RefusedAs = fn(&Error, &str) -> bool;
+    let bad: RefusedAs = bad_request;
+    let invalid: RefusedAs = invalid_entry;
+    let cases: Vec<(String, RefusedAs, &str)> = vec![
+        (String::new(), bad, "EOF"),
+        ("{}".into(), bad, "invalid type"),
         (
             good.replace("hashedRekordRequestV002", "hashedRekordRequestV003"),
+            bad,
             "unknown field",
         ),
         (
             good.replacen('{', r#"{"dsseRequestV002":{},"#, 1),
+            bad,
             "only one",
         ),
         (
             good.replace("PKIX_ECDSA_P256_SHA_256", "PKIX_ECDSA_P384_SHA_384"),
+            invalid,
             "does not match",
         ),
         (
             good.replace("PKIX_ECDSA_P256_SHA_256", "PKIX_RSA_PSS_2048_SHA256"),
+            invalid,
             "not an allowed",
         ),
         (
             good.replace(r#","keyDetails":"PKIX_ECDSA_P256_SHA_256""#, ""),
+            invalid,
             "keyDetails is missing",
         ),
-        (good.replace("publicKey", "x509Certificate"), "certificate"),
+        (
+            good.replace("publicKey", "x509Certificate"),
+            invalid,
+            "certificate",
+        ),
         (
             request(
                 d.as_ref(),
@@ -308,6 +331,7 @@ fn malformed_and_mismatched_requests_are_rejected_with_a_reason() {
                 &spki[..spki.len() - 1],
                 "PKIX_ECDSA_P256_SHA_256",
             ),
+            invalid,
             "public key",
         ),
         (
@@ -318,24 +342,27 @@ fn malformed_and_mismatched_requests_are_rejected_with_a_reason() {
                 &spki,
                 "PKIX_ECDSA_P256_SHA_256",
             ),
+            invalid,
             "content is empty",
         ),
         (
             request(&[], &sig, "publicKey", &spki, "PKIX_ECDSA_P256_SHA_256"),
+            invalid,
             "digest is empty",
         ),
-        (good.replace(&b64(d.as_ref()), "!!!!"), "base64"),
+        (good.replace(&b64(d.as_ref()), "!!!!"), bad, "base64"),
         (
             good.replace(
                 r#""keyDetails":"PKIX_ECDSA_P256_SHA_256""#,
                 r#""keyDetails":true"#,
             ),
+            bad,
             "PublicKeyDetails",
         ),
     ];
-    for (body, want) in cases {
+    for (body, refused_as, want) in cases {
         let err = reject(&body);
-        assert!(err.to_string().contains(want), "{body:.120}: {err}");
+        assert!(refused_as(&err, want), "{body:.120}: {err:?}");
     }
 }
 
@@ -432,15 +459,15 @@ fn a_historic_dsse_entry_needs_every_signature_verified_and_can_be_turned_off() 
     let forged = body.replace(&b64(&signers[0].0), &b64(&signers[0].0[..8]));
     let err = reject(&forged);
     assert!(
-        err.to_string().contains("is not verified by any verifier"),
-        "{err}"
+        invalid_entry(&err, "is not verified by any verifier"),
+        "{err:?}"
     );
     // The payload is what was signed (through PAE): another payload fails.
     let other = body.replace(&b64(payload), &b64(b"payloaD"));
+    let err = reject(&other);
     assert!(
-        reject(&other)
-            .to_string()
-            .contains("is not verified by any verifier")
+        invalid_entry(&err, "is not verified by any verifier"),
+        "{err:?}"
     );
     // The same request on a log with DSSE turned off.
     let err = validate(
@@ -448,7 +475,7 @@ fn a_historic_dsse_entry_needs_every_signature_verified_and_can_be_turned_off() 
         EntryPolicy { allow_dsse: false },
     )
     .expect_err("dsse is off");
-    assert!(err.to_string().contains("dsse is disabled"), "{err}");
+    assert!(bad_request(&err, "dsse is disabled"), "{err:?}");
     // At most MAX_DSSE_SIGNATURES signatures: 11 copies of a good one.
     let one_sig = format!(r#"{{"sig":"{}","keyid":""}}"#, b64(&signers[0].0));
     let two_sigs = format!(r#"{one_sig},{{"sig":"{}","keyid":""}}"#, b64(&signers[1].0));
@@ -456,10 +483,7 @@ fn a_historic_dsse_entry_needs_every_signature_verified_and_can_be_turned_off() 
     let eleven = [one_sig.as_str(); 11].join(",");
     accept(&body.replace(&two_sigs, &ten));
     let err = reject(&body.replace(&two_sigs, &eleven));
-    assert!(
-        err.to_string().contains("1 to 10 signatures, got 11"),
-        "{err}"
-    );
+    assert!(invalid_entry(&err, "1 to 10 signatures, got 11"), "{err:?}");
 }
 
 #[test]
