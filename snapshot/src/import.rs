@@ -134,7 +134,13 @@ pub fn import(req: &ImportRequest<'_>, reader: impl Read + Send) -> Result<Impor
     let result = std::thread::scope(|scope| {
         let reading = std::sync::Arc::clone(&counters);
         scope.spawn(move || read_archive(reader, reading, &item_tx, &plan_rx));
-        session.run(&items, plan)
+        // The queue is hung up as soon as the session ends: a reader blocked
+        // on a full queue after a refusal is released (and the scope can
+        // end) instead of waiting forever for an importer that has left.
+        let items = items;
+        let result = session.run(&items, plan);
+        drop(items);
+        result
     });
     if result.is_err() {
         // Nothing staged survives a refusal.

@@ -426,3 +426,38 @@ fn a_hostile_first_import_leaves_no_mirror_behind() {
     );
     import_bytes(&store, key(), &base).unwrap();
 }
+
+/// A file refused early in a long archive ends the import at once: the
+/// reader, still holding files for the importer, is released rather than
+/// left blocked on a full queue (which would hang the import forever).
+#[test]
+fn a_refusal_early_in_a_long_archive_ends_the_import() {
+    let dir = tempfile::tempdir().unwrap();
+    // 48 bundles, so that far more files follow the refused one than the
+    // reader may hold ahead of the importer.
+    let source = source_store(&dir.path().join("src"), "long", 48 * 256, &[]);
+    let file = dir.path().join("long.tar.zst");
+    export_own(&source, 0, None, &file);
+    let mut members = unpack(&std::fs::read(&file).unwrap());
+    // A bundle that does not parse: refused as soon as it arrives.
+    let first = member_index(&members, "tile/entries/000");
+    members[first].data.truncate(10);
+    refresh_digest(&mut members, "tile/entries/000");
+    let bytes = pack(&members);
+
+    let target = Store::open(&dir.path().join("dst"), true).unwrap();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    // A thread of its own, not scoped: should the import hang, the test
+    // fails at the timeout instead of hanging with it.
+    std::thread::spawn(move || {
+        let _sent = done_tx.send(import_bytes(&target, key(), &bytes));
+    });
+    let result = done
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the import did not end within 120 s of an early refusal");
+    let e = result.expect_err("a bundle that does not parse must be refused");
+    assert!(
+        matches!(e, Error::Tlog(islet_tlog::Error::BundleMalformed { .. })),
+        "{e:?}"
+    );
+}
