@@ -234,9 +234,12 @@ pub(crate) fn trust_root(args: &TrustRootArgs) -> ExitCode {
     } else {
         trust::trusted_root(&inputs)
     };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    );
-    ExitCode::SUCCESS
+    match value.map(|v| serde_json::to_string_pretty(&v)) {
+        Ok(Ok(text)) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => fail(&e.to_string()),
+        Err(e) => fail(&e.to_string()),
+    }
 }

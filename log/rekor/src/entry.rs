@@ -202,11 +202,12 @@ fn validate_hashed_rekord(h: HashedRekordRequest) -> Result<ValidatedEntry> {
         invalid("hashedrekord: pure Ed25519 (PKIX_ED25519) is not allowed; use PKIX_ED25519_PH")
     })?;
     key.verify_digest(details, &h.digest.0, &sig.content.0)
-        .map_err(|e| {
-            invalid(format!(
-                "hashedrekord: {}",
-                e.to_string().trim_start_matches("invalid entry: ")
-            ))
+        .map_err(|e| match e {
+            Error::SignatureInvalid { reason } => Error::SignatureInvalid {
+                reason: format!("hashedrekord: {reason}"),
+            },
+            Error::InvalidEntry { reason } => invalid(format!("hashedrekord: {reason}")),
+            other => other,
         })?;
     let entry = json!({
         "apiVersion": "0.0.2",
@@ -275,10 +276,8 @@ fn validate_dsse(d: DsseRequest) -> Result<ValidatedEntry> {
         let (key, _, verifier_json) = parsed
             .iter()
             .find(|(key, details, _)| key.verify_message(*details, &message, &s.sig.0).is_ok())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "dsse: signature {i} is not verified by any verifier"
-                ))
+            .ok_or_else(|| Error::SignatureInvalid {
+                reason: format!("dsse: signature {i} is not verified by any verifier"),
             })?;
         fingerprints.push(fingerprint(key));
         logged.push((s.sig.0.clone(), verifier_json.clone()));

@@ -21,6 +21,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A signature that does not verify with the key given (400, told as
+    /// an invalid entry, as Rekor does).
+    #[error("invalid entry: {reason}")]
+    SignatureInvalid {
+        /// Which signature.
+        reason: String,
+    },
     /// A canonical entry larger than an entry bundle can hold: refused here,
     /// so a validated entry can always be sequenced.
     #[error("the canonical entry is {len} bytes; the log stores at most {max}")]

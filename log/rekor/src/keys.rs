@@ -343,8 +343,8 @@ impl ClientKey {
     /// algorithm `details` names (which must match the key).
     ///
     /// # Errors
-    /// [`Error::InvalidEntry`] when the digest has the wrong length or the
-    /// signature does not verify.
+    /// [`Error::InvalidEntry`] when the digest has the wrong length;
+    /// [`Error::SignatureInvalid`] when the signature does not verify.
     pub fn verify_digest(
         &self,
         details: KeyDetails,
@@ -374,7 +374,9 @@ impl ClientKey {
         if ok {
             Ok(())
         } else {
-            Err(bad_key("signature does not verify over the digest"))
+            Err(Error::SignatureInvalid {
+                reason: "signature does not verify over the digest".into(),
+            })
         }
     }
 
@@ -382,7 +384,7 @@ impl ClientKey {
     /// `details` says (pure Ed25519 signs the message itself).
     ///
     /// # Errors
-    /// [`Error::InvalidEntry`] when it does not verify.
+    /// [`Error::SignatureInvalid`] when it does not verify.
     pub fn verify_message(
         &self,
         details: KeyDetails,
@@ -394,7 +396,9 @@ impl ClientKey {
                 let raw = self.ed25519.ok_or_else(|| bad_key("not an Ed25519 key"))?;
                 aws_lc_rs::signature::UnparsedPublicKey::new(&ED25519, raw)
                     .verify(message, signature)
-                    .map_err(|_| bad_key("signature does not verify"))
+                    .map_err(|_| Error::SignatureInvalid {
+                        reason: "signature does not verify".into(),
+                    })
             }
             Some(hash) => self.verify_digest(details, &hash.digest(message), signature),
         }

@@ -51,6 +51,10 @@ fn invalid_entry(err: &Error, want: &str) -> bool {
     matches!(err, Error::InvalidEntry { reason } if reason.contains(want))
 }
 
+fn bad_signature(err: &Error, want: &str) -> bool {
+    matches!(err, Error::SignatureInvalid { reason } if reason.contains(want))
+}
+
 fn reject(body: &str) -> Error {
     match parse_request(body.as_bytes()) {
         Err(e) => e,
@@ -171,7 +175,7 @@ fn ecdsa_case(
         &spki,
         details,
     ));
-    assert!(invalid_entry(&err, "does not verify"), "{err:?}");
+    assert!(bad_signature(&err, "does not verify"), "{err:?}");
     // Nor does a digest of the wrong length.
     let err = reject(&request(
         &d.as_ref()[1..],
@@ -459,14 +463,14 @@ fn a_historic_dsse_entry_needs_every_signature_verified_and_can_be_turned_off() 
     let forged = body.replace(&b64(&signers[0].0), &b64(&signers[0].0[..8]));
     let err = reject(&forged);
     assert!(
-        invalid_entry(&err, "is not verified by any verifier"),
+        bad_signature(&err, "is not verified by any verifier"),
         "{err:?}"
     );
     // The payload is what was signed (through PAE): another payload fails.
     let other = body.replace(&b64(payload), &b64(b"payloaD"));
     let err = reject(&other);
     assert!(
-        invalid_entry(&err, "is not verified by any verifier"),
+        bad_signature(&err, "is not verified by any verifier"),
         "{err:?}"
     );
     // The same request on a log with DSSE turned off.

@@ -93,10 +93,10 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         valid_from: &config.raw.valid_from,
     };
     for (path, value) in [
-        (data.trusted_root_path(), trust::trusted_root(&inputs)),
+        (data.trusted_root_path(), trust::trusted_root(&inputs)?),
         (
             data.client_trust_config_path(),
-            trust::client_trust_config(&inputs, None),
+            trust::client_trust_config(&inputs, None)?,
         ),
     ] {
         let text = serde_json::to_string_pretty(&value).map_err(|e| Error::Config {

@@ -3,6 +3,7 @@
 //! tlog has the log's key and full key ID, and a `SigningConfig` v0.2 that
 //! points at it with `majorApiVersion: 2`.
 
+use crate::error::{Error, Result};
 use serde_json::{Value, json};
 
 use islet_rekor::request::encode_base64;
@@ -30,10 +31,21 @@ fn public_key(signer: &dyn NoteSigner) -> (Vec<u8>, &'static str) {
 }
 
 /// The `TrustedRoot` JSON.
-pub fn trusted_root(t: &TrustInputs<'_>) -> Value {
+///
+/// # Errors
+/// [`Error::Config`] for a log key that has no Rekor log ID (neither
+/// Ed25519 nor ECDSA P-256): a trusted root without the log's ID would
+/// verify nothing.
+pub fn trusted_root(t: &TrustInputs<'_>) -> Result<Value> {
     let (spki, details) = public_key(t.signer);
-    let log_id = t.signer.verifier().rekor_log_id().unwrap_or([0; 32]);
-    json!({
+    let log_id = t
+        .signer
+        .verifier()
+        .rekor_log_id()
+        .ok_or_else(|| Error::Config {
+            reason: "the log key must be Ed25519 or ECDSA P-256".into(),
+        })?;
+    Ok(json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
         "tlogs": [{
             "baseUrl": t.base_url,
@@ -48,7 +60,7 @@ pub fn trusted_root(t: &TrustInputs<'_>) -> Value {
         "certificateAuthorities": [],
         "ctlogs": [],
         "timestampAuthorities": [],
-    })
+    }))
 }
 
 /// The `SigningConfig` v0.2 JSON. Signing needs a certificate authority
@@ -68,12 +80,15 @@ pub fn signing_config(t: &TrustInputs<'_>, ca_url: Option<&str>) -> Value {
 }
 
 /// A `ClientTrustConfig` holding both.
-pub fn client_trust_config(t: &TrustInputs<'_>, ca_url: Option<&str>) -> Value {
-    json!({
+///
+/// # Errors
+/// As [`trusted_root`].
+pub fn client_trust_config(t: &TrustInputs<'_>, ca_url: Option<&str>) -> Result<Value> {
+    Ok(json!({
         "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
-        "trustedRoot": trusted_root(t),
+        "trustedRoot": trusted_root(t)?,
         "signingConfig": signing_config(t, ca_url),
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -87,7 +102,8 @@ mod tests {
             base_url: "http://127.0.0.1:3000",
             signer: &s,
             valid_from: "2020-01-01T00:00:00Z",
-        });
+        })
+        .expect("an Ed25519 key has a log ID");
         let id = v["tlogs"][0]["logId"]["keyId"].as_str().expect("id");
         let want = encode_base64(&s.verifier().rekor_log_id().expect("id"));
         assert_eq!(id, want);

@@ -441,8 +441,13 @@ impl RawConfig {
     }
 
     /// The file text.
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_default()
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the configuration does not encode as TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config {
+            reason: format!("islet.toml does not encode: {e}"),
+        })
     }
 }
 

@@ -157,7 +157,7 @@ impl DataDir {
         };
         raw.clone().validate()?;
         let cfg = self.config_path();
-        std::fs::write(&cfg, raw.to_toml()).map_err(Error::io(&cfg))?;
+        std::fs::write(&cfg, raw.to_toml()?).map_err(Error::io(&cfg))?;
         Ok(raw)
     }
 

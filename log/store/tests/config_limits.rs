@@ -107,6 +107,7 @@ fn request_and_client_limits_hold_at_the_limit_and_one_past() {
 fn unknown_keys_and_bad_values_are_refused_with_their_place() {
     let text = base()
         .to_toml()
+        .unwrap()
         .replace("[http]", "[http]\nheader_timeout = 5");
     let e = RawConfig::parse(&text).unwrap_err();
     assert!(
@@ -202,7 +203,7 @@ fn mirror_settings_are_checked() {
     // The section parses from TOML, unknown keys refused.
     let text = format!(
         "{}\n[[mirror.upstream]]\nurl = \"https://u.example/api/v2\"\nvkey = \"{}\"\n",
-        base().to_toml(),
+        base().to_toml().unwrap(),
         upstream_vkey()
     );
     let c = RawConfig::parse(&text).unwrap().validate().unwrap();

@@ -433,12 +433,13 @@ fn check_v2_body(
             }})
         }
     };
-    let text = serde_json::to_vec(&request).unwrap_or_default();
+    let text = serde_json::to_vec(&request)
+        .map_err(|e| Failure::new(Check::Body, format!("the request does not encode: {e}")))?;
     let rebuilt = parse_request(&text)
         .and_then(|r| validate(r, EntryPolicy { allow_dsse: true }))
         .map_err(|e| {
             let reason = e.to_string();
-            if reason.contains("does not verify") || reason.contains("no signature verifies") {
+            if matches!(e, islet_rekor::Error::SignatureInvalid { .. }) {
                 Failure::new(Check::Signature, reason)
             } else {
                 Failure::new(
