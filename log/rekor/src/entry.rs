@@ -82,13 +82,24 @@ fn invalid(reason: impl Into<String>) -> Error {
 /// entry bundle.
 pub fn validate(req: CreateEntryRequest, policy: EntryPolicy) -> Result<ValidatedEntry> {
     let entry = validate_kind(req, policy)?;
-    if entry.body.len() > MAX_ENTRY_SIZE {
+    check_entry_size(&entry.body)?;
+    Ok(entry)
+}
+
+/// A canonical entry must fit an entry bundle's 16-bit length prefix
+/// ([`MAX_ENTRY_SIZE`] bytes), so that every validated entry can be
+/// sequenced.
+///
+/// # Errors
+/// [`Error::EntryTooLarge`] past the limit.
+pub fn check_entry_size(body: &[u8]) -> Result<()> {
+    if body.len() > MAX_ENTRY_SIZE {
         return Err(Error::EntryTooLarge {
-            len: entry.body.len(),
+            len: body.len(),
             max: MAX_ENTRY_SIZE,
         });
     }
-    Ok(entry)
+    Ok(())
 }
 
 fn validate_kind(req: CreateEntryRequest, policy: EntryPolicy) -> Result<ValidatedEntry> {

@@ -555,3 +555,19 @@ fn search_keys_read_back_from_a_logged_body_are_those_of_the_request() {
     assert_eq!(entry_keys(b"not json"), Default::default());
     assert_eq!(entry_keys(br#"{"spec":{"other":{}}}"#), Default::default());
 }
+
+#[test]
+fn a_canonical_entry_of_the_bundle_limit_is_accepted_and_one_byte_more_is_refused() {
+    use islet_rekor::entry::check_entry_size;
+    use islet_tlog::tiles::MAX_ENTRY_SIZE;
+    assert_eq!(
+        MAX_ENTRY_SIZE, 65_535,
+        "an entry bundle's length prefix is 16 bits"
+    );
+    check_entry_size(&vec![b'x'; MAX_ENTRY_SIZE]).expect("at the limit");
+    let err = check_entry_size(&vec![b'x'; MAX_ENTRY_SIZE + 1]).expect_err("one past");
+    assert!(
+        matches!(err, Error::EntryTooLarge { len, max } if len == MAX_ENTRY_SIZE + 1 && max == MAX_ENTRY_SIZE),
+        "{err:?}"
+    );
+}

@@ -2,9 +2,9 @@
 //! serving it.
 //!
 //! Errors of the layers below keep their own types ([`Error::Store`],
-//! [`Error::Rekor`], ...). [`Error::is_fatal`] says which stop the
-//! sequencer: only storage and signing failures do; a refused entry never
-//! does.
+//! [`Error::Rekor`], ...). Only storage and signing failures reach the
+//! sequencer's thread, and they stop it; a refused entry is answered before
+//! it is queued (see `crate::sequencer`).
 
 use std::path::Path;
 
@@ -82,16 +82,6 @@ impl Error {
             path: path.display().to_string(),
             source,
         }
-    }
-
-    /// True for the failures that must stop the sequencer (storage and
-    /// signing, which leave the log unable to commit); false for a refused
-    /// entry or a full queue.
-    pub fn is_fatal(&self) -> bool {
-        !matches!(
-            self,
-            Error::Rekor(_) | Error::Overloaded | Error::Unavailable { .. }
-        )
     }
 }
 
