@@ -68,7 +68,7 @@ impl LogSource {
     /// are fetched over HTTP, anything else is a directory.
     ///
     /// # Errors
-    /// [`Error::Http`] when the HTTP client cannot be built.
+    /// [`Error::Transport`] when the HTTP client cannot be built.
     pub fn from_arg(arg: &str) -> Result<LogSource> {
         if arg.starts_with("http://") || arg.starts_with("https://") {
             let client = reqwest::Client::builder()
@@ -99,7 +99,7 @@ impl LogSource {
     /// Fetches a resource; `Ok(None)` when it does not exist (404, no file).
     ///
     /// # Errors
-    /// [`Error::Io`] / [`Error::Http`] for failures other than absence;
+    /// [`Error::Io`], [`Error::Transport`], [`Error::Status`] for failures other than absence;
     /// [`Error::TooLarge`] when it exceeds [`Resource::max_len`].
     pub async fn fetch(&self, r: Resource) -> Result<Option<Vec<u8>>> {
         let limit = r.max_len();
@@ -161,7 +161,7 @@ impl LogSource {
     /// of the full tile (logs may delete partials once the full tile exists).
     ///
     /// # Errors
-    /// [`Error::Missing`] when neither exists; [`Error::TileLength`] when the
+    /// [`Error::Missing`] when neither exists; [`islet_tlog::Error::TileLength`] when the
     /// full tile found is not 8192 bytes.
     pub async fn fetch_tile(&self, tile: TileId) -> Result<Vec<u8>> {
         if let LogSource::Dir(dir) = self {
@@ -192,7 +192,7 @@ impl LogSource {
     /// to the first entries of the full one.
     ///
     /// # Errors
-    /// As [`LogSource::fetch_tile`]; [`Error::BundleMalformed`] for a full
+    /// As [`LogSource::fetch_tile`]; [`islet_tlog::Error::BundleMalformed`] for a full
     /// bundle that does not parse.
     pub async fn fetch_bundle(&self, bundle: BundleId) -> Result<Vec<u8>> {
         if let LogSource::Dir(dir) = self {

@@ -56,7 +56,7 @@ impl TileDirWriter {
     /// Appends one entry.
     ///
     /// # Errors
-    /// [`Error::EntryTooLarge`] for an entry over 65,535 bytes; I/O errors.
+    /// [`islet_tlog::Error::EntryTooLarge`] for an entry over 65,535 bytes; I/O errors.
     pub fn append(&mut self, entry: &[u8]) -> Result<()> {
         let dir = &self.dir;
         let mut failed = None;

@@ -455,7 +455,7 @@ impl<'s> Extension<'s> {
     ///
     /// # Errors
     /// [`Error::Diverges`] when the tree reaches the committed size with
-    /// another root; [`Error::EntryTooLarge`]; [`Error::Db`].
+    /// another root; [`islet_tlog::Error::EntryTooLarge`]; [`Error::Db`].
     pub fn push(&mut self, entry: &[u8]) -> Result<()> {
         let (produced, pending, pending_bytes, committed) = (
             &mut self.produced,

@@ -20,7 +20,7 @@ impl Store {
     /// The committed tree head of a log, if it has one.
     ///
     /// # Errors
-    /// [`Error::Db`].
+    /// [`crate::Error::Db`].
     pub fn tree_head(&self, log: LogNumber) -> Result<Option<TreeHead>> {
         self.get(CF_META, &tree_key(log))?
             .map(|v| TreeHead::decode(&v))
@@ -30,7 +30,7 @@ impl Store {
     /// The stored bytes of hash tile `(level, index)` at its latest width.
     ///
     /// # Errors
-    /// [`Error::Db`].
+    /// [`crate::Error::Db`].
     pub fn tile(&self, log: LogNumber, level: u8, index: u64) -> Result<Option<Vec<u8>>> {
         self.get(CF_TILES, &tile_key(log, 0, level, index))
     }
@@ -38,7 +38,7 @@ impl Store {
     /// The stored bytes of entry bundle `index` at its latest width.
     ///
     /// # Errors
-    /// [`Error::Db`].
+    /// [`crate::Error::Db`].
     pub fn bundle(&self, log: LogNumber, index: u64) -> Result<Option<Vec<u8>>> {
         self.get(CF_TILES, &tile_key(log, 1, 0, index))
     }
@@ -47,7 +47,7 @@ impl Store {
     /// partial tile), or `None` when that size has no such tile.
     ///
     /// # Errors
-    /// [`Error::Db`]; corruption when the stored tile is too short.
+    /// [`crate::Error::Db`]; corruption when the stored tile is too short.
     pub fn tile_at(&self, log: LogNumber, tile: TileId, size: u64) -> Result<Option<Vec<u8>>> {
         if tile_width(size, tile.level, tile.index).is_none_or(|w| w < tile.width) {
             return Ok(None);
@@ -86,7 +86,7 @@ impl Store {
     /// The entry at `index` of a log of `size` entries.
     ///
     /// # Errors
-    /// [`Error::Db`].
+    /// [`crate::Error::Db`].
     pub fn entry(&self, log: LogNumber, index: u64, size: u64) -> Result<Option<Vec<u8>>> {
         if index >= size {
             return Ok(None);
@@ -115,7 +115,7 @@ impl Store {
     /// The signed checkpoint of `size`, if one was signed.
     ///
     /// # Errors
-    /// [`Error::Db`].
+    /// [`crate::Error::Db`].
     pub fn checkpoint_at(&self, log: LogNumber, size: u64) -> Result<Option<Vec<u8>>> {
         self.get(CF_CHECKPOINTS, &log_prefixed(log, &size.to_be_bytes()))
     }
@@ -123,7 +123,7 @@ impl Store {
     /// The smallest signed checkpoint whose size is at least `size`.
     ///
     /// # Errors
-    /// [`Error::Db`].
+    /// [`crate::Error::Db`].
     pub fn checkpoint_covering(&self, log: LogNumber, size: u64) -> Result<Option<(u64, Vec<u8>)>> {
         let start = log_prefixed(log, &size.to_be_bytes());
         let mut iter = self.db.iterator_cf(
@@ -144,7 +144,7 @@ impl Store {
     /// The index of an entry already in the log, by its leaf hash.
     ///
     /// # Errors
-    /// [`Error::Db`].
+    /// [`crate::Error::Db`].
     pub fn dedup_lookup(&self, log: LogNumber, leaf: &Hash) -> Result<Option<u64>> {
         Ok(self
             .get(CF_DEDUP, &log_prefixed(log, leaf))?
@@ -154,7 +154,7 @@ impl Store {
     /// Indexes of entries matching a search key, ascending, at most `limit`.
     ///
     /// # Errors
-    /// [`Error::Db`].
+    /// [`crate::Error::Db`].
     pub fn search(
         &self,
         log: LogNumber,

@@ -43,7 +43,7 @@ impl Store {
 
     /// The number a new mirror would get: one past the highest in use.
     /// It is taken when a commit registers the mirror
-    /// ([`CommitBatch::register`]).
+    /// ([`crate::CommitBatch::register`]).
     ///
     /// # Errors
     /// [`Error::Db`], also when the store holds [`MAX_LOGS`] logs.

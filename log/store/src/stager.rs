@@ -174,7 +174,7 @@ impl Drop for SstRun<'_> {
 impl<'s> Stager<'s> {
     /// Finishes and ingests full files on a thread of `scope`, so that
     /// the stages after them are written while the disk syncs them. At
-    /// most [`SEALED_IN_FLIGHT`] sets of files wait for it.
+    /// most `SEALED_IN_FLIGHT` sets of files wait for it.
     ///
     /// # Errors
     /// [`Error::Db`] when the thread cannot be started.
@@ -306,7 +306,7 @@ impl<'s> Stager<'s> {
     }
 
     /// Hands the open files and the held marker on: to the background
-    /// thread when there is one (waiting while [`SEALED_IN_FLIGHT`] sets
+    /// thread when there is one (waiting while `SEALED_IN_FLIGHT` sets
     /// are ahead of them), or ingests them here.
     fn seal(&mut self) -> Result<()> {
         let sealed = Sealed {
