@@ -137,13 +137,6 @@ pub enum Error {
         /// The field and the rule.
         reason: String,
     },
-    /// Starting would fork the log: the store is behind or disagrees with a
-    /// published checkpoint.
-    #[error("refusing to start: {reason}")]
-    Fork {
-        /// Which checkpoint and which store state disagree.
-        reason: String,
-    },
     /// An I/O error, with the path or URL it concerns.
     #[error("{path}: {source}")]
     Io {
