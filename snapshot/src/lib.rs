@@ -17,6 +17,9 @@
 //!   and applied atomically;
 //! - [`oci`]: snapshots as ORAS artifacts in OCI image layouts;
 //! - [`registry`]: snapshots pushed to and pulled from OCI registries.
+//!
+//! Built on the store (`islet-store`) and the spec crates; it must never
+//! depend on the server (`islet-server`), which `.ci/run` checks.
 
 pub mod error;
 pub mod export;
