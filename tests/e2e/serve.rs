@@ -211,8 +211,9 @@ fn fsck_passes_over_http_and_on_the_publish_directory_after_ten_thousand_appends
 }
 
 /// `islet serve` with no flags listens on 127.0.0.1:3000. Port 3000 is
-/// taken in a network namespace of the test's own (`unshare -n`, loopback
-/// only), so the test never collides with anything on the machine.
+/// taken in a network namespace of the test's own (`unshare -rn`, inside a
+/// user namespace, so no privilege is needed; loopback only), so the test
+/// never collides with anything on the machine.
 #[test]
 fn serve_with_no_flags_creates_islet_data_and_listens_on_port_3000() {
     use std::os::unix::fs::PermissionsExt;
@@ -239,7 +240,7 @@ wait "$server" 2>/dev/null
 exit 0
 "#;
     let out = Command::new("timeout")
-        .args(["-s", "KILL", "120", "unshare", "-n", "sh", "-c", script])
+        .args(["-s", "KILL", "120", "unshare", "-rn", "sh", "-c", script])
         .env("ISLET", env!("CARGO_BIN_EXE_islet"))
         .current_dir(dir.path())
         .stdin(Stdio::null())
