@@ -506,3 +506,36 @@ fn a_dsse_v002_entry_verifies_against_its_envelope_and_subject() {
     let (check, reason) = verify(&b, &root, None).unwrap_err();
     assert_eq!(check, Check::Body, "{reason}");
 }
+
+/// Times are checked arithmetic: an integratedTime RFC 3339 can still write
+/// is a time the key's validity is checked at; one second later, near
+/// 2^63 or at the largest u64 is refused as a malformed bundle, never a
+/// panic.
+#[test]
+fn integrated_times_past_9999_are_refused_and_the_last_second_of_9999_is_checked() {
+    use islet_verify::MAX_TIME_SECONDS;
+    let (bundle, root) = load(&vectors());
+    let with_time = |t: String| {
+        let mut b = bundle.clone();
+        entry(&mut b)["integratedTime"] = Value::String(t);
+        verify(&b, &root, Some(digest()))
+    };
+    // At the limit: a real time, checked against the key's validFor (the
+    // staging key was valid in 2025 only).
+    let (check, reason) = with_time(MAX_TIME_SECONDS.to_string()).unwrap_err();
+    assert_eq!(check, Check::KeyValidity, "{reason}");
+    assert!(
+        reason.contains("at its integrated time 9999-12-31T23:59:59Z"),
+        "{reason}"
+    );
+    for past in [
+        (MAX_TIME_SECONDS + 1).to_string(),
+        (i64::MAX as u64 - 1).to_string(),
+        i64::MAX.to_string(),
+        u64::MAX.to_string(),
+    ] {
+        let (check, reason) = with_time(past.clone()).expect_err(&past);
+        assert_eq!(check, Check::Bundle, "{past}: {reason}");
+        assert!(reason.contains("past 9999-12-31"), "{past}: {reason}");
+    }
+}

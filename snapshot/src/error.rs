@@ -98,6 +98,14 @@ impl Error {
         }
     }
 
+    /// An [`Error::Io`] constructor for `map_err`, naming `path`.
+    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
     /// True when the same import may succeed later (an I/O failure); false
     /// for a refused snapshot and usage errors.
     pub fn is_transient(&self) -> bool {
@@ -113,7 +121,6 @@ impl Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// An [`Error::Io`] maker for `map_err`.
 impl From<islet_snapshot_format::Error> for Error {
     /// The snapshot file's refusals keep their kind.
     fn from(e: islet_snapshot_format::Error) -> Self {
@@ -128,16 +135,6 @@ impl From<islet_snapshot_format::Error> for Error {
             other => Error::Archive {
                 reason: other.to_string(),
             },
-        }
-    }
-}
-
-impl Error {
-    /// An [`Error::Io`] constructor for `map_err`, naming `path`.
-    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-        move |source| Error::Io {
-            path: path.display().to_string(),
-            source,
         }
     }
 }

@@ -275,24 +275,27 @@ pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
     })
 }
 
-/// The own log's number, or the mirror of `origin`, in `store`.
+/// The log to export: the own log (its origin is `own_origin`, when the
+/// data directory has one) unless `origin` names a mirror. Returns its
+/// number, its origin and, for a mirror, its pinned keys.
 ///
 /// # Errors
-/// [`Error::Usage`] when the store has no log of that origin.
+/// [`Error::Usage`] when the store has no log of that origin, or no own
+/// log and no `origin` was given.
 pub fn log_of(
     store: &Store,
     own_origin: Option<&str>,
     origin: Option<&str>,
-) -> Result<(LogNumber, Vec<String>)> {
-    match origin {
-        None if own_origin.is_some() => Ok((OWN_LOG, Vec::new())),
-        None => Err(Error::Usage {
+) -> Result<(LogNumber, String, Vec<String>)> {
+    match (origin, own_origin) {
+        (None, Some(own)) => Ok((OWN_LOG, own.to_owned(), Vec::new())),
+        (None, None) => Err(Error::Usage {
             reason: "this data directory has no log of its own (it was never initialised): give --origin of a log it mirrors".into(),
         }),
-        Some(o) if Some(o) == own_origin => Ok((OWN_LOG, Vec::new())),
-        Some(o) => store
+        (Some(o), Some(own)) if o == own => Ok((OWN_LOG, o.to_owned(), Vec::new())),
+        (Some(o), _) => store
             .mirror(o)?
-            .map(|r| (r.number, r.vkeys))
+            .map(|r| (r.number, o.to_owned(), r.vkeys))
             .ok_or_else(|| Error::Usage {
                 reason: format!("this data directory has no log of origin {o:?}"),
             }),

@@ -42,7 +42,7 @@ use islet_tlog::tiles::{TileId, TilePath, parse_hash_tile};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::progress_bar;
-use islet_snapshot_format::archive::{Counters, Item, Plan, check_file, read_archive};
+use islet_snapshot_format::archive::{Counters, Item, Plan, archive, check_file, read_archive};
 
 pub use islet_snapshot_format::archive::READ_AHEAD_FILES;
 pub use islet_snapshot_format::{END_SLACK, PRE_MANIFEST_CAP};
@@ -158,13 +158,6 @@ struct Session<'a, 'r> {
     started: Instant,
 }
 
-/// An [`Error::Archive`] saying `reason`.
-fn archive(reason: impl Into<String>) -> Error {
-    Error::Archive {
-        reason: reason.into(),
-    }
-}
-
 /// The next item from the reader; its failure as the import's.
 fn next_item(items: &Receiver<islet_snapshot_format::Result<Item>>) -> Result<Item> {
     Ok(items
@@ -180,7 +173,7 @@ impl Session<'_, '_> {
     ) -> Result<ImportReport> {
         // 1. The checkpoint.
         let Item::Checkpoint(cp_bytes) = next_item(items)? else {
-            return Err(archive("the archive reader sent files out of order"));
+            return Err(archive("the archive reader sent files out of order").into());
         };
         let signed = SignedCheckpoint::open(&cp_bytes, &self.key, &[], Some(&self.req.origin))
             .map_err(|e| Error::Checkpoint {
@@ -190,7 +183,7 @@ impl Session<'_, '_> {
 
         // 2. The manifest.
         let Item::Manifest(manifest_bytes) = next_item(items)? else {
-            return Err(archive("the archive reader sent files out of order"));
+            return Err(archive("the archive reader sent files out of order").into());
         };
         let manifest = Manifest::parse(&manifest_bytes)?;
         if manifest.origin != self.req.origin || manifest.to_size != to {
@@ -267,7 +260,7 @@ impl Session<'_, '_> {
                     }
                     Item::End => break,
                     Item::Checkpoint(_) | Item::Manifest(_) => {
-                        return Err(archive("the archive reader sent files out of order"));
+                        return Err(archive("the archive reader sent files out of order").into());
                     }
                 }
             }
@@ -344,7 +337,9 @@ fn diverges(e: islet_store::Error) -> Error {
         islet_store::Error::Diverges { reason } => Error::Fork {
             reason: reason.replace("the first", "the snapshot's first"),
         },
-        islet_store::Error::OutOfOrder { path, .. } => archive(format!("{path} is out of order")),
+        islet_store::Error::OutOfOrder { path, .. } => {
+            archive(format!("{path} is out of order")).into()
+        }
         // A bundle that does not parse is the snapshot's fault, told as
         // the spec code's refusal.
         islet_store::Error::Tlog(e) => Error::Tlog(e),

@@ -151,7 +151,7 @@ fn run_export(a: &ExportArgs) -> ExitCode {
         Err(e) => return fail(a.json, &e.into()),
     };
     let own_origin = config.as_ref().map(|c| c.origin.as_str());
-    let (log, mut log_keys) = match log_of(&store, own_origin, a.origin.as_deref()) {
+    let (log, origin, mut log_keys) = match log_of(&store, own_origin, a.origin.as_deref()) {
         Ok(l) => l,
         Err(e) => return fail(a.json, &e),
     };
@@ -164,11 +164,7 @@ fn run_export(a: &ExportArgs) -> ExitCode {
     let req = ExportRequest {
         store: &store,
         log,
-        origin: a
-            .origin
-            .clone()
-            .or_else(|| own_origin.map(str::to_owned))
-            .unwrap_or_default(),
+        origin,
         log_keys,
         from: a.from,
         to: a.to,

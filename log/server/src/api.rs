@@ -137,7 +137,6 @@ impl From<crate::Error> for ApiError {
         match e {
             crate::Error::Overloaded => ApiError::Overloaded,
             crate::Error::Unavailable { .. } => ApiError::Unavailable(e.to_string()),
-            crate::Error::Rekor(e) => ApiError::BadRequest(e.to_string()),
             other => ApiError::internal(&other),
         }
     }

@@ -2,7 +2,7 @@
 //! serving it.
 //!
 //! Errors of the layers below keep their own types ([`Error::Store`],
-//! [`Error::Rekor`], ...). Only storage and signing failures reach the
+//! [`Error::Tlog`]). Only storage and signing failures reach the
 //! sequencer's thread, and they stop it; a refused entry is answered before
 //! it is queued (see `crate::sequencer`).
 
@@ -64,15 +64,9 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] islet_store::Error),
-    /// A request or entry was refused.
-    #[error(transparent)]
-    Rekor(#[from] islet_rekor::Error),
     /// The spec code refused something, or signing failed.
     #[error(transparent)]
     Tlog(#[from] islet_tlog::Error),
-    /// Writing a tlog-tiles file failed.
-    #[error(transparent)]
-    Reader(#[from] islet_reader::Error),
 }
 
 impl Error {
