@@ -29,6 +29,17 @@ pub enum Check {
     LocalConsistency,
     /// The local log cannot be read.
     LocalLog,
+    /// A Rekor v1 signed entry timestamp does not verify.
+    InclusionPromise,
+    /// An integrated time is outside the signing certificate's validity.
+    IntegratedTime,
+    /// Fewer transparency logs verified the bundle than the policy asks.
+    TlogThreshold,
+    /// Fewer verified times (RFC 3161 timestamps, SET-backed integrated
+    /// times) than the policy asks.
+    TimeThreshold,
+    /// A bundle signed by a key: no key given, or not the one given.
+    Key,
 }
 
 /// Why a bundle failed: the check and the precise reason.

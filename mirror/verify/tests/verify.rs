@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use islet_verify::bundle::DigestAlgorithm;
 use islet_verify::trusted_root::TrustedRoot;
-use islet_verify::{Check, Verifier};
+use islet_verify::{ArtifactDigest, Check, Policy, Subject, Verified, Verifier};
 use serde_json::Value;
 
 const ARTIFACT_SHA256: &str = "15f67246115921bb7c1de0e7e9e9275c8016dc254a0c009888944b7ed3644aaa";
@@ -32,12 +33,32 @@ fn load(dir: &Path) -> (Value, Value) {
     )
 }
 
-fn verify(bundle: &Value, root: &Value, artifact: Option<[u8; 32]>) -> Result<(), (Check, String)> {
+/// The transparency-log checks only: no timestamp, SCT or time threshold
+/// (those have tests of their own).
+fn tlog_policy(artifact: Option<[u8; 32]>) -> Policy {
+    Policy {
+        artifact: artifact.map(|d| {
+            Subject::Digest(ArtifactDigest {
+                algorithm: DigestAlgorithm::Sha256,
+                digest: d.to_vec(),
+            })
+        }),
+        min_tsa: Some(0),
+        min_timestamps: Some(0),
+        require_sct: false,
+        ..Policy::default()
+    }
+}
+
+fn verify_with(bundle: &Value, root: &Value, policy: Policy) -> Result<Verified, (Check, String)> {
     let root = TrustedRoot::parse(&serde_json::to_vec(root).unwrap()).unwrap();
-    let v = Verifier::new(&root, None, artifact);
+    let v = Verifier::new(&root, None, policy);
     v.verify(&serde_json::to_vec(bundle).unwrap())
-        .map(|_| ())
         .map_err(|f| (f.check, f.reason))
+}
+
+fn verify(bundle: &Value, root: &Value, artifact: Option<[u8; 32]>) -> Result<(), (Check, String)> {
+    verify_with(bundle, root, tlog_policy(artifact)).map(|_| ())
 }
 
 fn digest() -> [u8; 32] {
@@ -71,19 +92,23 @@ fn the_staging_bundle_verifies_offline_with_the_staging_root() {
     let dir = vectors();
     let (bundle, root) = load(&dir);
     let parsed = TrustedRoot::parse(&serde_json::to_vec(&root).unwrap()).unwrap();
-    let v = Verifier::new(&parsed, None, Some(digest()));
+    let v = Verifier::new(&parsed, None, tlog_policy(Some(digest())));
     let ok = v.verify(&serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let [e] = ok.entries.as_slice() else {
+        panic!("one entry: {ok:?}")
+    };
     assert_eq!(
         (
-            ok.kind.as_str(),
-            ok.version.as_str(),
-            ok.log_index,
-            ok.tree_size
+            e.kind.as_str(),
+            e.version.as_str(),
+            e.log_index,
+            e.tree_size
         ),
         ("hashedrekord", "0.0.2", 645, 646)
     );
-    assert_eq!(ok.origin, "log2025-alpha1.rekor.sigstage.dev");
-    assert!(!ok.key_from_log);
+    assert_eq!(e.origin, "log2025-alpha1.rekor.sigstage.dev");
+    assert!(ok.rekor_verified);
+    assert!(!ok.signed_by_key);
 }
 
 #[test]
@@ -93,8 +118,8 @@ fn tampered_bundles_fail_at_the_check_that_catches_them() {
     type Tamper = fn(&mut Value, &mut Value);
     let cases: Vec<(&str, Tamper, Check, &str)> = vec![
         (
-            "one bit of the logged body",
-            |b, _| flip_b64(&mut entry(b)["canonicalizedBody"], 40),
+            "one bit of the logged body (inside the certificate's base64)",
+            |b, _| flip_b64(&mut entry(b)["canonicalizedBody"], 620),
             Check::InclusionProof,
             "",
         ),
@@ -200,7 +225,7 @@ fn tampered_bundles_fail_at_the_check_that_catches_them() {
             "another media type",
             |b, _| b["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.4+json".into(),
             Check::Bundle,
-            "media type",
+            "unknown bundle version",
         ),
         (
             "no inclusion proof",
@@ -211,10 +236,10 @@ fn tampered_bundles_fail_at_the_check_that_catches_them() {
             "no inclusion proof",
         ),
         (
-            "an unsupported kind",
+            "a kindVersion that is not the body's",
             |b, _| entry(b)["kindVersion"]["version"] = "0.0.3".into(),
-            Check::Body,
-            "not supported",
+            Check::Bundle,
+            "the body is",
         ),
     ];
     for (what, tamper, check, says) in cases {
@@ -240,14 +265,21 @@ fn tampered_bundles_fail_at_the_check_that_catches_them() {
 
 /// A P-256 signing key and a self-signed certificate for it (DER).
 fn certificate_signer(name: &str) -> (Vec<u8>, aws_lc_rs::signature::EcdsaKeyPair) {
+    certificate_signer_valid(name, (1975, 1, 1), (4096, 1, 1))
+}
+
+/// The same, valid from `from` to `until` (year, month, day; midnight UTC).
+fn certificate_signer_valid(
+    name: &str,
+    from: (i32, u8, u8),
+    until: (i32, u8, u8),
+) -> (Vec<u8>, aws_lc_rs::signature::EcdsaKeyPair) {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
     let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let cert = rcgen::CertificateParams::new(vec![name.into()])
-        .unwrap()
-        .self_signed(&signing)
-        .unwrap()
-        .der()
-        .to_vec();
+    let mut params = rcgen::CertificateParams::new(vec![name.into()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+    params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+    let cert = params.self_signed(&signing).unwrap().der().to_vec();
     let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
         .unwrap();
     (cert, key)
@@ -256,7 +288,9 @@ fn certificate_signer(name: &str) -> (Vec<u8>, aws_lc_rs::signature::EcdsaKeyPai
 /// A Rekor v1 log of two entries, made here by hand: an ECDSA P-256 log
 /// key, a hashedrekord 0.0.1 body for a certificate-signed artifact, a
 /// checkpoint in Rekor v1's shape (`<host> - <tree ID>`, a `Timestamp:`
-/// line), and a bundle v0.1 with a certificate chain.
+/// line), a signed entry timestamp over the entry (its payload written out
+/// by hand here: RFC 8785 orders the keys body, integratedTime, logID,
+/// logIndex), and a bundle v0.1 with a certificate chain valid in 2023.
 struct RekorV1 {
     bundle: Value,
     root: Value,
@@ -268,9 +302,10 @@ fn rekor_v1(integrated_time: u64) -> RekorV1 {
     use islet_tlog::merkle::{leaf_hash, node_hash};
     use islet_tlog::note::NoteSigner;
 
-    let (log_signer, _) = EcdsaP256Signer::generate("rekor.example.org").unwrap();
+    let (log_signer, log_pkcs8) = EcdsaP256Signer::generate("rekor.example.org").unwrap();
     let log_spki = log_signer.spki().to_vec();
-    let (cert_der, key) = certificate_signer("signer.example.org");
+    let (cert_der, key) =
+        certificate_signer_valid("signer.example.org", (2023, 1, 1), (2024, 1, 1));
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"a rekor v1 artifact");
     let sig = key.sign_digest(&digest).unwrap().as_ref().to_vec();
     // PEM as Go's encoding/pem writes it (what Rekor v1 logs).
@@ -298,6 +333,22 @@ fn rekor_v1(integrated_time: u64) -> RekorV1 {
     .sign(&[&log_signer as &dyn NoteSigner])
     .unwrap();
     let log_id = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &log_spki);
+    let set_payload = format!(
+        r#"{{"body":"{}","integratedTime":{integrated_time},"logID":"{}","logIndex":0}}"#,
+        STANDARD.encode(body.as_bytes()),
+        hex::encode(log_id.as_ref())
+    );
+    let set_key = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &log_pkcs8,
+    )
+    .unwrap();
+    let set = set_key
+        .sign(
+            &aws_lc_rs::rand::SystemRandom::new(),
+            set_payload.as_bytes(),
+        )
+        .unwrap();
     let bundle = serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
         "verificationMaterial": {
@@ -307,6 +358,7 @@ fn rekor_v1(integrated_time: u64) -> RekorV1 {
                 "logId": { "keyId": STANDARD.encode(log_id.as_ref()) },
                 "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
                 "integratedTime": integrated_time.to_string(),
+                "inclusionPromise": { "signedEntryTimestamp": STANDARD.encode(set.as_ref()) },
                 "inclusionProof": {
                     "logIndex": "0",
                     "rootHash": STANDARD.encode(root),
@@ -371,6 +423,84 @@ fn rekor_v1_entries_with_a_proof_and_a_checkpoint_verify() {
     b["messageSignature"]["signature"] = other.bundle["messageSignature"]["signature"].clone();
     let (check, _) = verify(&b, &v1.root, None).unwrap_err();
     assert_eq!(check, Check::Body);
+}
+
+/// The SET: a verified one makes the integrated time a verified time (the
+/// default policy's one time for a certificate bundle); a bad one fails
+/// the bundle; a v0.1 bundle without one is malformed; an integrated time
+/// outside the certificate's validity fails.
+#[test]
+fn a_rekor_v1_set_gives_a_verified_time_and_a_bad_one_fails() {
+    let v1 = rekor_v1(1_700_000_000);
+    let policy = Policy {
+        require_sct: false,
+        ..Policy::default()
+    };
+    let ok = verify_with(&v1.bundle, &v1.root, policy.clone()).unwrap();
+    assert_eq!(ok.times.len(), 1, "{ok:?}");
+    assert_eq!(ok.times[0].time, "2023-11-14T22:13:20Z");
+    assert_eq!(ok.times[0].unix_seconds, 1_700_000_000);
+    assert_eq!(
+        ok.times[0].source,
+        islet_verify::report::TimeSourceKind::Tlog
+    );
+    assert_eq!(ok.times[0].authority, "https://rekor.example.org");
+    assert_eq!(
+        ok.entries[0].integrated_time.as_deref(),
+        Some("2023-11-14T22:13:20Z")
+    );
+    assert!(ok.rekor_verified);
+    // Hours from the SET's time to the verification time.
+    let root = TrustedRoot::parse(&serde_json::to_vec(&v1.root).unwrap()).unwrap();
+    let mut v = Verifier::new(&root, None, policy.clone());
+    v.now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + 7 * 3600 + 59);
+    let ok = v.verify(&serde_json::to_vec(&v1.bundle).unwrap()).unwrap();
+    assert_eq!(ok.rekor_age_hours, Some(7));
+    v.now = std::time::UNIX_EPOCH;
+    let ok = v.verify(&serde_json::to_vec(&v1.bundle).unwrap()).unwrap();
+    assert_eq!(ok.rekor_age_hours, Some(0));
+
+    // One bit of the SET.
+    let mut b = v1.bundle.clone();
+    flip_b64(
+        &mut entry(&mut b)["inclusionPromise"]["signedEntryTimestamp"],
+        12,
+    );
+    let (check, reason) = verify_with(&b, &v1.root, policy.clone()).unwrap_err();
+    assert_eq!(check, Check::InclusionPromise, "{reason}");
+    // Another integrated time than the one signed.
+    let mut b = v1.bundle.clone();
+    entry(&mut b)["integratedTime"] = "1700000001".into();
+    let (check, reason) = verify_with(&b, &v1.root, policy.clone()).unwrap_err();
+    assert_eq!(check, Check::InclusionPromise, "{reason}");
+    assert!(reason.contains("does not verify"), "{reason}");
+    // Another log's key.
+    let other = rekor_v1(1_700_000_000);
+    let mut r = v1.root.clone();
+    r["tlogs"][0]["publicKey"]["rawBytes"] =
+        other.root["tlogs"][0]["publicKey"]["rawBytes"].clone();
+    let (check, _) = verify_with(&v1.bundle, &r, policy.clone()).unwrap_err();
+    assert!(matches!(check, Check::InclusionPromise), "{check:?}");
+
+    // A v0.1 bundle without a SET is malformed; without its integrated
+    // time and the SET, a v0.2 bundle has no verified time.
+    let mut b = v1.bundle.clone();
+    entry(&mut b)
+        .as_object_mut()
+        .unwrap()
+        .remove("inclusionPromise");
+    let (check, reason) = verify_with(&b, &v1.root, policy.clone()).unwrap_err();
+    assert_eq!(check, Check::Bundle, "{reason}");
+    assert!(reason.contains("inclusionPromise"), "{reason}");
+    b["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2".into();
+    let (check, reason) = verify_with(&b, &v1.root, policy.clone()).unwrap_err();
+    assert_eq!(check, Check::TimeThreshold, "{reason}");
+
+    // 2024-03-09: the log key is valid, the certificate (2023) is not.
+    let late = rekor_v1(1_710_000_000);
+    let (check, reason) = verify_with(&late.bundle, &late.root, policy).unwrap_err();
+    assert_eq!(check, Check::IntegratedTime, "{reason}");
+    assert!(reason.contains("2024-03-09"), "{reason}");
 }
 
 #[test]
@@ -532,10 +662,18 @@ fn integrated_times_past_9999_are_refused_and_the_last_second_of_9999_is_checked
         (MAX_TIME_SECONDS + 1).to_string(),
         (i64::MAX as u64 - 1).to_string(),
         i64::MAX.to_string(),
-        u64::MAX.to_string(),
     ] {
         let (check, reason) = with_time(past.clone()).expect_err(&past);
         assert_eq!(check, Check::Bundle, "{past}: {reason}");
         assert!(reason.contains("past 9999-12-31"), "{past}: {reason}");
     }
+    // integratedTime is an int64: past 2^63-1, or negative, it is not one.
+    for bad in [u64::MAX.to_string(), (i64::MAX as u64 + 1).to_string()] {
+        let (check, reason) = with_time(bad.clone()).expect_err(&bad);
+        assert_eq!(check, Check::Bundle, "{bad}: {reason}");
+        assert!(reason.contains("int64"), "{bad}: {reason}");
+    }
+    let (check, reason) = with_time("-1".into()).unwrap_err();
+    assert_eq!(check, Check::Bundle, "{reason}");
+    assert!(reason.contains("negative"), "{reason}");
 }
