@@ -28,8 +28,13 @@
 //!    checkpoint's size has the checkpoint's root).
 
 pub mod bundle;
+pub mod certificate;
 pub mod failure;
+pub mod identity;
 pub mod local;
+mod pki;
+pub mod sct;
+pub mod timestamp;
 pub mod trusted_root;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
