@@ -22,8 +22,7 @@ pub const MAX_BUNDLE_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// `limits.go`, sigstore-python).
 pub const MAX_TLOG_ENTRIES: usize = 32;
 
-/// Most RFC 3161 timestamps a bundle may carry (sigstore-go `limits.go`).
-pub const MAX_TIMESTAMPS: usize = 32;
+pub use crate::timestamp::MAX_TIMESTAMPS;
 
 /// Most certificates an `x509CertificateChain` may list (only the first is
 /// used; the rest are ignored, as every client does).

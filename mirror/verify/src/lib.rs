@@ -29,11 +29,16 @@
 
 pub mod binding;
 pub mod bundle;
+pub mod certificate;
 pub mod failure;
+pub mod identity;
 pub mod local;
+mod pki;
 pub mod policy;
 pub mod report;
+pub mod sct;
 pub mod set;
+pub mod timestamp;
 pub mod tlog;
 pub mod trusted_root;
 
@@ -48,7 +53,7 @@ use self::bundle::{Bundle, Signer};
 pub use self::failure::{Check, Failure};
 pub use self::policy::{Artifact, ArtifactDigest, Policy, Subject};
 pub use self::report::Verified;
-use self::report::{TimeReport, TimeSourceKind};
+use self::timestamp::{TimeSource, VerifiedTime};
 use self::trusted_root::{TrustedLog, TrustedRoot};
 use islet_reader::local::LocalLogs;
 
@@ -84,13 +89,6 @@ impl SignerKey {
             SignerKey::Certificate { key, .. } | SignerKey::Key(key) => key,
         }
     }
-}
-
-/// A verified time and where it comes from.
-struct Time {
-    at: SystemTime,
-    source: TimeSourceKind,
-    authority: String,
 }
 
 /// What bundles are checked against.
@@ -201,10 +199,12 @@ impl<'a> Verifier<'a> {
             if let Some(t) = outcome.set_time
                 && set_logs.insert(entry.log_id.as_slice())
             {
-                times.push(Time {
-                    at: t,
-                    source: TimeSourceKind::Tlog,
-                    authority: outcome.report.log.clone(),
+                times.push(VerifiedTime {
+                    time: t,
+                    source: TimeSource::Tlog {
+                        log: outcome.report.log.clone(),
+                        log_index: entry.log_index,
+                    },
                 });
             }
             if logged_digest.is_none() {
@@ -255,7 +255,7 @@ impl<'a> Verifier<'a> {
                 ),
             ));
         }
-        times.sort_by_key(|t| t.at);
+        times.sort_by_key(|t| t.time);
 
         // 3.6, 3.7 The certificate at every verified time, its SCTs.
         let (identity, issuer) = self.certificate(&bundle, &times)?;
@@ -268,7 +268,7 @@ impl<'a> Verifier<'a> {
             logged_digest,
         )?;
 
-        let rekor_age_hours = times.first().map(|t| report::age_hours(t.at, self.now));
+        let rekor_age_hours = times.first().map(|t| report::age_hours(t.time, self.now));
         Ok(Verified {
             bundle_version: bundle.version,
             signed_by_key: signer.certificate().is_none(),
@@ -276,29 +276,22 @@ impl<'a> Verifier<'a> {
             issuer,
             rekor_verified: !entries.is_empty(),
             entries: entries.into_iter().map(|(r, _)| r).collect(),
-            times: times
-                .into_iter()
-                .map(|t| TimeReport::new(t.at, t.source, t.authority))
-                .collect(),
+            times,
             rekor_age_hours,
             binding,
             warnings,
         })
     }
 
-    /// The RFC 3161 timestamps that verify, and warnings for those that
-    /// do not.
-    fn timestamps(&self, bundle: &Bundle) -> Result<(Vec<Time>, Vec<String>), Failure> {
-        // Integration point for the timestamp module.
-        let warnings = if bundle.timestamps.is_empty() {
-            Vec::new()
-        } else {
-            vec![format!(
-                "{} RFC 3161 timestamp(s) not verified: this build has no timestamp verification",
-                bundle.timestamps.len()
-            )]
-        };
-        Ok((Vec::new(), warnings))
+    /// The RFC 3161 timestamps that verify (spec §3.4), and warnings for
+    /// those that do not.
+    fn timestamps(&self, bundle: &Bundle) -> Result<(Vec<VerifiedTime>, Vec<String>), Failure> {
+        let outcome = timestamp::verify_timestamps(
+            self.root,
+            bundle.content.signature(),
+            &bundle.timestamps,
+        )?;
+        Ok((outcome.verified, outcome.warnings))
     }
 
     /// The certificate chain at every verified time, the SCTs and the
@@ -306,7 +299,7 @@ impl<'a> Verifier<'a> {
     fn certificate(
         &self,
         _bundle: &Bundle,
-        _times: &[Time],
+        _times: &[VerifiedTime],
     ) -> Result<(Option<String>, Option<String>), Failure> {
         // Integration point for the certificate, SCT and identity modules.
         Ok((None, None))

@@ -1,50 +1,13 @@
 //! What a verified bundle showed: the report `islet verify` prints (as
 //! JSON with `--json`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::binding::Binding;
 use crate::bundle::BundleVersion;
-
-/// Where a verified time comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum TimeSourceKind {
-    /// A verified RFC 3161 timestamp (its `genTime`).
-    TimestampAuthority,
-    /// A Rekor v1 integrated time vouched for by a verified SET.
-    Tlog,
-}
-
-/// One verified time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimeReport {
-    /// RFC 3339, UTC, seconds.
-    pub time: String,
-    /// Seconds since the Unix epoch.
-    pub unix_seconds: u64,
-    /// Its source.
-    pub source: TimeSourceKind,
-    /// The timestamp authority's URI, or the log's `baseUrl`.
-    pub authority: String,
-}
-
-impl TimeReport {
-    /// A report of `t`, which must lie between 1970 and 9999-12-31 (every
-    /// verified time does).
-    pub fn new(t: SystemTime, source: TimeSourceKind, authority: String) -> TimeReport {
-        TimeReport {
-            time: crate::rfc3339(t),
-            unix_seconds: t
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-            source,
-            authority,
-        }
-    }
-}
+use crate::timestamp::VerifiedTime;
 
 /// One verified transparency-log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +46,7 @@ pub struct Verified {
     /// Every log entry, each verified.
     pub entries: Vec<LogEntryReport>,
     /// Every verified time, earliest first.
-    pub times: Vec<TimeReport>,
+    pub times: Vec<VerifiedTime>,
     /// At least one transparency-log entry verified.
     pub rekor_verified: bool,
     /// Whole hours (rounded down) from the earliest verified time to the
