@@ -678,3 +678,109 @@ fn integrated_times_past_9999_are_refused_and_the_last_second_of_9999_is_checked
     assert_eq!(check, Check::Bundle, "{reason}");
     assert!(reason.contains("negative"), "{reason}");
 }
+
+/// A Rekor v2 log holding one hashedrekord 0.0.2 entry for a
+/// certificate-signed digest, built by islet's entry validation from a
+/// request whose verifier is the certificate, or (`key_as_public_key`) the
+/// certificate's public key as sigstore-js 5 sends it; and a bundle v0.3
+/// carrying the certificate.
+fn hashedrekord_v2_log(key_as_public_key: bool) -> (Value, Value) {
+    use islet_rekor::entry::{EntryPolicy, validate};
+    use islet_rekor::request::parse_request;
+    use islet_signer::Ed25519Signer;
+    use islet_tlog::checkpoint::Checkpoint;
+    use islet_tlog::merkle::leaf_hash;
+    use islet_tlog::note::NoteSigner;
+    use x509_cert::der::{Decode, Encode};
+
+    let (cert, key) = certificate_signer("js.example.org");
+    let spki = x509_cert::Certificate::from_der(&cert)
+        .unwrap()
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"a js artifact");
+    let sig = key.sign_digest(&digest).unwrap().as_ref().to_vec();
+    let verifier = if key_as_public_key {
+        serde_json::json!({ "publicKey": { "rawBytes": STANDARD.encode(&spki) }, "keyDetails": "PKIX_ECDSA_P256_SHA_256" })
+    } else {
+        serde_json::json!({ "x509Certificate": { "rawBytes": STANDARD.encode(&cert) }, "keyDetails": "PKIX_ECDSA_P256_SHA_256" })
+    };
+    let request = serde_json::json!({ "hashedRekordRequestV002": {
+        "digest": STANDARD.encode(digest.as_ref()),
+        "signature": { "content": STANDARD.encode(&sig), "verifier": verifier },
+    }});
+    let body = validate(
+        parse_request(&serde_json::to_vec(&request).unwrap()).unwrap(),
+        EntryPolicy::default(),
+    )
+    .unwrap()
+    .body;
+    let root = leaf_hash(&body);
+    let log_key = Ed25519Signer::from_seed("js.log.example.org", &[5; 32]).unwrap();
+    let note = Checkpoint {
+        origin: "js.log.example.org".into(),
+        size: 1,
+        root,
+        extensions: vec![],
+    }
+    .sign(&[&log_key as &dyn NoteSigner])
+    .unwrap();
+    let log_id = STANDARD.encode(log_key.verifier().rekor_log_id().unwrap());
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": { "rawBytes": STANDARD.encode(&cert) },
+            "tlogEntries": [{
+                "logIndex": "0",
+                "logId": { "keyId": log_id },
+                "kindVersion": { "kind": "hashedrekord", "version": "0.0.2" },
+                "inclusionProof": {
+                    "logIndex": "0",
+                    "rootHash": STANDARD.encode(root),
+                    "treeSize": "1",
+                    "hashes": [],
+                    "checkpoint": { "envelope": String::from_utf8(note).unwrap() },
+                },
+                "canonicalizedBody": STANDARD.encode(&body),
+            }],
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest.as_ref()) },
+            "signature": STANDARD.encode(&sig),
+        },
+    });
+    let trusted = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [{
+            "baseUrl": "https://js.log.example.org",
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {
+                "rawBytes": STANDARD.encode(log_key.spki()),
+                "keyDetails": "PKIX_ED25519",
+                "validFor": { "start": "2024-01-01T00:00:00Z" },
+            },
+            "logId": { "keyId": log_id },
+        }],
+    });
+    (bundle, trusted)
+}
+
+/// sigstore-js 5 logs the certificate's public key where the bundle
+/// carries the certificate: the inclusion proof holds (the body is the
+/// logged one), but the entry does not record the certificate, and the
+/// verdict says so by name. The same log with the certificate recorded
+/// verifies.
+#[test]
+fn a_log_entry_recording_the_certificates_key_instead_of_the_certificate_is_refused() {
+    let (bundle, root) = hashedrekord_v2_log(false);
+    verify(&bundle, &root, None).unwrap();
+    let (bundle, root) = hashedrekord_v2_log(true);
+    let (check, reason) = verify(&bundle, &root, None).unwrap_err();
+    assert_eq!(check, Check::Body, "{reason}");
+    assert_eq!(
+        reason,
+        "the log entry records the certificate's public key, not the certificate: sigstore-js 5 writes such entries; sigstore-go and sigstore-python refuse them"
+    );
+}
