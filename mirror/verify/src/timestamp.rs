@@ -224,6 +224,7 @@ fn check_tsa(tsa: &CertificateAuthority, leaf: &Cert, token: &Token) -> Result<(
         .map(|c| Cert::parse(c))
         .collect::<Result<Vec<_>, _>>()?;
     check_path(leaf, &chain, token.gen_time, Purpose::TimeStamping)
+        .map(|_| ())
         .map_err(|e| format!("at genTime {}: {e}", rfc3339(token.gen_time)))
 }
 
