@@ -559,3 +559,44 @@ fn truncated_and_flipped_certificates_never_panic() {
         let _ = identity(&x);
     }
 }
+
+/// The certificate with its SCT list replaced by `n` copies of its first
+/// SCT (the SCTs sign the certificate without the list, so each copy
+/// still verifies).
+fn with_sct_copies(leaf: &[u8], n: usize) -> Vec<u8> {
+    use der::asn1::OctetString;
+    use der::{Decode, Encode};
+    let mut cert = x509_cert::Certificate::from_der(leaf).unwrap();
+    let exts = cert.tbs_certificate.extensions.as_mut().unwrap();
+    let ext = exts
+        .iter_mut()
+        .find(|e| e.extn_id.to_string() == "1.3.6.1.4.1.11129.2.4.2")
+        .unwrap();
+    let inner = OctetString::from_der(ext.extn_value.as_bytes()).unwrap();
+    let list = inner.as_bytes();
+    // TLS: u16 list length, then u16-prefixed SCTs.
+    let first_len = usize::from(u16::from_be_bytes([list[2], list[3]]));
+    let first = &list[2..4 + first_len];
+    let body: Vec<u8> = first.repeat(n);
+    let mut tls = u16::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    tls.extend_from_slice(&body);
+    ext.extn_value = OctetString::new(OctetString::new(tls).unwrap().to_der().unwrap()).unwrap();
+    cert.to_der().unwrap()
+}
+
+#[test]
+fn sct_count_limit() {
+    use islet_verify::sct::MAX_SCTS;
+    let b = json("rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json");
+    let root = root(STAGING);
+    let leaf = leaf(&b);
+    let issuer = verify_certificate(&root, &leaf, &[at("2025-06-09T11:57:38Z")]).unwrap();
+    // Many SCTs of one log count as one log.
+    assert_eq!(
+        verify_scts(&root, &with_sct_copies(&leaf, MAX_SCTS), &issuer).unwrap(),
+        1
+    );
+    let f = verify_scts(&root, &with_sct_copies(&leaf, MAX_SCTS + 1), &issuer).unwrap_err();
+    assert_eq!(f.check, Check::Sct);
+    assert!(f.reason.contains("more than 32"), "{}", f.reason);
+}
