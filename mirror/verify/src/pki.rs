@@ -450,7 +450,7 @@ pub(crate) fn check_path(
 fn extend(
     child: &Cert,
     depth: usize,
-    used: &mut Vec<bool>,
+    used: &mut [bool],
     chain: &[Cert],
     t: SystemTime,
     purpose: Purpose,
@@ -461,10 +461,10 @@ fn extend(
         format!("CA certificate {}", child.subject())
     };
     let name = child.issuer_der()?;
-    let last = chain.len() - 1;
+    let last = chain.len().saturating_sub(1);
     let mut first_error = None;
     for (j, issuer) in chain.iter().enumerate() {
-        if used[j] || issuer.subject_der()? != name {
+        if used.get(j).copied().unwrap_or(true) || issuer.subject_der()? != name {
             continue;
         }
         let step =
@@ -473,9 +473,9 @@ fn extend(
             if j == last {
                 return Ok(vec![j]);
             }
-            used[j] = true;
+            set(used, j, true);
             let rest = extend(issuer, depth + 1, used, chain, t, purpose);
-            used[j] = false;
+            set(used, j, false);
             rest.map(|mut r| {
                 r.insert(0, j);
                 r
@@ -494,6 +494,12 @@ fn extend(
             child.cert.tbs_certificate.issuer
         )
     }))
+}
+
+fn set(used: &mut [bool], j: usize, value: bool) {
+    if let Some(u) = used.get_mut(j) {
+        *u = value;
+    }
 }
 
 /// Checks one step: `issuer` signed `child`, is valid at `t`, is a CA

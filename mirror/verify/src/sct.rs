@@ -124,18 +124,18 @@ impl<'a> Reader<'a> {
     }
 
     fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
+        let [b] = <[u8; 1]>::try_from(self.take(1)?).map_err(|_| "truncated")?;
+        Ok(b)
     }
 
     fn u16(&mut self) -> Result<usize, String> {
-        let b = self.take(2)?;
-        Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
+        let b = <[u8; 2]>::try_from(self.take(2)?).map_err(|_| "truncated")?;
+        Ok(usize::from(u16::from_be_bytes(b)))
     }
 
     fn u64(&mut self) -> Result<u64, String> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(u64::from_be_bytes(a))
+        let b = <[u8; 8]>::try_from(self.take(8)?).map_err(|_| "truncated")?;
+        Ok(u64::from_be_bytes(b))
     }
 
     fn vec16(&mut self) -> Result<&'a [u8], String> {

@@ -600,3 +600,25 @@ fn sct_count_limit() {
     assert_eq!(f.check, Check::Sct);
     assert!(f.reason.contains("more than 32"), "{}", f.reason);
 }
+
+#[test]
+fn a_timestamping_certificate_is_not_a_signing_certificate() {
+    // The sigstage TSA leaf under its own root, used as a CA entry: the
+    // chain holds, the purpose does not.
+    let chain = pem_chain("sigstore/rfc3161-client/sigstage/ts_chain.pem");
+    let mut v = json(STAGING);
+    v["certificateAuthorities"][0]["certChain"]["certificates"] =
+        serde_json::json!([{ "rawBytes": STANDARD.encode(&chain[1]) }]);
+    v["certificateAuthorities"][0]["validFor"] =
+        serde_json::json!({ "start": "2025-01-01T00:00:00Z" });
+    let f = verify_certificate(&root_of(&v), &chain[0], &[at("2025-06-01T00:00:00Z")]).unwrap_err();
+    assert_eq!(f.check, Check::Certificate);
+    assert!(
+        f.reason.contains("does not include codeSigning"),
+        "{}",
+        f.reason
+    );
+    // And the CA itself is not a leaf.
+    let f = verify_certificate(&root_of(&v), &chain[1], &[at("2025-06-01T00:00:00Z")]).unwrap_err();
+    assert!(f.reason.contains("is a CA certificate"), "{}", f.reason);
+}
