@@ -374,20 +374,24 @@ pub(crate) fn check_leaf_time(leaf: &Cert, t: SystemTime) -> Result<(), String> 
     }
 }
 
-/// Checks the fixed path `leaf`, `chain[0]`, …, `chain[last]` (the trust
-/// anchor) at time `t`: every certificate valid at `t`, each signed by the
-/// next with matching names, the issuers CAs within their path length and
-/// key usage, no unknown critical extension, and the leaf fit for
-/// `purpose` (codeSigning: EKU includes it and KU digitalSignature;
-/// timeStamping: EKU critical and only it, KU at most digitalSignature
-/// and nonRepudiation). An intermediate's EKU, when present, must allow
+/// Checks a path from `leaf` to `chain[last]` (the trust anchor) through
+/// any of the other certificates of `chain` (the authority's
+/// intermediates, in any order, as sigstore-go's path building allows) at
+/// time `t`: every certificate valid at `t`, each signed by the next with
+/// matching names, the issuers CAs within their path length and key
+/// usage, no unknown critical extension, and the leaf fit for `purpose`
+/// (codeSigning: EKU includes it and KU digitalSignature; timeStamping:
+/// EKU critical and only it, KU at most digitalSignature and
+/// nonRepudiation). An intermediate's EKU, when present, must allow
 /// `purpose` or any purpose.
+///
+/// Returns the index in `chain` of the certificate that issued the leaf.
 pub(crate) fn check_path(
     leaf: &Cert,
     chain: &[Cert],
     t: SystemTime,
     purpose: Purpose,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     check_leaf_time(leaf, t)?;
     let ext = extensions(leaf).map_err(|e| format!("the certificate: {e}"))?;
     if ext.basic.as_ref().is_some_and(|b| b.ca) {
@@ -431,51 +435,113 @@ pub(crate) fn check_path(
             }
         }
     }
-    let mut child = leaf;
-    for (i, issuer) in chain.iter().enumerate() {
-        let which = format!("CA certificate {i} ({})", issuer.subject());
-        if child.issuer_der()? != issuer.subject_der()? {
-            return Err(format!(
-                "the issuer of {} is not the subject of {which}",
-                if i == 0 {
-                    "the certificate".to_owned()
-                } else {
-                    format!("CA certificate {}", i - 1)
-                }
-            ));
+    if chain.is_empty() {
+        return Err("the authority has no certificate".into());
+    }
+    let path = extend(leaf, 0, &mut vec![false; chain.len()], chain, t, purpose)?;
+    path.first()
+        .copied()
+        .ok_or_else(|| "the path is empty".to_owned())
+}
+
+/// Extends a path from `child` (with `depth` CA certificates below it,
+/// the leaf not counted) to the anchor `chain[last]`; returns the indexes
+/// used, nearest first.
+fn extend(
+    child: &Cert,
+    depth: usize,
+    used: &mut [bool],
+    chain: &[Cert],
+    t: SystemTime,
+    purpose: Purpose,
+) -> Result<Vec<usize>, String> {
+    let below = if depth == 0 {
+        "the certificate".to_owned()
+    } else {
+        format!("CA certificate {}", child.subject())
+    };
+    let name = child.issuer_der()?;
+    let last = chain.len().saturating_sub(1);
+    let mut first_error = None;
+    for (j, issuer) in chain.iter().enumerate() {
+        if used.get(j).copied().unwrap_or(true) || issuer.subject_der()? != name {
+            continue;
         }
-        child
-            .signed_by(issuer)
-            .map_err(|e| format!("{which} did not sign the certificate below it: {e}"))?;
-        if !issuer.valid_at(t) {
-            return Err(outside(t, &which, issuer));
+        let step =
+            check_issuer(child, issuer, depth, t, purpose).map_err(|e| format!("{below}: {e}"));
+        let result = step.and_then(|()| {
+            if j == last {
+                return Ok(vec![j]);
+            }
+            set(used, j, true);
+            let rest = extend(issuer, depth + 1, used, chain, t, purpose);
+            set(used, j, false);
+            rest.map(|mut r| {
+                r.insert(0, j);
+                r
+            })
+        });
+        match result {
+            Ok(path) => return Ok(path),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
-        let ext = extensions(issuer).map_err(|e| format!("{which}: {e}"))?;
-        let Some(basic) = ext.basic.as_ref().filter(|b| b.ca) else {
-            return Err(format!("{which} is not a CA"));
-        };
-        if let Some(max) = basic.path_len_constraint
-            && i > usize::from(max)
-        {
-            return Err(format!(
-                "{which} allows {max} intermediate certificates below it, the path has {i}"
-            ));
-        }
-        if let Some(k) = &ext.key_usage
-            && !k.0.contains(KeyUsages::KeyCertSign)
-        {
-            return Err(format!("{which} may not sign certificates (key usage)"));
-        }
-        if let Some((_, p)) = &ext.eku
-            && !p.contains(&want)
-            && !p.contains(&ANY_EXTENDED_KEY_USAGE)
-        {
-            return Err(format!(
-                "{which}'s extended key usage does not allow {}",
-                purpose.name()
-            ));
-        }
-        child = issuer;
+    }
+    Err(first_error.unwrap_or_else(|| {
+        format!(
+            "no certificate of the authority's chain is the issuer of {below} ({})",
+            child.cert.tbs_certificate.issuer
+        )
+    }))
+}
+
+fn set(used: &mut [bool], j: usize, value: bool) {
+    if let Some(u) = used.get_mut(j) {
+        *u = value;
+    }
+}
+
+/// Checks one step: `issuer` signed `child`, is valid at `t`, is a CA
+/// that may have `depth` CA certificates below it, and allows `purpose`.
+fn check_issuer(
+    child: &Cert,
+    issuer: &Cert,
+    depth: usize,
+    t: SystemTime,
+    purpose: Purpose,
+) -> Result<(), String> {
+    let which = format!("CA certificate {}", issuer.subject());
+    child
+        .signed_by(issuer)
+        .map_err(|e| format!("{which} did not sign it: {e}"))?;
+    if !issuer.valid_at(t) {
+        return Err(outside(t, &which, issuer));
+    }
+    let ext = extensions(issuer).map_err(|e| format!("{which}: {e}"))?;
+    let Some(basic) = ext.basic.as_ref().filter(|b| b.ca) else {
+        return Err(format!("{which} is not a CA"));
+    };
+    if let Some(max) = basic.path_len_constraint
+        && depth > usize::from(max)
+    {
+        return Err(format!(
+            "{which} allows {max} intermediate certificates below it, the path has {depth}"
+        ));
+    }
+    if let Some(k) = &ext.key_usage
+        && !k.0.contains(KeyUsages::KeyCertSign)
+    {
+        return Err(format!("{which} may not sign certificates (key usage)"));
+    }
+    if let Some((_, p)) = &ext.eku
+        && !p.contains(&purpose.oid())
+        && !p.contains(&ANY_EXTENDED_KEY_USAGE)
+    {
+        return Err(format!(
+            "{which}'s extended key usage does not allow {}",
+            purpose.name()
+        ));
     }
     Ok(())
 }

@@ -73,7 +73,7 @@ fn the_tampered_token_is_ignored_with_a_warning() {
     let root = sigstage_root("2025-04-01T00:00:00Z", None);
     let good = token("sigstage/response-sha256.tsr");
     let bad = token("sigstage/response-invalid-signature.tsr");
-    let out = verify_timestamps(&root, HELLO, &[bad.clone()]).unwrap();
+    let out = verify_timestamps(&root, HELLO, std::slice::from_ref(&bad)).unwrap();
     assert!(out.verified.is_empty());
     assert_eq!(out.warnings.len(), 1);
     assert!(
@@ -113,7 +113,7 @@ fn validfor_is_closed_and_bounds_gentime() {
     // end == genTime: verifies (closed interval).
     let root = sigstage_root("2025-04-01T00:00:00Z", Some("2025-05-09T11:58:55Z"));
     assert_eq!(
-        verify_timestamps(&root, HELLO, &[t.clone()])
+        verify_timestamps(&root, HELLO, std::slice::from_ref(&t))
             .unwrap()
             .verified
             .len(),
@@ -122,7 +122,7 @@ fn validfor_is_closed_and_bounds_gentime() {
     // start == genTime: verifies.
     let root = sigstage_root("2025-05-09T11:58:55Z", None);
     assert_eq!(
-        verify_timestamps(&root, HELLO, &[t.clone()])
+        verify_timestamps(&root, HELLO, std::slice::from_ref(&t))
             .unwrap()
             .verified
             .len(),
@@ -130,7 +130,7 @@ fn validfor_is_closed_and_bounds_gentime() {
     );
     // end one second before genTime: not verified.
     let root = sigstage_root("2025-04-01T00:00:00Z", Some("2025-05-09T11:58:54Z"));
-    let out = verify_timestamps(&root, HELLO, &[t.clone()]).unwrap();
+    let out = verify_timestamps(&root, HELLO, std::slice::from_ref(&t)).unwrap();
     assert!(out.verified.is_empty());
     assert!(out.warnings[0].contains("validFor"), "{:?}", out.warnings);
     // start one second after: not verified.
@@ -340,6 +340,13 @@ fn bundle_timestamps_verify_against_their_trusted_roots() {
             &["2026-05-26T07:42:21Z"],
         ),
         (
+            // sigstore-go's in-test TSA: no embedded certificate, validFor
+            // with nanoseconds; genTime from its notes.
+            "sigstore/sigstore-go/public-key-validity.sigstore.json",
+            "sigstore/sigstore-go/public-key-validity.trusted_root.json",
+            &["2026-06-04T17:43:29Z"],
+        ),
+        (
             // SignerInfo with SHA-384 and ecdsa-with-SHA384; genTime from
             // openssl ts -reply -text.
             "sigstore/sigstore-rust/github_sha384_bundle.json",
@@ -391,5 +398,72 @@ fn verified_times_serialize_as_rfc3339_with_a_snake_case_source() {
             "time": "2025-05-09T11:58:55Z",
             "source": { "type": "timestamp_authority", "uri": SIGSTAGE },
         })
+    );
+}
+
+#[test]
+fn token_size_limit() {
+    use islet_verify::timestamp::MAX_TIMESTAMP_BYTES;
+    let root = sigstage_root("2025-04-01T00:00:00Z", None);
+    let out = verify_timestamps(&root, HELLO, &[vec![0x30; MAX_TIMESTAMP_BYTES]]).unwrap();
+    assert!(
+        out.warnings[0].contains("not a DER TimeStampResp"),
+        "{:?}",
+        out.warnings
+    );
+    let out = verify_timestamps(&root, HELLO, &[vec![0x30; MAX_TIMESTAMP_BYTES + 1]]).unwrap();
+    assert!(
+        out.warnings[0].contains("more than the"),
+        "{:?}",
+        out.warnings
+    );
+}
+
+/// The sigstage token with `extra` more certificates in its bag (copies
+/// of the TSA root with one signature byte changed each: they parse, and
+/// none is the signer).
+fn with_extra_certificates(extra: usize) -> Vec<u8> {
+    use cms::cert::CertificateChoices;
+    use cms::signed_data::{CertificateSet, SignedData};
+    use der::asn1::SetOfVec;
+    use der::{Any, Decode, Encode};
+    use x509_cert::Certificate;
+    use x509_tsp::TimeStampResp;
+
+    let t = token("sigstage/response-sha256.tsr");
+    let mut resp = TimeStampResp::from_der(&t).unwrap();
+    let mut token = resp.time_stamp_token.take().unwrap();
+    let mut sd: SignedData = token.content.decode_as().unwrap();
+    let anchor = pem_chain("sigstore/rfc3161-client/sigstage/ts_chain.pem")[1].clone();
+    let mut certs: Vec<CertificateChoices> = sd.certificates.take().unwrap().0.into_vec();
+    for i in 0..extra {
+        let mut c = Certificate::from_der(&anchor).unwrap();
+        let mut sig = c.signature.raw_bytes().to_vec();
+        let n = sig.len();
+        sig[n - 1 - i / 256] ^= u8::try_from(i % 256).unwrap() ^ 0x5a;
+        c.signature = der::asn1::BitString::from_bytes(&sig).unwrap();
+        certs.push(CertificateChoices::Certificate(c));
+    }
+    sd.certificates = Some(CertificateSet(SetOfVec::try_from(certs).unwrap()));
+    token.content = Any::encode_from(&sd).unwrap();
+    resp.time_stamp_token = Some(token);
+    resp.to_der().unwrap()
+}
+
+#[test]
+fn embedded_certificate_limit() {
+    use islet_verify::timestamp::MAX_EMBEDDED_CERTIFICATES;
+    let root = sigstage_root("2025-04-01T00:00:00Z", None);
+    // The token embeds the leaf already.
+    let at_limit = with_extra_certificates(MAX_EMBEDDED_CERTIFICATES - 1);
+    let out = verify_timestamps(&root, HELLO, &[at_limit]).unwrap();
+    assert_eq!(out.verified.len(), 1, "{:?}", out.warnings);
+    let over = with_extra_certificates(MAX_EMBEDDED_CERTIFICATES);
+    let out = verify_timestamps(&root, HELLO, &[over]).unwrap();
+    assert!(out.verified.is_empty());
+    assert!(
+        out.warnings[0].contains("embeds 17 certificates"),
+        "{:?}",
+        out.warnings
     );
 }
