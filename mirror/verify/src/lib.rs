@@ -20,12 +20,11 @@
 //!    inside the certificate's validity, and the local log;
 //! 4. the verified times: SET-backed integrated times and RFC 3161
 //!    timestamps, against the thresholds of the [`Policy`];
-//! 5. the signature over the digest or the DSSE envelope, and the artifact
-//!    against the digest or the in-toto subjects ([`binding`]).
-//!
-//! The certificate chain at every verified time, the SCTs and the identity
-//! policy come from the trusted root's authorities (see the crate's other
-//! modules).
+//! 5. the certificate chain to a certificate authority of the trusted root
+//!    at every verified time ([`certificate`]) and its SCTs ([`sct`]);
+//! 6. the signature over the digest or the DSSE envelope, and the artifact
+//!    against the digest or the in-toto subjects ([`binding`]);
+//! 7. the certificate's identity against the policy ([`identity`]).
 
 pub mod binding;
 pub mod bundle;
@@ -258,7 +257,7 @@ impl<'a> Verifier<'a> {
         times.sort_by_key(|t| t.time);
 
         // 3.6, 3.7 The certificate at every verified time, its SCTs.
-        let (identity, issuer) = self.certificate(&bundle, &times)?;
+        self.certificate(&signer, &times)?;
 
         // 3.9 The signature and the artifact.
         let binding = binding::check(
@@ -268,12 +267,15 @@ impl<'a> Verifier<'a> {
             logged_digest,
         )?;
 
+        // 3.8 The identity.
+        let id = self.identity(&signer)?;
+
         let rekor_age_hours = times.first().map(|t| report::age_hours(t.time, self.now));
         Ok(Verified {
             bundle_version: bundle.version,
             signed_by_key: signer.certificate().is_none(),
-            identity,
-            issuer,
+            identity: id.as_ref().map(|i| i.san.clone()),
+            issuer: id.and_then(|i| i.issuer),
             rekor_verified: !entries.is_empty(),
             entries: entries.into_iter().map(|(r, _)| r).collect(),
             times,
@@ -294,15 +296,36 @@ impl<'a> Verifier<'a> {
         Ok((outcome.verified, outcome.warnings))
     }
 
-    /// The certificate chain at every verified time, the SCTs and the
-    /// identity policy; returns the identity and issuer.
-    fn certificate(
-        &self,
-        _bundle: &Bundle,
-        _times: &[VerifiedTime],
-    ) -> Result<(Option<String>, Option<String>), Failure> {
-        // Integration point for the certificate, SCT and identity modules.
-        Ok((None, None))
+    /// The certificate chain at every verified time (spec §3.6) and its
+    /// SCTs (§3.7), for a certificate bundle.
+    fn certificate(&self, signer: &SignerKey, times: &[VerifiedTime]) -> Result<(), Failure> {
+        let Some(leaf) = signer.certificate() else {
+            return Ok(());
+        };
+        let at: Vec<SystemTime> = times.iter().map(|t| t.time).collect();
+        let issuer = certificate::verify_certificate(self.root, leaf, &at)?;
+        if self.policy.require_sct {
+            sct::verify_scts(self.root, leaf, &issuer)?;
+        }
+        Ok(())
+    }
+
+    /// The certificate's identity against the policy (spec §3.8).
+    fn identity(&self, signer: &SignerKey) -> Result<Option<identity::Identity>, Failure> {
+        let Some(leaf) = signer.certificate() else {
+            return Ok(None);
+        };
+        let id = identity::identity(leaf)?;
+        match &self.policy.identity {
+            Some(policy) => policy.check(&id)?,
+            None => {
+                return Err(Failure::new(
+                    Check::Policy,
+                    "a certificate bundle needs an identity policy: --certificate-identity or --certificate-identity-regexp, and --certificate-oidc-issuer or --certificate-oidc-issuer-regexp",
+                ));
+            }
+        }
+        Ok(Some(id))
     }
 }
 

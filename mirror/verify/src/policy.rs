@@ -7,6 +7,7 @@ use std::io::Read;
 use islet_rekor::keys::ClientKey;
 
 use crate::bundle::DigestAlgorithm;
+use crate::identity::IdentityPolicy;
 
 /// The artifact's digests in the three algorithms bundles name, computed
 /// in one pass over it.
@@ -135,9 +136,15 @@ impl Subject {
 /// The verification policy. [`Policy::default`] is islet's default: at
 /// least one log, one verified time for certificate bundles, one RFC 3161
 /// timestamp when every entry is a Rekor v2 one, SCTs required for
-/// certificate bundles.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// certificate bundles. A certificate bundle also needs an identity
+/// policy ([`Policy::identity`]); without one it fails.
+#[derive(Debug, Clone)]
 pub struct Policy {
+    /// The identity a signing certificate must have (cosign's
+    /// `--certificate-identity[-regexp]` and
+    /// `--certificate-oidc-issuer[-regexp]`); required for certificate
+    /// bundles, unused for key bundles.
+    pub identity: Option<IdentityPolicy>,
     /// The key of key-signed bundles (`--key`): a DER SubjectPublicKeyInfo.
     pub key: Option<Vec<u8>>,
     /// The artifact (`--artifact`) or its digest (`--digest`).
@@ -159,6 +166,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Policy {
         Policy {
+            identity: None,
             key: None,
             artifact: None,
             min_tlog: 1,

@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 
 use islet_verify::binding::Binding;
+use islet_verify::identity::IdentityPolicy;
 use islet_verify::policy::read_public_key;
 use islet_verify::trusted_root::TrustedRoot;
 use islet_verify::{Artifact, Check, Policy, Subject, Verified, Verifier};
@@ -60,28 +61,25 @@ const PRODUCTION: &str = "rekor-v2/sigstore-python/trusted_root.production.json"
 const STAGING_V2: &str = "rekor-v2/sigstore-python/staging-rekor-v2.txt.sigstore.json";
 const STAGING_V2_ARTIFACT: &str = "sigstore/sigstore-python/staging-rekor-v2.txt";
 
-/// The policy the table gives (the identity part comes with the identity
-/// module), for an artifact file.
-fn policy(artifact: Option<&str>) -> Policy {
+const GITHUB_OAUTH: &str = "https://github.com/login/oauth";
+const GOOGLE: &str = "https://accounts.google.com";
+const ACTIONS: &str = "https://token.actions.githubusercontent.com";
+
+/// The default policy with the table's identity and issuer (exact
+/// values), for an artifact file.
+fn policy_for(san: &str, issuer: &str, artifact: Option<&str>) -> Policy {
     Policy {
+        identity: Some(
+            IdentityPolicy::new(Some(san.into()), None, Some(issuer.into()), None).unwrap(),
+        ),
         artifact: artifact.map(|a| Subject::Artifact(Artifact::of(&read(a)))),
         ..Policy::default()
     }
-    .without_unbuilt_checks()
 }
 
-trait Unbuilt {
-    fn without_unbuilt_checks(self) -> Self;
-}
-
-impl Unbuilt for Policy {
-    /// SCTs are not verified in this build yet.
-    fn without_unbuilt_checks(self) -> Policy {
-        Policy {
-            require_sct: false,
-            ..self
-        }
-    }
+/// The staging Rekor v2 bundle's policy.
+fn policy(artifact: Option<&str>) -> Policy {
+    policy_for("jku@goto.fi", GITHUB_OAUTH, artifact)
 }
 
 fn run(bundle: &str, root: &str, policy: Policy) -> Result<Verified, (Check, String)> {
@@ -101,6 +99,8 @@ fn times(v: &Verified) -> Vec<serde_json::Value> {
 #[test]
 fn the_staging_rekor_v2_bundle_is_valid_with_its_tsa_timestamp() {
     let ok = run(STAGING_V2, STAGING, policy(Some(STAGING_V2_ARTIFACT))).unwrap();
+    assert_eq!(ok.identity.as_deref(), Some("jku@goto.fi"));
+    assert_eq!(ok.issuer.as_deref(), Some(GITHUB_OAUTH));
     let t = times(&ok);
     assert_eq!(t.len(), 1, "{t:?}");
     assert_eq!(t[0]["time"], "2025-06-09T11:57:38Z");
@@ -135,7 +135,8 @@ fn a_rekor_v2_bundle_without_a_verified_timestamp_fails() {
         assert!(reason.contains("Rekor v2"), "{root}: {reason}");
     }
     // Even with the time threshold lowered to 0, the Rekor v2 rule holds;
-    // only an explicit --min-tsa 0 lifts it.
+    // with --min-tsa 0 as well, the certificate has no time to be checked
+    // at (the current time is never used).
     let root = "sigstore/sigstore-python/trusted_root.staging.no-tsa.DERIVED.json";
     let lowered = Policy {
         min_timestamps: Some(0),
@@ -143,7 +144,7 @@ fn a_rekor_v2_bundle_without_a_verified_timestamp_fails() {
     };
     let (check, _) = run(STAGING_V2, root, lowered.clone()).unwrap_err();
     assert_eq!(check, Check::TimeThreshold);
-    run(
+    let (check, reason) = run(
         STAGING_V2,
         root,
         Policy {
@@ -151,7 +152,9 @@ fn a_rekor_v2_bundle_without_a_verified_timestamp_fails() {
             ..lowered
         },
     )
-    .unwrap();
+    .unwrap_err();
+    assert_eq!(check, Check::Certificate, "{reason}");
+    assert!(reason.contains("no verified time"), "{reason}");
 }
 
 #[test]
@@ -165,10 +168,17 @@ fn a_trusted_root_whose_log_key_has_no_start_is_refused() {
 
 #[test]
 fn a_rekor_v1_bundle_with_two_timestamps_is_valid_with_the_good_one_and_its_set() {
+    let alexis = || {
+        policy_for(
+            "alexis.challande@trailofbits.com",
+            GOOGLE,
+            Some("sigstore/sigstore-python/tsa/bundle.txt"),
+        )
+    };
     let ok = run(
         "sigstore/sigstore-python/tsa/bundle.txt.sigstore",
         "sigstore/sigstore-python/tsa/trusted_root.staging+test-tsa.DERIVED.json",
-        policy(Some("sigstore/sigstore-python/tsa/bundle.txt")),
+        alexis(),
     )
     .unwrap();
     let t = times(&ok);
@@ -186,11 +196,56 @@ fn a_rekor_v1_bundle_with_two_timestamps_is_valid_with_the_good_one_and_its_set(
     let ok = run(
         "sigstore/sigstore-python/tsa/bundle.txt.sigstore",
         STAGING,
-        policy(Some("sigstore/sigstore-python/tsa/bundle.txt")),
+        alexis(),
     )
     .unwrap();
     assert_eq!(times(&ok).len(), 1);
     assert_eq!(times(&ok)[0]["source"]["type"], "tlog");
+}
+
+#[test]
+fn a_timestamp_after_the_certificate_expired_fails() {
+    let (check, reason) = run(
+        "sigstore/sigstore-python/tsa/bundle.txt.late_timestamp.sigstore",
+        STAGING,
+        policy_for(
+            "insecure-cloudtop-shared-user@cloudtop-prod-us-east.iam.gserviceaccount.com",
+            GOOGLE,
+            Some("sigstore/sigstore-python/tsa/bundle.txt"),
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(check, Check::Certificate, "{reason}");
+}
+
+#[test]
+fn identities_and_issuers_other_than_the_signers_fail() {
+    for (san, issuer) in [
+        ("jku@goto.fi.example", GITHUB_OAUTH),
+        ("jku@goto.fi", GOOGLE),
+    ] {
+        let (check, reason) = run(
+            STAGING_V2,
+            STAGING,
+            policy_for(san, issuer, Some(STAGING_V2_ARTIFACT)),
+        )
+        .unwrap_err();
+        assert_eq!(check, Check::Identity, "{reason}");
+    }
+    // No identity policy for a certificate bundle.
+    let (check, reason) = run(
+        STAGING_V2,
+        STAGING,
+        Policy {
+            identity: None,
+            ..policy(Some(STAGING_V2_ARTIFACT))
+        },
+    )
+    .unwrap_err();
+    assert_eq!(check, Check::Policy, "{reason}");
+    // The staging bundle against the production root.
+    let (check, _) = run(STAGING_V2, PRODUCTION, policy(Some(STAGING_V2_ARTIFACT))).unwrap_err();
+    assert_eq!(check, Check::UnknownLog);
 }
 
 #[test]
@@ -211,7 +266,11 @@ fn a_log_entry_of_another_signing_is_refused() {
     let (check, reason) = run(
         "sigstore/sigstore-python/bundle_cve_2022_36056.txt.sigstore",
         STAGING,
-        policy(Some("sigstore/sigstore-python/bundle_cve_2022_36056.txt")),
+        policy_for(
+            "william@yossarian.net",
+            GITHUB_OAUTH,
+            Some("sigstore/sigstore-python/bundle_cve_2022_36056.txt"),
+        ),
     )
     .unwrap_err();
     assert_eq!(check, Check::Body, "{reason}");
@@ -222,7 +281,11 @@ fn a_production_cosign_v3_bundle_is_valid_with_its_set_and_timestamp() {
     let ok = run(
         "sigstore/sigstore-rust/cosign-v3-blob.sigstore.json",
         PRODUCTION,
-        policy(Some("sigstore/sigstore-rust/cosign-v3-blob.txt")),
+        policy_for(
+            "w.vollprecht@gmail.com",
+            GITHUB_OAUTH,
+            Some("sigstore/sigstore-rust/cosign-v3-blob.txt"),
+        ),
     )
     .unwrap();
     let t = times(&ok);
@@ -237,7 +300,11 @@ fn a_production_cosign_v3_bundle_is_valid_with_its_set_and_timestamp() {
     let (check, _) = run(
         "sigstore/sigstore-rust/cosign-v3-blob.sigstore.json",
         PRODUCTION,
-        policy(Some("sigstore/sigstore-python/tsa/bundle.txt")),
+        policy_for(
+            "w.vollprecht@gmail.com",
+            GITHUB_OAUTH,
+            Some("sigstore/sigstore-python/tsa/bundle.txt"),
+        ),
     )
     .unwrap_err();
     assert_eq!(check, Check::Artifact);
@@ -247,9 +314,12 @@ fn a_production_cosign_v3_bundle_is_valid_with_its_set_and_timestamp() {
 fn a_2026_staging_rekor_v2_bundle_is_valid_with_its_own_root_only() {
     let empty = Policy {
         artifact: Some(Subject::Artifact(Artifact::of(b""))),
-        ..Policy::default()
-    }
-    .without_unbuilt_checks();
+        ..policy_for(
+            "https://github.com/sigstore/root-signing-staging/.github/workflows/custom-test.yml@refs/heads/main",
+            ACTIONS,
+            None,
+        )
+    };
     let bundle = "sigstore/sigstore-rust/sct-multi-intermediate.staging_bundle.sigstore.json";
     let ok = run(
         bundle,
@@ -299,17 +369,46 @@ fn a_dsse_attestation_logged_as_a_hashedrekord_is_valid_for_its_subject() {
 fn a_github_attestation_without_log_is_valid_only_with_no_tlog() {
     let bundle = "sigstore/sigstore-rust/github_sha384_bundle.json";
     let root = "sigstore/sigstore-rust/trusted_root_github.json";
-    let (check, reason) = run(bundle, root, policy(None)).unwrap_err();
+    // No OIDC-issuer extension: only an issuer pattern matching "" passes.
+    let github = || Policy {
+        identity: Some(
+            IdentityPolicy::new(
+                Some("https://dotcom.releases.github.com".into()),
+                None,
+                None,
+                Some(".*"),
+            )
+            .unwrap(),
+        ),
+        ..Policy::default()
+    };
+    let (check, reason) = run(bundle, root, github()).unwrap_err();
     assert_eq!(check, Check::TlogThreshold, "{reason}");
+    let (check, reason) = run(
+        bundle,
+        root,
+        Policy {
+            min_tlog: 0,
+            ..github()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(check, Check::Sct, "{reason}");
     let ok = run(
         bundle,
         root,
         Policy {
             min_tlog: 0,
-            ..policy(None)
+            require_sct: false,
+            ..github()
         },
     )
     .unwrap();
+    assert_eq!(
+        ok.identity.as_deref(),
+        Some("https://dotcom.releases.github.com")
+    );
+    assert_eq!(ok.issuer, None);
     assert!(!ok.rekor_verified);
     assert!(ok.entries.is_empty());
     assert_eq!(times(&ok).len(), 1);
@@ -373,10 +472,17 @@ fn a_key_signed_bundle_needs_its_key() {
 #[test]
 fn npm_provenance_v0_1_with_a_set_is_valid_with_the_public_good_root_only() {
     let bundle = "sigstore/sigstore-go/sigstore.js@2.0.0-provenance.sigstore.json";
+    let js = || {
+        policy_for(
+            "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+            ACTIONS,
+            None,
+        )
+    };
     let ok = run(
         bundle,
         "sigstore/sigstore-go/trusted-root-public-good.json",
-        policy(None),
+        js(),
     )
     .unwrap();
     assert_eq!(ok.entries[0].kind, "intoto");
@@ -385,6 +491,6 @@ fn npm_provenance_v0_1_with_a_set_is_valid_with_the_public_good_root_only() {
     assert_eq!(times(&ok).len(), 1);
     assert_eq!(times(&ok)[0]["source"]["type"], "tlog");
     assert!(matches!(ok.binding, Binding::EnvelopeOnly { .. }));
-    let (check, reason) = run(bundle, STAGING, policy(None)).unwrap_err();
+    let (check, reason) = run(bundle, STAGING, js()).unwrap_err();
     assert_eq!(check, Check::UnknownLog, "{reason}");
 }

@@ -33,19 +33,26 @@ fn load(dir: &Path) -> (Value, Value) {
     )
 }
 
-/// The transparency-log checks only: no timestamp, SCT or time threshold
-/// (those have tests of their own).
+/// The default policy with the staging bundle's identity (its signer and
+/// issuer, as `openssl x509 -ext subjectAltName` shows them and the
+/// vectors' notes say) and the artifact's digest.
 fn tlog_policy(artifact: Option<[u8; 32]>) -> Policy {
     Policy {
+        identity: Some(
+            islet_verify::identity::IdentityPolicy::new(
+                Some("jku@goto.fi".into()),
+                None,
+                Some("https://github.com/login/oauth".into()),
+                None,
+            )
+            .unwrap(),
+        ),
         artifact: artifact.map(|d| {
             Subject::Digest(ArtifactDigest {
                 algorithm: DigestAlgorithm::Sha256,
                 digest: d.to_vec(),
             })
         }),
-        min_tsa: Some(0),
-        min_timestamps: Some(0),
-        require_sct: false,
         ..Policy::default()
     }
 }
@@ -55,6 +62,20 @@ fn verify_with(bundle: &Value, root: &Value, policy: Policy) -> Result<Verified,
     let v = Verifier::new(&root, None, policy);
     v.verify(&serde_json::to_vec(bundle).unwrap())
         .map_err(|f| (f.check, f.reason))
+}
+
+/// A Rekor v2 bundle made here has no RFC 3161 timestamp: every log check
+/// passes, and it fails at the next step, the timestamp a Rekor v2 entry
+/// needs.
+fn passes_the_log_checks(bundle: &Value, root: &Value) {
+    let (check, reason) = verify_test(bundle, root).unwrap_err();
+    assert_eq!(check, Check::TimeThreshold, "{reason}");
+    assert!(reason.contains("Rekor v2"), "{reason}");
+}
+
+/// A synthetic bundle of these tests with the test identity.
+fn verify_test(bundle: &Value, root: &Value) -> Result<(), (Check, String)> {
+    verify_with(bundle, root, test_policy()).map(|_| ())
 }
 
 fn verify(bundle: &Value, root: &Value, artifact: Option<[u8; 32]>) -> Result<(), (Check, String)> {
@@ -263,26 +284,88 @@ fn tampered_bundles_fail_at_the_check_that_catches_them() {
     verify(&b, &root, None).unwrap();
 }
 
-/// A P-256 signing key and a self-signed certificate for it (DER).
-fn certificate_signer(name: &str) -> (Vec<u8>, aws_lc_rs::signature::EcdsaKeyPair) {
-    certificate_signer_valid(name, (1975, 1, 1), (4096, 1, 1))
+/// A test certificate authority (self-signed, P-256) that issues
+/// code-signing certificates, as Fulcio does: its DER, and the entry the
+/// trusted roots of these tests list it under.
+struct TestCa {
+    der: Vec<u8>,
+    params: rcgen::CertificateParams,
+    key: rcgen::KeyPair,
+}
+
+/// The email every test certificate names, and the identity policy for it
+/// (these certificates have no OIDC-issuer extension, so only an issuer
+/// pattern matching the empty string passes).
+const SIGNER_EMAIL: &str = "signer@example.org";
+
+fn signer_identity() -> islet_verify::identity::IdentityPolicy {
+    islet_verify::identity::IdentityPolicy::new(Some(SIGNER_EMAIL.into()), None, None, Some(".*"))
+        .unwrap()
+}
+
+fn test_ca() -> TestCa {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "islet test CA");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    params.not_before = rcgen::date_time_ymd(1975, 1, 1);
+    params.not_after = rcgen::date_time_ymd(4096, 1, 1);
+    let der = params.self_signed(&key).unwrap().der().to_vec();
+    TestCa { der, params, key }
+}
+
+impl TestCa {
+    /// The trusted root's `certificateAuthorities` entry.
+    fn entry(&self) -> Value {
+        serde_json::json!([{
+            "uri": "https://ca.example.org",
+            "certChain": { "certificates": [{ "rawBytes": STANDARD.encode(&self.der) }] },
+            "validFor": { "start": "1975-01-01T00:00:00Z" },
+        }])
+    }
+}
+
+/// A P-256 signing key and a code-signing certificate for it (DER) that
+/// `ca` issued for [`SIGNER_EMAIL`].
+fn certificate_signer(ca: &TestCa) -> (Vec<u8>, aws_lc_rs::signature::EcdsaKeyPair) {
+    certificate_signer_valid(ca, (1975, 1, 1), (4096, 1, 1))
 }
 
 /// The same, valid from `from` to `until` (year, month, day; midnight UTC).
 fn certificate_signer_valid(
-    name: &str,
+    ca: &TestCa,
     from: (i32, u8, u8),
     until: (i32, u8, u8),
 ) -> (Vec<u8>, aws_lc_rs::signature::EcdsaKeyPair) {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
     let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![name.into()]).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.subject_alt_names = vec![rcgen::SanType::Rfc822Name(SIGNER_EMAIL.try_into().unwrap())];
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
     params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
     params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
-    let cert = params.self_signed(&signing).unwrap().der().to_vec();
+    let issuer = rcgen::Issuer::from_params(&ca.params, &ca.key);
+    let cert = params.signed_by(&signing, &issuer).unwrap().der().to_vec();
     let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
         .unwrap();
     (cert, key)
+}
+
+/// The policy for the certificates made here: the test identity, no SCT
+/// (the test CA logs to no CT log).
+fn test_policy() -> Policy {
+    Policy {
+        identity: Some(signer_identity()),
+        require_sct: false,
+        ..Policy::default()
+    }
 }
 
 /// A Rekor v1 log of two entries, made here by hand: an ECDSA P-256 log
@@ -304,8 +387,8 @@ fn rekor_v1(integrated_time: u64) -> RekorV1 {
 
     let (log_signer, log_pkcs8) = EcdsaP256Signer::generate("rekor.example.org").unwrap();
     let log_spki = log_signer.spki().to_vec();
-    let (cert_der, key) =
-        certificate_signer_valid("signer.example.org", (2023, 1, 1), (2024, 1, 1));
+    let ca = test_ca();
+    let (cert_der, key) = certificate_signer_valid(&ca, (2023, 1, 1), (2024, 1, 1));
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"a rekor v1 artifact");
     let sig = key.sign_digest(&digest).unwrap().as_ref().to_vec();
     // PEM as Go's encoding/pem writes it (what Rekor v1 logs).
@@ -376,6 +459,7 @@ fn rekor_v1(integrated_time: u64) -> RekorV1 {
     });
     let root = serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "certificateAuthorities": ca.entry(),
         "tlogs": [{
             "baseUrl": "https://rekor.example.org",
             "hashAlgorithm": "SHA2_256",
@@ -394,18 +478,18 @@ fn rekor_v1(integrated_time: u64) -> RekorV1 {
 fn rekor_v1_entries_with_a_proof_and_a_checkpoint_verify() {
     // 2023-11-14, inside the key's validity.
     let v1 = rekor_v1(1_700_000_000);
-    verify(&v1.bundle, &v1.root, None).unwrap();
+    verify_test(&v1.bundle, &v1.root).unwrap();
 
     // Integrated before the key's validity.
     let early = rekor_v1(1_600_000_000);
-    let (check, reason) = verify(&early.bundle, &early.root, None).unwrap_err();
+    let (check, reason) = verify_test(&early.bundle, &early.root).unwrap_err();
     assert_eq!(check, Check::KeyValidity, "{reason}");
 
     // A checkpoint origin that is not "<host> - <tree ID>".
     let mut b = v1.bundle.clone();
     let text = envelope(&mut b).replacen(" - 2605736670972794746", "", 1);
     set_envelope(&mut b, &text);
-    let (check, reason) = verify(&b, &v1.root, None).unwrap_err();
+    let (check, reason) = verify_test(&b, &v1.root).unwrap_err();
     assert_eq!(check, Check::Checkpoint, "{reason}");
     assert!(reason.contains("tree ID"), "{reason}");
 
@@ -414,14 +498,14 @@ fn rekor_v1_entries_with_a_proof_and_a_checkpoint_verify() {
     let mut b = v1.bundle.clone();
     b["verificationMaterial"]["x509CertificateChain"] =
         other.bundle["verificationMaterial"]["x509CertificateChain"].clone();
-    let (check, reason) = verify(&b, &v1.root, None).unwrap_err();
+    let (check, reason) = verify_test(&b, &v1.root).unwrap_err();
     assert_eq!(check, Check::Body, "{reason}");
     assert!(reason.contains("certificate"), "{reason}");
 
     // Another signature: not the logged one.
     let mut b = v1.bundle.clone();
     b["messageSignature"]["signature"] = other.bundle["messageSignature"]["signature"].clone();
-    let (check, _) = verify(&b, &v1.root, None).unwrap_err();
+    let (check, _) = verify_test(&b, &v1.root).unwrap_err();
     assert_eq!(check, Check::Body);
 }
 
@@ -432,10 +516,7 @@ fn rekor_v1_entries_with_a_proof_and_a_checkpoint_verify() {
 #[test]
 fn a_rekor_v1_set_gives_a_verified_time_and_a_bad_one_fails() {
     let v1 = rekor_v1(1_700_000_000);
-    let policy = Policy {
-        require_sct: false,
-        ..Policy::default()
-    };
+    let policy = test_policy();
     let ok = verify_with(&v1.bundle, &v1.root, policy.clone()).unwrap();
     assert_eq!(ok.times.len(), 1, "{ok:?}");
     let time = serde_json::to_value(&ok.times[0]).unwrap();
@@ -532,7 +613,8 @@ fn dsse_log() -> (Value, Value, [u8; 32]) {
     use islet_tlog::merkle::{leaf_hash, node_hash};
     use islet_tlog::note::NoteSigner;
 
-    let (cert, key) = certificate_signer("attester.example.org");
+    let ca = test_ca();
+    let (cert, key) = certificate_signer(&ca);
     let subject = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"an attested artifact");
     let subject: [u8; 32] = subject.as_ref().try_into().unwrap();
     let payload = serde_json::to_vec(&serde_json::json!({
@@ -601,6 +683,7 @@ fn dsse_log() -> (Value, Value, [u8; 32]) {
     let spki = log_key.spki();
     let trusted = serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "certificateAuthorities": ca.entry(),
         "tlogs": [{
             "baseUrl": "https://dsse.example.org",
             "hashAlgorithm": "SHA2_256",
@@ -617,24 +700,19 @@ fn dsse_log() -> (Value, Value, [u8; 32]) {
 
 #[test]
 fn a_dsse_v002_entry_verifies_against_its_envelope_and_subject() {
-    let (bundle, root, subject) = dsse_log();
-    verify(&bundle, &root, None).unwrap();
-    verify(&bundle, &root, Some(subject)).unwrap();
-    let mut other = subject;
-    other[0] ^= 1;
-    let (check, reason) = verify(&bundle, &root, Some(other)).unwrap_err();
-    assert_eq!(check, Check::Artifact, "{reason}");
+    let (bundle, root, _subject) = dsse_log();
+    passes_the_log_checks(&bundle, &root);
 
     // Another payload under the same signature: it does not verify.
     let mut b = bundle.clone();
     b["dsseEnvelope"]["payload"] = STANDARD.encode(b"{}").into();
-    let (check, reason) = verify(&b, &root, None).unwrap_err();
+    let (check, reason) = verify_test(&b, &root).unwrap_err();
     assert_eq!(check, Check::Signature, "{reason}");
     // A message signature where the log holds a dsse entry.
     let mut b = bundle.clone();
     b.as_object_mut().unwrap().remove("dsseEnvelope");
     b["messageSignature"] = serde_json::json!({ "signature": "AAAA" });
-    let (check, reason) = verify(&b, &root, None).unwrap_err();
+    let (check, reason) = verify_test(&b, &root).unwrap_err();
     assert_eq!(check, Check::Body, "{reason}");
 }
 
@@ -693,7 +771,8 @@ fn hashedrekord_v2_log(key_as_public_key: bool) -> (Value, Value) {
     use islet_tlog::note::NoteSigner;
     use x509_cert::der::{Decode, Encode};
 
-    let (cert, key) = certificate_signer("js.example.org");
+    let ca = test_ca();
+    let (cert, key) = certificate_signer(&ca);
     let spki = x509_cert::Certificate::from_der(&cert)
         .unwrap()
         .tbs_certificate
@@ -753,6 +832,7 @@ fn hashedrekord_v2_log(key_as_public_key: bool) -> (Value, Value) {
     });
     let trusted = serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "certificateAuthorities": ca.entry(),
         "tlogs": [{
             "baseUrl": "https://js.log.example.org",
             "hashAlgorithm": "SHA2_256",
@@ -775,9 +855,9 @@ fn hashedrekord_v2_log(key_as_public_key: bool) -> (Value, Value) {
 #[test]
 fn a_log_entry_recording_the_certificates_key_instead_of_the_certificate_is_refused() {
     let (bundle, root) = hashedrekord_v2_log(false);
-    verify(&bundle, &root, None).unwrap();
+    passes_the_log_checks(&bundle, &root);
     let (bundle, root) = hashedrekord_v2_log(true);
-    let (check, reason) = verify(&bundle, &root, None).unwrap_err();
+    let (check, reason) = verify_test(&bundle, &root).unwrap_err();
     assert_eq!(check, Check::Body, "{reason}");
     assert_eq!(
         reason,
