@@ -607,7 +607,9 @@ fn signer(version: BundleVersion, m: &RawMaterial) -> Result<Signer, String> {
 
 fn entry(i: usize, e: RawTlogEntry) -> Result<TlogEntry, String> {
     let f = |name: &str| format!("tlogEntries[{i}].{name}");
-    let log_index = unsigned(required(e.log_index, &f("logIndex"))?, &f("logIndex"))?;
+    // protojson leaves out fields that hold their default: the first entry
+    // of a log has no `logIndex` (sigstore-js writes bundles so).
+    let log_index = unsigned(e.log_index.unwrap_or(Int64(0)), &f("logIndex"))?;
     let log_id = bytes(required(e.log_id, &f("logId"))?.key_id, &f("logId.keyId"))?;
     let kv = required(e.kind_version, &f("kindVersion"))?;
     let kind = required(kv.kind, &f("kindVersion.kind"))?;
@@ -653,7 +655,9 @@ fn entry(i: usize, e: RawTlogEntry) -> Result<TlogEntry, String> {
 
 fn proof(i: usize, p: RawProof) -> Result<InclusionProof, String> {
     let f = |name: &str| format!("tlogEntries[{i}].inclusionProof.{name}");
-    let log_index = unsigned(required(p.log_index, &f("logIndex"))?, &f("logIndex"))?;
+    // Index 0 is left out as the default; a tree of size 0 proves nothing,
+    // so `treeSize` is required.
+    let log_index = unsigned(p.log_index.unwrap_or(Int64(0)), &f("logIndex"))?;
     let tree_size = unsigned(required(p.tree_size, &f("treeSize"))?, &f("treeSize"))?;
     let root_hash = hash(&required(p.root_hash, &f("rootHash"))?, &f("rootHash"))?;
     let raw_hashes = p.hashes.unwrap_or_default();
