@@ -7,6 +7,12 @@
 //! entries/s, latency percentiles and errors by status. In the same run it
 //! measures single-core ECDSA P-256 verification with aws-lc-rs, and, given
 //! `--server-pid`, the server's CPU time per entry.
+//!
+//! With `--tsa` it loads the timestamp authority instead: N RFC 3161
+//! queries (SHA-256 imprints of distinct data, a nonce each) to
+//! URL/api/v1/timestamp, and in the same run the TSA key's raw signing rate
+//! on one core (ECDSA P-384 with SHA-384, what `islet init` issues), so the
+//! report gives timestamps/s over HTTP as a ratio of signatures/s.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,6 +56,10 @@ struct Args {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Load the timestamp authority (`POST /api/v1/timestamp`) instead of
+    /// the log.
+    #[arg(long)]
+    tsa: bool,
 }
 
 struct Client {
@@ -106,6 +116,54 @@ fn presign(clients: &[Client], n: usize) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// A DER `TimeStampReq` (RFC 3161 §2.4.1) as sigstore-python sends one:
+/// version 1, a SHA-256 imprint, a 64-bit nonce, no policy.
+fn timestamp_query(i: usize, run: &str) -> Vec<u8> {
+    let d = digest(&SHA256, format!("hammer {run} timestamp {i}").as_bytes());
+    let mut nonce = (i as u64 | 1 << 62).to_be_bytes();
+    nonce[0] &= 0x7f;
+    let mut q = vec![0x30, 0x40, 0x02, 0x01, 0x01, 0x30, 0x31];
+    q.extend_from_slice(&[
+        0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+    ]);
+    q.extend_from_slice(&[0x04, 0x20]);
+    q.extend_from_slice(d.as_ref());
+    q.extend_from_slice(&[0x02, 0x08]);
+    q.extend_from_slice(&nonce);
+    q
+}
+
+/// True when a reply is a `TimeStampResp` whose status is granted (0).
+fn granted(reply: &[u8]) -> bool {
+    // SEQUENCE (long form length), then PKIStatusInfo SEQUENCE { INTEGER 0 }.
+    let header = match reply.get(1) {
+        Some(0x81) => 3,
+        Some(0x82) => 4,
+        Some(0x83) => 5,
+        _ => return false,
+    };
+    reply.first() == Some(&0x30)
+        && reply.get(header..header + 5) == Some(&[0x30, 0x03, 0x02, 0x01, 0x00][..])
+}
+
+/// Median time of one ECDSA P-384 (SHA-384) signature on this core, in
+/// seconds: the raw cost of a timestamp.
+fn ecdsa_p384_sign_seconds() -> f64 {
+    use aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING;
+    let key = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_ASN1_SIGNING).expect("key");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut rounds = Vec::new();
+    for _ in 0..7 {
+        let start = Instant::now();
+        for i in 0..1000u32 {
+            key.sign(&rng, &i.to_be_bytes()).expect("sign");
+        }
+        rounds.push(start.elapsed().as_secs_f64() / 1000.0);
+    }
+    rounds.sort_by(f64::total_cmp);
+    rounds[rounds.len() / 2]
 }
 
 /// Median time of one ECDSA P-256 verification on this core, in seconds.
@@ -197,6 +255,9 @@ fn percentile(sorted: &[f64], per_mille: usize) -> f64 {
 
 fn main() {
     let args = Args::parse();
+    if args.tsa {
+        return hammer_tsa(&args);
+    }
     let verify = ecdsa_verify_seconds();
     eprintln!(
         "hammer: pre-signing {} requests with {} keys",
@@ -328,6 +389,117 @@ fn main() {
     }
     if let Some(e) = bad_proofs.first() {
         eprintln!("hammer: an inclusion proof failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `--tsa`: timestamps/s over HTTP against raw P-384 signatures/s.
+fn hammer_tsa(args: &Args) {
+    let sign = ecdsa_p384_sign_seconds();
+    let run = format!("{:?}", Instant::now());
+    let queries: Arc<Vec<Vec<u8>>> =
+        Arc::new((0..args.entries).map(|i| timestamp_query(i, &run)).collect());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let url = format!("{}/api/v1/timestamp", args.url.trim_end_matches('/'));
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let samples: Vec<(Duration, u16, bool)> = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.concurrency)
+            .build()
+            .expect("client");
+        let mut tasks = Vec::new();
+        for _ in 0..args.concurrency.max(1) {
+            let (client, url, queries, next) = (
+                client.clone(),
+                url.clone(),
+                Arc::clone(&queries),
+                Arc::clone(&next),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = queries.get(i) else { break };
+                    let t = Instant::now();
+                    let resp = client
+                        .post(&url)
+                        .header("content-type", "application/timestamp-query")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    let (status, ok) = match resp {
+                        Ok(r) => {
+                            let s = r.status().as_u16();
+                            let bytes = r.bytes().await.unwrap_or_default();
+                            (s, s == 200 && granted(&bytes))
+                        }
+                        Err(_) => (0, false),
+                    };
+                    out.push((t.elapsed(), status, ok));
+                }
+                out
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap_or_default());
+        }
+        all
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = args.server_pid.and_then(cpu_seconds);
+    let ok = samples.iter().filter(|s| s.2).count();
+    let mut latencies: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.2)
+        .map(|s| s.0.as_secs_f64())
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    for s in &samples {
+        *by_status.entry(s.1).or_default() += 1;
+    }
+    let rate = ok as f64 / elapsed;
+    let cpu_per = match (cpu_before, cpu_after) {
+        (Some(a), Some(b)) if ok > 0 => Some((b - a) / ok as f64),
+        _ => None,
+    };
+    let report = serde_json::json!({
+        "timestamps_sent": samples.len(),
+        "timestamps_ok": ok,
+        "elapsed_s": elapsed,
+        "timestamps_per_s": rate,
+        "concurrency": args.concurrency,
+        "latency_s": { "p50": percentile(&latencies, 500), "p90": percentile(&latencies, 900), "p99": percentile(&latencies, 990) },
+        "status_counts": by_status.iter().map(|(k, v)| (if *k == 0 { "transport".to_owned() } else { k.to_string() }, *v)).collect::<BTreeMap<_, _>>(),
+        "ecdsa_p384_sign_s": sign,
+        "raw_signatures_per_s": 1.0 / sign,
+        "ratio_to_raw_signing": rate * sign,
+        "server_cpu_s_per_timestamp": cpu_per,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{ok} of {} timestamps in {elapsed:.2} s: {rate:.0}/s; latency p50 {:.1} ms, p99 {:.1} ms; statuses {by_status:?}",
+            samples.len(),
+            percentile(&latencies, 500) * 1e3,
+            percentile(&latencies, 990) * 1e3,
+        );
+        println!(
+            "ECDSA P-384 sign (aws-lc-rs, one core): {:.1} µs = {:.0}/s; ratio {:.2}",
+            sign * 1e6,
+            1.0 / sign,
+            rate * sign
+        );
+    }
+    if ok < samples.len() {
+        eprintln!("hammer: {} timestamp requests were not granted", samples.len() - ok);
         std::process::exit(1);
     }
 }

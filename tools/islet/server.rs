@@ -45,6 +45,13 @@ pub(crate) struct InitArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = islet_store::datadir::DEFAULT_LISTEN)]
     listen: String,
+    /// Do not issue a timestamp authority key and chain; `[tsa]` is
+    /// written with `enabled = false`.
+    #[arg(long)]
+    no_tsa: bool,
+    /// The site's Fulcio, listed as `caUrls` in the signing config.
+    #[arg(long, value_name = "URL")]
+    ca_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -67,6 +74,9 @@ pub(crate) struct ServeArgs {
     /// islet.toml); DSSE envelopes sent as hashedrekord are still accepted.
     #[arg(long)]
     no_dsse: bool,
+    /// Serve no timestamp authority (overrides `[tsa] enabled`).
+    #[arg(long)]
+    no_tsa: bool,
 }
 
 #[derive(Args)]
@@ -81,6 +91,20 @@ pub(crate) struct TrustRootArgs {
     /// instead of the trusted root alone.
     #[arg(long)]
     signing_config: bool,
+    /// A certificate authority of the site (a site Fulcio or PKI): a PEM
+    /// chain, intermediates first and the anchor last. Repeatable; added
+    /// to `[trust] ca` of islet.toml.
+    #[arg(long, value_name = "FILE")]
+    ca: Vec<PathBuf>,
+    /// A CT log whose SCTs the site's certificates carry: its URL and its
+    /// PEM public key file. Repeatable; added to `[[trust.ctlog]]` of
+    /// islet.toml.
+    #[arg(long, value_name = "URL=FILE")]
+    ctlog: Vec<String>,
+    /// The site's Fulcio, listed as `caUrls` in the signing config
+    /// (overrides `[trust] ca_url`).
+    #[arg(long, value_name = "URL")]
+    ca_url: Option<String>,
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -96,6 +120,8 @@ pub(crate) fn init(args: &InitArgs) -> ExitCode {
         key_type: args.key_type.into(),
         key_file: args.key.clone(),
         listen: args.listen.clone(),
+        tsa: !args.no_tsa,
+        ca_url: args.ca_url.clone(),
     };
     match data.init(&opts) {
         Ok(cfg) => {
@@ -143,6 +169,9 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
     }
     if args.no_dsse {
         raw.allow_dsse = false;
+    }
+    if args.no_tsa {
+        raw.tsa.enabled = false;
     }
     let config = match raw.validate() {
         Ok(c) => c,
@@ -211,35 +240,57 @@ async fn shutdown_signal() {
 }
 
 pub(crate) fn trust_root(args: &TrustRootArgs) -> ExitCode {
-    let data = DataDir::new(&args.data);
-    let raw = match data.load_config() {
-        Ok(r) => r,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let signer = match data.load_signer(&raw) {
-        Ok(s) => s,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let base_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| raw.public_url.clone());
-    let inputs = trust::TrustInputs {
-        base_url: &base_url,
-        signer: signer.as_ref(),
-        valid_from: &raw.valid_from,
-    };
-    let value = if args.signing_config {
-        trust::client_trust_config(&inputs, None)
-    } else {
-        trust::trusted_root(&inputs)
-    };
-    match value.map(|v| serde_json::to_string_pretty(&v)) {
-        Ok(Ok(text)) => {
+    match trust_root_json(args) {
+        Ok(text) => {
             println!("{text}");
             ExitCode::SUCCESS
         }
-        Ok(Err(e)) => fail(&e.to_string()),
-        Err(e) => fail(&e.to_string()),
+        Err(e) => fail(&e),
     }
+}
+
+fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
+    let data = DataDir::new(&args.data);
+    let mut raw = data.load_config().map_err(|e| e.to_string())?;
+    let signer = data.load_signer(&raw).map_err(|e| e.to_string())?;
+    let cwd = std::env::current_dir().map_err(|e| format!("the current directory: {e}"))?;
+    raw.trust.ca.extend(args.ca.iter().map(|p| cwd.join(p)));
+    for spec in &args.ctlog {
+        let Some((url, file)) = spec.split_once('=').filter(|(u, _)| u.contains("://")) else {
+            return Err(format!(
+                "--ctlog {spec:?}: give the log's URL and its public key file as URL=FILE"
+            ));
+        };
+        let url = url.to_owned();
+        raw.trust.ctlog.push(islet_store::config::RawCtlog {
+            key: cwd.join(file),
+            url,
+            valid_from: None,
+        });
+    }
+    if let Some(url) = &args.ca_url {
+        raw.trust.ca_url = Some(url.clone());
+    }
+    let config = raw.validate().map_err(|e| e.to_string())?;
+    let base_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| config.raw.public_url.clone());
+    let site = trust::site_trust(&data, &config, &base_url).map_err(|e| e.to_string())?;
+    let inputs = trust::TrustInputs {
+        base_url: &base_url,
+        signer: signer.as_ref(),
+        valid_from: &config.raw.valid_from,
+        tsa: site.tsa,
+        cas: site.cas,
+        ctlogs: site.ctlogs,
+        ca_url: site.ca_url,
+    };
+    let value = if args.signing_config {
+        trust::client_trust_config(&inputs)
+    } else {
+        trust::trusted_root(&inputs)
+    }
+    .map_err(|e| e.to_string())?;
+    serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
 }

@@ -1,8 +1,9 @@
 //! The HTTP surface (`../shared/DESIGN.md` §4): the router and what its
 //! handlers share. The handlers are in [`crate::write`] (the Rekor v2 write
 //! API), [`crate::read`] (the tlog-tiles read API, health, metrics),
-//! [`crate::extensions`] (islet's extensions) and [`crate::mirrors`] (the
-//! mirrored logs); every error they answer is a [`crate::api::ApiError`].
+//! [`crate::extensions`] (islet's extensions), [`crate::mirrors`] (the
+//! mirrored logs) and [`crate::timestamp`] (the RFC 3161 timestamp
+//! authority); every error they answer is a [`crate::api::ApiError`].
 //!
 //! Every request path is parsed into a typed value before any lookup; a
 //! path that is not canonical gets 400 and never reaches the store.
@@ -17,7 +18,7 @@ use islet_rekor::request::MAX_REQUEST_BYTES;
 use islet_store::Store;
 
 use crate::sequencer::Sequencer;
-use crate::{extensions, mirrors, read, write};
+use crate::{extensions, mirrors, read, timestamp, write};
 
 /// Bodies up to this size are decoded and verified on the I/O thread (a
 /// typical entry is 1 to 3 KiB; decoding 16 KiB of JSON takes tens of
@@ -45,6 +46,8 @@ pub struct AppState {
     pub mirrors: Arc<mirrors::MirrorIndex>,
     /// Cosigns the checkpoints of mirrored logs as they are served.
     pub mirror_signer: Arc<islet_signer::CosignatureV1Signer>,
+    /// The timestamp authority, unless it is off.
+    pub tsa: Option<Arc<crate::timestamp::TsaService>>,
 }
 
 /// Builds the router.
@@ -68,6 +71,8 @@ pub fn app(state: AppState) -> Router {
             "/api/v2/islet/checkpoint/{size}",
             get(extensions::checkpoint_at),
         )
+        .route("/api/v1/timestamp", post(timestamp::timestamp))
+        .route("/api/v1/timestamp/certchain", get(timestamp::certchain))
         .route("/mirror/{origin_hash}/checkpoint", get(mirrors::checkpoint))
         .route("/mirror/{origin_hash}/tile/{*path}", get(mirrors::tile))
         .with_state(state)

@@ -19,6 +19,7 @@ pub mod publish;
 pub mod read;
 pub mod response;
 pub mod sequencer;
+pub mod timestamp;
 pub mod trust;
 pub mod write;
 
@@ -87,16 +88,22 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         let head = sequencer.shared().latest();
         p.send(0, head.size, head.note.clone());
     }
+    let tsa = start_tsa(data, &config)?;
+    let site = trust::site_trust(data, &config, &config.raw.public_url)?;
     let inputs = trust::TrustInputs {
         base_url: &config.raw.public_url,
         signer: signer.as_ref(),
         valid_from: &config.raw.valid_from,
+        tsa: site.tsa.filter(|_| tsa.is_some()),
+        cas: site.cas,
+        ctlogs: site.ctlogs,
+        ca_url: site.ca_url,
     };
     for (path, value) in [
         (data.trusted_root_path(), trust::trusted_root(&inputs)?),
         (
             data.client_trust_config_path(),
-            trust::client_trust_config(&inputs, None)?,
+            trust::client_trust_config(&inputs)?,
         ),
     ] {
         let text = serde_json::to_string_pretty(&value).map_err(|e| Error::Config {
@@ -117,6 +124,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         body_read_timeout: config.http.body_read_timeout,
         mirrors,
         mirror_signer: Arc::clone(&mirror_signer),
+        tsa,
     };
     Ok(Prepared {
         state,
@@ -124,6 +132,38 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         mirror_vkey: islet_tlog::note::NoteSigner::verifier(mirror_signer.as_ref()).to_vkey(),
         config,
     })
+}
+
+/// Loads the TSA key and chain (issuing them on a data directory made
+/// before islet had a TSA), checks the chain, and opens the serial record.
+fn start_tsa(data: &DataDir, config: &Config) -> Result<Option<Arc<timestamp::TsaService>>> {
+    let Some(settings) = &config.tsa else {
+        return Ok(None);
+    };
+    let Some((key, chain)) = data.load_tsa(config)? else {
+        return Ok(None);
+    };
+    let mut tsa_config = islet_tsa::TsaConfig::default();
+    if let Some(policy) = &settings.policy {
+        let oid = policy.parse().map_err(|e| Error::Config {
+            reason: format!("tsa.policy {policy:?}: {e}"),
+        })?;
+        tsa_config.policy = oid;
+    }
+    let authority =
+        islet_tsa::TimestampAuthority::new(&key, &chain, tsa_config).map_err(|e| Error::Config {
+            reason: format!("tsa: {e}"),
+        })?;
+    let serials = islet_tsa::Serials::open(&data.tsa_state_path(), std::time::SystemTime::now())
+        .map_err(|e| Error::Config {
+            reason: format!("tsa: {e}"),
+        })?;
+    Ok(Some(Arc::new(timestamp::TsaService::new(
+        authority,
+        serials,
+        settings.rate_per_second,
+        settings.burst,
+    ))))
 }
 
 /// Serves until `shutdown` completes. `on_listening` is told the bound

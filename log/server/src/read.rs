@@ -101,9 +101,15 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        shared
-            .metrics
-            .render(age, shared.pending(), shared.healthy()),
+        {
+            let mut text = shared
+                .metrics
+                .render(age, shared.pending(), shared.healthy());
+            if let Some(tsa) = &s.tsa {
+                tsa.render_metrics(&mut text);
+            }
+            text
+        },
     )
         .into_response()
 }

@@ -34,6 +34,11 @@ pub mod limits {
     pub const MAX_CONNECTIONS: usize = 65_536;
     /// Upstreams one `islet serve` follows.
     pub const MAX_UPSTREAMS: usize = 64;
+    /// Timestamps per second: a rate above this is no limit at all (one
+    /// P-384 signature costs a few hundred microseconds of a core).
+    pub const MAX_TSA_RATE: u32 = 100_000;
+    /// Certificate authorities and CT logs listed in the trusted root.
+    pub const MAX_TRUST_ENTRIES: usize = 64;
     /// Polling an upstream more often than every second is a load test.
     pub const MIN_FOLLOW_INTERVAL_SECS: u64 = 1;
     /// Less often than daily is not following.
@@ -84,6 +89,120 @@ pub struct RawConfig {
     /// Mirrors: the mirror key and the upstreams `islet serve` follows.
     #[serde(default)]
     pub mirror: RawMirror,
+    /// The site's RFC 3161 timestamp authority.
+    #[serde(default)]
+    pub tsa: RawTsa,
+    /// What else the trust material names: the site's certificate
+    /// authorities and CT logs.
+    #[serde(default)]
+    pub trust: RawTrust,
+}
+
+/// `[tsa]`: the timestamp authority `islet serve` runs beside the log at
+/// `/api/v1/timestamp`, with a key of its own (never the log key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTsa {
+    /// Serve timestamps (`islet serve --no-tsa` overrides).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The TSA key, PKCS#8 PEM (ECDSA P-384 or P-256), relative to the
+    /// data directory.
+    #[serde(default = "default_tsa_key")]
+    pub key: PathBuf,
+    /// Its certificate chain, PEM, leaf first and root last.
+    #[serde(default = "default_tsa_chain")]
+    pub chain: PathBuf,
+    /// The policy OID of issued timestamps (default Sigstore's
+    /// 1.3.6.1.4.1.57264.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Sustained timestamps per second before 429.
+    #[serde(default = "default_tsa_rate")]
+    pub rate_per_second: u32,
+    /// Timestamps that may be issued at once above the sustained rate.
+    #[serde(default = "default_tsa_burst")]
+    pub burst: u32,
+}
+
+impl Default for RawTsa {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            key: default_tsa_key(),
+            chain: default_tsa_chain(),
+            policy: None,
+            rate_per_second: default_tsa_rate(),
+            burst: default_tsa_burst(),
+        }
+    }
+}
+
+fn default_tsa_key() -> PathBuf {
+    PathBuf::from("keys/tsa.pem")
+}
+
+fn default_tsa_chain() -> PathBuf {
+    PathBuf::from("keys/tsa-chain.pem")
+}
+
+/// Default for [`RawTsa::rate_per_second`]: every signature a client makes
+/// takes one timestamp and one log entry, and the log sustains about 4,000
+/// entries per second on 2 cores; 1,000 timestamps per second keeps the
+/// TSA from taking more than a quarter of that budget.
+fn default_tsa_rate() -> u32 {
+    1000
+}
+
+fn default_tsa_burst() -> u32 {
+    2000
+}
+
+/// `[trust]`: the rest of the site's trust material, named in the trusted
+/// root `islet serve` writes and `islet trust-root` prints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrust {
+    /// The site's Fulcio (`caUrls` of the signing config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_url: Option<String>,
+    /// Certificate authorities: PEM files, each one chain (intermediates
+    /// first, the anchor last), relative to the data directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca: Vec<PathBuf>,
+    /// CT logs whose SCTs certificates carry (`[[trust.ctlog]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ctlog: Vec<RawCtlog>,
+}
+
+/// `[[trust.ctlog]]`: a certificate transparency log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCtlog {
+    /// Its public key, PEM SubjectPublicKeyInfo, relative to the data
+    /// directory.
+    pub key: PathBuf,
+    /// Its URL (informational in trusted roots).
+    pub url: String,
+    /// Start of the key's validity (RFC 3339; default the log's
+    /// `valid_from`). SCTs older than this do not verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+}
+
+/// The validated `[tsa]`, when the TSA is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsaSettings {
+    /// Key file (relative to the data directory unless absolute).
+    pub key: PathBuf,
+    /// Chain file.
+    pub chain: PathBuf,
+    /// Policy OID, dotted.
+    pub policy: Option<String>,
+    /// Sustained rate.
+    pub rate_per_second: u32,
+    /// Burst.
+    pub burst: u32,
 }
 
 /// `[mirror]`.
@@ -232,6 +351,8 @@ pub struct Config {
     pub mirror_name: String,
     /// The upstreams to follow.
     pub upstreams: Vec<Upstream>,
+    /// The timestamp authority, unless `[tsa] enabled = false`.
+    pub tsa: Option<TsaSettings>,
 }
 
 fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
@@ -344,6 +465,8 @@ impl RawConfig {
             max_pending: s.max_pending,
         };
         let (mirror_name, upstreams) = self.validate_mirror()?;
+        let tsa = self.validate_tsa()?;
+        self.validate_trust()?;
         Ok(Config {
             raw: self,
             listen,
@@ -351,7 +474,56 @@ impl RawConfig {
             http,
             mirror_name,
             upstreams,
+            tsa,
         })
+    }
+
+    fn validate_tsa(&self) -> Result<Option<TsaSettings>> {
+        let t = &self.tsa;
+        if let Some(policy) = &t.policy
+            && !is_dotted_oid(policy)
+        {
+            return Err(invalid(
+                "tsa.policy",
+                format!("{policy:?} is not a dotted object identifier such as 1.3.6.1.4.1.57264.2"),
+            ));
+        }
+        for (field, value) in [("tsa.rate_per_second", t.rate_per_second), ("tsa.burst", t.burst)] {
+            if !(1..=limits::MAX_TSA_RATE).contains(&value) {
+                return Err(invalid(field, format!("must be 1..={}", limits::MAX_TSA_RATE)));
+            }
+        }
+        Ok(t.enabled.then(|| TsaSettings {
+            key: t.key.clone(),
+            chain: t.chain.clone(),
+            policy: t.policy.clone(),
+            rate_per_second: t.rate_per_second,
+            burst: t.burst,
+        }))
+    }
+
+    fn validate_trust(&self) -> Result<()> {
+        let t = &self.trust;
+        if let Some(url) = &t.ca_url {
+            let parsed = url::Url::parse(url).map_err(|e| invalid("trust.ca_url", e))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid("trust.ca_url", "must be http:// or https://"));
+            }
+        }
+        if t.ca.len() > limits::MAX_TRUST_ENTRIES || t.ctlog.len() > limits::MAX_TRUST_ENTRIES {
+            return Err(invalid(
+                "trust",
+                format!("at most {} CAs and {} CT logs", limits::MAX_TRUST_ENTRIES, limits::MAX_TRUST_ENTRIES),
+            ));
+        }
+        for (i, c) in t.ctlog.iter().enumerate() {
+            url::Url::parse(&c.url).map_err(|e| invalid(&format!("trust.ctlog[{i}].url"), e))?;
+            if let Some(v) = &c.valid_from {
+                humantime::parse_rfc3339(v)
+                    .map_err(|e| invalid(&format!("trust.ctlog[{i}].valid_from"), e))?;
+            }
+        }
+        Ok(())
     }
 
     fn validate_mirror(&self) -> Result<(String, Vec<Upstream>)> {
@@ -449,6 +621,17 @@ impl RawConfig {
             reason: format!("islet.toml does not encode: {e}"),
         })
     }
+}
+
+/// True for a dotted object identifier: at least two arcs of decimal
+/// digits, the first 0, 1 or 2.
+fn is_dotted_oid(s: &str) -> bool {
+    let arcs: Vec<&str> = s.split('.').collect();
+    arcs.len() >= 2
+        && arcs
+            .iter()
+            .all(|a| !a.is_empty() && a.len() <= 20 && a.bytes().all(|b| b.is_ascii_digit()))
+        && matches!(arcs[0], "0" | "1" | "2")
 }
 
 /// Sequencer tuning; see [`SequencerConfig::default`] for the defaults and

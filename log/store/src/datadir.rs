@@ -7,7 +7,10 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::{Config, KeyType, RawConfig, RawHttp, RawMirror, RawSequencer, origin_of};
+use super::config::{
+    Config, KeyType, RawConfig, RawHttp, RawMirror, RawSequencer, RawTrust, RawTsa, TsaSettings,
+    origin_of,
+};
 use crate::error::{Error, Result};
 use islet_rekor::request::MAX_REQUEST_BYTES;
 use islet_signer::{CosignatureV1Signer, EcdsaP256Signer, Ed25519Signer};
@@ -39,7 +42,18 @@ pub struct InitOptions {
     pub key_file: Option<PathBuf>,
     /// Listen address.
     pub listen: String,
+    /// Issue a timestamp authority key and chain (`islet init --no-tsa`
+    /// turns it off).
+    pub tsa: bool,
+    /// The site's Fulcio, listed in the signing config.
+    pub ca_url: Option<String>,
 }
+
+/// How long the TSA chain `islet init` issues is valid. Timestamps stay
+/// verifiable after it expires (verifiers check the chain at the
+/// timestamp's time); the site issues a new chain before then.
+pub const TSA_CHAIN_VALIDITY: std::time::Duration =
+    std::time::Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
 impl Default for InitOptions {
     fn default() -> Self {
@@ -49,6 +63,8 @@ impl Default for InitOptions {
             key_type: KeyType::Ed25519,
             key_file: None,
             listen: DEFAULT_LISTEN.into(),
+            tsa: true,
+            ca_url: None,
         }
     }
 }
@@ -95,6 +111,12 @@ impl DataDir {
     /// signing config together).
     pub fn client_trust_config_path(&self) -> PathBuf {
         self.root.join("client_trust_config.json")
+    }
+
+    /// The timestamp authority's boot record: the second it last started,
+    /// which keeps serial numbers unique across restarts.
+    pub fn tsa_state_path(&self) -> PathBuf {
+        self.root.join("tsa.boot")
     }
 
     /// True once `islet init` ran here.
@@ -154,8 +176,19 @@ impl DataDir {
             max_request_bytes: MAX_REQUEST_BYTES,
             http: RawHttp::default(),
             mirror: RawMirror::default(),
+            tsa: RawTsa {
+                enabled: opts.tsa,
+                ..RawTsa::default()
+            },
+            trust: RawTrust {
+                ca_url: opts.ca_url.clone(),
+                ..RawTrust::default()
+            },
         };
-        raw.clone().validate()?;
+        let config = raw.clone().validate()?;
+        if let Some(tsa) = &config.tsa {
+            self.issue_tsa_chain(&config.raw.origin, tsa)?;
+        }
         let cfg = self.config_path();
         std::fs::write(&cfg, raw.to_toml()?).map_err(Error::io(&cfg))?;
         Ok(raw)
@@ -178,6 +211,60 @@ impl DataDir {
     pub fn load_signer(&self, cfg: &RawConfig) -> Result<Arc<dyn NoteSigner>> {
         let pem = read_private_key(&self.root.join(&cfg.key))?;
         load_signer_pem(cfg.key_type, &cfg.origin, &pem)
+    }
+
+    /// The timestamp authority's key and chain (PEM), issuing both when
+    /// neither file exists yet (a data directory made before islet had a
+    /// TSA gets one on its first start). One file without the other is
+    /// refused: the chain must be the key's.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a missing half or loose permissions; key,
+    /// issuing and I/O errors.
+    pub fn load_tsa(&self, cfg: &Config) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let Some(tsa) = &cfg.tsa else {
+            return Ok(None);
+        };
+        let (key, chain) = (self.root.join(&tsa.key), self.root.join(&tsa.chain));
+        match (key.exists(), chain.exists()) {
+            (false, false) => self.issue_tsa_chain(&cfg.raw.origin, tsa)?,
+            (true, true) => {}
+            (has_key, _) => {
+                let (present, missing) = if has_key { (&key, &chain) } else { (&chain, &key) };
+                return Err(Error::Config {
+                    reason: format!(
+                        "tsa: {} exists but {} does not; give both (or neither, and islet issues a new chain)",
+                        present.display(),
+                        missing.display()
+                    ),
+                });
+            }
+        }
+        let chain_pem = std::fs::read(&chain).map_err(Error::io(&chain))?;
+        Ok(Some((read_private_key(&key)?, chain_pem)))
+    }
+
+    /// Issues a TSA key and a two-certificate chain (a root that signs
+    /// only this leaf, and the leaf with a critical timeStamping EKU).
+    fn issue_tsa_chain(&self, origin: &str, tsa: &TsaSettings) -> Result<()> {
+        let issued = islet_tsa::issue_chain(&islet_tsa::ChainParams {
+            organization: origin.to_owned(),
+            common_name: format!("{origin} timestamp authority"),
+            not_before: std::time::SystemTime::now(),
+            validity: TSA_CHAIN_VALIDITY,
+            key_type: islet_tsa::TsaKeyType::P384,
+        })
+        .map_err(|e| Error::Config {
+            reason: format!("tsa: issuing a key and chain: {e}"),
+        })?;
+        let (key, chain) = (self.root.join(&tsa.key), self.root.join(&tsa.chain));
+        for path in [&key, &chain] {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            }
+        }
+        write_private_key(&key, issued.key_pem.as_bytes())?;
+        write_public_file(&chain, issued.chain_pem.as_bytes())
     }
 
     /// Loads the mirror key (a `cosignature/v1` Ed25519 key named
@@ -226,6 +313,19 @@ fn write_private_key(path: &Path, pem: &[u8]) -> Result<()> {
         .open(path)
         .map_err(Error::io(path))?;
     f.write_all(pem)
+        .and_then(|()| f.sync_all())
+        .map_err(Error::io(path))
+}
+
+/// Writes a new public file (a certificate chain), synced.
+fn write_public_file(path: &Path, data: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(Error::io(path))?;
+    f.write_all(data)
         .and_then(|()| f.sync_all())
         .map_err(Error::io(path))
 }
