@@ -397,8 +397,11 @@ fn main() {
 fn hammer_tsa(args: &Args) {
     let sign = ecdsa_p384_sign_seconds();
     let run = format!("{:?}", Instant::now());
-    let queries: Arc<Vec<Vec<u8>>> =
-        Arc::new((0..args.entries).map(|i| timestamp_query(i, &run)).collect());
+    let queries: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..args.entries)
+            .map(|i| timestamp_query(i, &run))
+            .collect(),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -499,7 +502,10 @@ fn hammer_tsa(args: &Args) {
         );
     }
     if ok < samples.len() {
-        eprintln!("hammer: {} timestamp requests were not granted", samples.len() - ok);
+        eprintln!(
+            "hammer: {} timestamp requests were not granted",
+            samples.len() - ok
+        );
         std::process::exit(1);
     }
 }

@@ -150,14 +150,16 @@ fn start_tsa(data: &DataDir, config: &Config) -> Result<Option<Arc<timestamp::Ts
         })?;
         tsa_config.policy = oid;
     }
-    let authority =
-        islet_tsa::TimestampAuthority::new(&key, &chain, tsa_config).map_err(|e| Error::Config {
+    let authority = islet_tsa::TimestampAuthority::new(&key, &chain, tsa_config).map_err(|e| {
+        Error::Config {
+            reason: format!("tsa: {e}"),
+        }
+    })?;
+    let serials =
+        islet_tsa::Serials::open_now(&data.tsa_state_path()).map_err(|e| Error::Config {
             reason: format!("tsa: {e}"),
         })?;
-    let serials = islet_tsa::Serials::open(&data.tsa_state_path(), std::time::SystemTime::now())
-        .map_err(|e| Error::Config {
-            reason: format!("tsa: {e}"),
-        })?;
+    authority.raise_clock_floor(serials.boot_time());
     Ok(Some(Arc::new(timestamp::TsaService::new(
         authority,
         serials,

@@ -111,17 +111,18 @@ impl TsaService {
     fn count(&self, outcome: &Outcome) {
         let m = &self.metrics;
         match outcome {
-            Outcome::Issued { .. } => {
+            Outcome::Issued { gen_time, .. } => {
                 m.issued.fetch_add(1, Ordering::Relaxed);
-                let now = SystemTime::now()
+                let secs = gen_time
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                m.last_gen_time.fetch_max(now, Ordering::Relaxed);
+                m.last_gen_time.fetch_max(secs, Ordering::Relaxed);
             }
             Outcome::Refused { .. } => {
                 m.refused.fetch_add(1, Ordering::Relaxed);
             }
-            Outcome::Failed { .. } => {
+            Outcome::Failed { detail } => {
+                eprintln!("islet: timestamp authority: {detail}");
                 m.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -165,7 +166,10 @@ fn json_error(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "code": status.as_u16(), "message": message }).to_string();
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         body,
     )
         .into_response()
@@ -176,7 +180,10 @@ fn answer_response(answer: Answer) -> Response {
     (
         status,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(answer.content_type),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         answer.body,
@@ -196,7 +203,13 @@ pub(crate) async fn timestamp(
             "this islet serves no timestamp authority (started with --no-tsa, or [tsa] enabled = false)",
         );
     };
-    let body = match read_body(&headers, body, MAX_TIMESTAMP_BODY_BYTES, s.body_read_timeout).await
+    let body = match read_body(
+        &headers,
+        body,
+        MAX_TIMESTAMP_BODY_BYTES,
+        s.body_read_timeout,
+    )
+    .await
     {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
@@ -244,16 +257,27 @@ pub(crate) async fn timestamp(
     };
     let service = Arc::clone(&tsa);
     let answered = tokio::task::spawn_blocking(move || {
-        let serial = service.serials.next();
-        service
-            .authority
-            .answer(&content_type, &body, SystemTime::now(), serial)
+        let serial = service.serials.next()?;
+        Ok::<_, islet_tsa::Error>(service.authority.answer(
+            &content_type,
+            &body,
+            SystemTime::now(),
+            serial,
+        ))
     })
     .await;
     match answered {
-        Ok(answer) => {
+        Ok(Ok(answer)) => {
             tsa.count(&answer.outcome);
             answer_response(answer)
+        }
+        Ok(Err(e)) => {
+            tsa.metrics.failed.fetch_add(1, Ordering::Relaxed);
+            eprintln!("islet: timestamp authority: {e}");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error generating timestamp response",
+            )
         }
         Err(_) => {
             tsa.metrics.failed.fetch_add(1, Ordering::Relaxed);

@@ -488,9 +488,15 @@ impl RawConfig {
                 format!("{policy:?} is not a dotted object identifier such as 1.3.6.1.4.1.57264.2"),
             ));
         }
-        for (field, value) in [("tsa.rate_per_second", t.rate_per_second), ("tsa.burst", t.burst)] {
+        for (field, value) in [
+            ("tsa.rate_per_second", t.rate_per_second),
+            ("tsa.burst", t.burst),
+        ] {
             if !(1..=limits::MAX_TSA_RATE).contains(&value) {
-                return Err(invalid(field, format!("must be 1..={}", limits::MAX_TSA_RATE)));
+                return Err(invalid(
+                    field,
+                    format!("must be 1..={}", limits::MAX_TSA_RATE),
+                ));
             }
         }
         Ok(t.enabled.then(|| TsaSettings {
@@ -513,7 +519,11 @@ impl RawConfig {
         if t.ca.len() > limits::MAX_TRUST_ENTRIES || t.ctlog.len() > limits::MAX_TRUST_ENTRIES {
             return Err(invalid(
                 "trust",
-                format!("at most {} CAs and {} CT logs", limits::MAX_TRUST_ENTRIES, limits::MAX_TRUST_ENTRIES),
+                format!(
+                    "at most {} CAs and {} CT logs",
+                    limits::MAX_TRUST_ENTRIES,
+                    limits::MAX_TRUST_ENTRIES
+                ),
             ));
         }
         for (i, c) in t.ctlog.iter().enumerate() {

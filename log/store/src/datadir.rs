@@ -230,7 +230,11 @@ impl DataDir {
             (false, false) => self.issue_tsa_chain(&cfg.raw.origin, tsa)?,
             (true, true) => {}
             (has_key, _) => {
-                let (present, missing) = if has_key { (&key, &chain) } else { (&chain, &key) };
+                let (present, missing) = if has_key {
+                    (&key, &chain)
+                } else {
+                    (&chain, &key)
+                };
                 return Err(Error::Config {
                     reason: format!(
                         "tsa: {} exists but {} does not; give both (or neither, and islet issues a new chain)",

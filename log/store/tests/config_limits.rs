@@ -212,3 +212,104 @@ fn mirror_settings_are_checked() {
     let e = RawConfig::parse(&text.replace("vkey =", "vkee =")).unwrap_err();
     assert!(config_error(&e, &["vkee"]), "{e:?}");
 }
+
+#[test]
+fn the_timestamp_authority_is_on_by_default_with_its_files_under_keys() {
+    let c = base().validate().unwrap();
+    let tsa = c.tsa.expect("the TSA is on unless turned off");
+    assert_eq!(tsa.key, std::path::Path::new("keys/tsa.pem"));
+    assert_eq!(tsa.chain, std::path::Path::new("keys/tsa-chain.pem"));
+    assert_eq!((tsa.rate_per_second, tsa.burst), (1000, 2000));
+    let mut off = base();
+    off.tsa.enabled = false;
+    assert!(off.validate().unwrap().tsa.is_none());
+}
+
+#[test]
+fn tsa_rates_hold_at_the_limit_and_one_past() {
+    check(
+        "tsa.rate_per_second",
+        |c, v| c.tsa.rate_per_second = v,
+        &[1, limits::MAX_TSA_RATE],
+        &[0, limits::MAX_TSA_RATE + 1],
+    );
+    check(
+        "tsa.burst",
+        |c, v| c.tsa.burst = v,
+        &[1, limits::MAX_TSA_RATE],
+        &[0, limits::MAX_TSA_RATE + 1],
+    );
+}
+
+#[test]
+fn a_tsa_policy_must_be_a_dotted_object_identifier() {
+    for ok in ["1.3.6.1.4.1.57264.2", "2.5", "0.0"] {
+        let mut c = base();
+        c.tsa.policy = Some(ok.into());
+        assert!(c.validate().is_ok(), "{ok}");
+    }
+    for bad in [
+        "",
+        "1",
+        "3.1",
+        "1..2",
+        "1.2.x",
+        "1.3.6.1.4.1.57264.2.",
+        " 1.2",
+    ] {
+        let mut c = base();
+        c.tsa.policy = Some(bad.into());
+        let e = c.validate().unwrap_err();
+        assert!(config_error(&e, &["tsa.policy"]), "{bad:?}: {e:?}");
+    }
+}
+
+#[test]
+fn trust_entries_hold_at_the_limit_and_one_past() {
+    let ctlog = |i: usize| islet_store::config::RawCtlog {
+        key: format!("trust/ct-{i}.pem").into(),
+        url: format!("https://ct{i}.example.org"),
+        valid_from: None,
+    };
+    let mut c = base();
+    c.trust.ca = (0..limits::MAX_TRUST_ENTRIES)
+        .map(|i| format!("trust/ca-{i}.pem").into())
+        .collect();
+    c.trust.ctlog = (0..limits::MAX_TRUST_ENTRIES).map(ctlog).collect();
+    assert!(c.clone().validate().is_ok());
+    let mut more = c.clone();
+    more.trust.ca.push("trust/one-more.pem".into());
+    assert!(config_error(
+        &more.validate().unwrap_err(),
+        &["trust", "at most"]
+    ));
+    let mut more = c;
+    more.trust.ctlog.push(ctlog(999));
+    assert!(config_error(
+        &more.validate().unwrap_err(),
+        &["trust", "at most"]
+    ));
+}
+
+#[test]
+fn trust_urls_and_times_are_checked() {
+    let mut c = base();
+    c.trust.ca_url = Some("ftp://fulcio.example.org".into());
+    assert!(config_error(
+        &c.validate().unwrap_err(),
+        &["trust.ca_url", "http"]
+    ));
+    let mut c = base();
+    c.trust.ca_url = Some("https://fulcio.example.org".into());
+    assert!(c.validate().is_ok());
+    let mut c = base();
+    c.trust.ctlog.push(islet_store::config::RawCtlog {
+        key: "ct.pem".into(),
+        url: "https://ct.example.org".into(),
+        valid_from: Some("yesterday".into()),
+    });
+    assert!(config_error(
+        &c.validate().unwrap_err(),
+        &["trust.ctlog[0].valid_from"]
+    ));
+}
