@@ -8,7 +8,7 @@
 //!   @sigstore/verify 4.1.3) likewise;
 //! - OpenSSL's `openssl ts` makes queries (SHA-256/384/512, with and without
 //!   certReq) and verifies the replies against the served chain; a SHA-1
-//!   query gets a DER rejection; the JSON form verifies too;
+//!   query gets a DER rejection (badAlg); the JSON form verifies too;
 //! - `--no-tsa`, serial numbers across a restart, and the `/metrics`
 //!   counters.
 //!
@@ -463,7 +463,8 @@ fn openssl_verifies_islets_timestamps_refuses_sha1_and_serials_stay_distinct_acr
     );
     assert_eq!(status, 400, "{headers}");
     let text = openssl(&["ts", "-reply", "-in", s(&reply), "-text"]);
-    assert!(text.contains("Status: Rejection"), "{text}");
+    assert!(text.contains("Status: Rejected."), "{text}");
+    assert!(text.contains("TST info:\nNot included."), "{text}");
     assert!(
         text.contains("unrecognized or unsupported algorithm identifier"),
         "{text}"
