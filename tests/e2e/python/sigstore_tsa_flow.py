@@ -36,6 +36,9 @@ Phases:
       OTHER_TSA_URL (a TSA the trusted root does not hold) and verifies
       (must refuse). Writes DIR/bundle-{email,uri,foreign-tsa}.sigstore.json
       and DIR/artifact-{email,uri,foreign-tsa}.
+  verify CLIENT_TRUST_CONFIG BUNDLE ARTIFACT IDENTITY
+      sigstore-python's Verifier with an Identity policy (issuer
+      https://oidc.islet.test) on a bundle another client made.
 
 Prints one JSON line with the results. Exits non-zero, with the reason, on
 any unexpected outcome.
@@ -63,7 +66,7 @@ from sigstore._internal.sct import verify_sct
 from sigstore._internal.timestamp import TimestampAuthorityClient
 from sigstore._internal.trust import KeyringPurpose
 from sigstore.errors import VerificationError
-from sigstore.models import ClientTrustConfig, TrustedRoot
+from sigstore.models import Bundle, ClientTrustConfig, TrustedRoot
 from sigstore.oidc import IdentityToken
 from sigstore.sign import SigningContext
 from sigstore.verify import Verifier, policy
@@ -516,6 +519,19 @@ def sign(directory: str, config_path: str, other_tsa_url: str) -> dict:
     return result
 
 
+def verify(config_path: str, bundle_path: str, artifact_path: str, identity: str) -> dict:
+    """sigstore-python's Verifier on a bundle another client made."""
+    with open(config_path) as f:
+        cfg = ClientTrustConfig.from_json(f.read())
+    with open(bundle_path) as f:
+        bundle = Bundle.from_json(f.read())
+    with open(artifact_path, "rb") as f:
+        artifact = f.read()
+    verifier = Verifier(trusted_root=cfg.trusted_root)
+    verifier.verify_artifact(artifact, bundle, policy.Identity(identity=identity, issuer=ISSUER))
+    return {"verified": bundle_path}
+
+
 def main() -> None:
     args = sys.argv[1:]
     if not args:
@@ -532,6 +548,8 @@ def main() -> None:
         out = issue(*rest[:4])
     elif phase == "sign":
         out = sign(*rest[:3])
+    elif phase == "verify":
+        out = verify(*rest[:4])
     else:
         fail(f"unknown phase {phase!r}")
     print(json.dumps(out))
