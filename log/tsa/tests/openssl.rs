@@ -1,8 +1,9 @@
-#![allow(clippy::cast_possible_truncation)]
 //! OpenSSL as the independent checker: `openssl ts -query` builds the
 //! requests, the authority answers, `openssl ts -verify` (chain, purpose
 //! timeStamping, signingCertificateV2, imprint, nonce) and
 //! `openssl ts -reply -text` judge the replies. A missing openssl fails.
+
+#![allow(clippy::cast_possible_truncation)]
 
 mod common;
 
@@ -248,4 +249,69 @@ fn openssl_shows_every_failure_bit() {
         assert!(shown.contains("Status: Rejected."), "{shown}");
         assert!(shown.contains(expected), "case {i}: {expected}: {shown}");
     }
+}
+
+#[test]
+fn the_issued_chain_as_openssl_reads_it() {
+    let chain = fresh_chain(TsaKeyType::P384);
+    let dir = tempfile::tempdir().expect("tempdir");
+    setup(dir.path(), &chain);
+    let leaf = text(&openssl(
+        dir.path(),
+        &["x509", "-in", "leaf.pem", "-noout", "-text"],
+    ));
+    assert!(
+        leaf.contains("Subject: O = islet test, CN = islet test TSA\n"),
+        "{leaf}"
+    );
+    assert!(
+        leaf.contains("Issuer: O = islet test, CN = islet test TSA Root"),
+        "{leaf}"
+    );
+    assert!(
+        leaf.contains("X509v3 Key Usage: critical\n                Digital Signature\n"),
+        "{leaf}"
+    );
+    assert!(
+        leaf.contains("X509v3 Extended Key Usage: critical\n                Time Stamping\n"),
+        "{leaf}"
+    );
+    assert!(!leaf.contains("Basic Constraints"), "{leaf}");
+    assert!(leaf.contains("NIST CURVE: P-384"), "{leaf}");
+    assert!(
+        leaf.contains("Signature Algorithm: ecdsa-with-SHA384"),
+        "{leaf}"
+    );
+    let root = text(&openssl(
+        dir.path(),
+        &["x509", "-in", "root.pem", "-noout", "-text"],
+    ));
+    assert!(root.contains("CA:TRUE"), "{root}");
+    assert!(
+        root.contains("X509v3 Key Usage: critical\n                Certificate Sign, CRL Sign\n"),
+        "{root}"
+    );
+    // OpenSSL's own purpose check: the leaf is a timestamp signer under the root.
+    let purpose = text(&openssl(
+        dir.path(),
+        &[
+            "verify",
+            "-purpose",
+            "timestampsign",
+            "-CAfile",
+            "root.pem",
+            "leaf.pem",
+        ],
+    ));
+    assert!(purpose.contains("leaf.pem: OK"), "{purpose}");
+    // The key file is PKCS#8 for the leaf's key.
+    fs::write(dir.path().join("key.pem"), &chain.key_pem).expect("key");
+    let from_key = openssl(dir.path(), &["pkey", "-in", "key.pem", "-pubout"]);
+    let from_cert = openssl(
+        dir.path(),
+        &["x509", "-in", "leaf.pem", "-noout", "-pubkey"],
+    );
+    assert!(from_key.status.success() && from_cert.status.success());
+    assert_eq!(from_key.stdout, from_cert.stdout);
+    assert!(chain.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
 }

@@ -29,6 +29,36 @@ pub enum Check {
     LocalConsistency,
     /// The local log cannot be read.
     LocalLog,
+    /// A Rekor v1 signed entry timestamp does not verify.
+    InclusionPromise,
+    /// An integrated time is outside the signing certificate's validity.
+    IntegratedTime,
+    /// Fewer transparency logs verified the bundle than the policy asks.
+    TlogThreshold,
+    /// Fewer verified times (RFC 3161 timestamps, SET-backed integrated
+    /// times) than the policy asks.
+    TimeThreshold,
+    /// A bundle signed by a key: no key given, or not the one given.
+    Key,
+    /// The trusted root is malformed or does not conform (a missing
+    /// `validFor.start`, an unreadable chain).
+    TrustedRoot,
+    /// The RFC 3161 timestamps are malformed as a list (too many, or the
+    /// same one twice); single bad timestamps are only warnings.
+    Timestamp,
+    /// The signing certificate does not chain to a certificate authority
+    /// of the trusted root at every verified time, or is not fit for code
+    /// signing.
+    Certificate,
+    /// No signed certificate timestamp of the certificate verifies with a
+    /// CT log of the trusted root.
+    Sct,
+    /// The certificate's identity (SAN or OIDC issuer) is not the one the
+    /// policy asks for, or cannot be read.
+    Identity,
+    /// The identity policy itself is invalid (a regular expression that
+    /// does not compile or is too large, a missing criterion).
+    Policy,
 }
 
 /// Why a bundle failed: the check and the precise reason.

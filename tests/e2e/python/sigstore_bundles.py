@@ -1,10 +1,12 @@
 """Write Sigstore bundles for entries that sigstore-python logs in islet.
 
 Each entry is made the way `sigstore sign` and `sigstore attest` make them,
-minus Fulcio: a fresh P-256 key and a throw-away self-signed certificate,
-the request built by sigstore-python's own RekorV2Client builders, and the
-bundle put together by sigstore-python's `Bundle._from_parts` from the
-TransparencyLogEntry islet answered with.
+with a site CA in Fulcio's place: a fresh P-256 key and a certificate for
+it from the test's site CA (site_ca.py; no CT log, so no SCT), a timestamp
+over the signature from islet's own TSA through sigstore-python's
+timestamp client, the request built by sigstore-python's own RekorV2Client
+builders, and the bundle put together by sigstore-python's
+`Bundle._from_parts` from the TransparencyLogEntry islet answered with.
 
 Even i: an artifact signature (hashedrekord); every fourth also records the
 message digest in the bundle. Odd i: an in-toto statement about the
@@ -12,8 +14,9 @@ artifact in a DSSE envelope (logged as a hashedrekord over the PAE, as
 sigstore-python 4.5 does).
 
 Usage: python sigstore_bundles.py CLIENT_TRUST_CONFIG OUTDIR N
-Writes OUTDIR/bundle-<i>.sigstore.json and OUTDIR/artifact-<i>; prints one
-JSON line {"indexes": [...]}.
+Writes OUTDIR/ca.pem (for `islet trust-root --ca`),
+OUTDIR/bundle-<i>.sigstore.json and OUTDIR/artifact-<i>; prints one JSON
+line {"indexes": [...], "identity": ..., "issuer": ...}.
 """
 
 import base64
@@ -27,10 +30,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from sigstore import dsse
 from sigstore._internal.rekor.client_v2 import RekorV2Client
 from sigstore.hashes import Hashed
-from sigstore.models import Bundle, ClientTrustConfig
+from sigstore.models import Bundle
 from sigstore_models.common.v1 import HashAlgorithm, HashOutput, MessageSignature
 
-from sigstore_client import self_signed_certificate
+from sigstore._internal.timestamp import TimestampAuthorityClient
+
+from site_ca import IDENTITY, ISSUER, SiteCa
 
 
 def rekor_v2_client(config_path: str) -> RekorV2Client:
@@ -49,19 +54,16 @@ def rekor_v2_client(config_path: str) -> RekorV2Client:
 
 def main() -> None:
     config_path, outdir, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    # sigstore-python refuses to construct a bundle without a signed
-    # timestamp (an RFC 3161 TSA, or a Rekor v1 inclusion promise); this
-    # harness has no TSA, and the bundle's transparency-log part, which is
-    # what islet verifies, does not depend on one. Bundle assembly itself
-    # stays sigstore-python's.
-    Bundle._verify = lambda self: None
-    with open(config_path) as f:
-        cfg = ClientTrustConfig.from_json(f.read())
     client = rekor_v2_client(config_path)
+    with open(config_path) as f:
+        (tsa_service,) = json.load(f)["signingConfig"]["tsaUrls"]
+    tsa = TimestampAuthorityClient(tsa_service["url"])
+    ca = SiteCa()
+    ca.write_pem(os.path.join(outdir, "ca.pem"))
     indexes = []
     for i in range(count):
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = self_signed_certificate(key)
+        cert = ca.issue(key)
         artifact = f"islet bundle artifact {i}\n".encode()
         digest = hashlib.sha256(artifact).digest()
         if i % 2 == 0:
@@ -78,6 +80,7 @@ def main() -> None:
             content = MessageSignature(
                 message_digest=message_digest, signature=base64.b64encode(sig)
             )
+            signature = sig
         else:
             stmt = (
                 dsse.StatementBuilder()
@@ -87,14 +90,16 @@ def main() -> None:
                 .build()
             )
             content = dsse._sign(key, stmt)
+            signature = content.signature
             entry = client.create_entry(RekorV2Client._build_dsse_request(content, cert))
-        bundle = Bundle._from_parts(cert, content, entry)
+        timestamp = tsa.request_timestamp(signature)
+        bundle = Bundle._from_parts(cert, content, entry, [timestamp])
         with open(os.path.join(outdir, f"bundle-{i}.sigstore.json"), "w") as f:
             f.write(bundle.to_json())
         with open(os.path.join(outdir, f"artifact-{i}"), "wb") as f:
             f.write(artifact)
         indexes.append(int(entry._inner.log_index))
-    print(json.dumps({"indexes": indexes}))
+    print(json.dumps({"indexes": indexes, "identity": IDENTITY, "issuer": ISSUER}))
 
 
 if __name__ == "__main__":
