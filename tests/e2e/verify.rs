@@ -21,6 +21,24 @@ fn staging() -> PathBuf {
     .join("rekor-v2/sigstore-python")
 }
 
+/// The identity the staging bundle's certificate names.
+const STAGING_POLICY: [&str; 4] = [
+    "--certificate-identity",
+    "jku@goto.fi",
+    "--certificate-oidc-issuer",
+    "https://github.com/login/oauth",
+];
+
+/// The identity `site_ca.py` issues certificates for; its CA logs to no CT
+/// log, so no SCT is required.
+const SITE_POLICY: [&str; 5] = [
+    "--certificate-identity",
+    "signer@islet.test",
+    "--certificate-oidc-issuer",
+    "https://oidc.islet.test",
+    "--no-sct",
+];
+
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
     let out = islet(args);
     (
@@ -37,48 +55,78 @@ fn the_staging_bundle_verifies_and_its_verdict_names_the_check() {
     let root = dir.join("trusted_root.staging.json");
     let (b, r) = (bundle.to_str().unwrap(), root.to_str().unwrap());
     let (code, out, err) = run(&[
-        "verify",
-        "--bundle",
-        b,
-        "--trusted-root",
-        r,
-        "--digest",
-        "sha256:15f67246115921bb7c1de0e7e9e9275c8016dc254a0c009888944b7ed3644aaa",
-    ]);
+        &[
+            "verify",
+            "--bundle",
+            b,
+            "--trusted-root",
+            r,
+            "--digest",
+            "sha256:15f67246115921bb7c1de0e7e9e9275c8016dc254a0c009888944b7ed3644aaa",
+        ][..],
+        &STAGING_POLICY,
+    ]
+    .concat());
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
-        out.starts_with("OK ") && out.contains("entry 645 of log2025-alpha1.rekor.sigstage.dev"),
+        out.starts_with("OK ")
+            && out.contains("signed by jku@goto.fi (issuer https://github.com/login/oauth)")
+            && out.contains("2025-06-09T11:57:38Z (timestamp of https://timestamp.sigstage.dev")
+            && out.contains("entry 645 of log2025-alpha1.rekor.sigstage.dev"),
         "{out}"
     );
+    // Another identity, or no identity policy at all, fails.
+    let (code, out, _) = run(&[
+        &["verify", "--bundle", b, "--trusted-root", r][..],
+        &["--certificate-identity", "someone@else.example"],
+        &STAGING_POLICY[2..],
+    ]
+    .concat());
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("identity:") && out.contains("jku@goto.fi"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["verify", "--bundle", b, "--trusted-root", r]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("policy:"), "{out}");
 
     // A wrong digest: one FAIL line naming the check, exit 1; --json says
     // the same.
     let wrong = "sha256:25f67246115921bb7c1de0e7e9e9275c8016dc254a0c009888944b7ed3644aaa";
     let (code, out, _) = run(&[
-        "verify",
-        "--bundle",
-        b,
-        "--trusted-root",
-        r,
-        "--digest",
-        wrong,
-    ]);
+        &[
+            "verify",
+            "--bundle",
+            b,
+            "--trusted-root",
+            r,
+            "--digest",
+            wrong,
+        ][..],
+        &STAGING_POLICY,
+    ]
+    .concat());
     assert_eq!(code, Some(1));
     assert!(
         out.starts_with("FAIL ") && out.contains("artifact:"),
         "{out}"
     );
     let (code, out, _) = run(&[
-        "verify",
-        "--bundle",
-        b,
-        b,
-        "--trusted-root",
-        r,
-        "--digest",
-        wrong,
-        "--json",
-    ]);
+        &[
+            "verify",
+            "--bundle",
+            b,
+            b,
+            "--trusted-root",
+            r,
+            "--digest",
+            wrong,
+            "--json",
+        ][..],
+        &STAGING_POLICY,
+    ]
+    .concat());
     assert_eq!(code, Some(1));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -99,9 +147,21 @@ fn the_staging_bundle_verifies_and_its_verdict_names_the_check() {
     assert_eq!(code, Some(1));
     assert!(out.contains("unknown_log:"), "{out}");
 
+    // A file that is no trusted root is a verdict on every bundle.
+    let (code, out, _) = run(&["verify", "--bundle", b, "--trusted-root", b]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("trusted_root:"), "{out}");
     // Usage errors: exit 2.
-    let (code, _, err) = run(&["verify", "--bundle", b, "--trusted-root", b]);
-    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = run(&[
+        "verify",
+        "--bundle",
+        b,
+        "--trusted-root",
+        r,
+        "--certificate-identity",
+        "jku@goto.fi",
+    ]);
+    assert_eq!(code, Some(2), "an identity without an issuer: {err}");
     let (code, _, err) = run(&[
         "verify",
         "--bundle",
@@ -129,12 +189,16 @@ fn bundle_and_trusted_root_files_are_read_up_to_their_limits_and_not_one_byte_mo
     let root = dir.join("trusted_root.staging.json");
     let r = root.to_str().unwrap();
     let (code, out, err) = run(&[
-        "verify",
-        "--bundle",
-        at.to_str().unwrap(),
-        "--trusted-root",
-        r,
-    ]);
+        &[
+            "verify",
+            "--bundle",
+            at.to_str().unwrap(),
+            "--trusted-root",
+            r,
+        ][..],
+        &STAGING_POLICY,
+    ]
+    .concat());
     assert_eq!(code, Some(0), "{out}{err}");
     let (code, out, _) = run(&[
         "verify",
@@ -158,12 +222,16 @@ fn bundle_and_trusted_root_files_are_read_up_to_their_limits_and_not_one_byte_mo
     let b = dir.join("staging-rekor-v2.txt.sigstore.json");
     let b = b.to_str().unwrap();
     let (code, out, err) = run(&[
-        "verify",
-        "--bundle",
-        b,
-        "--trusted-root",
-        root_at.to_str().unwrap(),
-    ]);
+        &[
+            "verify",
+            "--bundle",
+            b,
+            "--trusted-root",
+            root_at.to_str().unwrap(),
+        ][..],
+        &STAGING_POLICY,
+    ]
+    .concat());
     assert_eq!(code, Some(0), "{out}{err}");
     let (code, _, err) = run(&[
         "verify",
@@ -179,13 +247,17 @@ fn bundle_and_trusted_root_files_are_read_up_to_their_limits_and_not_one_byte_mo
     let junk = tmp.path().join("junk.json");
     std::fs::write(&junk, b"\x00\xffnot json").unwrap();
     let (code, out, _) = run(&[
-        "verify",
-        "--bundle",
-        junk.to_str().unwrap(),
-        b,
-        "--trusted-root",
-        r,
-    ]);
+        &[
+            "verify",
+            "--bundle",
+            junk.to_str().unwrap(),
+            b,
+            "--trusted-root",
+            r,
+        ][..],
+        &STAGING_POLICY,
+    ]
+    .concat());
     assert_eq!(code, Some(1));
     assert!(
         out.contains("FAIL") && out.contains("bundle: not a bundle"),
@@ -199,14 +271,16 @@ fn bundle_and_trusted_root_files_are_read_up_to_their_limits_and_not_one_byte_mo
 }
 
 /// sigstore-python logs `n` entries in `server` and writes their bundles
-/// and artifacts into `dir`.
-fn sigstore_bundles(server_data: &Path, dir: &Path, n: usize) -> Vec<PathBuf> {
+/// and artifacts into `dir`, with certificates of the site CA kept in
+/// `ca_dir` and timestamps of the server's TSA.
+fn sigstore_bundles(server_data: &Path, dir: &Path, n: usize, ca_dir: &Path) -> Vec<PathBuf> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_bundles.py");
     let out = std::process::Command::new(sigstore_python())
         .arg(&script)
         .arg(server_data.join("client_trust_config.json"))
         .arg(dir)
         .arg(n.to_string())
+        .arg(ca_dir)
         .output()
         .unwrap();
     assert!(
@@ -227,13 +301,28 @@ fn bundles_sigstore_python_made_against_islet_verify_with_and_without_the_local_
     write_entries(&site, "before", 10);
     let out_dir = tmp.path().join("bundles");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let bundles = sigstore_bundles(&site.data, &out_dir, 6);
+    let bundles = sigstore_bundles(&site.data, &out_dir, 6, &out_dir);
     let names: Vec<&str> = bundles.iter().map(|p| p.to_str().unwrap()).collect();
-    let root = site.data.join("trusted_root.json");
+    // The trusted root with the site's CA, as the site publishes it.
+    let root = tmp.path().join("trusted_root.json");
+    let printed = islet(&[
+        "trust-root",
+        "--data",
+        site.data.to_str().unwrap(),
+        "--ca",
+        out_dir.join("ca.pem").to_str().unwrap(),
+    ]);
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    std::fs::write(&root, &printed.stdout).unwrap();
     let r = root.to_str().unwrap();
     let verify = |extra: &[&str]| {
         let mut args = vec!["verify", "--trusted-root", r, "--bundle"];
         args.extend_from_slice(&names);
+        args.extend_from_slice(&SITE_POLICY);
         args.extend_from_slice(extra);
         run(&args)
     };
@@ -242,10 +331,27 @@ fn bundles_sigstore_python_made_against_islet_verify_with_and_without_the_local_
     let (code, out, err) = verify(&[]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(
-        out.lines().filter(|l| l.starts_with("OK ")).count(),
+        out.lines()
+            .filter(|l| l.starts_with("OK ")
+                && l.contains("signed by signer@islet.test")
+                && l.contains(&format!("(timestamp of {}/api/v1/timestamp)", site.url)))
+            .count(),
         6,
         "{out}"
     );
+    // The site's trusted root without its CA verifies none of them.
+    let bare = site.data.join("trusted_root.json");
+    let mut args = vec![
+        "verify",
+        "--trusted-root",
+        bare.to_str().unwrap(),
+        "--bundle",
+    ];
+    args.extend_from_slice(&names);
+    args.extend_from_slice(&SITE_POLICY);
+    let (code, out, _) = run(&args);
+    assert_eq!(code, Some(1));
+    assert_eq!(out.matches("certificate:").count(), 6, "{out}");
     // Against the data directory while it serves, and against its URL.
     let data = site.data.to_str().unwrap();
     for log in [data.to_owned(), format!("{}/api/v2", site.url)] {
@@ -257,25 +363,33 @@ fn bundles_sigstore_python_made_against_islet_verify_with_and_without_the_local_
     for i in [0usize, 1, 2] {
         let artifact = out_dir.join(format!("artifact-{i}"));
         let (code, out, _) = run(&[
-            "verify",
-            "--trusted-root",
-            r,
-            "--bundle",
-            names[i],
-            "--artifact",
-            artifact.to_str().unwrap(),
-        ]);
+            &[
+                "verify",
+                "--trusted-root",
+                r,
+                "--bundle",
+                names[i],
+                "--artifact",
+                artifact.to_str().unwrap(),
+            ][..],
+            &SITE_POLICY,
+        ]
+        .concat());
         assert_eq!(code, Some(0), "bundle {i}: {out}");
         let other = out_dir.join(format!("artifact-{}", (i + 2) % 6));
         let (code, out, _) = run(&[
-            "verify",
-            "--trusted-root",
-            r,
-            "--bundle",
-            names[i],
-            "--artifact",
-            other.to_str().unwrap(),
-        ]);
+            &[
+                "verify",
+                "--trusted-root",
+                r,
+                "--bundle",
+                names[i],
+                "--artifact",
+                other.to_str().unwrap(),
+            ][..],
+            &SITE_POLICY,
+        ]
+        .concat());
         assert_eq!(code, Some(1), "bundle {i}: {out}");
         // Bundle 2 carries no digest: the signature is checked over the
         // other artifact's digest, and does not verify.
@@ -325,16 +439,20 @@ fn bundles_sigstore_python_made_against_islet_verify_with_and_without_the_local_
     write_entries(&site, "after", 3);
     let later_dir = tmp.path().join("later");
     std::fs::create_dir_all(&later_dir).unwrap();
-    let later = sigstore_bundles(&site.data, &later_dir, 1);
+    let later = sigstore_bundles(&site.data, &later_dir, 1, &out_dir);
     let (code, out, _) = run(&[
-        "verify",
-        "--trusted-root",
-        r,
-        "--bundle",
-        later[0].to_str().unwrap(),
-        "--log",
-        mirror.to_str().unwrap(),
-    ]);
+        &[
+            "verify",
+            "--trusted-root",
+            r,
+            "--bundle",
+            later[0].to_str().unwrap(),
+            "--log",
+            mirror.to_str().unwrap(),
+        ][..],
+        &SITE_POLICY,
+    ]
+    .concat());
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("local_behind:") && out.contains("sync the mirror"),
@@ -342,14 +460,18 @@ fn bundles_sigstore_python_made_against_islet_verify_with_and_without_the_local_
     );
     sync(&mirror);
     let (code, out, _) = run(&[
-        "verify",
-        "--trusted-root",
-        r,
-        "--bundle",
-        later[0].to_str().unwrap(),
-        "--log",
-        mirror.to_str().unwrap(),
-    ]);
+        &[
+            "verify",
+            "--trusted-root",
+            r,
+            "--bundle",
+            later[0].to_str().unwrap(),
+            "--log",
+            mirror.to_str().unwrap(),
+        ][..],
+        &SITE_POLICY,
+    ]
+    .concat());
     assert_eq!(code, Some(0), "{out}");
 
     // A local log that is another log under the same origin: the entry is

@@ -61,10 +61,13 @@ enum Command {
     /// Keep verified copies of other logs: sync from an upstream, list.
     #[command(subcommand)]
     Mirror(mirror::MirrorCommand),
-    /// Verify the transparency-log part of Sigstore bundles offline: the
-    /// body matches the bundle, the inclusion proof leads to a checkpoint
-    /// signed by the trusted root's key, the signature verifies over the
-    /// digest; with --log, the entry is in the local log or mirror and the
+    /// Verify Sigstore bundles completely and offline against a trusted
+    /// root: the transparency-log entries (inclusion proof to a signed
+    /// checkpoint, body rebuilt from the bundle, Rekor v1 SET), the verified
+    /// times (RFC 3161 timestamps, SETs), the signing certificate's chain to
+    /// a trusted CA at every verified time with its SCTs, the identity
+    /// policy (or --key), and the signature over the artifact or in-toto
+    /// subject; with --log, the entry is in the local log or mirror and the
     /// checkpoint is consistent with it.
     ///
     /// Exit status: 0 when every bundle verifies, 1 when one does not (one

@@ -1,4 +1,6 @@
-//! `islet verify`: the transparency-log part of Sigstore bundles, offline.
+//! `islet verify`: Sigstore bundles verified completely, offline: who
+//! signed (certificate chain and identity, or a key), when (RFC 3161
+//! timestamps and Rekor v1 SETs), and that the logs agree.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -7,20 +9,26 @@ use std::process::ExitCode;
 use clap::Args;
 use islet_reader::local::{LocalLogs, TileLog};
 use islet_store::view::DataDirLogs;
+use islet_verify::binding::Binding;
 use islet_verify::bundle::MAX_BUNDLE_FILE_BYTES;
+use islet_verify::identity::IdentityPolicy;
+use islet_verify::policy::read_public_key;
+use islet_verify::timestamp::TimeSource;
 use islet_verify::trusted_root::{MAX_TRUSTED_ROOT_BYTES, TrustedRoot};
-use islet_verify::{Check, Failure, Verifier};
-use sha2::{Digest, Sha256};
+use islet_verify::{Artifact, ArtifactDigest, Check, Failure, Policy, Subject, Verified, Verifier};
 
 use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
 
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("artifact_group").args(["artifact", "digest"])))]
+#[command(group(clap::ArgGroup::new("identity_group").args(["certificate_identity", "certificate_identity_regexp"]).multiple(true)))]
+#[command(group(clap::ArgGroup::new("issuer_group").args(["certificate_oidc_issuer", "certificate_oidc_issuer_regexp"]).multiple(true)))]
 pub(crate) struct VerifyArgs {
     /// Sigstore bundles (media types v0.1 to v0.3), one verdict each.
     #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
     bundle: Vec<PathBuf>,
-    /// The trusted root naming the logs and their keys.
+    /// The trusted root: the logs, certificate authorities, CT logs and
+    /// timestamp authorities, with their keys and validity.
     #[arg(long, value_name = "FILE")]
     trusted_root: PathBuf,
     /// Also check against a local copy: a data directory (own log or
@@ -28,13 +36,56 @@ pub(crate) struct VerifyArgs {
     /// the bundle's checkpoint consistent with it.
     #[arg(long, value_name = "DIR|URL")]
     log: Option<String>,
-    /// The artifact the bundles sign; its SHA-256 must be the signed digest.
+    /// The artifact the bundles sign: the signed digest, or a subject of
+    /// the in-toto statement, must be its digest.
     #[arg(long, value_name = "FILE")]
     artifact: Option<PathBuf>,
-    /// The artifact's digest, as sha256:HEX.
-    #[arg(long, value_name = "sha256:HEX")]
+    /// The artifact's digest, as sha256:HEX, sha384:HEX or sha512:HEX.
+    #[arg(long, value_name = "ALG:HEX")]
     digest: Option<String>,
-    /// Print the verdicts as JSON.
+    /// The signing certificate's identity (its SAN: an email, URI or
+    /// Fulcio username), exactly.
+    #[arg(long, value_name = "IDENTITY")]
+    certificate_identity: Option<String>,
+    /// A regular expression the certificate's identity must match
+    /// (unanchored, as cosign).
+    #[arg(long, value_name = "REGEXP")]
+    certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer the certificate names, exactly.
+    #[arg(long, value_name = "URL")]
+    certificate_oidc_issuer: Option<String>,
+    /// A regular expression the certificate's OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP")]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// The public key (PEM) of key-signed bundles, instead of a
+    /// certificate identity.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["identity_group", "issuer_group"])]
+    key: Option<PathBuf>,
+    /// Distinct transparency logs that must verify each bundle.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        conflicts_with = "no_tlog"
+    )]
+    min_tlog: usize,
+    /// Require no transparency-log entry (bundles without one, such as
+    /// private GitHub attestations); entries present must still verify.
+    #[arg(long)]
+    no_tlog: bool,
+    /// Verified RFC 3161 timestamps each bundle needs (default: 1 when
+    /// every log entry is a Rekor v2 one, which carries no time).
+    #[arg(long, value_name = "N")]
+    min_tsa: Option<usize>,
+    /// Verified times (RFC 3161 timestamps and Rekor v1 SETs) each bundle
+    /// needs (default: 1 for certificate bundles).
+    #[arg(long, value_name = "N")]
+    min_timestamps: Option<usize>,
+    /// Do not require an SCT from a CT log of the trusted root (for a site
+    /// CA that logs to no CT log).
+    #[arg(long)]
+    no_sct: bool,
+    /// Print the verdicts as JSON: one object per bundle in `results`.
     #[arg(long)]
     json: bool,
 }
@@ -66,99 +117,208 @@ fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     Ok(data)
 }
 
-fn artifact_digest(a: &VerifyArgs) -> Result<Option<[u8; 32]>, String> {
-    if let Some(path) = &a.artifact {
-        let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher).map_err(|e| format!("{}: {e}", path.display()))?;
-        return Ok(Some(hasher.finalize().into()));
-    }
-    let Some(d) = &a.digest else {
-        return Ok(None);
+/// Largest `--key` file read.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// The policy the flags give.
+fn policy(a: &VerifyArgs) -> Result<Policy, String> {
+    let artifact = if let Some(path) = &a.artifact {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Some(Subject::Artifact(
+            Artifact::read(file).map_err(|e| format!("{}: {e}", path.display()))?,
+        ))
+    } else if let Some(d) = &a.digest {
+        Some(Subject::Digest(
+            ArtifactDigest::parse(d).map_err(|e| format!("--digest {e}"))?,
+        ))
+    } else {
+        None
     };
-    let hex_part = d
-        .strip_prefix("sha256:")
-        .ok_or_else(|| format!("--digest {d:.80}: give sha256:HEX"))?;
-    let bytes = hex::decode(hex_part).map_err(|_| format!("--digest {d:.80}: not hex"))?;
-    bytes
-        .try_into()
-        .map(Some)
-        .map_err(|_| format!("--digest {d:.80}: a SHA-256 digest has 32 bytes"))
+    let key = a
+        .key
+        .as_ref()
+        .map(|path| {
+            read_capped(path, MAX_KEY_FILE_BYTES)
+                .and_then(|b| read_public_key(&b))
+                .map_err(|e| format!("--key {}: {e}", path.display()))
+        })
+        .transpose()?;
+    let wants_identity = a.certificate_identity.is_some()
+        || a.certificate_identity_regexp.is_some()
+        || a.certificate_oidc_issuer.is_some()
+        || a.certificate_oidc_issuer_regexp.is_some();
+    let identity = if wants_identity {
+        Some(
+            IdentityPolicy::new(
+                a.certificate_identity.clone(),
+                a.certificate_identity_regexp.as_deref(),
+                a.certificate_oidc_issuer.clone(),
+                a.certificate_oidc_issuer_regexp.as_deref(),
+            )
+            .map_err(|f| f.reason)?,
+        )
+    } else {
+        None
+    };
+    Ok(Policy {
+        identity,
+        key,
+        artifact,
+        min_tlog: if a.no_tlog { 0 } else { a.min_tlog },
+        min_tsa: a.min_tsa,
+        min_timestamps: a.min_timestamps,
+        require_sct: !a.no_sct,
+    })
+}
+
+fn check_name(check: Check) -> String {
+    serde_json::to_value(check)
+        .ok()
+        .and_then(|c| c.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// One line saying what a verified bundle showed.
+fn ok_line(name: &str, v: &Verified) -> String {
+    let signer = if v.signed_by_key {
+        "signed by the given key".to_owned()
+    } else {
+        format!(
+            "signed by {} (issuer {})",
+            v.identity.as_deref().unwrap_or("?"),
+            v.issuer.as_deref().unwrap_or("none")
+        )
+    };
+    let times: Vec<String> = v
+        .times
+        .iter()
+        .map(|t| {
+            let when = humantime::format_rfc3339_seconds(t.time);
+            match &t.source {
+                TimeSource::TimestampAuthority { uri } => format!("{when} (timestamp of {uri})"),
+                TimeSource::Tlog { log, log_index } => {
+                    format!("{when} (SET of {log} entry {log_index})")
+                }
+            }
+        })
+        .collect();
+    let entries: Vec<String> = v
+        .entries
+        .iter()
+        .map(|e| {
+            let local = e
+                .local_size
+                .map(|n| format!(", present in the local log (size {n}) and consistent with it"))
+                .unwrap_or_default();
+            format!(
+                "{} {} entry {} of {} in its checkpoint of size {}{local}",
+                e.kind, e.version, e.log_index, e.origin, e.tree_size
+            )
+        })
+        .collect();
+    let binding = match &v.binding {
+        Binding::MessageDigest {
+            artifact_checked: true,
+            ..
+        } => "over the artifact's digest".to_owned(),
+        Binding::MessageDigest { digest, .. } => {
+            format!("over digest {digest} (no artifact given)")
+        }
+        Binding::Subject { name, .. } => format!("attesting subject {name:?}, the artifact"),
+        Binding::EnvelopeOnly { payload_type } => format!(
+            "a {payload_type} envelope (no artifact given: only the envelope's signature was checked)"
+        ),
+    };
+    format!(
+        "OK {name}: {signer}, {binding}; at {}; {}",
+        if times.is_empty() {
+            "no verified time".to_owned()
+        } else {
+            times.join(", ")
+        },
+        if entries.is_empty() {
+            "no log entry".to_owned()
+        } else {
+            entries.join("; ")
+        }
+    )
 }
 
 pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
-    let root = match read_capped(&a.trusted_root, MAX_TRUSTED_ROOT_BYTES)
-        .and_then(|b| TrustedRoot::parse(&b))
-    {
-        Ok(r) => r,
-        Err(e) => {
-            return usage(
-                a.json,
-                &format!("--trusted-root {}: {e}", a.trusted_root.display()),
-            );
-        }
+    let root_bytes = match read_capped(&a.trusted_root, MAX_TRUSTED_ROOT_BYTES) {
+        Ok(b) => b,
+        Err(e) => return usage(a.json, &format!("--trusted-root {e}")),
     };
-    let artifact = match artifact_digest(a) {
-        Ok(d) => d,
+    let policy = match policy(a) {
+        Ok(p) => p,
         Err(e) => return usage(a.json, &e),
     };
     let local = match a.log.as_deref().map(open_local).transpose() {
         Ok(l) => l,
         Err(e) => return usage(a.json, &format!("--log {e}")),
     };
-    let verifier = Verifier::new(&root, local.as_deref(), artifact);
+    // A readable trusted root that does not conform (a log without
+    // validFor.start, say) is a verdict on every bundle, not a usage error.
+    let root = TrustedRoot::parse(&root_bytes).map_err(|e| Failure {
+        check: Check::TrustedRoot,
+        reason: format!("{}: {e}", a.trusted_root.display()),
+    });
+    let verifier = root
+        .as_ref()
+        .ok()
+        .map(|r| Verifier::new(r, local.as_deref(), policy));
     let (mut failed, mut unreadable) = (0usize, 0usize);
     let mut verdicts = Vec::new();
     for path in &a.bundle {
-        let result = match read_capped(path, MAX_BUNDLE_FILE_BYTES) {
-            Ok(bytes) => verifier.verify(&bytes),
-            Err(e) => {
+        let result = match (read_capped(path, MAX_BUNDLE_FILE_BYTES), &verifier, &root) {
+            (Err(e), _, _) => {
                 unreadable += 1;
                 Err(Failure {
                     check: Check::Bundle,
                     reason: e,
                 })
             }
+            (Ok(bytes), Some(verifier), _) => verifier.verify(&bytes),
+            (Ok(_), None, Err(f)) => Err(f.clone()),
+            (Ok(_), None, Ok(_)) => Err(Failure {
+                check: Check::TrustedRoot,
+                reason: "no verifier".into(),
+            }),
         };
         let name = path.display().to_string();
         match &result {
-            Ok(v) => {
-                if !a.json {
-                    let local = v
-                        .local_size
-                        .map(|n| {
-                            format!("; present in the local log (size {n}) and consistent with it")
-                        })
-                        .unwrap_or_default();
-                    let key = if v.key_from_log {
-                        "; signature checked with the key the log recorded (the bundle gives a hint only)"
-                    } else {
-                        ""
-                    };
-                    println!(
-                        "OK {name}: {} {} entry {} of {}, included in its signed checkpoint of size {}{local}{key}",
-                        v.kind, v.version, v.log_index, v.origin, v.tree_size
-                    );
-                }
-            }
+            Ok(v) if !a.json => println!("{}", ok_line(&name, v)),
+            Ok(_) => {}
             Err(f) => {
                 failed += 1;
                 if !a.json {
-                    println!(
-                        "FAIL {name}: {}: {}",
-                        serde_json::to_value(f.check)
-                            .ok()
-                            .and_then(|c| c.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                        f.reason
-                    );
+                    println!("FAIL {name}: {}: {}", check_name(f.check), f.reason);
                 }
             }
         }
         if a.json {
             verdicts.push(match result {
-                Ok(v) => serde_json::json!({ "bundle": name, "ok": true, "verified": v }),
-                Err(f) => serde_json::json!({ "bundle": name, "ok": false, "check": f.check, "reason": f.reason }),
+                Ok(v) => serde_json::json!({
+                    "bundle": name,
+                    "ok": true,
+                    "verdict": "valid",
+                    "identity": v.identity,
+                    "issuer": v.issuer,
+                    "times": v.times,
+                    "log_entries": v.entries.iter().map(|e| serde_json::json!({ "origin": e.origin, "log_index": e.log_index })).collect::<Vec<_>>(),
+                    "rekor_verified": v.rekor_verified,
+                    "rekor_age_hours": v.rekor_age_hours,
+                    "verified": v,
+                }),
+                Err(f) => serde_json::json!({
+                    "bundle": name,
+                    "ok": false,
+                    "verdict": "invalid",
+                    "check": f.check,
+                    "reason": f.reason,
+                    "rekor_verified": false,
+                    "rekor_age_hours": null,
+                }),
             });
         }
     }

@@ -13,8 +13,9 @@ message digest in the bundle. Odd i: an in-toto statement about the
 artifact in a DSSE envelope (logged as a hashedrekord over the PAE, as
 sigstore-python 4.5 does).
 
-Usage: python sigstore_bundles.py CLIENT_TRUST_CONFIG OUTDIR N
-Writes OUTDIR/ca.pem (for `islet trust-root --ca`),
+Usage: python sigstore_bundles.py CLIENT_TRUST_CONFIG OUTDIR N [CA_DIR]
+The site CA is kept in CA_DIR (default OUTDIR) and made on first use; its
+certificate CA_DIR/ca.pem is what `islet trust-root --ca` lists. Writes
 OUTDIR/bundle-<i>.sigstore.json and OUTDIR/artifact-<i>; prints one JSON
 line {"indexes": [...], "identity": ..., "issuer": ...}.
 """
@@ -54,12 +55,12 @@ def rekor_v2_client(config_path: str) -> RekorV2Client:
 
 def main() -> None:
     config_path, outdir, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    ca_dir = sys.argv[4] if len(sys.argv) > 4 else outdir
     client = rekor_v2_client(config_path)
     with open(config_path) as f:
         (tsa_service,) = json.load(f)["signingConfig"]["tsaUrls"]
     tsa = TimestampAuthorityClient(tsa_service["url"])
-    ca = SiteCa()
-    ca.write_pem(os.path.join(outdir, "ca.pem"))
+    ca = SiteCa.load_or_create(ca_dir)
     indexes = []
     for i in range(count):
         key = ec.generate_private_key(ec.SECP256R1())

@@ -31,6 +31,31 @@ def _der_utf8(text: str) -> bytes:
 class SiteCa:
     """A root CA (ECDSA P-256) valid from an hour ago for a day."""
 
+    @classmethod
+    def load_or_create(cls, directory: str) -> "SiteCa":
+        """The CA kept in `directory` (ca.key.pem, ca.pem), made on first use."""
+        import os
+
+        key_path, cert_path = os.path.join(directory, "ca.key.pem"), os.path.join(directory, "ca.pem")
+        if os.path.exists(key_path):
+            ca = cls.__new__(cls)
+            with open(key_path, "rb") as f:
+                ca.key = serialization.load_pem_private_key(f.read(), None)
+            with open(cert_path, "rb") as f:
+                ca.cert = x509.load_pem_x509_certificate(f.read())
+            return ca
+        ca = cls()
+        with open(key_path, "wb") as f:
+            f.write(
+                ca.key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        ca.write_pem(cert_path)
+        return ca
+
     def __init__(self) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
