@@ -23,6 +23,7 @@ use std::process::Command;
 
 use crate::support::{
     Islet, http_get, http_request, islet, islet_trust_root, sigstore_js, sigstore_python,
+    write_entries,
 };
 
 const TSA_PATH: &str = "/api/v1/timestamp";
@@ -227,23 +228,47 @@ fn js_flow(config: &Path, work: &Path, out_dir: &Path, other_tsa: &str) -> serde
     r
 }
 
-#[test]
-fn sigstore_js_signs_with_islets_tsa_json_form_and_it_and_islet_verify_accept_and_refuse_alike() {
-    let tmp = tempfile::tempdir().unwrap();
-    let site = Islet::start(&tmp.path().join("site"));
-    let other = Islet::start(&tmp.path().join("other"));
-    let work = tmp.path().join("work");
-    // This time a P-256 root that issues directly.
+/// A site and another site (whose TSA the first's root does not hold), a
+/// P-256 site CA that issues directly, a leaf for the sigstore-js signer
+/// issued after the site's log began (so its SCT is inside the CT key's
+/// `validFor`), and the site's trust material.
+struct JsSite {
+    site: Islet,
+    _other: Islet,
+    other_tsa: String,
+    work: PathBuf,
+    config: PathBuf,
+    root: PathBuf,
+}
+
+fn js_site(tmp: &Path, entries_before: usize) -> JsSite {
+    let site = Islet::start(&tmp.join("site"));
+    if entries_before > 0 {
+        write_entries(&site, "before", entries_before);
+    }
+    let other = Islet::start(&tmp.join("other"));
+    let work = tmp.join("work");
     let made = flow(&["make-ca", s(&work), "--root-curve", "p256"]);
     assert_eq!(made["chain"], 1, "{made}");
     flow(&["issue", s(&work), "js", EMAIL, ISSUER]);
     let (config, root) = site_trust(&site, &work, &work);
-    let other_tsa = format!("{}{TSA_PATH}", other.url);
+    JsSite {
+        other_tsa: format!("{}{TSA_PATH}", other.url),
+        site,
+        _other: other,
+        work,
+        config,
+        root,
+    }
+}
 
-    // The first signature of a fresh log: entry 0, in a tree of one.
-    let first = work.join("first");
-    let r = js_flow(&config, &work, &first, &other_tsa);
-    assert_eq!(r["tsa_url"], format!("{}{TSA_PATH}", site.url), "{r}");
+#[test]
+fn sigstore_js_signs_with_islets_tsa_json_form_and_it_and_islet_verify_accept_and_refuse_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let js = js_site(tmp.path(), 3);
+    let out_dir = js.work.join("out");
+    let r = js_flow(&js.config, &js.work, &out_dir, &js.other_tsa);
+    assert_eq!(r["tsa_url"], format!("{}{TSA_PATH}", js.site.url), "{r}");
     assert_eq!(r["accepted"], serde_json::json!(["js"]), "{r}");
     assert!(
         r["refused"]["js-foreign-tsa"]
@@ -263,54 +288,52 @@ fn sigstore_js_signs_with_islets_tsa_json_form_and_it_and_islet_verify_accept_an
         r["media_type"], "application/vnd.dev.sigstore.bundle+json;version=0.2",
         "{r}"
     );
-    // Entry 0 of a tree of one: sigstore-js writes protobuf JSON, which
-    // leaves out default values, so the bundle has no `logIndex` and its
-    // proof no `logIndex` and no `hashes` (sigstore-python 4.5 cannot read
-    // such a bundle; sigstore-go and sigstore-js read them as 0 and []).
-    let bundle: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(first.join("bundle-js.sigstore.json")).unwrap())
-            .unwrap();
-    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
-    assert!(entry.get("logIndex").is_none(), "{entry}");
-    assert!(entry["inclusionProof"].get("hashes").is_none(), "{entry}");
+    let bundle = out_dir.join("bundle-js.sigstore.json");
+    let artifact = out_dir.join("artifact-js");
 
-    // islet verify: the same verdicts, entry 0 included.
-    let (code, out) = islet_verify(
-        &first.join("bundle-js.sigstore.json"),
-        &root,
-        &first.join("artifact-js"),
-        EMAIL,
-    );
+    // The bundle sigstore-js made verifies with sigstore-python too.
+    let v = flow(&["verify", s(&js.config), s(&bundle), s(&artifact), EMAIL]);
+    assert!(v["verified"].is_string(), "{v}");
+
+    // islet verify: the same verdicts.
+    let (code, out) = islet_verify(&bundle, &js.root, &artifact, EMAIL);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.starts_with("OK "), "{out}");
-    let (code, out) = islet_verify(
-        &first.join("bundle-js.sigstore.json"),
-        &root,
-        &first.join("artifact-js"),
-        "someone-else@islet.test",
-    );
+    let (code, out) = islet_verify(&bundle, &js.root, &artifact, "someone-else@islet.test");
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("identity:"), "{out}");
     let (code, out) = islet_verify(
-        &first.join("bundle-js-foreign-tsa.sigstore.json"),
-        &root,
-        &first.join("artifact-js-foreign-tsa"),
+        &out_dir.join("bundle-js-foreign-tsa.sigstore.json"),
+        &js.root,
+        &out_dir.join("artifact-js-foreign-tsa"),
         EMAIL,
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("time_threshold:"), "{out}");
+}
 
-    // Later entries (with an index and a proof path): accepted by islet
-    // verify, and by sigstore-python's Verifier too.
-    let later = work.join("later");
-    let r = js_flow(&config, &work, &later, &other_tsa);
+#[test]
+fn the_first_sigstore_js_bundle_of_a_fresh_log_has_no_log_index_and_islet_verify_accepts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let js = js_site(tmp.path(), 0);
+    let out_dir = js.work.join("out");
+    let r = js_flow(&js.config, &js.work, &out_dir, &js.other_tsa);
+    // sigstore-js accepts its own bundle.
     assert_eq!(r["accepted"], serde_json::json!(["js"]), "{r}");
-    let bundle = later.join("bundle-js.sigstore.json");
-    let artifact = later.join("artifact-js");
-    let v = flow(&["verify", s(&config), s(&bundle), s(&artifact), EMAIL]);
-    assert!(v["verified"].is_string(), "{v}");
-    let (code, out) = islet_verify(&bundle, &root, &artifact, EMAIL);
+    // Entry 0 of a tree of one: sigstore-js writes protobuf JSON, which
+    // leaves out default values, so the bundle has no `logIndex` and its
+    // proof no `logIndex` and no `hashes`. Protobuf JSON reads an absent
+    // field as its default (0, []), as sigstore-go and sigstore-js do;
+    // sigstore-python 4.5 cannot load such a bundle.
+    let bundle = out_dir.join("bundle-js.sigstore.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let entry = &json["verificationMaterial"]["tlogEntries"][0];
+    assert!(entry.get("logIndex").is_none(), "{entry}");
+    assert!(entry["inclusionProof"].get("logIndex").is_none(), "{entry}");
+    assert!(entry["inclusionProof"].get("hashes").is_none(), "{entry}");
+    let (code, out) = islet_verify(&bundle, &js.root, &out_dir.join("artifact-js"), EMAIL);
     assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("OK "), "{out}");
 }
 
 /// `openssl ARGS`, which must succeed; stdout and stderr together.
