@@ -12,4 +12,5 @@ mod oci;
 mod serve;
 mod snapshot;
 mod support;
+mod tsa;
 mod verify;

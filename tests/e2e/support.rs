@@ -492,3 +492,90 @@ pub(crate) fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
     let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
     (status, out[split + 4..].to_vec())
 }
+
+/// A request to 127.0.0.1:`port`: the status, the response headers (as
+/// text, lowercase names) and the body. The server must answer with a
+/// Content-Length body (islet does).
+pub(crate) fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
+    let headers = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+    (status, headers, out[split + 4..].to_vec())
+}
+
+/// `islet trust-root --data DATA ARGS...`: its standard output, which must
+/// be JSON; panics with its stderr when it fails.
+pub(crate) fn islet_trust_root(data: &Path, args: &[&str]) -> String {
+    let mut all = vec!["trust-root", "--data", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = islet(&all);
+    assert!(
+        out.status.success(),
+        "islet {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).expect("trust-root prints JSON");
+    text
+}
+
+/// The `node_modules` directory of tests/e2e/js, installed by `npm ci` from
+/// its lock file (pinned @sigstore/sign and @sigstore/verify) on first use
+/// under the target directory, again whenever the lock file changes.
+pub(crate) fn sigstore_js() -> PathBuf {
+    static MODULES: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MODULES
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/js");
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("js-sigstore-sign-5.1.0");
+            let lock = std::fs::read(src.join("package-lock.json")).unwrap();
+            let stamp = dir.join(".islet-installed");
+            let want = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &lock));
+            if std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
+                return dir.join("node_modules");
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in ["package.json", "package-lock.json"] {
+                std::fs::copy(src.join(f), dir.join(f)).unwrap();
+            }
+            let out = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run npm (Debian packages nodejs and npm)");
+            assert!(
+                out.status.success(),
+                "npm ci failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::fs::write(&stamp, want).unwrap();
+            dir.join("node_modules")
+        })
+        .clone()
+}
