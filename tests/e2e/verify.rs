@@ -29,14 +29,13 @@ const STAGING_POLICY: [&str; 4] = [
     "https://github.com/login/oauth",
 ];
 
-/// The identity `site_ca.py` issues certificates for; its CA logs to no CT
-/// log, so no SCT is required.
-const SITE_POLICY: [&str; 5] = [
+/// The identity `site_ca.py` issues certificates for (with an SCT of the
+/// site's CT log, which the trusted root names).
+const SITE_POLICY: [&str; 4] = [
     "--certificate-identity",
     "signer@islet.test",
     "--certificate-oidc-issuer",
     "https://oidc.islet.test",
-    "--no-sct",
 ];
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
@@ -303,14 +302,21 @@ fn bundles_sigstore_python_made_against_islet_verify_with_and_without_the_local_
     std::fs::create_dir_all(&out_dir).unwrap();
     let bundles = sigstore_bundles(&site.data, &out_dir, 6, &out_dir);
     let names: Vec<&str> = bundles.iter().map(|p| p.to_str().unwrap()).collect();
-    // The trusted root with the site's CA, as the site publishes it.
+    // The trusted root with the site's CA and CT log, as the site
+    // publishes it.
     let root = tmp.path().join("trusted_root.json");
+    let ctlog = format!(
+        "https://ct.islet.test={}",
+        out_dir.join("ct.pub.pem").display()
+    );
     let printed = islet(&[
         "trust-root",
         "--data",
         site.data.to_str().unwrap(),
         "--ca",
         out_dir.join("ca.pem").to_str().unwrap(),
+        "--ctlog",
+        &ctlog,
     ]);
     assert!(
         printed.status.success(),

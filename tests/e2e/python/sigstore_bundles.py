@@ -2,7 +2,7 @@
 
 Each entry is made the way `sigstore sign` and `sigstore attest` make them,
 with a site CA in Fulcio's place: a fresh P-256 key and a certificate for
-it from the test's site CA (site_ca.py; no CT log, so no SCT), a timestamp
+it from the test's site CA (site_ca.py, with an SCT of the site's CT log), a timestamp
 over the signature from islet's own TSA through sigstore-python's
 timestamp client, the request built by sigstore-python's own RekorV2Client
 builders, and the bundle put together by sigstore-python's
@@ -14,8 +14,9 @@ artifact in a DSSE envelope (logged as a hashedrekord over the PAE, as
 sigstore-python 4.5 does).
 
 Usage: python sigstore_bundles.py CLIENT_TRUST_CONFIG OUTDIR N [CA_DIR]
-The site CA is kept in CA_DIR (default OUTDIR) and made on first use; its
-certificate CA_DIR/ca.pem is what `islet trust-root --ca` lists. Writes
+The site CA and CT key are kept in CA_DIR (default OUTDIR) and made on
+first use; CA_DIR/ca.pem and CA_DIR/ct.pub.pem are what `islet trust-root
+--ca` and `--ctlog` list. Writes
 OUTDIR/bundle-<i>.sigstore.json and OUTDIR/artifact-<i>; prints one JSON
 line {"indexes": [...], "identity": ..., "issuer": ...}.
 """
@@ -36,7 +37,7 @@ from sigstore_models.common.v1 import HashAlgorithm, HashOutput, MessageSignatur
 
 from sigstore._internal.timestamp import TimestampAuthorityClient
 
-from site_ca import IDENTITY, ISSUER, SiteCa
+from site_ca import IDENTITY, ISSUER, SiteCA, make_ca
 
 
 def rekor_v2_client(config_path: str) -> RekorV2Client:
@@ -60,11 +61,13 @@ def main() -> None:
     with open(config_path) as f:
         (tsa_service,) = json.load(f)["signingConfig"]["tsaUrls"]
     tsa = TimestampAuthorityClient(tsa_service["url"])
-    ca = SiteCa.load_or_create(ca_dir)
+    if not os.path.exists(os.path.join(ca_dir, "ca.pem")):
+        make_ca(ca_dir, intermediate=False, root_curve="p256")
+    ca = SiteCA(ca_dir)
     indexes = []
     for i in range(count):
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = ca.issue(key)
+        cert = ca.issue(key.public_key(), IDENTITY, ISSUER)
         artifact = f"islet bundle artifact {i}\n".encode()
         digest = hashlib.sha256(artifact).digest()
         if i % 2 == 0:
