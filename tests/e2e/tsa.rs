@@ -672,3 +672,115 @@ fn metrics_count_issued_and_refused_timestamps() {
         );
     }
 }
+
+/// A DER `TimeStampReq` for a SHA-256 imprint of `data`, no nonce, as
+/// sigstore-go sends one (RFC 3161 section 2.4.1, written by hand here).
+fn der_query(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut q = vec![0x30, 0x36, 0x02, 0x01, 0x01, 0x30, 0x31];
+    q.extend_from_slice(&[
+        0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+    ]);
+    q.extend_from_slice(&[0x04, 0x20]);
+    q.extend_from_slice(&sha2::Sha256::digest(data));
+    q
+}
+
+#[test]
+fn the_tsa_rate_and_body_limits_hold_and_the_log_keeps_serving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("site");
+    let port = crate::support::free_port();
+    // A burst of 3 and one timestamp a second: a fourth request sent right
+    // after the first three finds the bucket empty.
+    assert!(
+        islet(&[
+            "init",
+            "--data",
+            data.to_str().unwrap(),
+            "--public-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .status
+        .success()
+    );
+    let toml = data.join("islet.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text
+        .replace("rate_per_second = 1000", "rate_per_second = 1")
+        .replace("burst = 2000", "burst = 3");
+    assert!(text.contains("burst = 3"), "{text}");
+    std::fs::write(&toml, text).unwrap();
+    let site = Islet::start_on(&data, port);
+
+    let query = der_query(b"rate");
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let (status, headers, _) = http_request(
+            site.port,
+            "POST",
+            TSA_PATH,
+            Some("application/timestamp-query"),
+            &query,
+        );
+        statuses.push((status, headers.contains("retry-after: 1")));
+    }
+    assert_eq!(
+        statuses,
+        vec![(200, false), (200, false), (200, false), (429, true)],
+        "the burst, then 429 with Retry-After"
+    );
+    // The log is not slowed by a TSA at its limit: entries are written.
+    write_entries(&site, "beside the tsa", 5);
+    // After a second, one more.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (status, _, _) = http_request(
+        site.port,
+        "POST",
+        TSA_PATH,
+        Some("application/timestamp-query"),
+        &query,
+    );
+    assert_eq!(status, 200);
+
+    // Bodies: the server reads one byte past the TSA's largest request
+    // (MAX_DER_REQUEST_BYTES) and answers the protocol's refusal for it;
+    // anything larger is cut off with 413 before it is read.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let past = vec![0x30; islet_tsa::MAX_DER_REQUEST_BYTES + 1];
+    let (status, headers, body) = http_request(
+        site.port,
+        "POST",
+        TSA_PATH,
+        Some("application/timestamp-query"),
+        &past,
+    );
+    assert_eq!(status, 400, "{headers}");
+    assert!(headers.contains("application/timestamp-reply"), "{headers}");
+    let reply = tmp.path().join("too-large.tsr");
+    std::fs::write(&reply, &body).unwrap();
+    let out = Command::new("openssl")
+        .args(["ts", "-reply", "-text", "-in"])
+        .arg(&reply)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Status: Rejected") && text.contains("too large"),
+        "{text}"
+    );
+    let way_past = vec![0x30; islet_tsa::MAX_DER_REQUEST_BYTES + 2];
+    let (status, _, body) = http_request(
+        site.port,
+        "POST",
+        TSA_PATH,
+        Some("application/timestamp-query"),
+        &way_past,
+    );
+    assert_eq!(status, 413);
+    assert!(
+        String::from_utf8_lossy(&body).contains("timestamp request is too large"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
