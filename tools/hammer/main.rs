@@ -166,6 +166,9 @@ fn ecdsa_p384_sign_seconds() -> f64 {
     rounds[rounds.len() / 2]
 }
 
+/// `--check-every`, for the judge of log answers (a plain function).
+static CHECK_EVERY: AtomicUsize = AtomicUsize::new(1);
+
 /// Median time of one ECDSA P-256 verification on this core, in seconds.
 fn ecdsa_verify_seconds() -> f64 {
     let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
@@ -205,7 +208,107 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 struct Sample {
     latency: Duration,
     status: u16,
+    /// The answer is what a success looks like.
+    ok: bool,
     checked: Option<Result<(), String>>,
+}
+
+/// What a request's answer showed: success, and a check's verdict when
+/// this request was checked.
+type Judge = fn(usize, u16, &[u8]) -> (bool, Option<Result<(), String>>);
+
+/// Sends every body over `args.concurrency` connections (at `args.rate`
+/// when set) and judges each answer.
+fn send_all(
+    args: &Args,
+    url: &str,
+    content_type: &'static str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    judge: Judge,
+) -> (Vec<Sample>, f64) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let samples = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.concurrency)
+            .build()
+            .expect("client");
+        let mut tasks = Vec::new();
+        for _ in 0..args.concurrency.max(1) {
+            let (client, url, bodies, next) = (
+                client.clone(),
+                url.to_owned(),
+                Arc::clone(&bodies),
+                Arc::clone(&next),
+            );
+            let rate = args.rate;
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    if rate > 0.0 {
+                        let due = started + Duration::from_secs_f64(i as f64 / rate);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    let t = Instant::now();
+                    let resp = client
+                        .post(&url)
+                        .header("content-type", content_type)
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    let (status, bytes) = match resp {
+                        Ok(r) => {
+                            let s = r.status().as_u16();
+                            (s, r.bytes().await.unwrap_or_default())
+                        }
+                        Err(_) => (0, Default::default()),
+                    };
+                    let latency = t.elapsed();
+                    let (ok, checked) = judge(i, status, &bytes);
+                    out.push(Sample {
+                        latency,
+                        status,
+                        ok,
+                        checked,
+                    });
+                }
+                out
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap_or_default());
+        }
+        all
+    });
+    (samples, started.elapsed().as_secs_f64())
+}
+
+/// Latencies of the successful samples, sorted, and the count per status
+/// (0 for a transport error).
+fn summarise(samples: &[Sample]) -> (Vec<f64>, BTreeMap<String, usize>) {
+    let mut latencies: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.ok)
+        .map(|s| s.latency.as_secs_f64())
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    for s in samples {
+        let key = if s.status == 0 {
+            "transport".to_owned()
+        } else {
+            s.status.to_string()
+        };
+        *by_status.entry(key).or_default() += 1;
+    }
+    (latencies, by_status)
 }
 
 fn check_proof(body: &str) -> Result<(), String> {
@@ -265,77 +368,25 @@ fn main() {
     );
     let clients = make_clients(args.keys.max(1));
     let requests = Arc::new(presign(&clients, args.entries));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     let cpu_before = args.server_pid.and_then(cpu_seconds);
     let url = format!("{}/api/v2/log/entries", args.url.trim_end_matches('/'));
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let samples: Vec<Sample> = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(args.concurrency)
-            .build()
-            .expect("client");
-        let mut tasks = Vec::new();
-        for _ in 0..args.concurrency.max(1) {
-            let (client, url, requests, next) = (
-                client.clone(),
-                url.clone(),
-                Arc::clone(&requests),
-                Arc::clone(&next),
-            );
-            let (rate, check_every) = (args.rate, args.check_every.max(1));
-            tasks.push(tokio::spawn(async move {
-                let mut out = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = requests.get(i) else { break };
-                    if rate > 0.0 {
-                        let due = started + Duration::from_secs_f64(i as f64 / rate);
-                        tokio::time::sleep_until(due.into()).await;
-                    }
-                    let t = Instant::now();
-                    let resp = client.post(&url).body(body.clone()).send().await;
-                    let (status, text) = match resp {
-                        Ok(r) => {
-                            let s = r.status().as_u16();
-                            (s, r.text().await.unwrap_or_default())
-                        }
-                        Err(_) => (0, String::new()),
-                    };
-                    let latency = t.elapsed();
-                    let checked =
-                        (status == 201 && i % check_every == 0).then(|| check_proof(&text));
-                    out.push(Sample {
-                        latency,
-                        status,
-                        checked,
-                    });
-                }
-                out
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap_or_default());
-        }
-        all
-    });
-    let elapsed = started.elapsed().as_secs_f64();
+    let check_every = args.check_every.max(1);
+    CHECK_EVERY.store(check_every, Ordering::Relaxed);
+    let bodies = Arc::new(requests.iter().map(|r| r.as_bytes().to_vec()).collect());
+    let (samples, elapsed) = send_all(
+        &args,
+        &url,
+        "application/json",
+        bodies,
+        |i, status, body| {
+            let checked = (status == 201 && i % CHECK_EVERY.load(Ordering::Relaxed) == 0)
+                .then(|| check_proof(&String::from_utf8_lossy(body)));
+            (status == 201, checked)
+        },
+    );
     let cpu_after = args.server_pid.and_then(cpu_seconds);
-    let ok = samples.iter().filter(|s| s.status == 201).count();
-    let mut latencies: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.status == 201)
-        .map(|s| s.latency.as_secs_f64())
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
-    for s in &samples {
-        *by_status.entry(s.status).or_default() += 1;
-    }
+    let ok = samples.iter().filter(|s| s.ok).count();
+    let (latencies, by_status) = summarise(&samples);
     let checked = samples.iter().filter(|s| s.checked.is_some()).count();
     let bad_proofs: Vec<String> = samples
         .iter()
@@ -353,7 +404,7 @@ fn main() {
         "target_rate": args.rate,
         "concurrency": args.concurrency,
         "latency_s": { "p50": percentile(&latencies, 500), "p90": percentile(&latencies, 900), "p99": percentile(&latencies, 990) },
-        "status_counts": by_status.iter().map(|(k, v)| (if *k == 0 { "transport".to_owned() } else { k.to_string() }, *v)).collect::<BTreeMap<_, _>>(),
+        "status_counts": by_status,
         "proofs_checked": checked,
         "proofs_failed": bad_proofs.len(),
         "ecdsa_p256_verify_s": verify,
@@ -402,71 +453,18 @@ fn hammer_tsa(args: &Args) {
             .map(|i| timestamp_query(i, &run))
             .collect(),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     let cpu_before = args.server_pid.and_then(cpu_seconds);
     let url = format!("{}/api/v1/timestamp", args.url.trim_end_matches('/'));
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let samples: Vec<(Duration, u16, bool)> = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(args.concurrency)
-            .build()
-            .expect("client");
-        let mut tasks = Vec::new();
-        for _ in 0..args.concurrency.max(1) {
-            let (client, url, queries, next) = (
-                client.clone(),
-                url.clone(),
-                Arc::clone(&queries),
-                Arc::clone(&next),
-            );
-            tasks.push(tokio::spawn(async move {
-                let mut out = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = queries.get(i) else { break };
-                    let t = Instant::now();
-                    let resp = client
-                        .post(&url)
-                        .header("content-type", "application/timestamp-query")
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    let (status, ok) = match resp {
-                        Ok(r) => {
-                            let s = r.status().as_u16();
-                            let bytes = r.bytes().await.unwrap_or_default();
-                            (s, s == 200 && granted(&bytes))
-                        }
-                        Err(_) => (0, false),
-                    };
-                    out.push((t.elapsed(), status, ok));
-                }
-                out
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap_or_default());
-        }
-        all
-    });
-    let elapsed = started.elapsed().as_secs_f64();
+    let (samples, elapsed) = send_all(
+        args,
+        &url,
+        "application/timestamp-query",
+        queries,
+        |_, status, body| (status == 200 && granted(body), None),
+    );
     let cpu_after = args.server_pid.and_then(cpu_seconds);
-    let ok = samples.iter().filter(|s| s.2).count();
-    let mut latencies: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.2)
-        .map(|s| s.0.as_secs_f64())
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
-    for s in &samples {
-        *by_status.entry(s.1).or_default() += 1;
-    }
+    let ok = samples.iter().filter(|s| s.ok).count();
+    let (latencies, by_status) = summarise(&samples);
     let rate = ok as f64 / elapsed;
     let cpu_per = match (cpu_before, cpu_after) {
         (Some(a), Some(b)) if ok > 0 => Some((b - a) / ok as f64),
@@ -479,7 +477,7 @@ fn hammer_tsa(args: &Args) {
         "timestamps_per_s": rate,
         "concurrency": args.concurrency,
         "latency_s": { "p50": percentile(&latencies, 500), "p90": percentile(&latencies, 900), "p99": percentile(&latencies, 990) },
-        "status_counts": by_status.iter().map(|(k, v)| (if *k == 0 { "transport".to_owned() } else { k.to_string() }, *v)).collect::<BTreeMap<_, _>>(),
+        "status_counts": by_status,
         "ecdsa_p384_sign_s": sign,
         "raw_signatures_per_s": 1.0 / sign,
         "ratio_to_raw_signing": rate * sign,

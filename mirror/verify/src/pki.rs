@@ -3,7 +3,7 @@
 //! check of a fixed path (leaf, then the chain a trusted root lists) at a
 //! given time.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
 use const_oid::ObjectIdentifier;
@@ -16,19 +16,7 @@ use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::trusted_root::MAX_CERTIFICATE_BYTES;
 
-/// The last second RFC 3339 (and X.509) can write: 9999-12-31T23:59:59Z.
-const MAX_TIME_SECONDS: u64 = 253_402_300_799;
-
-/// `t` in RFC 3339, for messages; times RFC 3339 cannot write say so.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) if d.as_secs() <= MAX_TIME_SECONDS => {
-            humantime::format_rfc3339_seconds(t).to_string()
-        }
-        Ok(_) => "a time after 9999-12-31".into(),
-        Err(_) => "a time before 1970".into(),
-    }
-}
+pub(crate) use crate::rfc3339;
 
 /// The outer shape of a certificate, to keep the signed bytes as received.
 #[derive(Sequence)]

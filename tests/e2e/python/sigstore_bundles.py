@@ -37,21 +37,8 @@ from sigstore_models.common.v1 import HashAlgorithm, HashOutput, MessageSignatur
 
 from sigstore._internal.timestamp import TimestampAuthorityClient
 
+from sigstore_client import rekor_v2_client
 from site_ca import IDENTITY, ISSUER, SiteCA, make_ca
-
-
-def rekor_v2_client(config_path: str) -> RekorV2Client:
-    """The log of the signing config, as sigstore-python's Rekor v2 client.
-
-    sigstore-python's `SigningConfig` refuses a config without a Fulcio URL,
-    and islet lists none unless the site has one; the log's entry is read
-    from the JSON instead.
-    """
-    with open(config_path) as f:
-        tlogs = json.load(f)["signingConfig"]["rekorTlogUrls"]
-    if len(tlogs) != 1 or tlogs[0]["majorApiVersion"] != 2:
-        raise SystemExit(f"expected one Rekor v2 log, got {tlogs}")
-    return RekorV2Client(tlogs[0]["url"])
 
 
 def main() -> None:
