@@ -57,6 +57,7 @@ pub struct Prepared {
 pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     let signer = data.load_signer(&config.raw)?;
     let mirror_signer = data.load_mirror_signer(&config)?;
+    let tsa = start_tsa(data, &config, signer.as_ref())?;
     let store = Arc::new(Store::open(&data.db_path(), true)?);
     if store.mirror(&config.raw.origin)?.is_some() {
         return Err(Error::Config {
@@ -88,7 +89,6 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         let head = sequencer.shared().latest();
         p.send(0, head.size, head.note.clone());
     }
-    let tsa = start_tsa(data, &config)?;
     let site = trust::site_trust(data, &config, &config.raw.public_url)?;
     let inputs = trust::TrustInputs {
         base_url: &config.raw.public_url,
@@ -135,8 +135,13 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
 }
 
 /// Loads the TSA key and chain (issuing them on a data directory made
-/// before islet had a TSA), checks the chain, and opens the serial record.
-fn start_tsa(data: &DataDir, config: &Config) -> Result<Option<Arc<timestamp::TsaService>>> {
+/// before islet had a TSA), checks the chain and that its key is not the
+/// log key, and opens the serial record.
+fn start_tsa(
+    data: &DataDir,
+    config: &Config,
+    log_signer: &dyn islet_tlog::note::NoteSigner,
+) -> Result<Option<Arc<timestamp::TsaService>>> {
     let Some(settings) = &config.tsa else {
         return Ok(None);
     };
@@ -155,6 +160,16 @@ fn start_tsa(data: &DataDir, config: &Config) -> Result<Option<Arc<timestamp::Ts
             reason: format!("tsa: {e}"),
         }
     })?;
+    if let islet_tlog::note::PublicKey::EcdsaP256 { spki, .. } = log_signer.verifier().public_key()
+        && timestamp::leaf_spki(authority.chain_der()).as_deref() == Some(spki.as_slice())
+    {
+        return Err(Error::Config {
+            reason: format!(
+                "tsa: {} is the log key; the timestamp authority signs with a key of its own",
+                settings.key.display()
+            ),
+        });
+    }
     let serials =
         islet_tsa::Serials::open_now(&data.tsa_state_path()).map_err(|e| Error::Config {
             reason: format!("tsa: {e}"),

@@ -154,6 +154,13 @@ impl TsaService {
     }
 }
 
+/// The SubjectPublicKeyInfo (DER) of the first certificate of `chain`.
+pub fn leaf_spki(chain: &[Vec<u8>]) -> Option<Vec<u8>> {
+    use x509_cert::der::{Decode, Encode};
+    let leaf = x509_cert::Certificate::from_der(chain.first()?).ok()?;
+    leaf.tbs_certificate.subject_public_key_info.to_der().ok()
+}
+
 /// Cores signing may take at once: half of them, at least one. The
 /// sequencer and the write path keep the other half however many clients
 /// ask for timestamps.
