@@ -1,9 +1,11 @@
 //! What the benchmarks share: settings from the environment, medians, a
-//! large log. Each benchmark uses part of it.
+//! large log, a Fulcio-like CA with a CT log for full Sigstore bundles.
+//! Each benchmark uses part of it.
 
 #![allow(dead_code)]
 
 pub(crate) mod fixture;
+pub(crate) mod sigstore;
 
 /// A number from the environment, or `default`.
 pub(crate) fn env_u64(name: &str, default: u64) -> u64 {
