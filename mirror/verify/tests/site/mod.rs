@@ -97,7 +97,9 @@ impl Ca {
         params
             .distinguished_name
             .push(rcgen::DnType::OrganizationName, "example.org");
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         params.key_usages = vec![
             rcgen::KeyUsagePurpose::KeyCertSign,
@@ -262,13 +264,7 @@ pub fn issue_leaf(ca: &Ca, ct: &CtLog, spec: &LeafSpec) -> Leaf {
         .to_vec();
     if let Some((millis, exts)) = &spec.sct {
         let pre = first_element(&der).to_vec();
-        let list = sct_list(
-            ct,
-            &ca.key.subject_public_key_info(),
-            &pre,
-            *millis,
-            exts,
-        );
+        let list = sct_list(ct, &ca.key.subject_public_key_info(), &pre, *millis, exts);
         // extnValue holds an OCTET STRING holding the list.
         let mut octets = vec![0x04];
         octets.extend_from_slice(&der_length(list.len()));
@@ -285,9 +281,8 @@ pub fn issue_leaf(ca: &Ca, ct: &CtLog, spec: &LeafSpec) -> Leaf {
             .der()
             .to_vec();
     }
-    let key =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
-            .unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &signing.serialize_der())
+        .unwrap();
     Leaf {
         der,
         key,
@@ -343,19 +338,23 @@ impl Tsa {
         params
             .distinguished_name
             .push(rcgen::DnType::OrganizationName, "example.org");
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
         params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x7a, 0x5a, 0x01]));
         params.is_ca = rcgen::IsCa::NoCa;
         params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-        let mut eku = rcgen::CustomExtension::from_oid_content(
-            &[2, 5, 29, 37],
-            EKU_TIME_STAMPING.to_vec(),
-        );
+        let mut eku =
+            rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 37], EKU_TIME_STAMPING.to_vec());
         eku.set_criticality(true);
         params.custom_extensions = vec![eku];
         params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
         params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
-        params.signed_by(key, &root.issuer()).unwrap().der().to_vec()
+        params
+            .signed_by(key, &root.issuer())
+            .unwrap()
+            .der()
+            .to_vec()
     }
 
     /// A DER `TimeStampResp` over `signature` issued at `now`, with the
@@ -483,6 +482,8 @@ pub struct Site {
     pub leaf: Leaf,
     pub tsa: Tsa,
     pub log: Ed25519Signer,
+    /// The Ed25519 seed of the log key (random: each site has its own).
+    pub log_seed: [u8; 32],
     pub log_id: [u8; 32],
     pub v1_log: EcdsaP256Signer,
     pub v1_key: EcdsaKeyPair,
@@ -510,7 +511,9 @@ impl Site {
         let ct = CtLog::new();
         let leaf = issue_leaf(&ca, &ct, &LeafSpec::default());
         let tsa = Tsa::new("site TSA", 2023, 2025);
-        let log = Ed25519Signer::from_seed(LOG_HOST, &[7; 32]).unwrap();
+        let mut log_seed = [0u8; 32];
+        aws_lc_rs::rand::SecureRandom::fill(&SystemRandom::new(), &mut log_seed).unwrap();
+        let log = Ed25519Signer::from_seed(LOG_HOST, &log_seed).unwrap();
         let log_id = log.verifier().rekor_log_id().unwrap();
         let (v1_log, v1_pkcs8) = EcdsaP256Signer::generate(V1_HOST).unwrap();
         let v1_spki = v1_log.spki().to_vec();
@@ -586,6 +589,7 @@ impl Site {
             leaf,
             tsa,
             log,
+            log_seed,
             log_id,
             v1_log,
             v1_key,
@@ -600,6 +604,33 @@ impl Site {
     /// A timestamp over `signature` from the site's TSA at `secs`.
     pub fn timestamp(&self, signature: &[u8], secs: u64, certs: bool) -> Vec<u8> {
         self.tsa.timestamp(signature, at_secs(secs), certs)
+    }
+
+    /// A v0.3 bundle for `leaf` signing `data` (its SHA-256), logged in
+    /// the site's Rekor v2 log, timestamped by the site's TSA at
+    /// `gen_time`; and the signature.
+    pub fn bundle_for(&self, leaf: &Leaf, data: &[u8], gen_time: u64) -> (Value, Vec<u8>) {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+        let sig = leaf.key.sign_digest(&d).unwrap().as_ref().to_vec();
+        let body = logged_body(&hashedrekord_request(
+            d.as_ref(),
+            &sig,
+            cert_verifier(&leaf.der),
+        ));
+        let token = self.timestamp(&sig, gen_time, true);
+        let bundle = json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": { "rawBytes": STANDARD.encode(&leaf.der) },
+                "tlogEntries": [self.v2_entry("hashedrekord", &body)],
+                "timestampVerificationData": timestamp_data(&[token]),
+            },
+            "messageSignature": {
+                "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(d.as_ref()) },
+                "signature": STANDARD.encode(&sig),
+            },
+        });
+        (bundle, sig)
     }
 
     /// A Rekor v2 entry in the site's log for `body`.
@@ -750,7 +781,11 @@ impl Site {
                 .unwrap();
         let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, ARTIFACT);
         let sig = key.sign_digest(&d).unwrap().as_ref().to_vec();
-        let body = logged_body(&hashedrekord_request(&self.digest, &sig, key_verifier(&spki)));
+        let body = logged_body(&hashedrekord_request(
+            &self.digest,
+            &sig,
+            key_verifier(&spki),
+        ));
         let token = self.timestamp(&sig, GEN_TIME, false);
         let bundle = json!({
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
