@@ -771,6 +771,55 @@ impl Site {
         })
     }
 
+    /// Go's PEM of the leaf, as Rekor v1 logs a verifier.
+    pub fn leaf_pem(&self) -> String {
+        let b64_der = STANDARD.encode(&self.leaf.der);
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in b64_der.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        pem
+    }
+
+    /// A v0.2 bundle with `env` (signed `sig`) logged in the Rekor v1 log
+    /// as a dsse 0.0.1 entry (`intoto`: an intoto 0.0.2 one) recording
+    /// `logged_sig`, its body written out by hand as Rekor v1 writes it.
+    pub fn v1_dsse_bundle(&self, env: &Value, logged_sig: &[u8], intoto: bool) -> Value {
+        let payload = STANDARD.decode(env["payload"].as_str().unwrap()).unwrap();
+        let payload_hash = hex::encode(sha256(&payload));
+        let pem_b64 = STANDARD.encode(self.leaf_pem().as_bytes());
+        let body = if intoto {
+            format!(
+                r#"{{"apiVersion":"0.0.2","kind":"intoto","spec":{{"content":{{"envelope":{{"payloadType":"{}","signatures":[{{"publicKey":"{pem_b64}","sig":"{}"}}]}},"hash":{{"algorithm":"sha256","value":"{}"}},"payloadHash":{{"algorithm":"sha256","value":"{payload_hash}"}}}}}}}}"#,
+                env["payloadType"].as_str().unwrap(),
+                STANDARD.encode(STANDARD.encode(logged_sig)),
+                hex::encode(sha256(b"the envelope as logged")),
+            )
+        } else {
+            format!(
+                r#"{{"apiVersion":"0.0.1","kind":"dsse","spec":{{"envelopeHash":{{"algorithm":"sha256","value":"{}"}},"payloadHash":{{"algorithm":"sha256","value":"{payload_hash}"}},"signatures":[{{"signature":"{}","verifier":"{pem_b64}"}}]}}}}"#,
+                hex::encode(sha256(b"the envelope as logged")),
+                STANDARD.encode(logged_sig),
+            )
+        };
+        let mut entry = self.v1_entry(&body, INTEGRATED_TIME);
+        entry["kindVersion"] = if intoto {
+            json!({ "kind": "intoto", "version": "0.0.2" })
+        } else {
+            json!({ "kind": "dsse", "version": "0.0.1" })
+        };
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.2",
+            "verificationMaterial": {
+                "x509CertificateChain": { "certificates": [{ "rawBytes": STANDARD.encode(&self.leaf.der) }] },
+                "tlogEntries": [entry],
+            },
+            "dsseEnvelope": env,
+        })
+    }
+
     /// A key-signed bundle (a P-256 key, no certificate) for the artifact,
     /// logged with the key as its verifier, with a timestamp; and the key.
     pub fn key_bundle(&self) -> (Value, Vec<u8>) {
