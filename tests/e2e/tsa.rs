@@ -107,6 +107,40 @@ fn site_trust(site: &Islet, ca_dir: &Path, dir: &Path) -> (PathBuf, PathBuf) {
         "{text}"
     );
     assert_eq!(tr["ctlogs"].as_array().unwrap().len(), 1, "{text}");
+    assert_eq!(
+        tr["ctlogs"][0]["publicKey"]["validFor"]["start"],
+        tr["tlogs"][0]["publicKey"]["validFor"]["start"],
+        "a CT key starts with the log by default: {text}"
+    );
+    let older = islet_trust_root(
+        &site.data,
+        &[
+            "--ctlog",
+            &ctlog,
+            "--ctlog-valid-from",
+            "2020-01-01T00:00:00Z",
+        ],
+    );
+    let older: serde_json::Value = serde_json::from_str(&older).unwrap();
+    assert_eq!(
+        older["ctlogs"][0]["publicKey"]["validFor"]["start"],
+        "2020-01-01T00:00:00Z"
+    );
+    let bad = islet(&[
+        "trust-root",
+        "--data",
+        s(&site.data),
+        "--ctlog",
+        &ctlog,
+        "--ctlog-valid-from",
+        "yesterday",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("trust.ctlog[0].valid_from"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     let root = dir.join("trusted_root.json");
     let text = islet_trust_root(&site.data, &["--ca", s(&ca), "--ctlog", &ctlog]);
     std::fs::write(&root, text).unwrap();

@@ -101,6 +101,11 @@ pub(crate) struct TrustRootArgs {
     /// islet.toml.
     #[arg(long, value_name = "URL=FILE")]
     ctlog: Vec<String>,
+    /// Start of the validity of the `--ctlog` keys (RFC 3339; default the
+    /// log's `valid_from`): SCTs older than it do not verify, so a CT log
+    /// older than this islet needs its own start.
+    #[arg(long, value_name = "TIME", requires = "ctlog")]
+    ctlog_valid_from: Option<String>,
     /// The site's Fulcio, listed as `caUrls` in the signing config
     /// (overrides `[trust] ca_url`).
     #[arg(long, value_name = "URL")]
@@ -265,7 +270,7 @@ fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
         raw.trust.ctlog.push(islet_store::config::RawCtlog {
             key: cwd.join(file),
             url,
-            valid_from: None,
+            valid_from: args.ctlog_valid_from.clone(),
         });
     }
     if let Some(url) = &args.ca_url {
