@@ -265,26 +265,14 @@ pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
     });
     let verifier = root
         .as_ref()
-        .ok()
         .map(|r| Verifier::new(r, local.as_deref(), policy));
+    let results = verify_all(&a.bundle, verifier.as_ref().map_err(|f| *f));
     let (mut failed, mut unreadable) = (0usize, 0usize);
     let mut verdicts = Vec::new();
-    for path in &a.bundle {
-        let result = match (read_capped(path, MAX_BUNDLE_FILE_BYTES), &verifier, &root) {
-            (Err(e), _, _) => {
-                unreadable += 1;
-                Err(Failure {
-                    check: Check::Bundle,
-                    reason: e,
-                })
-            }
-            (Ok(bytes), Some(verifier), _) => verifier.verify(&bytes),
-            (Ok(_), None, Err(f)) => Err(f.clone()),
-            (Ok(_), None, Ok(_)) => Err(Failure {
-                check: Check::TrustedRoot,
-                reason: "no verifier".into(),
-            }),
-        };
+    for (path, (result, readable)) in a.bundle.iter().zip(results) {
+        if !readable {
+            unreadable += 1;
+        }
         let name = path.display().to_string();
         match &result {
             Ok(v) if !a.json => println!("{}", ok_line(&name, v)),
@@ -340,6 +328,75 @@ pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// One bundle's verdict, and whether its file could be read.
+fn verdict(
+    path: &Path,
+    verifier: Result<&Verifier<'_>, &Failure>,
+) -> (Result<Verified, Failure>, bool) {
+    match (read_capped(path, MAX_BUNDLE_FILE_BYTES), verifier) {
+        (Err(e), _) => (
+            Err(Failure {
+                check: Check::Bundle,
+                reason: e,
+            }),
+            false,
+        ),
+        (Ok(bytes), Ok(verifier)) => (verifier.verify(&bytes), true),
+        (Ok(_), Err(f)) => (Err(f.clone()), true),
+    }
+}
+
+/// Every bundle's verdict, in the order given, verified on as many threads
+/// as the machine has cores (each holds one bundle file at a time).
+fn verify_all(
+    paths: &[PathBuf],
+    verifier: Result<&Verifier<'_>, &Failure>,
+) -> Vec<(Result<Verified, Failure>, bool)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(paths.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<Option<(Result<Verified, Failure>, bool)>> =
+        (0..paths.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else { break };
+                        mine.push((i, verdict(path, verifier)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for handle in handles {
+            for (i, r) in handle.join().unwrap_or_default() {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = Some(r);
+                }
+            }
+        }
+    });
+    out.into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                (
+                    Err(Failure {
+                        check: Check::Bundle,
+                        reason: "the verifying thread stopped before this bundle's verdict".into(),
+                    }),
+                    true,
+                )
+            })
+        })
+        .collect()
 }
 
 /// Opens `--log`: a data directory (it has a store), another directory (a
