@@ -173,6 +173,24 @@ pub enum Error {
         found: String,
     },
 
+    // ---- tlog-witness -------------------------------------------------------
+    /// An `add-checkpoint` request body larger than
+    /// [`crate::witness::MAX_BODY_BYTES`] (an HTTP server answers 413).
+    #[error("add-checkpoint body of {len} bytes is over the {max}-byte limit")]
+    AddCheckpointTooLarge {
+        /// The body length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An `add-checkpoint` request body that breaks c2sp.org/tlog-witness
+    /// syntax (an HTTP server answers 400).
+    #[error("malformed add-checkpoint request: {reason}")]
+    MalformedAddCheckpoint {
+        /// The rule it breaks.
+        reason: String,
+    },
+
     // ---- readers outside this crate ----------------------------------------
     /// A [`crate::merkle::HashReader`] or [`crate::tiles::TileFetcher`]
     /// implemented outside this crate failed (storage, network); the source

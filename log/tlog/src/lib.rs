@@ -9,6 +9,8 @@
 //! - [`note`]: C2SP signed notes, vkeys, verifiers for Ed25519, ECDSA and
 //!   `cosignature/v1`, and the [`note::NoteSigner`] trait.
 //! - [`checkpoint`]: C2SP checkpoints.
+//! - [`witness`]: the C2SP tlog-witness `add-checkpoint` request and the
+//!   witness's decision on it (without signing, storage or clock).
 //!
 //! This crate does no I/O, reads no clock and draws no randomness: given the
 //! same bytes it gives the same answer. Signing keys live in `islet-signer`,
@@ -24,5 +26,6 @@ pub mod grow;
 pub mod merkle;
 pub mod note;
 pub mod tiles;
+pub mod witness;
 
 pub use error::{Error, Result};

@@ -10,3 +10,4 @@ mod notes;
 mod rekor;
 mod tiles;
 mod trees;
+mod witness;
