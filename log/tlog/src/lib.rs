@@ -9,6 +9,8 @@
 //! - [`note`]: C2SP signed notes, vkeys, verifiers for Ed25519, ECDSA and
 //!   `cosignature/v1`, and the [`note::NoteSigner`] trait.
 //! - [`checkpoint`]: C2SP checkpoints.
+//! - [`policy`]: C2SP tlog-policy files and witness quorums over cosigned
+//!   checkpoints.
 //!
 //! This crate does no I/O, reads no clock and draws no randomness: given the
 //! same bytes it gives the same answer. Signing keys live in `islet-signer`,
@@ -23,6 +25,7 @@ pub mod error;
 pub mod grow;
 pub mod merkle;
 pub mod note;
+pub mod policy;
 pub mod tiles;
 
 pub use error::{Error, Result};
