@@ -297,6 +297,24 @@ pub enum Error {
         origin: String,
     },
 
+    /// A checkpoint whose witness cosignatures do not meet the policy's
+    /// quorum.
+    #[error("checkpoint of {origin:?} does not meet the witness quorum (cosigned by: {})", if .cosigned.is_empty() { "none".to_owned() } else { .cosigned.join(", ") })]
+    QuorumNotMet {
+        /// The checkpoint's origin.
+        origin: String,
+        /// The policy witnesses that did cosign.
+        cosigned: Vec<String>,
+    },
+
+    // ---- tlog-proof --------------------------------------------------------
+    /// A `c2sp.org/tlog-proof@v1` file that breaks the format.
+    #[error("malformed tlog-proof file: {reason}")]
+    MalformedProofFile {
+        /// The rule it breaks.
+        reason: String,
+    },
+
     // ---- readers outside this crate ----------------------------------------
     /// A [`crate::merkle::HashReader`] or [`crate::tiles::TileFetcher`]
     /// implemented outside this crate failed (storage, network); the source

@@ -11,6 +11,7 @@
 //! - [`checkpoint`]: C2SP checkpoints.
 //! - [`policy`]: C2SP tlog-policy files and witness quorums over cosigned
 //!   checkpoints.
+//! - [`proof_file`]: C2SP `tlog-proof@v1` files: carryable inclusion proofs.
 //!
 //! This crate does no I/O, reads no clock and draws no randomness: given the
 //! same bytes it gives the same answer. Signing keys live in `islet-signer`,
@@ -26,6 +27,7 @@ pub mod grow;
 pub mod merkle;
 pub mod note;
 pub mod policy;
+pub mod proof_file;
 pub mod tiles;
 
 pub use error::{Error, Result};
