@@ -191,6 +191,148 @@ pub enum Error {
         reason: String,
     },
 
+    // ---- tlog-policy -------------------------------------------------------
+    /// A policy file larger than [`crate::policy::MAX_POLICY_BYTES`].
+    #[error("policy is {len} bytes, over the {max}-byte limit")]
+    PolicyTooLarge {
+        /// The size found.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A policy line that breaks the tlog-policy syntax (bad byte, wrong
+    /// number of fields, reserved or invalid name, inline comment).
+    #[error("policy line {line}: {reason}")]
+    PolicySyntax {
+        /// 1-based line number.
+        line: usize,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// A policy line whose first word is not `log`, `witness`, `group` or
+    /// `quorum`.
+    #[error("policy line {line}: unknown keyword {keyword:?}")]
+    PolicyUnknownKeyword {
+        /// 1-based line number.
+        line: usize,
+        /// The keyword found (truncated).
+        keyword: String,
+    },
+    /// A vkey in a policy that does not parse or has the wrong type for its
+    /// line.
+    #[error("policy line {line}: bad key: {reason}")]
+    PolicyKey {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the key.
+        reason: String,
+    },
+    /// A witness or group name defined twice (they share one namespace).
+    #[error("policy line {line}: name {name:?} is already defined on line {first_line}")]
+    PolicyDuplicateName {
+        /// 1-based line number of the second definition.
+        line: usize,
+        /// The name.
+        name: String,
+        /// Where it was first defined.
+        first_line: usize,
+    },
+    /// Two `log` lines, or two `witness` lines, with the same public key.
+    #[error("policy line {line}: the same public key is already listed on line {first_line}")]
+    PolicyDuplicateKey {
+        /// 1-based line number of the second listing.
+        line: usize,
+        /// Where the key was first listed.
+        first_line: usize,
+    },
+    /// A group that lists the same member twice.
+    #[error("policy line {line}: member {name:?} is listed twice")]
+    PolicyDuplicateMember {
+        /// 1-based line number.
+        line: usize,
+        /// The member.
+        name: String,
+    },
+    /// A group member or quorum that names nothing defined anywhere.
+    #[error("policy line {line}: {name:?} is not defined")]
+    PolicyUndefinedName {
+        /// 1-based line number.
+        line: usize,
+        /// The name.
+        name: String,
+    },
+    /// A group member or quorum that refers to itself or to a name defined
+    /// only later: tlog-policy allows references to earlier lines only, which
+    /// is what rules out cycles.
+    #[error(
+        "policy line {line}: {name:?} is defined on line {defined_at}, not before: references must point to earlier lines (no cycles)"
+    )]
+    PolicyCycle {
+        /// 1-based line number.
+        line: usize,
+        /// The name.
+        name: String,
+        /// The line that defines it (this line or a later one).
+        defined_at: usize,
+    },
+    /// A group threshold that is not `all`, `any` or a decimal in `1..=n`.
+    #[error(
+        "policy line {line}: threshold {threshold:?} is not all, any or a number from 1 to {members}"
+    )]
+    PolicyThreshold {
+        /// 1-based line number.
+        line: usize,
+        /// The threshold as written (truncated).
+        threshold: String,
+        /// The number of members.
+        members: usize,
+    },
+    /// A policy with more of something than the named limit allows.
+    #[error("policy line {line}: more than {max} {what}")]
+    PolicyLimit {
+        /// 1-based line number where the limit was passed.
+        line: usize,
+        /// What is counted (`logs`, `witnesses`, `group members`, ...).
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// A policy with a second `quorum` line.
+    #[error("policy line {line}: second quorum line (the first is on line {first_line})")]
+    PolicyDuplicateQuorum {
+        /// 1-based line number.
+        line: usize,
+        /// The first quorum line.
+        first_line: usize,
+    },
+    /// A policy without a `quorum` line.
+    #[error("policy has no quorum line")]
+    PolicyMissingQuorum,
+    /// A checkpoint whose origin is not one of the policy's logs.
+    #[error("checkpoint origin {origin:?} is not a log of the policy")]
+    PolicyUnknownLog {
+        /// The origin found.
+        origin: String,
+    },
+
+    /// A checkpoint whose witness cosignatures do not meet the policy's
+    /// quorum.
+    #[error("checkpoint of {origin:?} does not meet the witness quorum (cosigned by: {})", if .cosigned.is_empty() { "none".to_owned() } else { .cosigned.join(", ") })]
+    QuorumNotMet {
+        /// The checkpoint's origin.
+        origin: String,
+        /// The policy witnesses that did cosign.
+        cosigned: Vec<String>,
+    },
+
+    // ---- tlog-proof --------------------------------------------------------
+    /// A `c2sp.org/tlog-proof@v1` file that breaks the format.
+    #[error("malformed tlog-proof file: {reason}")]
+    MalformedProofFile {
+        /// The rule it breaks.
+        reason: String,
+    },
+
     // ---- readers outside this crate ----------------------------------------
     /// A [`crate::merkle::HashReader`] or [`crate::tiles::TileFetcher`]
     /// implemented outside this crate failed (storage, network); the source

@@ -11,6 +11,9 @@
 //! - [`checkpoint`]: C2SP checkpoints.
 //! - [`witness`]: the C2SP tlog-witness `add-checkpoint` request and the
 //!   witness's decision on it (without signing, storage or clock).
+//! - [`policy`]: C2SP tlog-policy files and witness quorums over cosigned
+//!   checkpoints.
+//! - [`proof_file`]: C2SP `tlog-proof@v1` files: carryable inclusion proofs.
 //!
 //! This crate does no I/O, reads no clock and draws no randomness: given the
 //! same bytes it gives the same answer. Signing keys live in `islet-signer`,
@@ -25,6 +28,8 @@ pub mod error;
 pub mod grow;
 pub mod merkle;
 pub mod note;
+pub mod policy;
+pub mod proof_file;
 pub mod tiles;
 pub mod witness;
 
