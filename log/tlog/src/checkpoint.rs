@@ -17,6 +17,20 @@ use crate::note::{NoteSigner, NoteVerifier, OpenedNote, PublicKey, open, sign_no
 /// Go implementations parse them as int64.
 pub const MAX_TREE_SIZE: u64 = i64::MAX as u64;
 
+/// A tree size (or index) as C2SP formats write it: a canonical decimal (no
+/// sign, no leading zero) of at most [`MAX_TREE_SIZE`]. Checkpoints,
+/// tlog-witness requests and tlog-proof files share this rule.
+pub(crate) fn parse_tree_size(s: &str) -> Option<u64> {
+    let canonical = !s.is_empty()
+        && s.len() <= 19
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'));
+    canonical
+        .then(|| s.parse::<u64>().ok())
+        .flatten()
+        .filter(|&n| n <= MAX_TREE_SIZE)
+}
+
 /// A parsed checkpoint body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
@@ -56,19 +70,11 @@ impl Checkpoint {
         if origin.is_empty() {
             return Err(malformed("empty origin"));
         }
-        let size_ok = !size.is_empty()
-            && size.bytes().all(|b| b.is_ascii_digit())
-            && (size == "0" || !size.starts_with('0'))
-            && size.len() <= 19;
-        let size = size_ok
-            .then(|| size.parse::<u64>().ok())
-            .flatten()
-            .filter(|&s| s <= MAX_TREE_SIZE)
-            .ok_or_else(|| {
-                malformed(format!(
-                    "tree size {size:.24?} is not a canonical decimal below 2^63"
-                ))
-            })?;
+        let size = parse_tree_size(size).ok_or_else(|| {
+            malformed(format!(
+                "tree size {size:.24?} is not a canonical decimal below 2^63"
+            ))
+        })?;
         let root_bytes = B64
             .decode(root)
             .map_err(|_| malformed("root hash is not canonical padded base64"))?;

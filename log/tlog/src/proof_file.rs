@@ -23,7 +23,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::MAX_TREE_SIZE;
+use crate::checkpoint::{MAX_TREE_SIZE, parse_tree_size};
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, hash_from_slice, verify_inclusion};
 use crate::note::MAX_NOTE_SIZE;
@@ -59,13 +59,8 @@ fn malformed(reason: impl Into<String>) -> Error {
 }
 
 fn parse_index(s: &str) -> Result<u64> {
-    let canonical = !s.is_empty()
-        && s.len() <= 19
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
-    canonical
-        .then(|| s.parse::<u64>().ok())
-        .flatten()
+    // An index is below some tree size, so below the largest one.
+    parse_tree_size(s)
         .filter(|&i| i < MAX_TREE_SIZE)
         .ok_or_else(|| {
             malformed(format!(

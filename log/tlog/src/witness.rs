@@ -11,7 +11,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::{Checkpoint, MAX_TREE_SIZE};
+use crate::checkpoint::{Checkpoint, parse_tree_size};
 use crate::error::{Error, Result};
 use crate::merkle::{EMPTY_ROOT, HASH_SIZE, Hash, verify_consistency};
 use crate::note::{NoteSignature, NoteVerifier, open};
@@ -49,18 +49,6 @@ fn malformed(reason: impl Into<String>) -> Error {
     }
 }
 
-/// Parses a canonical decimal below 2^63 (no sign, no leading zero).
-fn parse_size(s: &str) -> Option<u64> {
-    let canonical = !s.is_empty()
-        && s.len() <= 19
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
-    canonical
-        .then(|| s.parse::<u64>().ok())
-        .flatten()
-        .filter(|&n| n <= MAX_TREE_SIZE)
-}
-
 impl AddCheckpoint {
     /// Parses an `add-checkpoint` request body.
     ///
@@ -93,7 +81,7 @@ impl AddCheckpoint {
         let old_text = first
             .strip_prefix("old ")
             .ok_or_else(|| malformed(format!("first line {first:.40?} is not \"old <size>\"")))?;
-        let old = parse_size(old_text).ok_or_else(|| {
+        let old = parse_tree_size(old_text).ok_or_else(|| {
             malformed(format!(
                 "old size {old_text:.24?} is not a canonical decimal below 2^63"
             ))
@@ -314,6 +302,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::MAX_TREE_SIZE;
 
     const ROOT: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
 
