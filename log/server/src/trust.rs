@@ -440,6 +440,108 @@ mod tests {
         assert_eq!(hint, s.key_id());
     }
 
+    fn leaf_der() -> Vec<u8> {
+        let issued = islet_tsa::issue_chain(&islet_tsa::ChainParams {
+            organization: "site.example".into(),
+            common_name: "site.example test".into(),
+            not_before: std::time::SystemTime::now(),
+            validity: std::time::Duration::from_secs(3600),
+            key_type: islet_tsa::TsaKeyType::P256,
+        })
+        .expect("issue");
+        issued.leaf_der
+    }
+
+    fn pem_of(certs: usize, der: &[u8]) -> Vec<u8> {
+        (0..certs)
+            .map(|_| pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_chain_holds_up_to_its_certificate_limit_and_not_one_more() {
+        let der = leaf_der();
+        let path = Path::new("ca.pem");
+        let at = chain_from_pem(path, &pem_of(MAX_CHAIN_CERTIFICATES, &der)).expect("at the limit");
+        assert_eq!(at.len(), MAX_CHAIN_CERTIFICATES);
+        let e = chain_from_pem(path, &pem_of(MAX_CHAIN_CERTIFICATES + 1, &der)).unwrap_err();
+        assert!(e.to_string().contains("more than 16 certificates"), "{e}");
+        let e = chain_from_pem(path, b"no pem here").unwrap_err();
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        let key = pem::encode(&pem::Pem::new("PUBLIC KEY", vec![0x30, 0x00]));
+        let e = chain_from_pem(path, key.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("not CERTIFICATE"), "{e}");
+    }
+
+    #[test]
+    fn trust_files_are_read_up_to_their_limit_and_not_one_byte_more() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let limit = usize::try_from(MAX_TRUST_FILE_BYTES).expect("fits");
+        let at = dir.path().join("at.pem");
+        std::fs::write(&at, vec![b'\n'; limit]).expect("write");
+        assert_eq!(read_capped(&at).expect("at the limit").len(), limit);
+        let past = dir.path().join("past.pem");
+        std::fs::write(&past, vec![b'\n'; limit + 1]).expect("write");
+        let e = read_capped(&past).unwrap_err();
+        assert!(
+            e.to_string().contains("larger than the 1048576-byte limit"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ct_log_keys_are_ecdsa_or_ed25519_public_keys_in_der() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let write = |name: &str, tag: &str, der: Vec<u8>| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem::encode(&pem::Pem::new(tag, der))).expect("write");
+            path
+        };
+        let ed = islet_signer::Ed25519Signer::from_seed("ct", &[7; 32]).expect("signer");
+        let verifier = ed.verifier();
+        let PublicKey::Ed25519(k) = verifier.public_key() else {
+            panic!("an Ed25519 key")
+        };
+        let ed_spki = islet_tlog::note::ed25519_spki(k);
+        let ok = ct_log(
+            &write("ed.pem", "PUBLIC KEY", ed_spki.clone()),
+            "https://ct.example".into(),
+            "2020-01-01T00:00:00Z".into(),
+        )
+        .expect("an Ed25519 key");
+        assert_eq!((ok.key_details, ok.spki), ("PKIX_ED25519", ed_spki));
+        // The SPKI of a P-256 certificate key.
+        let der = leaf_der();
+        let cert = Certificate::from_der(&der).expect("cert");
+        let spki = cert
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .expect("spki");
+        let ok = ct_log(
+            &write("p256.pem", "PUBLIC KEY", spki),
+            "https://ct.example".into(),
+            "2020-01-01T00:00:00Z".into(),
+        )
+        .expect("a P-256 key");
+        assert_eq!(ok.key_details, "PKIX_ECDSA_P256_SHA_256");
+        let e = ct_log(
+            &write("cert.pem", "CERTIFICATE", der),
+            "https://ct.example".into(),
+            "2020-01-01T00:00:00Z".into(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not a PUBLIC KEY"), "{e}");
+        let e = ct_log(
+            &write("junk.pem", "PUBLIC KEY", vec![0x30, 0x03, 0x02, 0x01, 0x00]),
+            "https://ct.example".into(),
+            "2020-01-01T00:00:00Z".into(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("junk.pem"), "{e}");
+    }
+
     #[test]
     fn a_signing_config_lists_no_service_the_site_does_not_have() {
         let s = islet_signer::Ed25519Signer::from_seed("127.0.0.1", &[1; 32]).expect("signer");
