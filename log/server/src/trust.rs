@@ -465,12 +465,13 @@ mod tests {
         let path = Path::new("ca.pem");
         let at = chain_from_pem(path, &pem_of(MAX_CHAIN_CERTIFICATES, &der)).expect("at the limit");
         assert_eq!(at.len(), MAX_CHAIN_CERTIFICATES);
-        let e = chain_from_pem(path, &pem_of(MAX_CHAIN_CERTIFICATES + 1, &der)).unwrap_err();
+        let e =
+            chain_from_pem(path, &pem_of(MAX_CHAIN_CERTIFICATES + 1, &der)).expect_err("refused");
         assert!(e.to_string().contains("more than 16 certificates"), "{e}");
-        let e = chain_from_pem(path, b"no pem here").unwrap_err();
+        let e = chain_from_pem(path, b"no pem here").expect_err("refused");
         assert!(e.to_string().contains("no PEM certificate"), "{e}");
         let key = pem::encode(&pem::Pem::new("PUBLIC KEY", vec![0x30, 0x00]));
-        let e = chain_from_pem(path, key.as_bytes()).unwrap_err();
+        let e = chain_from_pem(path, key.as_bytes()).expect_err("refused");
         assert!(e.to_string().contains("not CERTIFICATE"), "{e}");
     }
 
@@ -483,7 +484,7 @@ mod tests {
         assert_eq!(read_capped(&at).expect("at the limit").len(), limit);
         let past = dir.path().join("past.pem");
         std::fs::write(&past, vec![b'\n'; limit + 1]).expect("write");
-        let e = read_capped(&past).unwrap_err();
+        let e = read_capped(&past).expect_err("refused");
         assert!(
             e.to_string().contains("larger than the 1048576-byte limit"),
             "{e}"
@@ -531,14 +532,14 @@ mod tests {
             "https://ct.example".into(),
             "2020-01-01T00:00:00Z".into(),
         )
-        .unwrap_err();
+        .expect_err("refused");
         assert!(e.to_string().contains("not a PUBLIC KEY"), "{e}");
         let e = ct_log(
             &write("junk.pem", "PUBLIC KEY", vec![0x30, 0x03, 0x02, 0x01, 0x00]),
             "https://ct.example".into(),
             "2020-01-01T00:00:00Z".into(),
         )
-        .unwrap_err();
+        .expect_err("refused");
         assert!(e.to_string().contains("junk.pem"), "{e}");
     }
 
