@@ -3,7 +3,8 @@
 //! API), [`crate::read`] (the tlog-tiles read API, health, metrics),
 //! [`crate::extensions`] (islet's extensions), [`crate::mirrors`] (the
 //! mirrored logs) and [`crate::timestamp`] (the RFC 3161 timestamp
-//! authority); every error they answer is a [`crate::api::ApiError`].
+//! authority) and [`crate::witness_service`] (the witness for other
+//! logs); every error they answer is a [`crate::api::ApiError`].
 //!
 //! Every request path is parsed into a typed value before any lookup; a
 //! path that is not canonical gets 400 and never reaches the store.
@@ -18,7 +19,7 @@ use islet_rekor::request::MAX_REQUEST_BYTES;
 use islet_store::Store;
 
 use crate::sequencer::Sequencer;
-use crate::{extensions, mirrors, read, timestamp, write};
+use crate::{extensions, mirrors, read, timestamp, witness_service, write};
 
 /// Bodies up to this size are decoded and verified on the I/O thread (a
 /// typical entry is 1 to 3 KiB; decoding 16 KiB of JSON takes tens of
@@ -48,6 +49,8 @@ pub struct AppState {
     pub mirror_signer: Arc<islet_signer::CosignatureV1Signer>,
     /// The timestamp authority, unless it is off.
     pub tsa: Option<Arc<crate::timestamp::TsaService>>,
+    /// The witness for other logs, when it witnesses any.
+    pub witness: Option<Arc<crate::witness_service::WitnessService>>,
 }
 
 /// Builds the router.
@@ -75,6 +78,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/timestamp/certchain", get(timestamp::certchain))
         .route("/mirror/{origin_hash}/checkpoint", get(mirrors::checkpoint))
         .route("/mirror/{origin_hash}/tile/{*path}", get(mirrors::tile))
+        .route(
+            "/witness/add-checkpoint",
+            post(witness_service::add_checkpoint),
+        )
+        .route(
+            "/witness/{origin_hash}/checkpoint",
+            get(witness_service::checkpoint),
+        )
         .with_state(state)
 }
 

@@ -21,6 +21,7 @@ pub mod response;
 pub mod sequencer;
 pub mod timestamp;
 pub mod trust;
+pub mod witness_service;
 pub mod write;
 
 use std::future::Future;
@@ -57,6 +58,11 @@ pub struct Prepared {
 pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     let signer = data.load_signer(&config.raw)?;
     let mirror_signer = data.load_mirror_signer(&config)?;
+    let witness_signer = if config.witness_service.logs.is_empty() {
+        None
+    } else {
+        Some(data.load_witness_signer(&config, &mirror_signer)?)
+    };
     let tsa = start_tsa(data, &config, signer.as_ref())?;
     let store = Arc::new(Store::open(&data.db_path(), true)?);
     if store.mirror(&config.raw.origin)?.is_some() {
@@ -81,7 +87,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         store: Arc::clone(&store),
         signer: Arc::clone(&signer),
         origin: config.raw.origin.clone(),
-        guard: CheckpointGuard::new(data.guard_path()),
+        guard: CheckpointGuard::new(data.guard_record_path(&config.raw)),
         config: config.sequencer.clone(),
         publisher: publisher.clone(),
     })?;
@@ -111,6 +117,17 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         })?;
         std::fs::write(&path, text).map_err(Error::io(&path))?;
     }
+    let witness = witness_signer
+        .map(|signer| {
+            witness_service::WitnessService::new(
+                Arc::clone(&store),
+                signer,
+                &config.witness_service,
+                witness_service::system_clock(),
+            )
+            .map(Arc::new)
+        })
+        .transpose()?;
     let mirrors = Arc::new(mirrors::MirrorIndex::load(&store)?);
     mirrors::spawn_indexer(Arc::clone(&store))?;
     let state = AppState {
@@ -125,6 +142,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         mirrors,
         mirror_signer: Arc::clone(&mirror_signer),
         tsa,
+        witness,
     };
     Ok(Prepared {
         state,

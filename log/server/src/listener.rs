@@ -49,10 +49,10 @@ pub async fn run(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     eprintln!("islet: accepting a connection failed: {e}");
                     tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
@@ -62,7 +62,10 @@ pub async fn run(
         };
         // Responses are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = WithPeer {
+            inner: TowerToHyperService::new(router.clone()),
+            peer,
+        };
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             // Errors here are the client's (reset, timeout, bad framing);
@@ -73,4 +76,26 @@ pub async fn run(
     }
     drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// Tells handlers the peer's address (axum's `ConnectInfo`), for the
+/// records that name who sent what (a witness's fork evidence).
+struct WithPeer<S> {
+    inner: S,
+    peer: std::net::SocketAddr,
+}
+
+impl<S, B> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
+where
+    S: hyper::service::Service<hyper::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut req: hyper::Request<B>) -> Self::Future {
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
+        self.inner.call(req)
+    }
 }

@@ -108,6 +108,9 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
             if let Some(tsa) = &s.tsa {
                 tsa.render_metrics(&mut text);
             }
+            if let Some(witness) = &s.witness {
+                witness.render_metrics(&mut text);
+            }
             text
         },
     )

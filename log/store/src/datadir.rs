@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::config::{
-    Config, KeyType, RawConfig, RawHttp, RawMirror, RawSequencer, RawTrust, RawTsa, TsaSettings,
-    origin_of,
+    Config, KeyType, RawConfig, RawGuard, RawHttp, RawMirror, RawSequencer, RawTrust, RawTsa,
+    RawWitness, RawWitnessService, TsaSettings, origin_of,
 };
 use crate::error::{Error, Result};
 use islet_rekor::request::MAX_REQUEST_BYTES;
@@ -97,9 +97,18 @@ impl DataDir {
         self.root.join("db")
     }
 
-    /// The fork-guard record, outside `db/`.
+    /// The fork-guard record's default place, outside `db/`.
     pub fn guard_path(&self) -> PathBuf {
         self.root.join("checkpoint.published")
+    }
+
+    /// The fork-guard record `cfg` names (`[guard] record`, relative to the
+    /// data directory unless absolute), or [`DataDir::guard_path`].
+    pub fn guard_record_path(&self, cfg: &RawConfig) -> PathBuf {
+        cfg.guard
+            .record
+            .as_ref()
+            .map_or_else(|| self.guard_path(), |p| self.root.join(p))
     }
 
     /// Where `serve` writes the trusted root for clients.
@@ -184,6 +193,9 @@ impl DataDir {
                 ca_url: opts.ca_url.clone(),
                 ..RawTrust::default()
             },
+            witness: RawWitness::default(),
+            witness_service: RawWitnessService::default(),
+            guard: RawGuard::default(),
         };
         let config = raw.clone().validate()?;
         if let Some(tsa) = &config.tsa {
@@ -305,6 +317,69 @@ impl DataDir {
             &cfg.mirror_name,
             &pem,
         )?))
+    }
+}
+
+impl DataDir {
+    /// Loads the witness key (`[witness_service] key`), creating an Ed25519
+    /// key on first use. The file holds a PKCS#8 PEM key or a note signer
+    /// key (`PRIVATE+KEY+<name>+<id>+…`, type 0x04, whose name must be the
+    /// configured cosigner name). The key must be neither the log key nor
+    /// the mirror key: a cosignature does not say in which role it was made.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a shared key, a name mismatch or loose
+    /// permissions; key and I/O errors.
+    pub fn load_witness_signer(
+        &self,
+        cfg: &Config,
+        mirror: &CosignatureV1Signer,
+    ) -> Result<Arc<CosignatureV1Signer>> {
+        let settings = &cfg.witness_service;
+        let path = self.root.join(&settings.key);
+        if !path.exists() {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            }
+            let der = Ed25519Signer::generate(&settings.name)?.1;
+            let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes();
+            write_private_key(&path, &pem)?;
+        }
+        let raw = read_private_key(&path)?;
+        let text = String::from_utf8_lossy(&raw);
+        let signer = if text.trim_start().starts_with("PRIVATE+KEY+") {
+            let signer = CosignatureV1Signer::from_skey(text.trim())?;
+            let name = signer.name();
+            if name != settings.name {
+                return Err(Error::Config {
+                    reason: format!(
+                        "witness_service.key: {} is a key of {name:?}, but the witness name is {:?}",
+                        path.display(),
+                        settings.name
+                    ),
+                });
+            }
+            signer
+        } else {
+            CosignatureV1Signer::from_pkcs8(&settings.name, &raw)?
+        };
+        let public = signer.verifier().public_key().clone();
+        let shared_with = |role: &str| Error::Config {
+            reason: format!(
+                "witness_service.key: {} is the {role} key; a witness cosigns with a key of its own",
+                path.display()
+            ),
+        };
+        if mirror.verifier().public_key() == &public {
+            return Err(shared_with("mirror"));
+        }
+        let log = read_private_key(&self.root.join(&cfg.raw.key))?;
+        if let Ok(log) = Ed25519Signer::from_pkcs8(&cfg.raw.origin, &log)
+            && islet_tlog::note::PublicKey::CosignatureV1(log.public_key()) == public
+        {
+            return Err(shared_with("log"));
+        }
+        Ok(Arc::new(signer))
     }
 }
 

@@ -73,6 +73,17 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// A witness state changed between reading it and writing the next one
+    /// (another `add-checkpoint` for the same origin won the race).
+    #[error("the witness state of {origin} moved from size {expected} to {stored} meanwhile")]
+    WitnessRace {
+        /// The witnessed origin.
+        origin: String,
+        /// The size the caller decided from.
+        expected: u64,
+        /// The size stored now.
+        stored: u64,
+    },
     /// An attempt to change a full tile or bundle that already exists.
     #[error("refusing to overwrite immutable {path} with different bytes")]
     ImmutableTile {

@@ -11,6 +11,7 @@
 //! - [`extend`]: growing a stored log with verified entries from outside
 //!   (snapshot import, mirror sync).
 //! - [`datadir`], [`config`]: the data directory, its keys and `islet.toml`.
+//! - [`witnessed`]: what islet holds as a witness for other logs.
 //! - [`view`]: a read-only data directory as [`islet_reader::local::LocalLogs`],
 //!   for offline verification.
 //!
@@ -29,6 +30,7 @@ pub mod records;
 pub mod schema;
 pub mod stager;
 pub mod view;
+pub mod witnessed;
 
 pub use db::Store;
 pub use error::{Error, Result};

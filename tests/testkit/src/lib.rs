@@ -6,6 +6,9 @@
 //!
 //! - [`vectors_dir`]: the test vectors, which live in the repository under
 //!   `tests/vectors` (their sources in `tests/vectors/PROVENANCE.md`).
+//! - [`cosig`]: an independent `cosignature/v1` verifier.
+
+pub mod cosig;
 
 use std::path::{Path, PathBuf};
 

@@ -8,6 +8,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod witness;
+pub use witness::{
+    RawGuard, RawWitness, RawWitnessService, RawWitnessedLog, StartCheck, WitnessMode,
+    WitnessServiceSettings, WitnessSettings, WitnessedLog,
+};
+
 use crate::error::{Error, Result};
 use islet_rekor::request::MAX_REQUEST_BYTES;
 
@@ -34,6 +40,8 @@ pub mod limits {
     pub const MAX_CONNECTIONS: usize = 65_536;
     /// Upstreams one `islet serve` follows.
     pub const MAX_UPSTREAMS: usize = 64;
+    /// Logs one islet witnesses (`[[witness_service.log]]`).
+    pub const MAX_WITNESSED_LOGS: usize = 256;
     /// Timestamps per second: a rate above this is no limit at all (one
     /// P-384 signature costs a few hundred microseconds of a core).
     pub const MAX_TSA_RATE: u32 = 100_000;
@@ -96,6 +104,15 @@ pub struct RawConfig {
     /// authorities and CT logs.
     #[serde(default)]
     pub trust: RawTrust,
+    /// The witnesses this log's checkpoints go to.
+    #[serde(default)]
+    pub witness: RawWitness,
+    /// The logs this islet witnesses.
+    #[serde(default)]
+    pub witness_service: RawWitnessService,
+    /// The fork guard's record.
+    #[serde(default)]
+    pub guard: RawGuard,
 }
 
 /// `[tsa]`: the timestamp authority `islet serve` runs beside the log at
@@ -353,9 +370,13 @@ pub struct Config {
     pub upstreams: Vec<Upstream>,
     /// The timestamp authority, unless `[tsa] enabled = false`.
     pub tsa: Option<TsaSettings>,
+    /// The witnesses of this log, when `[witness] policy` is set.
+    pub witness: Option<WitnessSettings>,
+    /// The logs this islet witnesses.
+    pub witness_service: WitnessServiceSettings,
 }
 
-fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
+pub(crate) fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
     Error::Config {
         reason: format!("{field}: {reason}"),
     }
@@ -467,6 +488,8 @@ impl RawConfig {
         let (mirror_name, upstreams) = self.validate_mirror()?;
         let tsa = self.validate_tsa()?;
         self.validate_trust()?;
+        let witness = self.validate_witness()?;
+        let witness_service = self.validate_witness_service(&mirror_name)?;
         Ok(Config {
             raw: self,
             listen,
@@ -475,6 +498,8 @@ impl RawConfig {
             mirror_name,
             upstreams,
             tsa,
+            witness,
+            witness_service,
         })
     }
 
