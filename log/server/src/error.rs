@@ -26,6 +26,13 @@ pub enum Error {
         /// Which checkpoint and which store state disagree.
         reason: String,
     },
+    /// Too few witnesses answered the start-up probe to vouch that the data
+    /// directory is current (`[witness] start_check`).
+    #[error("refusing to start: {reason}")]
+    WitnessStart {
+        /// Who did not answer, and why.
+        reason: String,
+    },
     /// An I/O error, with the path or URL it concerns.
     #[error("{path}: {source}")]
     Io {

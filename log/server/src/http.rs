@@ -51,6 +51,8 @@ pub struct AppState {
     pub tsa: Option<Arc<crate::timestamp::TsaService>>,
     /// The witness for other logs, when it witnesses any.
     pub witness: Option<Arc<crate::witness_service::WitnessService>>,
+    /// This log's witnesses, when `[witness] policy` is set.
+    pub witnessing: Option<Arc<crate::witnessing::Witnessing>>,
 }
 
 /// Builds the router.

@@ -22,6 +22,7 @@ pub mod sequencer;
 pub mod timestamp;
 pub mod trust;
 pub mod witness_service;
+pub mod witnessing;
 pub mod write;
 
 use std::future::Future;
@@ -83,6 +84,16 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         .clone()
         .map(|dir| publish::Publisher::start(Arc::clone(&store), dir))
         .transpose()?;
+    // Witnesses are asked before anything is signed: a data directory
+    // behind what they hold must not sign a single checkpoint.
+    let witnessing = start_witnessing(data, &config, &store, signer.as_ref())?;
+    let (hook, hook_rx) = match &witnessing {
+        Some((w, _)) => {
+            let (hook, rx) = w.channel();
+            (Some(hook), Some(rx))
+        }
+        None => (None, None),
+    };
     let sequencer = start(SequencerParts {
         store: Arc::clone(&store),
         signer: Arc::clone(&signer),
@@ -90,7 +101,20 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         guard: CheckpointGuard::new(data.guard_record_path(&config.raw)),
         config: config.sequencer.clone(),
         publisher: publisher.clone(),
+        witness: hook,
     })?;
+    let witnessing = match (witnessing, hook_rx) {
+        (Some((w, probed)), Some(rx)) => {
+            w.spawn(
+                rx,
+                probed,
+                Arc::clone(sequencer.shared()),
+                publisher.clone(),
+            );
+            Some(w)
+        }
+        _ => None,
+    };
     if let Some(p) = &publisher {
         let head = sequencer.shared().latest();
         p.send(0, head.size, head.note.clone());
@@ -143,6 +167,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         mirror_signer: Arc::clone(&mirror_signer),
         tsa,
         witness,
+        witnessing,
     };
     Ok(Prepared {
         state,
@@ -150,6 +175,78 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         mirror_vkey: islet_tlog::note::NoteSigner::verifier(mirror_signer.as_ref()).to_vkey(),
         config,
     })
+}
+
+/// Reads the witness policy and shows the witnesses the head this log
+/// would sign from (the stored head, or for a new log the empty tree),
+/// refusing to start when one holds more.
+fn start_witnessing(
+    data: &DataDir,
+    config: &Config,
+    store: &Arc<Store>,
+    signer: &dyn islet_tlog::note::NoteSigner,
+) -> Result<Option<(Arc<witnessing::Witnessing>, witnessing::Probed)>> {
+    let Some(settings) = &config.witness else {
+        return Ok(None);
+    };
+    let path = data.root().join(&settings.policy);
+    let text = read_policy(&path)?;
+    let w = Arc::new(witnessing::Witnessing::new(
+        &text,
+        &signer.verifier(),
+        &config.raw.origin,
+        settings.clone(),
+        Arc::clone(store),
+    )?);
+    let head = match store.tree_head(islet_store::OWN_LOG)? {
+        Some(h) => {
+            let note = store
+                .checkpoint_at(islet_store::OWN_LOG, h.size)?
+                .unwrap_or(h.checkpoint);
+            sequencer::SignedHead {
+                size: h.size,
+                root: h.root,
+                note,
+                signed_at: std::time::SystemTime::now(),
+            }
+        }
+        None => sequencer::SignedHead {
+            size: 0,
+            root: islet_tlog::merkle::EMPTY_ROOT,
+            note: sequencer::sign_head(
+                &config.raw.origin,
+                0,
+                islet_tlog::merkle::EMPTY_ROOT,
+                signer,
+            )?,
+            signed_at: std::time::SystemTime::now(),
+        },
+    };
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Config {
+        reason: "witnessing runs on the server's async runtime; start the server inside one".into(),
+    })?;
+    let probe = w.probe(Arc::new(head));
+    let probed = tokio::task::block_in_place(|| runtime.block_on(probe))?;
+    Ok(Some((w, probed)))
+}
+
+/// Reads a witness policy file, at most [`islet_tlog::policy::MAX_POLICY_BYTES`].
+fn read_policy(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = islet_tlog::policy::MAX_POLICY_BYTES;
+    let mut text = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut text))
+        .map_err(Error::io(path))?;
+    if text.len() > limit {
+        return Err(Error::Config {
+            reason: format!(
+                "witness.policy {}: larger than {limit} bytes",
+                path.display()
+            ),
+        });
+    }
+    Ok(text)
 }
 
 /// Loads the TSA key and chain (issuing them on a data directory made

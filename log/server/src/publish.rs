@@ -100,6 +100,11 @@ impl Publisher {
                             ..next
                         };
                     }
+                    if job.size < published {
+                        // A late cosigned copy of an older head: the
+                        // directory already names a larger tree.
+                        continue;
+                    }
                     let from = published.min(job.old_size);
                     match publish(&store, &dir, from, job.size, &job.note) {
                         Ok(()) => published = job.size,

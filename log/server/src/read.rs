@@ -111,6 +111,9 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
             if let Some(witness) = &s.witness {
                 witness.render_metrics(&mut text);
             }
+            if let Some(witnessing) = &s.witnessing {
+                witnessing.render_metrics(&mut text);
+            }
             text
         },
     )

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::guard::CheckpointGuard;
 use super::metrics::Metrics;
 use super::publish::Publisher;
+use super::witnessing::{Waiter, WitnessHook};
 use crate::error::{Error, Result};
 use islet_rekor::entry::ValidatedEntry;
 use islet_store::config::SequencerConfig;
@@ -72,7 +73,7 @@ pub struct SignedHead {
     pub signed_at: std::time::SystemTime,
 }
 
-type Reply = oneshot::Sender<Result<Outcome>>;
+pub(crate) type Reply = oneshot::Sender<Result<Outcome>>;
 
 struct Job {
     entry: ValidatedEntry,
@@ -111,6 +112,19 @@ impl Shared {
     /// Whether the sequencer is running.
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Serves `head` from now on unless a larger one is served already
+    /// (the same size replaces: a checkpoint that gained cosignatures).
+    /// True when it was taken.
+    pub(crate) fn offer_latest(&self, head: Arc<SignedHead>) -> bool {
+        match self.latest.write() {
+            Ok(mut latest) if head.size >= latest.size => {
+                *latest = head;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Entries waiting to be sequenced.
@@ -268,9 +282,18 @@ pub struct SequencerParts {
     pub config: SequencerConfig,
     /// Told of each new head once it is durable (`--publish-dir`).
     pub publisher: Option<Publisher>,
+    /// Told of each new head for this log's witnesses; in fail-closed
+    /// mode it also answers the writes.
+    pub witness: Option<WitnessHook>,
 }
 
-fn sign_head(origin: &str, size: u64, root: Hash, signer: &dyn NoteSigner) -> Result<Vec<u8>> {
+/// Signs the checkpoint of a tree head with the log key.
+pub(crate) fn sign_head(
+    origin: &str,
+    size: u64,
+    root: Hash,
+    signer: &dyn NoteSigner,
+) -> Result<Vec<u8>> {
     Checkpoint {
         origin: origin.to_owned(),
         size,
@@ -327,10 +350,14 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
     }
     parts.guard.check(&store, &head, &verifier, &parts.origin)?;
     let tree = Tree::load(&store, &head)?;
+    // Served with the cosignatures it gathered, when it has any.
+    let note = store
+        .checkpoint_at(OWN_LOG, head.size)?
+        .unwrap_or_else(|| head.checkpoint.clone());
     let latest = Arc::new(SignedHead {
         size: head.size,
         root: head.root,
-        note: head.checkpoint.clone(),
+        note,
         signed_at: std::time::SystemTime::now(),
     });
     let (tx, rx) = mpsc::channel(parts.config.max_pending.max(1));
@@ -459,17 +486,38 @@ fn sequence(
         note: head.checkpoint,
         signed_at: std::time::SystemTime::now(),
     });
-    if let Ok(mut latest) = shared.latest.write() {
-        *latest = Arc::clone(&signed);
-    }
-    if let Some(publisher) = &parts.publisher {
-        publisher.send(old_size, signed.size, signed.note.clone());
+    let fail_closed = parts.witness.as_ref().is_some_and(|w| w.fail_closed);
+    if !fail_closed {
+        shared.offer_latest(Arc::clone(&signed));
+        if let Some(publisher) = &parts.publisher {
+            publisher.send(old_size, signed.size, signed.note.clone());
+        }
     }
     let m = &shared.metrics;
     m.appended.fetch_add(fresh.len() as u64, Ordering::Relaxed);
     m.batches.fetch_add(1, Ordering::Relaxed);
     m.batch_entries.observe(fresh.len() as f64);
     m.tree_size.store(signed.size, Ordering::Relaxed);
+    if let Some(hook) = parts.witness.as_ref().filter(|w| w.fail_closed) {
+        // The witnessing task answers once a cosigned checkpoint covers them.
+        let waiters = fresh
+            .into_iter()
+            .map(|(job, index, _)| Waiter {
+                index,
+                reply: job.reply,
+                queued_at: job.queued_at,
+            })
+            .collect();
+        hook.committed(Arc::clone(&signed), waiters);
+        for (job, index) in answer_later {
+            m.duplicates.fetch_add(1, Ordering::Relaxed);
+            let _ = job.reply.send(Ok(Outcome::Duplicate { index }));
+        }
+        return Ok(());
+    }
+    if let Some(hook) = &parts.witness {
+        hook.committed(Arc::clone(&signed), Vec::new());
+    }
     let reader = store.hash_reader(OWN_LOG, signed.size);
     for (job, index, _) in fresh {
         let outcome = inclusion_proof(index, signed.size, &reader)

@@ -5,7 +5,7 @@ use islet_tlog::tiles::TILE_WIDTH;
 use rocksdb::{WriteBatch, WriteOptions};
 
 use crate::db::Store;
-use crate::error::{Error, Result, corrupt, db};
+use crate::error::{Error, Result, corrupt, db, db_key};
 use crate::schema::{
     CF_CHECKPOINTS, CF_DEDUP, CF_META, CF_SEARCH, CF_TILES, CommitBatch, LogNumber, TreeHead,
     log_prefixed, staged_key, tile_key, tree_key,
@@ -76,6 +76,43 @@ impl Store {
             .map_err(db("synced write"))
     }
 
+    /// Replaces the stored checkpoint of `log` at `size` with `note`, the
+    /// same checkpoint with cosignatures added. Refused unless a checkpoint
+    /// of that size is stored and `note` has the same text and keeps every
+    /// signature line the stored one has (so the log's signature can never
+    /// be lost or swapped). Not synced: cosignatures can be asked for again.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for a note that is not the stored one with lines
+    /// added; [`Error::Db`].
+    pub fn attach_cosignatures(&self, log: LogNumber, size: u64, note: &[u8]) -> Result<()> {
+        let key = log_prefixed(log, &size.to_be_bytes());
+        let Some(stored) = self.get(CF_CHECKPOINTS, &key)? else {
+            return Err(Error::Usage {
+                reason: format!("no checkpoint of size {size} is stored to add cosignatures to"),
+            });
+        };
+        let (old, new) = (
+            islet_tlog::note::Note::parse(&stored)?,
+            islet_tlog::note::Note::parse(note)?,
+        );
+        let kept = old
+            .signatures
+            .iter()
+            .filter(|s| s.name == old_text_signer(&old))
+            .all(|s| new.signatures.contains(s));
+        if old.text != new.text || !kept {
+            return Err(Error::Usage {
+                reason: format!(
+                    "the cosigned checkpoint of size {size} is not the stored one with lines added"
+                ),
+            });
+        }
+        self.db
+            .put_cf(self.cf(CF_CHECKPOINTS)?, &key, note)
+            .map_err(db_key("put", &key))
+    }
+
     fn check_immutable(
         &self,
         log: LogNumber,
@@ -98,4 +135,9 @@ impl Store {
         wo.set_sync(true);
         wo
     }
+}
+
+/// The origin of a checkpoint note: the name its log signature carries.
+fn old_text_signer(note: &islet_tlog::note::Note) -> &str {
+    note.text.split('\n').next().unwrap_or("")
 }

@@ -199,6 +199,15 @@ pub fn conflict_body(stored_size: u64) -> String {
     format!("{stored_size}\n")
 }
 
+/// Parses the body of a 409 answer strictly, as a witness client must:
+/// a canonical decimal size (no sign, no leading zero, below 2^63) and one
+/// LF, nothing else. `None` for anything else (the answer then cannot be
+/// trusted to name a size, and is treated as "inconsistent").
+pub fn parse_conflict_body(body: &[u8]) -> Option<u64> {
+    let digits = std::str::from_utf8(body.strip_suffix(b"\n")?).ok()?;
+    parse_tree_size(digits)
+}
+
 /// Decides an `add-checkpoint` request.
 ///
 /// `stored` is the witness's latest cosigned `(size, root)` for the origin,

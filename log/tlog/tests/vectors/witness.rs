@@ -230,3 +230,45 @@ fn checks_fire_in_the_spec_order() {
     // Unknown origin beats everything in the note.
     assert_eq!(decide(&forged, None, None), Decision::UnknownOrigin);
 }
+
+#[test]
+fn a_conflict_body_is_parsed_strictly() {
+    use islet_tlog::witness::parse_conflict_body;
+    // The vector's own 409 body, and the edges a client must refuse
+    // (transparency-dev/formats refuses the same shapes).
+    let dir = vectors_dir(&[FILE]);
+    let v = load(&dir, FILE);
+    let stale = v["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .find(|c| c["id"] == "stale-old-size")
+        .expect("stale-old-size");
+    assert_eq!(
+        parse_conflict_body(s(stale, "expect_body").as_bytes()),
+        Some(8)
+    );
+    assert_eq!(parse_conflict_body(b"0\n"), Some(0));
+    assert_eq!(
+        parse_conflict_body(b"9223372036854775807\n"),
+        Some(9_223_372_036_854_775_807)
+    );
+    for bad in [
+        &b"50"[..],
+        b"050\n",
+        b"+5\n",
+        b"5\n\n",
+        b"5 \n",
+        b"\n",
+        b"",
+        b"9223372036854775808\n",
+        b"5\r\n",
+    ] {
+        assert_eq!(
+            parse_conflict_body(bad),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
