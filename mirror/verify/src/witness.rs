@@ -88,6 +88,17 @@ pub(crate) fn timestamp_time(ts: u64) -> String {
     rfc3339(UNIX_EPOCH + Duration::from_secs(ts))
 }
 
+/// Checks one signed checkpoint note against the witness policy, as the
+/// bundle and proof checks do, and reports which policy witnesses
+/// cosigned it.
+///
+/// # Errors
+/// [`Check::Checkpoint`], [`Check::WitnessPolicy`], [`Check::Cosignature`]
+/// or [`Check::WitnessQuorum`], in that order.
+pub fn check_checkpoint(policy: &WitnessPolicy, note: &[u8]) -> Result<WitnessReport, Failure> {
+    check(policy, note, "the checkpoint").map(|w| w.report)
+}
+
 /// Checks a signed checkpoint against the witness policy: its syntax, its
 /// origin (a `log` of the policy), the policy log's signature, every
 /// policy witness's cosignature present (a bad one rejects the
