@@ -633,3 +633,30 @@ fn the_file_limit_at_and_one_past() {
         &[&format!("{MAX_PROOF_FILE_BYTES}-byte limit")],
     );
 }
+
+#[test]
+fn the_policy_limit_at_and_one_past() {
+    use islet_verify::witness::MAX_POLICY_BYTES;
+    let f = fixture();
+    let base = f.policy_text(
+        &f.c.vkey(TYPE_COSIGNATURE),
+        "group both all B C\nquorum both\n",
+    );
+    // Padded to exactly the limit with a comment line.
+    let pad = MAX_POLICY_BYTES - base.len() - 2;
+    let at = format!("{base}#{}\n", "x".repeat(pad));
+    assert_eq!(at.len(), MAX_POLICY_BYTES);
+    let p = parse_policy(at.as_bytes()).expect("at the limit");
+    verify_tlog_proof(&f.file(), ENTRIES[INDEX], &p).expect("verifies");
+    let past = format!("{base}#{}\n", "x".repeat(pad + 1));
+    let e = parse_policy(past.as_bytes()).expect_err("one past");
+    assert_eq!(e.check, Check::WitnessPolicy, "{}", e.reason);
+    assert!(
+        e.reason.contains(&format!(
+            "{} bytes, over the {MAX_POLICY_BYTES}-byte limit",
+            MAX_POLICY_BYTES + 1
+        )),
+        "{}",
+        e.reason
+    );
+}
