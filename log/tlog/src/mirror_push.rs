@@ -138,6 +138,22 @@ pub struct PackageRanges {
 }
 
 impl PackageRanges {
+    /// The sequence of `[start, end)`, with `start ≤ end` checked by the
+    /// caller. An empty upload has no package, even off a 256 boundary.
+    fn new(start: u64, end: u64) -> Self {
+        let next = if start == end {
+            end
+        } else {
+            start - start % WIDTH
+        };
+        PackageRanges {
+            start,
+            end,
+            next,
+            index: 0,
+        }
+    }
+
     /// Packages not yet returned.
     pub fn remaining(&self) -> u64 {
         if self.next >= self.end {
@@ -187,12 +203,7 @@ pub fn package_ranges(upload_start: u64, upload_end: u64) -> Result<PackageRange
             reason: format!("upload end {upload_end} is over 2^63-1"),
         });
     }
-    Ok(PackageRanges {
-        start: upload_start,
-        end: upload_end,
-        next: upload_start - upload_start % WIDTH,
-        index: 0,
-    })
+    Ok(PackageRanges::new(upload_start, upload_end))
 }
 
 // ---------------------------------------------------------------------------
@@ -377,12 +388,7 @@ impl<'a> AddEntries<'a> {
     }
 
     fn ranges(&self) -> PackageRanges {
-        PackageRanges {
-            start: self.upload_start,
-            end: self.upload_end,
-            next: self.upload_start - self.upload_start % WIDTH,
-            index: 0,
-        }
+        PackageRanges::new(self.upload_start, self.upload_end)
     }
 
     /// The packages after the header, read one at a time.
