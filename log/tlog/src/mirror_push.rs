@@ -15,6 +15,18 @@
 //! The push client builds the same bodies with [`encode_header`],
 //! [`package_ranges`] and [`encode_package`].
 //!
+//! Statuses a mirror answers `add-entries` with, from these results:
+//! - [`Error::AddEntriesTooLarge`]: 413; a header [`Error::MalformedAddEntries`]:
+//!   400; unknown origin: 404; no pending checkpoint ever received: 422 (the
+//!   spec digest; Sunlight answers 404 there); [`Error::UploadConflict`]: 409
+//!   with a [`MirrorInfo`] body.
+//! - Per package, in order: an `Err` item of [`Packages`] or a
+//!   [`PackageCheck::Proof`] refusal stops the upload. A failed proof is
+//!   422; a body that ends or breaks the format is 202 when a package was
+//!   stored, else 400 (also when the body ends between packages before
+//!   [`Packages::is_complete`]).
+//! - Complete: commit, cosign, 200 with the cosignature lines.
+//!
 //! Signing, tickets (which a mirror must authenticate), storage and the
 //! clock belong to the caller: this module does no I/O.
 

@@ -518,3 +518,39 @@ fn add_checkpoint_on_a_mirror_answers_every_witness_scenario_with_the_same_statu
     }
     assert_eq!(moved, 4, "the four accepted scenarios");
 }
+
+/// Every byte after the header of the 100->300 body (the upload that needs
+/// the mirror's stored head), changed in turn: the body is never taken as
+/// complete with every package verified.
+#[test]
+fn every_single_byte_change_in_the_packages_is_refused() {
+    let dir = vectors_dir(&[FILE, LOG]);
+    let v = load(&dir, FILE);
+    let ex = examples(&v).remove(1);
+    assert_eq!((ex.start, ex.end), (100, 300));
+    let header_len = AddEntries::parse_header(&ex.body)
+        .expect("header")
+        .header_len();
+    with_mirror(&dir, ex.start, |mirror| {
+        for at in header_len..ex.body.len() {
+            let mut body = ex.body.clone();
+            body[at] ^= 0xA5;
+            let req = AddEntries::parse_header(&body).expect("header untouched");
+            let mut it = req.packages();
+            let mut all_verified = true;
+            for p in it.by_ref() {
+                let verified = p
+                    .ok()
+                    .is_some_and(|p| verify_package(&p, ex.size, &ex.root, mirror).is_ok());
+                if !verified {
+                    all_verified = false;
+                    break;
+                }
+            }
+            assert!(
+                !(all_verified && it.is_complete()),
+                "change at byte {at} accepted"
+            );
+        }
+    });
+}
