@@ -191,6 +191,68 @@ pub enum Error {
         reason: String,
     },
 
+    // ---- tlog-mirror push ---------------------------------------------------
+    /// An `add-entries` body larger than
+    /// [`crate::mirror_push::MAX_BODY_BYTES`] (an HTTP server answers 413).
+    #[error("add-entries body of {len} bytes is over the {max}-byte limit")]
+    AddEntriesTooLarge {
+        /// The body length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An `add-entries` body that breaks c2sp.org/tlog-mirror syntax, found
+    /// at byte `offset` (a mirror stops reading there: 400 when no package
+    /// was stored, 202 otherwise).
+    #[error("malformed add-entries body at byte {offset}{}: {reason}", .package.map(|p| format!(" (package {p})")).unwrap_or_default())]
+    MalformedAddEntries {
+        /// Offset in the body of the first byte that breaks the rule (for a
+        /// truncated field, where that field starts).
+        offset: usize,
+        /// The package being read (its index in the canonical sequence),
+        /// `None` in the header.
+        package: Option<u64>,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// A pushed package that is refused before anything of it is stored (an
+    /// HTTP server answers 422 for a failed proof).
+    #[error(
+        "add-entries package {package} (subtree [{start}, {end}) of the tree of size {size}) refused: {check}"
+    )]
+    PackageRefused {
+        /// The package's index in the canonical sequence.
+        package: u64,
+        /// First leaf of the subtree the package proves.
+        start: u64,
+        /// One past its last leaf.
+        end: u64,
+        /// The size of the pending tree it is checked against.
+        size: u64,
+        /// The check that failed.
+        check: crate::mirror_push::PackageCheck,
+    },
+    /// An `add-entries` header a mirror cannot take in its current state
+    /// (an HTTP server answers 409 with a `text/x.tlog.mirror-info` body).
+    #[error("add-entries conflict: {reason}")]
+    UploadConflict {
+        /// Which rule the header breaks.
+        reason: String,
+    },
+    /// A `text/x.tlog.mirror-info` body that breaks the format.
+    #[error("malformed mirror-info body: {reason}")]
+    MalformedMirrorInfo {
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// An `add-entries` request the push client was asked to encode that
+    /// breaks a rule or a limit (nothing is written).
+    #[error("cannot encode add-entries: {reason}")]
+    InvalidAddEntries {
+        /// The rule or limit.
+        reason: String,
+    },
+
     // ---- tlog-policy -------------------------------------------------------
     /// A policy file larger than [`crate::policy::MAX_POLICY_BYTES`].
     #[error("policy is {len} bytes, over the {max}-byte limit")]

@@ -11,6 +11,7 @@
 //! - [`checkpoint`]: C2SP checkpoints.
 //! - [`witness`]: the C2SP tlog-witness `add-checkpoint` request and the
 //!   witness's decision on it (without signing, storage or clock).
+//! - [`mirror_push`]: C2SP tlog-mirror push (`add-entries`, mirror-info, pending checkpoint).
 //! - [`policy`]: C2SP tlog-policy files and witness quorums over cosigned
 //!   checkpoints.
 //! - [`proof_file`]: C2SP `tlog-proof@v1` files: carryable inclusion proofs.
@@ -27,6 +28,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod grow;
 pub mod merkle;
+pub mod mirror_push;
 pub mod note;
 pub mod policy;
 pub mod proof_file;

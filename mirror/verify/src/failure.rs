@@ -59,6 +59,20 @@ pub enum Check {
     /// The identity policy itself is invalid (a regular expression that
     /// does not compile or is too large, a missing criterion).
     Policy,
+    /// The witness policy (`--policy`, a C2SP tlog-policy) does not parse,
+    /// does not list the checkpoint's log, or its key for that log did not
+    /// sign the checkpoint.
+    WitnessPolicy,
+    /// A cosignature by a witness of the policy does not verify (which
+    /// rejects the whole checkpoint, as signed notes require).
+    Cosignature,
+    /// The checkpoint's witness cosignatures do not meet the policy's
+    /// quorum; the reason names who cosigned and what is still needed.
+    WitnessQuorum,
+    /// A `c2sp.org/tlog-proof@v1` file that does not parse.
+    ProofFile,
+    /// The entry given with a tlog-proof file is over the size limit.
+    ProofEntry,
 }
 
 /// Why a bundle failed: the check and the precise reason.

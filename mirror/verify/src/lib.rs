@@ -17,7 +17,10 @@
 //!    and the inclusion proof, the logged body rebuilt from the bundle
 //!    (a log entry recording the certificate's public key where the bundle
 //!    carries the certificate is refused by name), the integrated time
-//!    inside the certificate's validity, and the local log;
+//!    inside the certificate's validity, and the local log; with a
+//!    witness policy ([`Policy::witness_policy`], `--policy`), every
+//!    checkpoint must also come from a log of the policy and carry the
+//!    cosignatures of its quorum ([`witness`]);
 //! 4. the verified times: SET-backed integrated times and RFC 3161
 //!    timestamps, against the thresholds of the [`Policy`];
 //! 5. the certificate chain to a certificate authority of the trusted root
@@ -25,6 +28,10 @@
 //! 6. the signature over the digest or the DSSE envelope, and the artifact
 //!    against the digest or the in-toto subjects ([`binding`]);
 //! 7. the certificate's identity against the policy ([`identity`]).
+//!
+//! [`proof::verify_tlog_proof`] checks a C2SP `tlog-proof@v1` file (an
+//! inclusion proof and its cosigned checkpoint) against a witness policy
+//! or a single log key, without a bundle.
 
 pub mod binding;
 pub mod bundle;
@@ -34,12 +41,14 @@ pub mod identity;
 pub mod local;
 mod pki;
 pub mod policy;
+pub mod proof;
 pub mod report;
 pub mod sct;
 pub mod set;
 pub mod timestamp;
 pub mod tlog;
 pub mod trusted_root;
+pub mod witness;
 
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -51,9 +60,11 @@ use islet_tlog::merkle::Hash;
 use self::bundle::{Bundle, Signer};
 pub use self::failure::{Check, Failure};
 pub use self::policy::{Artifact, ArtifactDigest, Policy, Subject};
+pub use self::proof::{ProofVerdict, verify_tlog_proof, verify_tlog_proof_with_key};
 pub use self::report::Verified;
 use self::timestamp::{TimeSource, VerifiedTime};
 use self::trusted_root::{TrustedLog, TrustedRoot};
+pub use self::witness::{WitnessPolicy, WitnessReport, WitnessStatus};
 use islet_reader::local::LocalLogs;
 
 /// Checkpoints verified so far are remembered (many bundles share one);
@@ -210,6 +221,12 @@ impl<'a> Verifier<'a> {
                 logged_digest = outcome.logged_digest;
             }
             entries.push((outcome.report, outcome.rekor_v2));
+        }
+        if self.policy.witness_policy.is_some() && bundle.tlog_entries.is_empty() {
+            return Err(Failure::new(
+                Check::WitnessQuorum,
+                "a witness policy is given, but the bundle has no transparency-log entry whose checkpoint it could check",
+            ));
         }
         if logs.len() < self.policy.min_tlog {
             return Err(Failure::new(

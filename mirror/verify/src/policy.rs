@@ -1,6 +1,7 @@
 //! What a bundle must show to be valid: the artifact it must sign, the key
-//! of a key-signed bundle, and the thresholds of logs, timestamps and
-//! verified times (spec §3.10).
+//! of a key-signed bundle, the thresholds of logs, timestamps and verified
+//! times (spec §3.10), and the witness policy its log checkpoints must
+//! meet.
 
 use std::io::Read;
 
@@ -8,6 +9,7 @@ use islet_rekor::keys::ClientKey;
 
 use crate::bundle::DigestAlgorithm;
 use crate::identity::IdentityPolicy;
+use crate::witness::WitnessPolicy;
 
 /// The artifact's digests in the three algorithms bundles name, computed
 /// in one pass over it.
@@ -161,6 +163,12 @@ pub struct Policy {
     /// Whether certificate bundles need a verified SCT (`--no-sct` clears
     /// it). Key bundles have no certificate and no SCT.
     pub require_sct: bool,
+    /// The witness policy (`--policy FILE`, a C2SP tlog-policy): when set,
+    /// the bundle must have transparency-log entries, and the checkpoint of
+    /// every one must come from a `log` of the policy and carry the
+    /// cosignatures its quorum asks for. An extra gate: the trusted root's
+    /// log-key check is made all the same.
+    pub witness_policy: Option<WitnessPolicy>,
 }
 
 impl Default for Policy {
@@ -173,6 +181,7 @@ impl Default for Policy {
             min_tsa: None,
             min_timestamps: None,
             require_sct: true,
+            witness_policy: None,
         }
     }
 }

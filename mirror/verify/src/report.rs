@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::binding::Binding;
 use crate::bundle::BundleVersion;
 use crate::timestamp::VerifiedTime;
+use crate::witness::WitnessReport;
 
 /// One verified transparency-log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +31,9 @@ pub struct LogEntryReport {
     pub integrated_time: Option<String>,
     /// The local log's size, with `--log`.
     pub local_size: Option<u64>,
+    /// With a witness policy: which of its witnesses cosigned the entry's
+    /// checkpoint, and whether the quorum is met. `None` without one.
+    pub witness: Option<WitnessReport>,
 }
 
 /// What a verified bundle showed.

@@ -1,5 +1,6 @@
 //! One transparency-log entry of a bundle (spec §3.3): the log, its key's
-//! validity, the SET (Rekor v1), the checkpoint and the inclusion proof,
+//! validity, the SET (Rekor v1), the checkpoint (and, with a witness
+//! policy, its cosignatures) and the inclusion proof,
 //! the logged body against the bundle's content, and the local copy.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +17,7 @@ use crate::bundle::{Bundle, Content, DigestAlgorithm, TlogEntry, b64};
 use crate::failure::{Check, Failure};
 use crate::report::LogEntryReport;
 use crate::trusted_root::TrustedLog;
-use crate::{MAX_TIME_SECONDS, SignerKey, Verifier, local, rfc3339};
+use crate::{MAX_TIME_SECONDS, SignerKey, Verifier, local, rfc3339, witness};
 
 /// What a verified entry gives the rest of the verification.
 pub(crate) struct EntryOutcome {
@@ -82,6 +83,22 @@ pub(crate) fn verify_entry(
         v1_origin(&proof.checkpoint, &log.host)?
     };
     let (signed_size, signed_root) = v.open_checkpoint(log, &origin, &proof.checkpoint)?;
+    // 3b. The witness policy: the same checkpoint, from a log of the
+    // policy, with the quorum's cosignatures.
+    let witness = match &v.policy.witness_policy {
+        Some(policy) => Some(
+            witness::check(
+                policy,
+                proof.checkpoint.as_bytes(),
+                &format!(
+                    "the checkpoint of the entry at log index {} of {}",
+                    entry.log_index, log.base_url
+                ),
+            )?
+            .report,
+        ),
+        None => None,
+    };
     let (index, size, root) = (proof.log_index, proof.tree_size, proof.root_hash);
     if rekor_v2 && index != entry.log_index {
         return Err(Failure::new(
@@ -171,6 +188,7 @@ pub(crate) fn verify_entry(
             tree_size: size,
             integrated_time: set_time.map(rfc3339),
             local_size,
+            witness,
         },
         set_time,
         logged_digest,

@@ -6,6 +6,7 @@
 mod checkpoints;
 mod common;
 mod merkle_testdata;
+mod mirror_push;
 mod notes;
 mod rekor;
 mod tiles;
