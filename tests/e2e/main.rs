@@ -14,3 +14,4 @@ mod snapshot;
 mod support;
 mod tsa;
 mod verify;
+mod witness;

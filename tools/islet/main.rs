@@ -5,10 +5,12 @@
 mod fsck;
 mod keys;
 mod mirror;
+mod proof;
 mod report;
 mod server;
 mod snapshot;
 mod verify;
+mod witness;
 
 use std::process::ExitCode;
 
@@ -73,6 +75,16 @@ enum Command {
     /// Exit status: 0 when every bundle verifies, 1 when one does not (one
     /// verdict line each, with the reason), 2 on a usage or I/O error.
     Verify(verify::VerifyArgs),
+    /// Write a c2sp.org/tlog-proof@v1 file for one entry of the own log or a
+    /// mirror: its inclusion proof and the checkpoint with its
+    /// cosignatures, which `islet verify --tlog-proof` checks offline.
+    ///
+    /// Exit status: 0 when written, 1 when the checkpoint does not meet
+    /// --policy (or no entry matches --digest), 2 on a usage or I/O error.
+    Proof(proof::ProofArgs),
+    /// islet as a witness for other logs: its key, and what it cosigned.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 fn main() -> ExitCode {
@@ -85,5 +97,7 @@ fn main() -> ExitCode {
         Command::Snapshot(command) => snapshot::run(&command),
         Command::Mirror(command) => mirror::run(&command),
         Command::Verify(args) => verify::run(&args),
+        Command::Proof(args) => proof::run(&args),
+        Command::Witness(command) => witness::run(&command),
     }
 }

@@ -135,6 +135,10 @@ pub(crate) fn init(args: &InitArgs) -> ExitCode {
                 args.data.display(),
                 cfg.origin
             );
+            match data.load_signer(&cfg) {
+                Ok(signer) => println!("verifier key {}", signer.verifier().to_vkey()),
+                Err(e) => return fail(&e.to_string()),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e.to_string()),

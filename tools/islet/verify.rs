@@ -25,12 +25,34 @@ use crate::{EXIT_USAGE_OR_IO, EXIT_VERIFICATION};
 #[command(group(clap::ArgGroup::new("issuer_group").args(["certificate_oidc_issuer", "certificate_oidc_issuer_regexp"]).multiple(true)))]
 pub(crate) struct VerifyArgs {
     /// Sigstore bundles (media types v0.1 to v0.3), one verdict each.
-    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    #[arg(long, value_name = "FILE", num_args = 1.., required_unless_present = "tlog_proof")]
     bundle: Vec<PathBuf>,
     /// The trusted root: the logs, certificate authorities, CT logs and
     /// timestamp authorities, with their keys and validity.
+    #[arg(long, value_name = "FILE", required_unless_present = "tlog_proof")]
+    trusted_root: Option<PathBuf>,
+    /// A witness policy (C2SP tlog-policy: `log`, `witness`, `group`,
+    /// `quorum`): every checkpoint must be signed by a log it lists and
+    /// carry its quorum of witness cosignatures. The verdict names who
+    /// cosigned.
     #[arg(long, value_name = "FILE")]
-    trusted_root: PathBuf,
+    policy: Option<PathBuf>,
+    /// Verify a c2sp.org/tlog-proof@v1 file (from `islet proof`) instead of
+    /// bundles: the entry's inclusion in a checkpoint signed by the log of
+    /// --policy (with its quorum) or of --vkey.
+    #[arg(long, value_name = "FILE", requires = "entry", conflicts_with_all = ["bundle", "trusted_root"])]
+    tlog_proof: Option<PathBuf>,
+    /// The entry the proof is for (the log entry's bytes).
+    #[arg(long, value_name = "FILE", requires = "tlog_proof")]
+    entry: Option<PathBuf>,
+    /// The log's verifier key, for a proof checked without --policy.
+    #[arg(
+        long,
+        value_name = "VKEY",
+        requires = "tlog_proof",
+        conflicts_with = "policy"
+    )]
+    vkey: Option<String>,
     /// Also check against a local copy: a data directory (own log or
     /// mirror), a tlog-tiles directory or URL. The entry must be there and
     /// the bundle's checkpoint consistent with it.
@@ -160,6 +182,7 @@ fn policy(a: &VerifyArgs) -> Result<Policy, String> {
     } else {
         None
     };
+    let witness_policy = a.policy.as_deref().map(read_witness_policy).transpose()?;
     Ok(Policy {
         identity,
         key,
@@ -168,7 +191,86 @@ fn policy(a: &VerifyArgs) -> Result<Policy, String> {
         min_tsa: a.min_tsa,
         min_timestamps: a.min_timestamps,
         require_sct: !a.no_sct,
+        witness_policy,
     })
+}
+
+fn read_witness_policy(path: &Path) -> Result<islet_verify::WitnessPolicy, String> {
+    let text = read_capped(path, islet_verify::witness::MAX_POLICY_BYTES as u64)
+        .map_err(|e| format!("--policy {e}"))?;
+    islet_verify::witness::parse_policy(&text)
+        .map_err(|f| format!("--policy {}: {}", path.display(), f.reason))
+}
+
+/// `--tlog-proof FILE --entry FILE`: one proof, one verdict.
+fn run_proof(a: &VerifyArgs, proof_path: &Path) -> ExitCode {
+    let Some(entry_path) = &a.entry else {
+        return usage(a.json, "--tlog-proof needs --entry");
+    };
+    let read = read_capped(proof_path, islet_verify::proof::MAX_PROOF_FILE_BYTES as u64)
+        .map_err(|e| format!("--tlog-proof {e}"))
+        .and_then(|proof| {
+            read_capped(entry_path, islet_verify::proof::MAX_ENTRY_BYTES as u64 + 1)
+                .map(|entry| (proof, entry))
+                .map_err(|e| format!("--entry {e}"))
+        });
+    let (proof, entry) = match read {
+        Ok(r) => r,
+        Err(e) => return usage(a.json, &e),
+    };
+    let verdict = match (&a.policy, &a.vkey) {
+        (Some(path), _) => match read_witness_policy(path) {
+            Ok(policy) => islet_verify::verify_tlog_proof(&proof, &entry, &policy),
+            Err(e) => return usage(a.json, &e),
+        },
+        (None, Some(vkey)) => match islet_verify::proof::log_key_from_vkey(vkey) {
+            Ok(key) => islet_verify::verify_tlog_proof_with_key(&proof, &entry, &key),
+            Err(f) => return usage(a.json, &format!("--vkey: {}", f.reason)),
+        },
+        (None, None) => return usage(a.json, "--tlog-proof needs --policy or --vkey"),
+    };
+    let name = proof_path.display().to_string();
+    match verdict {
+        Ok(v) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": true, "proof": name, "verdict": "valid", "verified": v })
+                );
+            } else {
+                let cosigned: Vec<&str> = v
+                    .witnesses
+                    .iter()
+                    .filter(|w| w.cosigned)
+                    .map(|w| w.name.as_str())
+                    .collect();
+                println!(
+                    "OK {name}: entry {} of {} in its checkpoint of size {}; quorum {} met{}",
+                    v.index,
+                    v.origin,
+                    v.size,
+                    v.quorum,
+                    if cosigned.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", cosigned by {}", cosigned.join(", "))
+                    }
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": false, "proof": name, "verdict": "invalid", "check": f.check, "reason": f.reason })
+                );
+            } else {
+                println!("FAIL {name}: {}: {}", check_name(f.check), f.reason);
+            }
+            ExitCode::from(EXIT_VERIFICATION)
+        }
+    }
 }
 
 fn check_name(check: Check) -> String {
@@ -245,7 +347,13 @@ fn ok_line(name: &str, v: &Verified) -> String {
 }
 
 pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
-    let root_bytes = match read_capped(&a.trusted_root, MAX_TRUSTED_ROOT_BYTES) {
+    if let Some(proof) = &a.tlog_proof {
+        return run_proof(a, proof);
+    }
+    let Some(trusted_root) = &a.trusted_root else {
+        return usage(a.json, "give --trusted-root (or --tlog-proof)");
+    };
+    let root_bytes = match read_capped(trusted_root, MAX_TRUSTED_ROOT_BYTES) {
         Ok(b) => b,
         Err(e) => return usage(a.json, &format!("--trusted-root {e}")),
     };
@@ -261,7 +369,7 @@ pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
     // validFor.start, say) is a verdict on every bundle, not a usage error.
     let root = TrustedRoot::parse(&root_bytes).map_err(|e| Failure {
         check: Check::TrustedRoot,
-        reason: format!("{}: {e}", a.trusted_root.display()),
+        reason: format!("{}: {e}", trusted_root.display()),
     });
     let verifier = root
         .as_ref()
@@ -293,7 +401,7 @@ pub(crate) fn run(a: &VerifyArgs) -> ExitCode {
                     "identity": v.identity,
                     "issuer": v.issuer,
                     "times": v.times,
-                    "log_entries": v.entries.iter().map(|e| serde_json::json!({ "origin": e.origin, "log_index": e.log_index })).collect::<Vec<_>>(),
+                    "log_entries": v.entries.iter().map(|e| serde_json::json!({ "origin": e.origin, "log_index": e.log_index, "witness": e.witness })).collect::<Vec<_>>(),
                     "rekor_verified": v.rekor_verified,
                     "rekor_age_hours": v.rekor_age_hours,
                     "verified": v,

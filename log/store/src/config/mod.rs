@@ -105,13 +105,13 @@ pub struct RawConfig {
     #[serde(default)]
     pub trust: RawTrust,
     /// The witnesses this log's checkpoints go to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "RawWitness::is_unset")]
     pub witness: RawWitness,
     /// The logs this islet witnesses.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "RawWitnessService::is_unset")]
     pub witness_service: RawWitnessService,
     /// The fork guard's record.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "RawGuard::is_unset")]
     pub guard: RawGuard,
 }
 

@@ -59,6 +59,14 @@ pub struct RawWitness {
     pub start_check: StartCheck,
 }
 
+impl RawWitness {
+    /// True when no policy is set (the table is then left out of a written
+    /// `islet.toml`).
+    pub fn is_unset(&self) -> bool {
+        self.policy.is_none()
+    }
+}
+
 impl Default for RawWitness {
     fn default() -> Self {
         Self {
@@ -89,6 +97,13 @@ pub struct RawWitnessService {
     /// The witnessed logs (`[[witness_service.log]]`).
     #[serde(default, rename = "log", skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<RawWitnessedLog>,
+}
+
+impl RawWitnessService {
+    /// True when it is all defaults and witnesses nothing.
+    pub fn is_unset(&self) -> bool {
+        self.name.is_none() && self.key == default_witness_key() && self.logs.is_empty()
+    }
 }
 
 impl Default for RawWitnessService {
@@ -126,6 +141,13 @@ pub struct RawGuard {
     /// from a backup does not restore the record with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<PathBuf>,
+}
+
+impl RawGuard {
+    /// True when the record is in its default place.
+    pub fn is_unset(&self) -> bool {
+        self.record.is_none()
+    }
 }
 
 /// The validated `[witness]`, when a policy is set.

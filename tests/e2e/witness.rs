@@ -1,0 +1,494 @@
+//! Witnessing across sites: three islets on loopback, A's log witnessed
+//! by B and C under a 2-of-2 policy. Every cosignature is checked with the
+//! test kit's own `cosignature/v1` verifier (ed25519-dalek, written from
+//! the spec), never with islet's note code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use islet_testkit::cosig::Cosigner;
+
+use crate::support::{Islet, Signer, copy_tree, free_port, http_get};
+
+/// A data directory with its port, origin and keys.
+struct Site {
+    data: PathBuf,
+    port: u16,
+    origin: String,
+    vkey: String,
+}
+
+fn islet_ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_islet"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "islet {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn init(dir: &Path, name: &str) -> Site {
+    let port = free_port();
+    let data = dir.join(name);
+    let origin = format!("{name}.example");
+    let out = islet_ok(&[
+        "init",
+        "--data",
+        data.to_str().unwrap(),
+        "--public-url",
+        &format!("http://127.0.0.1:{port}"),
+        "--origin",
+        &origin,
+        "--no-tsa",
+    ]);
+    let vkey = out
+        .lines()
+        .find_map(|l| l.strip_prefix("verifier key "))
+        .expect("islet init prints the verifier key")
+        .to_owned();
+    Site {
+        data,
+        port,
+        origin,
+        vkey,
+    }
+}
+
+fn append_config(site: &Site, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(site.data.join("islet.toml"))
+        .unwrap();
+    writeln!(f, "\n{text}").unwrap();
+}
+
+/// Makes `site` a witness of `log`'s log; returns its witness vkey.
+fn make_witness(site: &Site, log: &Site) -> String {
+    append_config(
+        site,
+        &format!(
+            "[witness_service]\n[[witness_service.log]]\nvkey = \"{}\"",
+            log.vkey
+        ),
+    );
+    islet_ok(&["witness", "key", "--data", site.data.to_str().unwrap()])
+        .trim()
+        .to_owned()
+}
+
+/// Gives `log` the 2-of-2 policy of witnesses `b` and `c`.
+fn witnessed_by(log: &Site, b: (&Site, &str), c: (&Site, &str), mode: &str, timeout_ms: u64) {
+    let policy = format!(
+        "# A's witnesses\nlog {} http://127.0.0.1:{}\nwitness B {} http://127.0.0.1:{}/witness\nwitness C {} http://127.0.0.1:{}/witness\ngroup both all B C\nquorum both\n",
+        log.vkey, log.port, b.1, b.0.port, c.1, c.0.port
+    );
+    std::fs::write(log.data.join("witness-policy.txt"), policy).unwrap();
+    append_config(
+        log,
+        &format!(
+            "[witness]\npolicy = \"witness-policy.txt\"\nmode = \"{mode}\"\ntimeout_ms = {timeout_ms}"
+        ),
+    );
+}
+
+fn start(site: &Site) -> Islet {
+    Islet::start_on(&site.data, site.port)
+}
+
+/// POSTs one new hashedrekord entry: the status and the body.
+fn post_entry(port: u16, signer: &Signer, tag: &str) -> (u16, serde_json::Value) {
+    let body = signer.request(tag.as_bytes());
+    let (status, _, body) = crate::support::http_request(
+        port,
+        "POST",
+        "/api/v2/log/entries",
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// The checkpoint of a 201 body.
+fn envelope(json: &serde_json::Value) -> String {
+    json["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .expect("a checkpoint envelope")
+        .to_owned()
+}
+
+/// The size a checkpoint note names.
+fn size_of(note: &str) -> u64 {
+    note.lines().nth(1).unwrap().parse().unwrap()
+}
+
+fn checkpoint(port: u16) -> String {
+    let (status, body) = http_get(port, "/api/v2/checkpoint");
+    assert_eq!(status, 200);
+    String::from_utf8(body).unwrap()
+}
+
+fn origin_hash(origin: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(origin.as_bytes()))
+}
+
+/// Polls `f` until it holds, for at most `secs` seconds.
+fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "{what} within {secs} s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn three_sites(dir: &Path, mode: &str, timeout_ms: u64) -> (Site, Site, Site, Cosigner, Cosigner) {
+    let (a, b, c) = (
+        init(dir, "site-a"),
+        init(dir, "site-b"),
+        init(dir, "site-c"),
+    );
+    let (wb, wc) = (make_witness(&b, &a), make_witness(&c, &a));
+    witnessed_by(&a, (&b, &wb), (&c, &wc), mode, timeout_ms);
+    (a, b, c, Cosigner::from_vkey(&wb), Cosigner::from_vkey(&wc))
+}
+
+#[test]
+fn every_checkpoint_a_serves_carries_both_cosignatures_2_of_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c, cb, cc) = three_sites(tmp.path(), "fail-closed", 5000);
+    let publish = tmp.path().join("published");
+    let toml = std::fs::read_to_string(a.data.join("islet.toml")).unwrap();
+    std::fs::write(
+        a.data.join("islet.toml"),
+        format!("publish_dir = \"{}\"\n{toml}", publish.display()),
+    )
+    .unwrap();
+    let (_b, _c) = (start(&b), start(&c));
+    let server = start(&a);
+    let signer = Signer::new();
+    for i in 0..30 {
+        let (status, json) = post_entry(server.port, &signer, &format!("entry {i}"));
+        assert_eq!(status, 201, "{json}");
+        let note = envelope(&json);
+        assert!(size_of(&note) > i, "the checkpoint covers the entry");
+        assert!(
+            cb.verify_in(&note).is_some(),
+            "B cosigned the 201's checkpoint:\n{note}"
+        );
+        assert!(
+            cc.verify_in(&note).is_some(),
+            "C cosigned the 201's checkpoint:\n{note}"
+        );
+    }
+    let served = checkpoint(server.port);
+    assert_eq!(size_of(&served), 30);
+    assert!(
+        cb.verify_in(&served).is_some() && cc.verify_in(&served).is_some(),
+        "{served}"
+    );
+    eventually(10, "the publish directory's checkpoint at size 30", || {
+        std::fs::read_to_string(publish.join("checkpoint")).is_ok_and(|n| {
+            size_of(&n) == 30 && cb.verify_in(&n).is_some() && cc.verify_in(&n).is_some()
+        })
+    });
+    // The witnesses serve what they cosigned (their monitoring GET).
+    for (port, who) in [(b.port, &cb), (c.port, &cc)] {
+        let (status, body) = http_get(
+            port,
+            &format!("/witness/{}/checkpoint", origin_hash(&a.origin)),
+        );
+        assert_eq!(status, 200);
+        let note = String::from_utf8(body).unwrap();
+        assert_eq!(size_of(&note), 30, "{note}");
+        assert!(who.verify_in(&note).is_some(), "{note}");
+    }
+    // A mirror of A, synced over HTTP, stores the cosigned checkpoint.
+    let m = tmp.path().join("mirror");
+    islet_ok(&[
+        "mirror",
+        "sync",
+        "--data",
+        m.to_str().unwrap(),
+        "--upstream",
+        &format!("http://127.0.0.1:{}/api/v2", a.port),
+        "--vkey",
+        &a.vkey,
+    ]);
+    let mirror = Islet::start(&m);
+    let (status, body) = http_get(
+        mirror.port,
+        &format!("/mirror/{}/checkpoint", origin_hash(&a.origin)),
+    );
+    assert_eq!(status, 200);
+    let note = String::from_utf8(body).unwrap();
+    assert!(
+        cb.verify_in(&note).is_some() && cc.verify_in(&note).is_some(),
+        "{note}"
+    );
+    // A proof file of A's entry 7 carries both and verifies under the
+    // policy with `islet verify`.
+    let proof = tmp.path().join("e7.tlog-proof");
+    let entry = tmp.path().join("e7.entry");
+    drop(server);
+    islet_ok(&[
+        "proof",
+        "--data",
+        a.data.to_str().unwrap(),
+        "--index",
+        "7",
+        "--policy",
+        a.data.join("witness-policy.txt").to_str().unwrap(),
+        "-o",
+        proof.to_str().unwrap(),
+        "--entry-out",
+        entry.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&proof).unwrap();
+    let (_, note) = text
+        .split_once("\n\n")
+        .expect("proof lines, a blank line, the checkpoint");
+    assert!(
+        cb.verify_in(note).is_some() && cc.verify_in(note).is_some(),
+        "{text}"
+    );
+    let out = islet_ok(&[
+        "verify",
+        "--tlog-proof",
+        proof.to_str().unwrap(),
+        "--entry",
+        entry.to_str().unwrap(),
+        "--policy",
+        a.data.join("witness-policy.txt").to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["verified"]["quorum_met"], true, "{v}");
+}
+
+#[test]
+fn a_forked_log_is_refused_with_422_and_kept_as_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c, _, _) = three_sites(tmp.path(), "fail-closed", 5000);
+    let (_b, _c) = (start(&b), start(&c));
+    let mut server = start(&a);
+    let signer = Signer::new();
+    for i in 0..5 {
+        assert_eq!(post_entry(server.port, &signer, &format!("a {i}")).0, 201);
+    }
+    server.kill();
+    // A second log with A's key and origin: A's data at size 5, grown
+    // without witnesses by five other entries.
+    let fork = Site {
+        data: tmp.path().join("site-a-fork"),
+        port: free_port(),
+        origin: a.origin.clone(),
+        vkey: a.vkey.clone(),
+    };
+    copy_tree(&a.data, &fork.data);
+    let config = std::fs::read_to_string(fork.data.join("islet.toml")).unwrap();
+    let unwitnessed = config.split("[witness]").next().unwrap().to_owned();
+    std::fs::write(fork.data.join("islet.toml"), &unwitnessed).unwrap();
+    {
+        let f = start(&fork);
+        for i in 0..5 {
+            assert_eq!(post_entry(f.port, &signer, &format!("fork {i}")).0, 201);
+        }
+    }
+    // Meanwhile A goes on to size 10 with its witnesses.
+    server.restart();
+    for i in 5..10 {
+        assert_eq!(post_entry(server.port, &signer, &format!("a {i}")).0, 201);
+    }
+    // The fork, now pointed at the witnesses, refuses to start: both
+    // witnesses answer 422 (same size, other root).
+    std::fs::write(fork.data.join("islet.toml"), &config).unwrap();
+    let stderr = refuses(&fork);
+    assert!(
+        stderr.contains("witness B") && stderr.contains("witness C"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("422"), "{stderr}");
+    for (w, port) in [(&b, b.port), (&c, c.port)] {
+        let out = islet_ok(&[
+            "witness",
+            "list",
+            "--data",
+            w.data.to_str().unwrap(),
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let row = &v["witnessed"][0];
+        assert_eq!(row["origin"], a.origin.as_str());
+        assert_eq!(row["size"], 10, "the witness still holds A's tree");
+        let evidence = row["evidence"].as_array().unwrap();
+        assert_eq!(evidence.len(), 1, "{v}");
+        assert_eq!(size_of(evidence[0]["offered"].as_str().unwrap()), 10);
+        let (_, metrics) = http_get(port, "/metrics");
+        let metrics = String::from_utf8(metrics).unwrap();
+        assert!(
+            metrics.contains(&format!(
+                "islet_witness_service_add_checkpoint_total{{origin=\"{}\",status=\"422\"}}",
+                a.origin
+            )),
+            "{metrics}"
+        );
+    }
+}
+
+/// Runs `islet serve` on `site` expecting a refusal; its stderr.
+fn refuses(site: &Site) -> String {
+    let out = Command::new("timeout")
+        .args(["60", env!("CARGO_BIN_EXE_islet"), "serve", "--data"])
+        .arg(&site.data)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{}", site.port),
+            "--public-url",
+            &format!("http://127.0.0.1:{}", site.port),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "islet serve started when it must refuse"
+    );
+    assert_ne!(out.status.code(), Some(124), "it ran until the timeout");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn fail_closed_writes_stop_without_the_quorum_and_fail_open_ones_catch_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c, cb, cc) = three_sites(tmp.path(), "fail-closed", 1000);
+    let (_b, mut wc) = (start(&b), start(&c));
+    let mut server = start(&a);
+    let signer = Signer::new();
+    assert_eq!(post_entry(server.port, &signer, "before").0, 201);
+    wc.kill();
+    let (status, json) = post_entry(server.port, &signer, "while C is down");
+    assert_eq!(
+        status, 503,
+        "fail-closed: no 201 without the quorum: {json}"
+    );
+    assert!(
+        json["message"].as_str().unwrap().contains("quorum"),
+        "{json}"
+    );
+    let served = checkpoint(server.port);
+    assert_eq!(size_of(&served), 1, "the unwitnessed head is not served");
+    // Fail-open: the same log keeps writing while C is down.
+    server.kill();
+    let config = std::fs::read_to_string(a.data.join("islet.toml")).unwrap();
+    std::fs::write(
+        a.data.join("islet.toml"),
+        config.replace("mode = \"fail-closed\"", "mode = \"fail-open\""),
+    )
+    .unwrap();
+    // C is down at start: the probe needs start_check = "none" to start.
+    append_start_check(&a, "none");
+    server.restart();
+    for i in 0..10 {
+        let started = Instant::now();
+        let (status, json) = post_entry(server.port, &signer, &format!("open {i}"));
+        assert_eq!(status, 201, "{json}");
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "answered at once"
+        );
+    }
+    let size = size_of(&checkpoint(server.port));
+    assert_eq!(size, 12);
+    eventually(10, "B's cosignature on the served checkpoint", || {
+        cb.verify_in(&checkpoint(server.port)).is_some()
+    });
+    assert!(
+        cc.verify_in(&checkpoint(server.port)).is_none(),
+        "C is down"
+    );
+    wc.restart();
+    eventually(70, "C's cosignature once C is back", || {
+        let note = checkpoint(server.port);
+        size_of(&note) == size && cb.verify_in(&note).is_some() && cc.verify_in(&note).is_some()
+    });
+}
+
+fn append_start_check(site: &Site, check: &str) {
+    let path = site.data.join("islet.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        config.replace(
+            "[witness]\n",
+            &format!("[witness]\nstart_check = \"{check}\"\n"),
+        ),
+    )
+    .unwrap();
+}
+
+/// The store's head and every stored checkpoint, read beside no server.
+fn store_state(data: &Path) -> (u64, Vec<Vec<u8>>) {
+    let store = islet_store::Store::open_read_only(&data.join("db")).unwrap();
+    let head = store.tree_head(islet_store::OWN_LOG).unwrap().unwrap();
+    let cps = (0..=head.size + 20)
+        .filter_map(|n| store.checkpoint_at(islet_store::OWN_LOG, n).unwrap())
+        .collect();
+    (head.size, cps)
+}
+
+#[test]
+fn a_data_directory_restored_from_an_older_copy_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c, _, _) = three_sites(tmp.path(), "fail-closed", 5000);
+    let record = tmp.path().join("elsewhere/a.checkpoint.published");
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    append_config(&a, &format!("[guard]\nrecord = \"{}\"", record.display()));
+    let (_b, _c) = (start(&b), start(&c));
+    let mut server = start(&a);
+    let signer = Signer::new();
+    for i in 0..5 {
+        assert_eq!(post_entry(server.port, &signer, &format!("a {i}")).0, 201);
+    }
+    server.kill();
+    // Yesterday's backup: the whole data directory and the record.
+    let backup = tmp.path().join("backup");
+    copy_tree(&a.data, &backup);
+    let old_record = std::fs::read(&record).unwrap();
+    server.restart();
+    for i in 5..15 {
+        assert_eq!(post_entry(server.port, &signer, &format!("a {i}")).0, 201);
+    }
+    server.kill();
+    let published = std::fs::read(&record).unwrap();
+    // Restore the data directory only: the record kept elsewhere refuses.
+    std::fs::remove_dir_all(&a.data).unwrap();
+    copy_tree(&backup, &a.data);
+    let before = store_state(&a.data);
+    let stderr = refuses(&a);
+    assert!(stderr.contains("restored from an older copy"), "{stderr}");
+    assert_eq!(store_state(&a.data), before, "nothing signed");
+    // Restore the record too, as a whole-site restore would: the witnesses
+    // hold size 15 and say so.
+    std::fs::write(&record, &old_record).unwrap();
+    let stderr = refuses(&a);
+    assert!(
+        stderr.contains("witness B") && stderr.contains("witness C"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("size 15"), "{stderr}");
+    assert!(stderr.contains("restored from an older copy"), "{stderr}");
+    assert_eq!(store_state(&a.data), before, "no checkpoint was signed");
+    assert_eq!(
+        std::fs::read(&record).unwrap(),
+        old_record,
+        "the record untouched"
+    );
+    assert_ne!(published, old_record);
+}
