@@ -26,24 +26,24 @@ use crate::support::{
     write_entries,
 };
 
-const TSA_PATH: &str = "/api/v1/timestamp";
+pub(crate) const TSA_PATH: &str = "/api/v1/timestamp";
 const CERTCHAIN_PATH: &str = "/api/v1/timestamp/certchain";
 const FULCIO_URL: &str = "https://fulcio.test.invalid";
 const CT_URL: &str = "https://ct.test.invalid";
 /// The OIDC issuer the test CA writes into its certificates (see
 /// python/sigstore_tsa_flow.py).
-const ISSUER: &str = "https://oidc.islet.test";
-const EMAIL: &str = "signer@islet.test";
-const URI: &str = "https://ci.islet.test/pipelines/build@refs/heads/main";
+pub(crate) const ISSUER: &str = "https://oidc.islet.test";
+pub(crate) const EMAIL: &str = "signer@islet.test";
+pub(crate) const URI: &str = "https://ci.islet.test/pipelines/build@refs/heads/main";
 
-fn script(name: &str) -> PathBuf {
+pub(crate) fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e")
         .join(name)
 }
 
 /// Runs a phase of python/sigstore_tsa_flow.py; its JSON line.
-fn flow(args: &[&str]) -> serde_json::Value {
+pub(crate) fn flow(args: &[&str]) -> serde_json::Value {
     let out = Command::new(sigstore_python())
         .arg(script("python/sigstore_tsa_flow.py"))
         .args(args)
@@ -60,14 +60,14 @@ fn flow(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
 /// The site's trust material, with the test CA and CT key: the
 /// ClientTrustConfig (for the clients) and the TrustedRoot (for `islet
 /// verify`), written into `dir`.
-fn site_trust(site: &Islet, ca_dir: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn site_trust(site: &Islet, ca_dir: &Path, dir: &Path) -> (PathBuf, PathBuf) {
     let ca = ca_dir.join("ca.pem");
     let ctlog = format!("{CT_URL}={}", s(&ca_dir.join("ct.pub.pem")));
     let config = dir.join("client_trust_config.json");
@@ -149,7 +149,7 @@ fn site_trust(site: &Islet, ca_dir: &Path, dir: &Path) -> (PathBuf, PathBuf) {
 
 /// `islet verify` of one bundle with an identity policy: exit code and
 /// stdout+stderr.
-fn islet_verify(
+pub(crate) fn islet_verify(
     bundle: &Path,
     root: &Path,
     artifact: &Path,
@@ -234,7 +234,7 @@ fn sigstore_python_signs_with_islets_tsa_and_it_and_islet_verify_accept_and_refu
 
 /// Runs js/sigstore_js_flow.js with the key and certificate `issue` wrote
 /// into `work`, writing its bundles into `out`; its JSON line.
-fn js_flow(config: &Path, work: &Path, out_dir: &Path, other_tsa: &str) -> serde_json::Value {
+pub(crate) fn js_flow(config: &Path, work: &Path, out_dir: &Path, other_tsa: &str) -> serde_json::Value {
     std::fs::create_dir_all(out_dir).unwrap();
     let out = Command::new("node")
         .arg(script("js/sigstore_js_flow.js"))

@@ -26,26 +26,39 @@ fn islet_ok(args: &[&str]) -> String {
         .unwrap();
     assert!(
         out.status.success(),
-        "islet {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "islet {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn init(dir: &Path, name: &str) -> Site {
+    init_with(dir, name, &["--no-tsa"])
+}
+
+fn init_with(dir: &Path, name: &str, extra: &[&str]) -> Site {
     let port = free_port();
     let data = dir.join(name);
-    let origin = format!("{name}.example");
-    let out = islet_ok(&[
+    // "--origin-is-host" (not an islet flag) keeps the URL's host as origin, as islet verify reads a
+    // trusted root's log (its origin is the host of its baseUrl).
+    let origin = if extra.contains(&"--origin-is-host") {
+        "127.0.0.1".to_owned()
+    } else {
+        format!("{name}.example")
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let mut args = vec![
         "init",
         "--data",
         data.to_str().unwrap(),
         "--public-url",
-        &format!("http://127.0.0.1:{port}"),
+        &url,
         "--origin",
         &origin,
-        "--no-tsa",
-    ]);
+    ];
+    args.extend(extra.iter().filter(|a| **a != "--origin-is-host"));
+    let out = islet_ok(&args);
     let vkey = out
         .lines()
         .find_map(|l| l.strip_prefix("verifier key "))
@@ -491,4 +504,84 @@ fn a_data_directory_restored_from_an_older_copy_refuses_to_start() {
         "the record untouched"
     );
     assert_ne!(published, old_record);
+}
+
+/// A site whose every checkpoint carries a witness's cosignature, signed
+/// for by the real clients: sigstore-python 4.5 and sigstore-js (sign and
+/// verify) must accept checkpoints with a cosignature line they do not
+/// know, and `islet verify --policy` finds the cosignature in their
+/// bundles.
+#[test]
+fn sigstore_python_and_js_accept_cosigned_checkpoints() {
+    use crate::tsa::{EMAIL, ISSUER, TSA_PATH, flow, js_flow, s, site_trust};
+    let tmp = tempfile::tempdir().unwrap();
+    let a = init_with(tmp.path(), "site-a", &["--origin-is-host"]);
+    let b = init(tmp.path(), "site-b");
+    let wb = make_witness(&b, &a);
+    std::fs::write(
+        a.data.join("witness-policy.txt"),
+        format!(
+            "log {} http://127.0.0.1:{}\nwitness B {wb} http://127.0.0.1:{}/witness\nquorum B\n",
+            a.vkey, a.port, b.port
+        ),
+    )
+    .unwrap();
+    append_config(&a, "[witness]\npolicy = \"witness-policy.txt\"");
+    let _b = start(&b);
+    let site = start(&a);
+    let other = Islet::start(&tmp.path().join("other"));
+    let other_tsa = format!("{}{TSA_PATH}", other.url);
+    let cb = Cosigner::from_vkey(&wb);
+    let work = tmp.path().join("work");
+    flow(&["make-ca", s(&work), "--intermediate"]);
+    let (config, root) = site_trust(&site, &work, &work);
+    // sigstore-python signs (the 201 carries the cosigned checkpoint) and
+    // verifies with its own Verifier.
+    let r = flow(&["sign", s(&work), s(&config), &other_tsa]);
+    assert_eq!(r["accepted"], serde_json::json!(["email", "uri"]), "{r}");
+    let policy = a.data.join("witness-policy.txt");
+    let bundle = work.join("bundle-email.sigstore.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let note = json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
+        ["envelope"]
+        .as_str()
+        .unwrap();
+    assert!(cb.verify_in(note).is_some(), "the bundle's checkpoint is cosigned: {note}");
+    let out = islet_ok(&[
+        "verify",
+        "--bundle",
+        s(&bundle),
+        "--trusted-root",
+        s(&root),
+        "--certificate-identity",
+        EMAIL,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--artifact",
+        s(&work.join("artifact-email")),
+        "--policy",
+        s(&policy),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let witness = &v["results"][0]["log_entries"][0]["witness"];
+    assert_eq!(witness["quorum_met"], true, "{v}");
+    assert_eq!(witness["witnesses"][0]["name"], "B", "{v}");
+    assert_eq!(witness["witnesses"][0]["cosigned"], true, "{v}");
+    // sigstore-js: sign and verify against the same witnessed log.
+    let js = tmp.path().join("js");
+    flow(&["make-ca", s(&js), "--root-curve", "p256"]);
+    flow(&["issue", s(&js), "js", EMAIL, ISSUER]);
+    let (js_config, _) = site_trust(&site, &js, &js);
+    let out_dir = js.join("out");
+    let r = js_flow(&js_config, &js, &out_dir, &other_tsa);
+    assert_eq!(r["accepted"], serde_json::json!(["js"]), "{r}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("bundle-js.sigstore.json")).unwrap())
+            .unwrap();
+    let note = json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
+        ["envelope"]
+        .as_str()
+        .unwrap();
+    assert!(cb.verify_in(note).is_some(), "{note}");
 }

@@ -13,6 +13,14 @@
 //! URL/api/v1/timestamp, and in the same run the TSA key's raw signing rate
 //! on one core (ECDSA P-384 with SHA-384, what `islet init` issues), so the
 //! report gives timestamps/s over HTTP as a ratio of signatures/s.
+//!
+//! With `--witness` it loads a witness (`POST URL/witness/add-checkpoint`):
+//! it takes the current checkpoint of the log at `--log-url` (which the
+//! witness must trust), has it cosigned once, then sends N requests that
+//! re-cosign it (`old` equal to its size: each one a log-signature
+//! verification, a cosignature and a synced compare-and-swap), and in the
+//! same run measures the raw Ed25519 signing rate on one core, so the
+//! report gives requests/s as a ratio of cosignatures/s.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -58,8 +66,16 @@ struct Args {
     json: bool,
     /// Load the timestamp authority (`POST /api/v1/timestamp`) instead of
     /// the log.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "witness")]
     tsa: bool,
+    /// Load a witness (`POST URL/witness/add-checkpoint`) with the
+    /// checkpoint of the log at --log-url.
+    #[arg(long, requires = "log_url")]
+    witness: bool,
+    /// The witnessed log's base URL (its checkpoint is at
+    /// URL/api/v2/checkpoint).
+    #[arg(long, value_name = "URL")]
+    log_url: Option<String>,
 }
 
 struct Client {
@@ -361,6 +377,9 @@ fn main() {
     if args.tsa {
         return hammer_tsa(&args);
     }
+    if args.witness {
+        return hammer_witness(&args);
+    }
     let verify = ecdsa_verify_seconds();
     eprintln!(
         "hammer: pre-signing {} requests with {} keys",
@@ -504,6 +523,123 @@ fn hammer_tsa(args: &Args) {
             "hammer: {} timestamp requests were not granted",
             samples.len() - ok
         );
+        std::process::exit(1);
+    }
+}
+
+/// Median time of one Ed25519 signature of a cosignature/v1 message (a
+/// checkpoint's size) on this core, in seconds: the raw cost of a
+/// cosignature.
+fn ed25519_sign_seconds() -> f64 {
+    use aws_lc_rs::signature::Ed25519KeyPair;
+    let key = Ed25519KeyPair::generate().expect("key");
+    let message = b"cosignature/v1\ntime 1700000000\nlog.example\n123456\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+    let mut rounds = Vec::new();
+    for _ in 0..7 {
+        let start = Instant::now();
+        for _ in 0..2000 {
+            std::hint::black_box(key.sign(std::hint::black_box(message)));
+        }
+        rounds.push(start.elapsed().as_secs_f64() / 2000.0);
+    }
+    rounds.sort_by(f64::total_cmp);
+    rounds[rounds.len() / 2]
+}
+
+/// POSTs one add-checkpoint body; the status and the body.
+fn add_checkpoint_once(url: &str, body: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("the witness answers");
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap_or_default())
+    })
+}
+
+/// `--witness`: add-checkpoint requests/s against raw Ed25519 signatures/s.
+fn hammer_witness(args: &Args) {
+    let sign = ed25519_sign_seconds();
+    let log = args.log_url.as_deref().unwrap_or_default().trim_end_matches('/');
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let note = rt
+        .block_on(async {
+            reqwest::get(format!("{log}/api/v2/checkpoint"))
+                .await?
+                .text()
+                .await
+        })
+        .expect("the log's checkpoint");
+    let size: u64 = note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("a checkpoint");
+    let url = format!("{}/witness/add-checkpoint", args.url.trim_end_matches('/'));
+    // Bring the witness to this size: from what it holds (its 409 says),
+    // with no proof only if it holds nothing or this very size.
+    let (status, body) = add_checkpoint_once(&url, &format!("old 0\n\n{note}"));
+    let held: u64 = match status {
+        200 => size,
+        409 => body.trim().parse().expect("a 409 size"),
+        other => panic!("the witness refused the checkpoint: {other} {body}"),
+    };
+    assert_eq!(held, size, "the witness must hold nothing or this checkpoint's size");
+    let request = format!("old {size}\n\n{note}");
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(vec![request.into_bytes(); args.entries]);
+    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let (samples, elapsed) = send_all(args, &url, "text/plain", bodies, |_, status, body| {
+        (status == 200 && body.starts_with("\u{2014} ".as_bytes()), None)
+    });
+    let cpu_after = args.server_pid.and_then(cpu_seconds);
+    let ok = samples.iter().filter(|s| s.ok).count();
+    let (latencies, by_status) = summarise(&samples);
+    let rate = ok as f64 / elapsed;
+    let cpu_per = match (cpu_before, cpu_after) {
+        (Some(a), Some(b)) if ok > 0 => Some((b - a) / ok as f64),
+        _ => None,
+    };
+    let report = serde_json::json!({
+        "requests_sent": samples.len(),
+        "requests_ok": ok,
+        "elapsed_s": elapsed,
+        "requests_per_s": rate,
+        "concurrency": args.concurrency,
+        "latency_s": { "p50": percentile(&latencies, 500), "p90": percentile(&latencies, 900), "p99": percentile(&latencies, 990) },
+        "status_counts": by_status,
+        "ed25519_sign_s": sign,
+        "raw_signatures_per_s": 1.0 / sign,
+        "ratio_to_raw_signing": rate * sign,
+        "server_cpu_s_per_request": cpu_per,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{ok} of {} add-checkpoint requests in {elapsed:.2} s: {rate:.0}/s; latency p50 {:.1} ms, p99 {:.1} ms; statuses {by_status:?}",
+            samples.len(),
+            percentile(&latencies, 500) * 1e3,
+            percentile(&latencies, 990) * 1e3,
+        );
+        println!(
+            "Ed25519 sign (aws-lc-rs, one core): {:.1} µs = {:.0}/s; ratio {:.3}",
+            sign * 1e6,
+            1.0 / sign,
+            rate * sign
+        );
+    }
+    if ok < samples.len() {
+        eprintln!("hammer: {} requests were not cosigned", samples.len() - ok);
         std::process::exit(1);
     }
 }
