@@ -18,7 +18,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.05; done; echo "port $1 did not come up" >&2; exit 1; }
 init() { # dir port origin -> prints the log vkey
-  "$bin/islet" init --data "$1" --public-url "http://127.0.0.1:$2" --origin "$3" --no-tsa | sed -n 's/^verifier key //p'
+  "$bin/islet" init --data "$1" --public-url "http://127.0.0.1:$2" --listen "127.0.0.1:$2" --origin "$3" --no-tsa | sed -n 's/^verifier key //p'
 }
 
 for r in $(seq 1 "$rounds"); do

@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod follow;
+pub mod push;
 pub mod sync;
 
 pub use error::{Error, Result};

@@ -161,11 +161,13 @@ pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
             ),
         });
     }
+    // The stored checkpoint at that size carries the cosignatures its
+    // witnesses added; the tree head's copy is the log's signature alone.
+    let stored = req.store.checkpoint_at(req.log, to)?;
     let checkpoint = if to == head.size {
-        head.checkpoint.clone()
+        stored.unwrap_or_else(|| head.checkpoint.clone())
     } else {
-        req.store
-            .checkpoint_at(req.log, to)?
+        stored
             .ok_or_else(|| Error::Usage {
                 reason: format!(
                     "no checkpoint of size {to} was signed for {}; choose a size one was signed at",

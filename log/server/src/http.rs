@@ -19,7 +19,7 @@ use islet_rekor::request::MAX_REQUEST_BYTES;
 use islet_store::Store;
 
 use crate::sequencer::Sequencer;
-use crate::{extensions, mirrors, read, timestamp, witness_service, write};
+use crate::{extensions, mirror_push, mirrors, read, timestamp, witness_service, write};
 
 /// Bodies up to this size are decoded and verified on the I/O thread (a
 /// typical entry is 1 to 3 KiB; decoding 16 KiB of JSON takes tens of
@@ -51,6 +51,8 @@ pub struct AppState {
     pub tsa: Option<Arc<crate::timestamp::TsaService>>,
     /// The witness for other logs, when it witnesses any.
     pub witness: Option<Arc<crate::witness_service::WitnessService>>,
+    /// The logs that may push to this islet's mirrors.
+    pub push: Option<Arc<islet_mirror::push::PushReceiver>>,
     /// This log's witnesses, when `[witness] policy` is set.
     pub witnessing: Option<Arc<crate::witnessing::Witnessing>>,
 }
@@ -80,6 +82,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/timestamp/certchain", get(timestamp::certchain))
         .route("/mirror/{origin_hash}/checkpoint", get(mirrors::checkpoint))
         .route("/mirror/{origin_hash}/tile/{*path}", get(mirrors::tile))
+        .route("/mirror/add-checkpoint", post(mirror_push::add_checkpoint))
+        .route("/mirror/add-entries", post(mirror_push::add_entries))
         .route(
             "/witness/add-checkpoint",
             post(witness_service::add_checkpoint),

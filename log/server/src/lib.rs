@@ -14,6 +14,7 @@ pub mod guard;
 pub mod http;
 pub mod listener;
 pub mod metrics;
+pub mod mirror_push;
 pub mod mirrors;
 pub mod publish;
 pub mod read;
@@ -152,6 +153,21 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
             .map(Arc::new)
         })
         .transpose()?;
+    let push = if config.mirror_accept.is_empty() {
+        None
+    } else {
+        let logs: Vec<(String, String)> = config
+            .mirror_accept
+            .iter()
+            .map(|l| (l.origin.clone(), l.vkey.clone()))
+            .collect();
+        Some(Arc::new(
+            islet_mirror::push::PushReceiver::new(Arc::clone(&store), &config.raw.origin, &logs)
+                .map_err(|e| Error::Config {
+                    reason: format!("mirror.accept: {e}"),
+                })?,
+        ))
+    };
     let mirrors = Arc::new(mirrors::MirrorIndex::load(&store)?);
     mirrors::spawn_indexer(Arc::clone(&store))?;
     let state = AppState {
@@ -168,6 +184,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         tsa,
         witness,
         witnessing,
+        push,
     };
     Ok(Prepared {
         state,

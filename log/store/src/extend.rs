@@ -553,6 +553,18 @@ impl<'s> Extension<'s> {
         Ok(())
     }
 
+    /// Stages what is pending now, with the edge and (for a resumable
+    /// extension) a progress marker at the current size, so a later
+    /// [`Extension::resume_staged`] continues exactly here (a pushed
+    /// mirror between two `add-entries` requests).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] outside [`Extension::with_stage_writer`];
+    /// [`Error::Thread`].
+    pub fn stage_now(&mut self) -> Result<()> {
+        self.stage(false)
+    }
+
     /// Stages the edge, checks that the tree has `size` entries and the
     /// signed `root`, and stages what is pending. The caller commits the
     /// new tree head (or discards the staged rows on any error).

@@ -11,6 +11,7 @@
 //! - [`extend`]: growing a stored log with verified entries from outside
 //!   (snapshot import, mirror sync).
 //! - [`datadir`], [`config`]: the data directory, its keys and `islet.toml`.
+//! - [`pending`]: the pending checkpoints of pushed mirrors.
 //! - [`witnessed`]: what islet holds as a witness for other logs.
 //! - [`view`]: a read-only data directory as [`islet_reader::local::LocalLogs`],
 //!   for offline verification.
@@ -25,6 +26,7 @@ pub mod datadir;
 pub mod db;
 pub mod error;
 pub mod extend;
+pub mod pending;
 pub mod read;
 pub mod records;
 pub mod schema;

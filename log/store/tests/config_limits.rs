@@ -3,7 +3,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use islet_store::Error;
-use islet_store::config::{RawConfig, RawUpstream, limits};
+use islet_store::config::{RawConfig, RawUpstream, RawWitnessedLog, limits};
 
 /// True when `e` is [`Error::Config`] and its reason says every one of
 /// `want`: validation refuses every field with that one variant, so the
@@ -312,4 +312,80 @@ fn trust_urls_and_times_are_checked() {
         &c.validate().unwrap_err(),
         &["trust.ctlog[0].valid_from"]
     ));
+}
+
+/// Log vkeys for `[[witness_service.log]]`: Ed25519 keys of distinct
+/// origins, made here.
+fn log_vkeys(n: usize) -> Vec<RawWitnessedLog> {
+    (0..n)
+        .map(|i| {
+            let (signer, _) = islet_signer::Ed25519Signer::generate(&format!("log{i}.example")).unwrap();
+            RawWitnessedLog {
+                vkey: islet_tlog::note::NoteSigner::verifier(&signer).to_vkey(),
+                origin: None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn witness_limits_hold_at_the_limit_and_one_past() {
+    check(
+        "witness.timeout_ms",
+        |c, v| c.witness.timeout_ms = v,
+        &[limits::MIN_TIMEOUT_MS, limits::MAX_TIMEOUT_MS],
+        &[limits::MIN_TIMEOUT_MS - 1, limits::MAX_TIMEOUT_MS + 1],
+    );
+    let logs = log_vkeys(limits::MAX_WITNESSED_LOGS + 1);
+    let mut c = base();
+    c.witness_service.logs = logs[..limits::MAX_WITNESSED_LOGS].to_vec();
+    assert_eq!(
+        c.validate().unwrap().witness_service.logs.len(),
+        limits::MAX_WITNESSED_LOGS
+    );
+    let mut c = base();
+    c.witness_service.logs = logs;
+    let e = c.validate().unwrap_err();
+    assert!(config_error(&e, &["witness_service.log", "at most"]), "{e:?}");
+}
+
+#[test]
+fn a_witness_is_an_identity_of_its_own() {
+    // Its name may not be the log's origin or the mirror's name.
+    for name in ["log.example.org", "log.example.org/mirror"] {
+        let mut c = base();
+        c.witness_service.name = Some(name.into());
+        let e = c.validate().unwrap_err();
+        assert!(config_error(&e, &["witness_service.name", "differ"]), "{name}: {e:?}");
+    }
+    // A witnessed log is named by a log key, never a cosigner key.
+    let mut c = base();
+    c.witness_service.logs = vec![RawWitnessedLog {
+        vkey: "witness.example/w1+0f6ff760+BInIL2y6fRy3TlY2iCXU0mb5v55TfQaM6u4jGMcV2xpe".into(),
+        origin: None,
+    }];
+    let e = c.validate().unwrap_err();
+    assert!(config_error(&e, &["witness_service.log[0].vkey"]), "{e:?}");
+    // One origin, listed twice.
+    let mut c = base();
+    let one = log_vkeys(1);
+    c.witness_service.logs = vec![one[0].clone(), one[0].clone()];
+    let e = c.validate().unwrap_err();
+    assert!(config_error(&e, &["listed twice"]), "{e:?}");
+}
+
+#[test]
+fn a_fresh_config_writes_no_witness_tables_and_reads_them_back() {
+    let text = base().to_toml().unwrap();
+    assert!(!text.contains("[witness"), "{text}");
+    assert!(!text.contains("[guard]"), "{text}");
+    let with = format!(
+        "{text}\n[witness]\npolicy = \"p.txt\"\nmode = \"fail-open\"\nstart_check = \"all\"\n[guard]\nrecord = \"/elsewhere/rec\"\n"
+    );
+    let c = RawConfig::parse(&with).unwrap().validate().unwrap();
+    let w = c.witness.unwrap();
+    assert_eq!(w.mode, islet_store::config::WitnessMode::FailOpen);
+    assert_eq!(w.start_check, islet_store::config::StartCheck::All);
+    assert_eq!(w.timeout.as_millis(), 5000);
+    assert_eq!(c.raw.guard.record.unwrap().to_str(), Some("/elsewhere/rec"));
 }

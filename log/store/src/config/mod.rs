@@ -237,6 +237,26 @@ pub struct RawMirror {
     /// Upstreams followed by `islet serve` (`[[mirror.upstream]]`).
     #[serde(default, rename = "upstream", skip_serializing_if = "Vec::is_empty")]
     pub upstreams: Vec<RawUpstream>,
+    /// Logs that may push to this islet's mirrors (`[[mirror.accept]]`,
+    /// C2SP tlog-mirror `add-checkpoint` and `add-entries`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<RawWitnessedLog>,
+    /// Mirrors this islet's own log pushes to (`[[mirror.push]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub push: Vec<RawPushTarget>,
+}
+
+/// `[[mirror.push]]`: a tlog-mirror this log pushes its checkpoints and
+/// entries to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPushTarget {
+    /// The mirror's submission prefix (`add-checkpoint` and `add-entries`
+    /// are below it), such as `https://mirror.example/mirror`.
+    pub url: String,
+    /// The mirror's cosigner key: its 200 answers must carry a valid
+    /// cosignature by it.
+    pub vkey: String,
 }
 
 impl Default for RawMirror {
@@ -245,6 +265,8 @@ impl Default for RawMirror {
             name: None,
             key: default_mirror_key(),
             upstreams: Vec::new(),
+            accept: Vec::new(),
+            push: Vec::new(),
         }
     }
 }
@@ -368,6 +390,10 @@ pub struct Config {
     pub mirror_name: String,
     /// The upstreams to follow.
     pub upstreams: Vec<Upstream>,
+    /// The logs that may push to this islet's mirrors.
+    pub mirror_accept: Vec<WitnessedLog>,
+    /// The mirrors this log pushes to.
+    pub mirror_push: Vec<RawPushTarget>,
     /// The timestamp authority, unless `[tsa] enabled = false`.
     pub tsa: Option<TsaSettings>,
     /// The witnesses of this log, when `[witness] policy` is set.
@@ -490,6 +516,8 @@ impl RawConfig {
         self.validate_trust()?;
         let witness = self.validate_witness()?;
         let witness_service = self.validate_witness_service(&mirror_name)?;
+        let mirror_accept = self.validate_logs("mirror.accept", &self.mirror.accept)?;
+        let mirror_push = self.validate_push()?;
         Ok(Config {
             raw: self,
             listen,
@@ -500,6 +528,8 @@ impl RawConfig {
             tsa,
             witness,
             witness_service,
+            mirror_accept,
+            mirror_push,
         })
     }
 

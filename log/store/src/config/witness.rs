@@ -184,6 +184,76 @@ pub struct WitnessServiceSettings {
 }
 
 impl RawConfig {
+    /// A list of log keys (`[[witness_service.log]]`, `[[mirror.accept]]`):
+    /// at most [`limits::MAX_WITNESSED_LOGS`], log keys only, one per
+    /// origin, never this data directory's own log.
+    pub(super) fn validate_logs(
+        &self,
+        table: &str,
+        raw: &[RawWitnessedLog],
+    ) -> Result<Vec<WitnessedLog>> {
+        if raw.len() > limits::MAX_WITNESSED_LOGS {
+            return Err(invalid(
+                table,
+                format!("at most {} logs", limits::MAX_WITNESSED_LOGS),
+            ));
+        }
+        let mut logs: Vec<WitnessedLog> = Vec::new();
+        for (i, l) in raw.iter().enumerate() {
+            let field = |f: &str| format!("{table}[{i}].{f}");
+            let v = islet_tlog::note::NoteVerifier::from_vkey(&l.vkey)
+                .map_err(|e| invalid(&field("vkey"), e))?;
+            if !matches!(v.key_type(), 0x01 | 0x02) {
+                return Err(invalid(
+                    &field("vkey"),
+                    "a log key is Ed25519 (type 0x01) or ECDSA (0x02)",
+                ));
+            }
+            let origin = l.origin.clone().unwrap_or_else(|| v.name().to_owned());
+            if !islet_tlog::note::is_valid_key_name(&origin) {
+                return Err(invalid(&field("origin"), format!("{origin:?} is not valid")));
+            }
+            if origin == self.origin {
+                return Err(invalid(
+                    &field("origin"),
+                    format!("{origin} is this data directory's own log"),
+                ));
+            }
+            if logs.iter().any(|o| o.origin == origin) {
+                return Err(invalid(&field("origin"), format!("{origin} is listed twice")));
+            }
+            logs.push(WitnessedLog {
+                origin,
+                vkey: l.vkey.clone(),
+            });
+        }
+        Ok(logs)
+    }
+
+    pub(super) fn validate_push(&self) -> Result<Vec<super::RawPushTarget>> {
+        if self.mirror.push.len() > limits::MAX_UPSTREAMS {
+            return Err(invalid(
+                "mirror.push",
+                format!("at most {} mirrors", limits::MAX_UPSTREAMS),
+            ));
+        }
+        for (i, p) in self.mirror.push.iter().enumerate() {
+            let url = url::Url::parse(&p.url).map_err(|e| invalid(&format!("mirror.push[{i}].url"), e))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid(&format!("mirror.push[{i}].url"), "must be http(s)"));
+            }
+            let v = islet_tlog::note::NoteVerifier::from_vkey(&p.vkey)
+                .map_err(|e| invalid(&format!("mirror.push[{i}].vkey"), e))?;
+            if v.key_type() != islet_tlog::note::TYPE_COSIGNATURE_V1 {
+                return Err(invalid(
+                    &format!("mirror.push[{i}].vkey"),
+                    "a mirror cosigns with a cosignature/v1 key (type 0x04)",
+                ));
+            }
+        }
+        Ok(self.mirror.push.clone())
+    }
+
     pub(super) fn validate_witness(&self) -> Result<Option<WitnessSettings>> {
         let w = &self.witness;
         if !(limits::MIN_TIMEOUT_MS..=limits::MAX_TIMEOUT_MS).contains(&w.timeout_ms) {
@@ -226,41 +296,7 @@ impl RawConfig {
                  name its signer's role, so each role has an identity of its own",
             ));
         }
-        if s.logs.len() > limits::MAX_WITNESSED_LOGS {
-            return Err(invalid(
-                "witness_service.log",
-                format!("at most {} logs", limits::MAX_WITNESSED_LOGS),
-            ));
-        }
-        let mut logs: Vec<WitnessedLog> = Vec::new();
-        for (i, l) in s.logs.iter().enumerate() {
-            let field = |f: &str| format!("witness_service.log[{i}].{f}");
-            let v = islet_tlog::note::NoteVerifier::from_vkey(&l.vkey)
-                .map_err(|e| invalid(&field("vkey"), e))?;
-            if !matches!(v.key_type(), 0x01 | 0x02) {
-                return Err(invalid(
-                    &field("vkey"),
-                    "a log key is Ed25519 (type 0x01) or ECDSA (0x02)",
-                ));
-            }
-            let origin = l.origin.clone().unwrap_or_else(|| v.name().to_owned());
-            if !islet_tlog::note::is_valid_key_name(&origin) {
-                return Err(invalid(
-                    &field("origin"),
-                    format!("{origin:?} is not valid"),
-                ));
-            }
-            if logs.iter().any(|o| o.origin == origin) {
-                return Err(invalid(
-                    &field("origin"),
-                    format!("{origin} is listed twice"),
-                ));
-            }
-            logs.push(WitnessedLog {
-                origin,
-                vkey: l.vkey.clone(),
-            });
-        }
+        let logs = self.validate_logs("witness_service.log", &s.logs)?;
         Ok(WitnessServiceSettings {
             name,
             key: s.key.clone(),
