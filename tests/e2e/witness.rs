@@ -585,3 +585,80 @@ fn sigstore_python_and_js_accept_cosigned_checkpoints() {
         .unwrap();
     assert!(cb.verify_in(note).is_some(), "{note}");
 }
+
+/// The paths of every tile and bundle of a tree of `size` entries.
+fn tree_paths(size: u64) -> Vec<String> {
+    use islet_tlog::tiles::{TilePath, new_tiles};
+    let mut out = Vec::new();
+    for tile in new_tiles(0, size) {
+        out.push(TilePath::Hash(tile).to_string());
+        if tile.level == 0 {
+            out.push(TilePath::Entries(tile.bundle()).to_string());
+        }
+    }
+    out
+}
+
+/// A log that pushes itself to B's mirror (tlog-mirror push), and C that
+/// pulls it (`islet mirror sync`): the two mirrors are the same, byte for
+/// byte, and the same as the log.
+#[test]
+fn push_and_pull_give_the_same_mirror_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (init(tmp.path(), "site-a"), init(tmp.path(), "site-b"));
+    append_config(
+        &b,
+        &format!("[[mirror.accept]]\nvkey = \"{}\"", a.vkey),
+    );
+    let b_mirror = islet_ok(&["mirror", "key", "--data", b.data.to_str().unwrap()])
+        .trim()
+        .to_owned();
+    append_config(
+        &a,
+        &format!(
+            "[[mirror.push]]\nurl = \"http://127.0.0.1:{}/mirror\"\nvkey = \"{b_mirror}\"",
+            b.port
+        ),
+    );
+    let _b = start(&b);
+    let server = start(&a);
+    let signer = Signer::new();
+    for i in 0..600 {
+        assert_eq!(post_entry(server.port, &signer, &format!("push {i}")).0, 201);
+    }
+    let path = format!("/mirror/{}/checkpoint", origin_hash(&a.origin));
+    eventually(60, "B's pushed mirror of A at size 600", || {
+        let (status, body) = http_get(b.port, &path);
+        status == 200 && size_of(&String::from_utf8_lossy(&body)) == 600
+    });
+    let (_, pushed) = http_get(b.port, &path);
+    let pushed = String::from_utf8(pushed).unwrap();
+    assert!(
+        Cosigner::from_vkey(&b_mirror).verify_in(&pushed).is_some(),
+        "B cosigns what it serves: {pushed}"
+    );
+    let c = tmp.path().join("site-c");
+    islet_ok(&[
+        "mirror",
+        "sync",
+        "--data",
+        c.to_str().unwrap(),
+        "--upstream",
+        &format!("http://127.0.0.1:{}/api/v2", a.port),
+        "--vkey",
+        &a.vkey,
+    ]);
+    let pulled = Islet::start(&c);
+    let (_, pulled_cp) = http_get(pulled.port, &path);
+    let text = |note: &str| note.split("\n\n").next().unwrap().to_owned();
+    assert_eq!(text(&String::from_utf8(pulled_cp).unwrap()), text(&pushed));
+    let prefix = format!("/mirror/{}/", origin_hash(&a.origin));
+    for p in tree_paths(600) {
+        let (s1, from_push) = http_get(b.port, &format!("{prefix}{p}"));
+        let (s2, from_pull) = http_get(pulled.port, &format!("{prefix}{p}"));
+        let (s3, from_log) = http_get(a.port, &format!("/api/v2/{p}"));
+        assert_eq!((s1, s2, s3), (200, 200, 200), "{p}");
+        assert_eq!(from_push, from_pull, "{p}: pushed and pulled differ");
+        assert_eq!(from_push, from_log, "{p}: the mirror and the log differ");
+    }
+}

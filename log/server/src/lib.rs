@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod mirror_push;
 pub mod mirrors;
 pub mod publish;
+pub mod pushing;
 pub mod read;
 pub mod response;
 pub mod sequencer;
@@ -104,6 +105,14 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         publisher: publisher.clone(),
         witness: hook,
     })?;
+    if !config.mirror_push.is_empty() {
+        pushing::spawn(
+            Arc::clone(&store),
+            config.raw.origin.clone(),
+            &config.mirror_push,
+            Arc::clone(sequencer.shared()),
+        )?;
+    }
     let witnessing = match (witnessing, hook_rx) {
         (Some((w, probed)), Some(rx)) => {
             w.spawn(
