@@ -662,3 +662,49 @@ fn push_and_pull_give_the_same_mirror_byte_for_byte() {
         assert_eq!(from_push, from_log, "{p}: the mirror and the log differ");
     }
 }
+
+/// The mirrors a log pushes to also hold what it published: a data
+/// directory restored from an older copy (store and record together)
+/// refuses to start when a mirror holds more, with no witness configured.
+#[test]
+fn a_restored_log_refuses_to_start_below_what_its_mirror_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (init(tmp.path(), "site-a"), init(tmp.path(), "site-b"));
+    append_config(&b, &format!("[[mirror.accept]]\nvkey = \"{}\"", a.vkey));
+    let b_mirror = islet_ok(&["mirror", "key", "--data", b.data.to_str().unwrap()])
+        .trim()
+        .to_owned();
+    append_config(
+        &a,
+        &format!(
+            "[[mirror.push]]\nurl = \"http://127.0.0.1:{}/mirror\"\nvkey = \"{b_mirror}\"",
+            b.port
+        ),
+    );
+    let _b = start(&b);
+    let mut server = start(&a);
+    let signer = Signer::new();
+    for i in 0..10 {
+        assert_eq!(post_entry(server.port, &signer, &format!("r {i}")).0, 201);
+    }
+    server.kill();
+    let backup = tmp.path().join("backup");
+    copy_tree(&a.data, &backup);
+    server.restart();
+    for i in 10..20 {
+        assert_eq!(post_entry(server.port, &signer, &format!("r {i}")).0, 201);
+    }
+    let path = format!("/mirror/{}/checkpoint", origin_hash(&a.origin));
+    eventually(30, "B's mirror at size 20", || {
+        let (status, body) = http_get(b.port, &path);
+        status == 200 && size_of(&String::from_utf8_lossy(&body)) == 20
+    });
+    server.kill();
+    std::fs::remove_dir_all(&a.data).unwrap();
+    copy_tree(&backup, &a.data);
+    let before = store_state(&a.data);
+    let stderr = refuses(&a);
+    assert!(stderr.contains("mirror http://127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("size 20"), "{stderr}");
+    assert_eq!(store_state(&a.data), before, "no checkpoint was signed");
+}

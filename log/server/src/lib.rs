@@ -203,28 +203,15 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     })
 }
 
-/// Reads the witness policy and shows the witnesses the head this log
-/// would sign from (the stored head, or for a new log the empty tree),
-/// refusing to start when one holds more.
-fn start_witnessing(
-    data: &DataDir,
+/// The head this log would sign from: the stored one (with the
+/// cosignatures it gathered), or for a new log the empty tree, signed in
+/// memory only (an empty tree is consistent with every tree).
+fn head_to_show(
     config: &Config,
-    store: &Arc<Store>,
+    store: &Store,
     signer: &dyn islet_tlog::note::NoteSigner,
-) -> Result<Option<(Arc<witnessing::Witnessing>, witnessing::Probed)>> {
-    let Some(settings) = &config.witness else {
-        return Ok(None);
-    };
-    let path = data.root().join(&settings.policy);
-    let text = read_policy(&path)?;
-    let w = Arc::new(witnessing::Witnessing::new(
-        &text,
-        &signer.verifier(),
-        &config.raw.origin,
-        settings.clone(),
-        Arc::clone(store),
-    )?);
-    let head = match store.tree_head(islet_store::OWN_LOG)? {
+) -> Result<sequencer::SignedHead> {
+    Ok(match store.tree_head(islet_store::OWN_LOG)? {
         Some(h) => {
             let note = store
                 .checkpoint_at(islet_store::OWN_LOG, h.size)?
@@ -247,11 +234,44 @@ fn start_witnessing(
             )?,
             signed_at: std::time::SystemTime::now(),
         },
-    };
+    })
+}
+
+/// Shows the witnesses and the mirrors this log pushes to the head it
+/// would sign from, before anything is signed, refusing to start when one
+/// holds more (the data directory was restored from an older copy) or
+/// another tree. Returns the witnesses with what they answered.
+fn start_witnessing(
+    data: &DataDir,
+    config: &Config,
+    store: &Arc<Store>,
+    signer: &dyn islet_tlog::note::NoteSigner,
+) -> Result<Option<(Arc<witnessing::Witnessing>, witnessing::Probed)>> {
+    if config.witness.is_none() && config.mirror_push.is_empty() {
+        return Ok(None);
+    }
+    let head = Arc::new(head_to_show(config, store, signer)?);
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Config {
-        reason: "witnessing runs on the server's async runtime; start the server inside one".into(),
+        reason: "witnessing and pushing run on the server's async runtime; start the server inside one"
+            .into(),
     })?;
-    let probe = w.probe(Arc::new(head));
+    if !config.mirror_push.is_empty() {
+        let probe = pushing::probe(&config.mirror_push, &head, &config.raw.origin);
+        tokio::task::block_in_place(|| runtime.block_on(probe))?;
+    }
+    let Some(settings) = &config.witness else {
+        return Ok(None);
+    };
+    let path = data.root().join(&settings.policy);
+    let text = read_policy(&path)?;
+    let w = Arc::new(witnessing::Witnessing::new(
+        &text,
+        &signer.verifier(),
+        &config.raw.origin,
+        settings.clone(),
+        Arc::clone(store),
+    )?);
+    let probe = w.probe(head);
     let probed = tokio::task::block_in_place(|| runtime.block_on(probe))?;
     Ok(Some((w, probed)))
 }

@@ -53,6 +53,67 @@ enum Stop {
     Refused(String),
 }
 
+/// Shows each mirror the head this log would sign from, before anything
+/// is signed: a mirror holding a pending checkpoint of this log larger
+/// than the head means the data directory was restored from an older
+/// copy. A mirror that cannot be reached is named and skipped (witnesses,
+/// not mirrors, decide whether a start may go on without them).
+///
+/// # Errors
+/// [`crate::Error::Fork`] naming the mirror and the size it holds.
+pub async fn probe(
+    targets: &[RawPushTarget],
+    head: &SignedHead,
+    origin: &str,
+) -> crate::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| crate::Error::Config {
+            reason: format!("mirror.push: HTTP client: {e}"),
+        })?;
+    let mut ahead = Vec::new();
+    for t in targets {
+        let url = format!("{}/add-checkpoint", t.url.trim_end_matches('/'));
+        let body = AddCheckpoint {
+            old: 0,
+            proof: Vec::new(),
+            origin: origin.to_owned(),
+            note: head.note.clone(),
+        }
+        .to_bytes();
+        match post(&client, &url, "text/plain", body).await {
+            Ok((409, Some(ct), bytes)) if ct == CONFLICT_CONTENT_TYPE => {
+                match parse_conflict_body(&bytes) {
+                    Some(size) if size > head.size => ahead.push(format!(
+                        "mirror {} holds a checkpoint of this log at size {size}, but this data \
+                         directory is at size {}: it was restored from an older copy, and \
+                         signing now would fork the log",
+                        t.url, head.size
+                    )),
+                    _ => {}
+                }
+            }
+            Ok((200, _, _)) => {}
+            Ok((status, _, bytes)) => eprintln!(
+                "islet: mirror {} answered the start-up probe with {status} {}",
+                t.url,
+                first_line(&bytes)
+            ),
+            Err(Stop::Transient(why) | Stop::Refused(why)) => {
+                eprintln!("islet: mirror {} did not answer the start-up probe: {why}", t.url);
+            }
+        }
+    }
+    if ahead.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::Error::Fork {
+            reason: ahead.join("; "),
+        })
+    }
+}
+
 /// Starts the pushing task for `targets`.
 ///
 /// # Errors
