@@ -134,7 +134,10 @@ impl PushReceiver {
             Err(e) => return refused(400, e.to_string()),
         };
         let Some(log) = self.logs.get(&request.origin) else {
-            return refused(404, format!("this mirror accepts no pushes of {:?}", request.origin));
+            return refused(
+                404,
+                format!("this mirror accepts no pushes of {:?}", request.origin),
+            );
         };
         let Ok(_serialised) = log.lock.lock() else {
             return internal(&"the push lock is poisoned");
@@ -209,7 +212,10 @@ impl PushReceiver {
             Err(e) => return refused(400, e.to_string()),
         };
         let Some(log) = self.logs.get(header.origin) else {
-            return refused(404, format!("this mirror accepts no pushes of {:?}", header.origin));
+            return refused(
+                404,
+                format!("this mirror accepts no pushes of {:?}", header.origin),
+            );
         };
         let Ok(_serialised) = log.lock.lock() else {
             return internal(&"the push lock is poisoned");
@@ -270,7 +276,12 @@ impl PushReceiver {
             ticket: Vec::new(),
         };
         let next_entry = extension.size();
-        if let Err(e) = check_upload(header, committed, next_entry, header.upload_end == pending.size) {
+        if let Err(e) = check_upload(
+            header,
+            committed,
+            next_entry,
+            header.upload_end == pending.size,
+        ) {
             return PushAnswer::UploadConflict(info(next_entry), e.to_string());
         }
         let reader = store.hash_reader(log, committed);
@@ -287,13 +298,14 @@ impl PushReceiver {
                     }
                     Err(e) => return Err(PushFailure::Refused(400, e.to_string())),
                 };
-                let verified = verify_package(&package, pending.size, &root, &reader)
-                    .map_err(|e| match e {
+                let verified = verify_package(&package, pending.size, &root, &reader).map_err(
+                    |e| match e {
                         islet_tlog::Error::PackageRefused { .. } => {
                             PushFailure::Refused(422, e.to_string())
                         }
                         other => PushFailure::Refused(400, other.to_string()),
-                    })?;
+                    },
+                )?;
                 for (i, entry) in package.entries.iter().enumerate() {
                     let index = verified.range.first + i as u64;
                     if index < ext.size() {

@@ -167,13 +167,12 @@ pub fn export(req: &ExportRequest<'_>, out: &Path) -> Result<ExportReport> {
     let checkpoint = if to == head.size {
         stored.unwrap_or_else(|| head.checkpoint.clone())
     } else {
-        stored
-            .ok_or_else(|| Error::Usage {
-                reason: format!(
-                    "no checkpoint of size {to} was signed for {}; choose a size one was signed at",
-                    req.origin
-                ),
-            })?
+        stored.ok_or_else(|| Error::Usage {
+            reason: format!(
+                "no checkpoint of size {to} was signed for {}; choose a size one was signed at",
+                req.origin
+            ),
+        })?
     };
     let files = expected_files(req.from, to);
     let bar = progress_bar(req.progress, 2 * files.len() as u64 + 1, "export");

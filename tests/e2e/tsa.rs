@@ -234,7 +234,12 @@ fn sigstore_python_signs_with_islets_tsa_and_it_and_islet_verify_accept_and_refu
 
 /// Runs js/sigstore_js_flow.js with the key and certificate `issue` wrote
 /// into `work`, writing its bundles into `out`; its JSON line.
-pub(crate) fn js_flow(config: &Path, work: &Path, out_dir: &Path, other_tsa: &str) -> serde_json::Value {
+pub(crate) fn js_flow(
+    config: &Path,
+    work: &Path,
+    out_dir: &Path,
+    other_tsa: &str,
+) -> serde_json::Value {
     std::fs::create_dir_all(out_dir).unwrap();
     let out = Command::new("node")
         .arg(script("js/sigstore_js_flow.js"))

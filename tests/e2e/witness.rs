@@ -284,6 +284,110 @@ fn every_checkpoint_a_serves_carries_both_cosignatures_2_of_2() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["verified"]["quorum_met"], true, "{v}");
+    let policy = a.data.join("witness-policy.txt");
+    // Without C's line, or under a policy that needs a witness who never
+    // cosigned, the same proof fails.
+    let c_name = format!("\u{2014} {} ", cc.name);
+    let without_c: String = text
+        .lines()
+        .filter(|l| !l.starts_with(&c_name))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cut = tmp.path().join("e7-without-c.tlog-proof");
+    std::fs::write(&cut, without_c).unwrap();
+    let (stranger, _) = islet_signer::Ed25519Signer::generate("stranger.example/w").unwrap();
+    let stranger = islet_tlog::note::NoteVerifier::new(
+        "stranger.example/w",
+        islet_tlog::note::PublicKey::CosignatureV1(stranger.public_key()),
+    )
+    .unwrap()
+    .to_vkey();
+    let wrong = tmp.path().join("wrong-policy.txt");
+    std::fs::write(
+        &wrong,
+        std::fs::read_to_string(&policy).unwrap().replace(
+            "group both all B C\nquorum both\n",
+            &format!("witness D {stranger}\ngroup all3 all B C D\nquorum all3\n"),
+        ),
+    )
+    .unwrap();
+    for (file, pol, what) in [
+        (&cut, &policy, "a missing cosignature"),
+        (
+            &proof,
+            &wrong,
+            "a policy needing a witness who did not cosign",
+        ),
+    ] {
+        let out = crate::support::islet(&[
+            "verify",
+            "--tlog-proof",
+            file.to_str().unwrap(),
+            "--entry",
+            entry.to_str().unwrap(),
+            "--policy",
+            pol.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("witness_quorum"), "{what}: {said}");
+    }
+    // By digest, and from the mirror's copy of A: the same entry, the same
+    // cosignatures.
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"entry 7").as_ref())
+    );
+    let by_digest = islet_ok(&[
+        "proof",
+        "--data",
+        a.data.to_str().unwrap(),
+        "--digest",
+        &digest,
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(by_digest, text, "--digest finds entry 7");
+    let from_mirror = tmp.path().join("m7.tlog-proof");
+    islet_ok(&[
+        "proof",
+        "--data",
+        m.to_str().unwrap(),
+        "--log",
+        &a.origin,
+        "--index",
+        "7",
+        "--policy",
+        policy.to_str().unwrap(),
+        "-o",
+        from_mirror.to_str().unwrap(),
+    ]);
+    islet_ok(&[
+        "verify",
+        "--tlog-proof",
+        from_mirror.to_str().unwrap(),
+        "--entry",
+        entry.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    // A snapshot of A carries the cosigned checkpoint.
+    let snap = tmp.path().join("a.snapshot");
+    islet_ok(&[
+        "snapshot",
+        "export",
+        "--data",
+        a.data.to_str().unwrap(),
+        "--output",
+        snap.to_str().unwrap(),
+    ]);
+    let out = islet_ok(&["snapshot", "inspect", snap.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let note = v["checkpoint"].as_str().unwrap();
+    assert!(
+        cb.verify_in(note).is_some() && cc.verify_in(note).is_some(),
+        "{note}"
+    );
 }
 
 #[test]
@@ -542,11 +646,14 @@ fn sigstore_python_and_js_accept_cosigned_checkpoints() {
     let policy = a.data.join("witness-policy.txt");
     let bundle = work.join("bundle-email.sigstore.json");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
-    let note = json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
-        ["envelope"]
-        .as_str()
-        .unwrap();
-    assert!(cb.verify_in(note).is_some(), "the bundle's checkpoint is cosigned: {note}");
+    let note =
+        json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+            .as_str()
+            .unwrap();
+    assert!(
+        cb.verify_in(note).is_some(),
+        "the bundle's checkpoint is cosigned: {note}"
+    );
     let out = islet_ok(&[
         "verify",
         "--bundle",
@@ -579,10 +686,10 @@ fn sigstore_python_and_js_accept_cosigned_checkpoints() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("bundle-js.sigstore.json")).unwrap())
             .unwrap();
-    let note = json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
-        ["envelope"]
-        .as_str()
-        .unwrap();
+    let note =
+        json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+            .as_str()
+            .unwrap();
     assert!(cb.verify_in(note).is_some(), "{note}");
 }
 
@@ -606,10 +713,7 @@ fn tree_paths(size: u64) -> Vec<String> {
 fn push_and_pull_give_the_same_mirror_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (init(tmp.path(), "site-a"), init(tmp.path(), "site-b"));
-    append_config(
-        &b,
-        &format!("[[mirror.accept]]\nvkey = \"{}\"", a.vkey),
-    );
+    append_config(&b, &format!("[[mirror.accept]]\nvkey = \"{}\"", a.vkey));
     let b_mirror = islet_ok(&["mirror", "key", "--data", b.data.to_str().unwrap()])
         .trim()
         .to_owned();
@@ -624,7 +728,10 @@ fn push_and_pull_give_the_same_mirror_byte_for_byte() {
     let server = start(&a);
     let signer = Signer::new();
     for i in 0..600 {
-        assert_eq!(post_entry(server.port, &signer, &format!("push {i}")).0, 201);
+        assert_eq!(
+            post_entry(server.port, &signer, &format!("push {i}")).0,
+            201
+        );
     }
     let path = format!("/mirror/{}/checkpoint", origin_hash(&a.origin));
     eventually(60, "B's pushed mirror of A at size 600", || {

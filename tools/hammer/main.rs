@@ -567,7 +567,11 @@ fn add_checkpoint_once(url: &str, body: &str) -> (u16, String) {
 /// `--witness`: add-checkpoint requests/s against raw Ed25519 signatures/s.
 fn hammer_witness(args: &Args) {
     let sign = ed25519_sign_seconds();
-    let log = args.log_url.as_deref().unwrap_or_default().trim_end_matches('/');
+    let log = args
+        .log_url
+        .as_deref()
+        .unwrap_or_default()
+        .trim_end_matches('/');
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -594,12 +598,18 @@ fn hammer_witness(args: &Args) {
         409 => body.trim().parse().expect("a 409 size"),
         other => panic!("the witness refused the checkpoint: {other} {body}"),
     };
-    assert_eq!(held, size, "the witness must hold nothing or this checkpoint's size");
+    assert_eq!(
+        held, size,
+        "the witness must hold nothing or this checkpoint's size"
+    );
     let request = format!("old {size}\n\n{note}");
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(vec![request.into_bytes(); args.entries]);
     let cpu_before = args.server_pid.and_then(cpu_seconds);
     let (samples, elapsed) = send_all(args, &url, "text/plain", bodies, |_, status, body| {
-        (status == 200 && body.starts_with("\u{2014} ".as_bytes()), None)
+        (
+            status == 200 && body.starts_with("\u{2014} ".as_bytes()),
+            None,
+        )
     });
     let cpu_after = args.server_pid.and_then(cpu_seconds);
     let ok = samples.iter().filter(|s| s.ok).count();

@@ -198,6 +198,13 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
         let origin = prepared.config.raw.origin.clone();
         let vkey = prepared.vkey.clone();
         let mirror_vkey = prepared.mirror_vkey.clone();
+        let witness_vkey = prepared.witness_vkey.clone();
+        let witnessed = prepared.config.witness_service.logs.len();
+        let witnesses = prepared
+            .config
+            .witness
+            .as_ref()
+            .map(|w| (w.policy.clone(), w.mode));
         let followed = islet_mirror::follow::followed(&data, &prepared.config).map_err(|e| {
             islet_server::Error::Config {
                 reason: e.to_string(),
@@ -219,6 +226,15 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
             eprintln!("islet: serving log {origin} on http://{addr}");
             eprintln!("islet: verifier key {vkey}");
             eprintln!("islet: mirror key {mirror_vkey}");
+            if let Some(w) = &witness_vkey {
+                eprintln!("islet: witness key {w} (witnessing {witnessed} log(s))");
+            }
+            if let Some((policy, mode)) = &witnesses {
+                eprintln!(
+                    "islet: checkpoints cosigned by the witnesses of {} ({mode:?})",
+                    policy.display()
+                );
+            }
             if following > 0 {
                 eprintln!("islet: following {following} upstream log(s)");
             }

@@ -49,6 +49,8 @@ pub struct Prepared {
     pub vkey: String,
     /// The mirror key's verifier key (a `cosignature/v1` vkey).
     pub mirror_vkey: String,
+    /// The witness key's verifier key, when this islet witnesses logs.
+    pub witness_vkey: Option<String>,
     /// The configuration in force.
     pub config: Config,
 }
@@ -151,6 +153,9 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         })?;
         std::fs::write(&path, text).map_err(Error::io(&path))?;
     }
+    let witness_vkey = witness_signer
+        .as_ref()
+        .map(|s| islet_tlog::note::NoteSigner::verifier(s.as_ref()).to_vkey());
     let witness = witness_signer
         .map(|signer| {
             witness_service::WitnessService::new(
@@ -199,6 +204,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         state,
         vkey: verifier.to_vkey(),
         mirror_vkey: islet_tlog::note::NoteSigner::verifier(mirror_signer.as_ref()).to_vkey(),
+        witness_vkey,
         config,
     })
 }
@@ -252,8 +258,9 @@ fn start_witnessing(
     }
     let head = Arc::new(head_to_show(config, store, signer)?);
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Config {
-        reason: "witnessing and pushing run on the server's async runtime; start the server inside one"
-            .into(),
+        reason:
+            "witnessing and pushing run on the server's async runtime; start the server inside one"
+                .into(),
     })?;
     if !config.mirror_push.is_empty() {
         let probe = pushing::probe(&config.mirror_push, &head, &config.raw.origin);

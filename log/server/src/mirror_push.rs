@@ -65,12 +65,23 @@ fn answer(s: &AppState, a: PushAnswer) -> Response {
     }
 }
 
-async fn read(s: &AppState, headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, Response> {
+async fn read(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Vec<u8>, Response> {
     match read_body(headers, body, limit, s.body_read_timeout).await {
         Ok(b) => Ok(b.to_vec()),
         Err(BodyError::TooLarge) => Err(text(413, format!("a body is at most {limit} bytes\n"))),
-        Err(BodyError::TooSlow) => Err(text(408, "the request body did not arrive in time\n".into())),
-        Err(BodyError::Broken(reason)) => Err(text(400, format!("the request body could not be read: {reason}\n"))),
+        Err(BodyError::TooSlow) => Err(text(
+            408,
+            "the request body did not arrive in time\n".into(),
+        )),
+        Err(BodyError::Broken(reason)) => Err(text(
+            400,
+            format!("the request body could not be read: {reason}\n"),
+        )),
     }
 }
 
@@ -112,7 +123,9 @@ pub(crate) async fn add_entries(
     if content_type != ADD_ENTRIES_CONTENT_TYPE {
         return text(
             415,
-            format!("add-entries takes Content-Type {ADD_ENTRIES_CONTENT_TYPE}, not {content_type:?}\n"),
+            format!(
+                "add-entries takes Content-Type {ADD_ENTRIES_CONTENT_TYPE}, not {content_type:?}\n"
+            ),
         );
     }
     if let Some(enc) = headers.get(header::CONTENT_ENCODING)

@@ -14,8 +14,8 @@ use islet_store::config::RawPushTarget;
 use islet_store::{OWN_LOG, Store};
 use islet_tlog::merkle::subtree_consistency_proof;
 use islet_tlog::mirror_push::{
-    ADD_ENTRIES_CONTENT_TYPE, MIRROR_INFO_CONTENT_TYPE, MirrorInfo, encode_header,
-    encode_package, package_ranges,
+    ADD_ENTRIES_CONTENT_TYPE, MIRROR_INFO_CONTENT_TYPE, MirrorInfo, encode_header, encode_package,
+    package_ranges,
 };
 use islet_tlog::note::{Note, NoteVerifier};
 use islet_tlog::witness::{AddCheckpoint, CONFLICT_CONTENT_TYPE, parse_conflict_body};
@@ -101,7 +101,10 @@ pub async fn probe(
                 first_line(&bytes)
             ),
             Err(Stop::Transient(why) | Stop::Refused(why)) => {
-                eprintln!("islet: mirror {} did not answer the start-up probe: {why}", t.url);
+                eprintln!(
+                    "islet: mirror {} did not answer the start-up probe: {why}",
+                    t.url
+                );
             }
         }
     }
@@ -317,7 +320,10 @@ async fn add_checkpoint(
             }
             409 if ct.as_deref() == Some(CONFLICT_CONTENT_TYPE) => {
                 t.pending = parse_conflict_body(&bytes).ok_or_else(|| {
-                    Stop::Refused(format!("409 with a malformed size {:?}", first_line(&bytes)))
+                    Stop::Refused(format!(
+                        "409 with a malformed size {:?}",
+                        first_line(&bytes)
+                    ))
                 })?;
             }
             s if (500..600).contains(&s) => {
@@ -326,7 +332,9 @@ async fn add_checkpoint(
             s => return Err(Stop::Refused(format!("{s} {}", first_line(&bytes)))),
         }
     }
-    Err(Stop::Transient("the mirror named another size too often".into()))
+    Err(Stop::Transient(
+        "the mirror named another size too often".into(),
+    ))
 }
 
 /// An `add-entries` body from `start` to `size`: the header and at most

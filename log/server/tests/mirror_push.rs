@@ -176,7 +176,10 @@ fn mirror_size(m: &Mirror, origin: &str) -> u64 {
     let Some(record) = m.store.mirror(origin).unwrap() else {
         return 0;
     };
-    m.store.tree_head(record.number).unwrap().map_or(0, |h| h.size)
+    m.store
+        .tree_head(record.number)
+        .unwrap()
+        .map_or(0, |h| h.size)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +193,10 @@ async fn pushed_vector_bodies_make_the_vector_log_byte_for_byte() {
     assert_eq!(add_entries(&m, body0.clone()).await.status, 422);
     let r = add_checkpoint(&m, 0, &[], &note300).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert!(r.body.is_empty(), "the mirror key does not sign a pending checkpoint");
+    assert!(
+        r.body.is_empty(),
+        "the mirror key does not sign a pending checkpoint"
+    );
     let r = add_entries(&m, body0).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let text = note300.rsplit_once("\n\n").unwrap().0.to_owned() + "\n";
@@ -206,11 +212,19 @@ async fn pushed_vector_bodies_make_the_vector_log_byte_for_byte() {
     tile_files(&dir, "tile", &mut files);
     assert!(files.len() >= 5, "{files:?}");
     for f in &files {
-        let got = reqwest::get(format!("http://{}/mirror/{}/{f}", m.addr, origin_hash(origin)))
-            .await
-            .unwrap();
+        let got = reqwest::get(format!(
+            "http://{}/mirror/{}/{f}",
+            m.addr,
+            origin_hash(origin)
+        ))
+        .await
+        .unwrap();
         assert_eq!(got.status(), 200, "{f}");
-        assert_eq!(got.bytes().await.unwrap().to_vec(), std::fs::read(dir.join(f)).unwrap(), "{f}");
+        assert_eq!(
+            got.bytes().await.unwrap().to_vec(),
+            std::fs::read(dir.join(f)).unwrap(),
+            "{f}"
+        );
     }
     // 300 -> 600 with the consistency proof, then its entries.
     let r = add_checkpoint(&m, 300, &consistency(300, 600), &note600).await;
@@ -237,12 +251,25 @@ async fn a_package_that_fails_its_proof_is_refused_with_nothing_stored() {
         let m = start_mirror(v["log_vkey"].as_str().unwrap()).await;
         assert_eq!(add_checkpoint(&m, 0, &[], &note300).await.status, 200);
         let r = add_entries(&m, bad).await;
-        assert_eq!(r.status, 422, "{what}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            422,
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         assert_eq!(mirror_size(&m, origin), 0, "{what}: nothing committed");
-        assert!(m.store.mirror(origin).unwrap().is_none(), "{what}: no mirror registered");
+        assert!(
+            m.store.mirror(origin).unwrap().is_none(),
+            "{what}: no mirror registered"
+        );
         // And the good body still goes through afterwards.
         let r = add_entries(&m, body0.clone()).await;
-        assert_eq!(r.status, 200, "{what}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            200,
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
 }
 
@@ -264,7 +291,9 @@ async fn each_refusal_has_its_status() {
     assert_eq!(r.body, b"300\n0\n\n");
     // Wrong content type, compressed bodies, garbage, unknown origins.
     assert_eq!(
-        post(&m, "/mirror/add-entries", "text/plain", body0.clone()).await.status,
+        post(&m, "/mirror/add-entries", "text/plain", body0.clone())
+            .await
+            .status,
         415
     );
     let gz = reqwest::Client::new()

@@ -319,7 +319,8 @@ fn trust_urls_and_times_are_checked() {
 fn log_vkeys(n: usize) -> Vec<RawWitnessedLog> {
     (0..n)
         .map(|i| {
-            let (signer, _) = islet_signer::Ed25519Signer::generate(&format!("log{i}.example")).unwrap();
+            let (signer, _) =
+                islet_signer::Ed25519Signer::generate(&format!("log{i}.example")).unwrap();
             RawWitnessedLog {
                 vkey: islet_tlog::note::NoteSigner::verifier(&signer).to_vkey(),
                 origin: None,
@@ -346,7 +347,10 @@ fn witness_limits_hold_at_the_limit_and_one_past() {
     let mut c = base();
     c.witness_service.logs = logs;
     let e = c.validate().unwrap_err();
-    assert!(config_error(&e, &["witness_service.log", "at most"]), "{e:?}");
+    assert!(
+        config_error(&e, &["witness_service.log", "at most"]),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -356,7 +360,10 @@ fn a_witness_is_an_identity_of_its_own() {
         let mut c = base();
         c.witness_service.name = Some(name.into());
         let e = c.validate().unwrap_err();
-        assert!(config_error(&e, &["witness_service.name", "differ"]), "{name}: {e:?}");
+        assert!(
+            config_error(&e, &["witness_service.name", "differ"]),
+            "{name}: {e:?}"
+        );
     }
     // A witnessed log is named by a log key, never a cosigner key.
     let mut c = base();

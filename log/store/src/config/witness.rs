@@ -211,7 +211,10 @@ impl RawConfig {
             }
             let origin = l.origin.clone().unwrap_or_else(|| v.name().to_owned());
             if !islet_tlog::note::is_valid_key_name(&origin) {
-                return Err(invalid(&field("origin"), format!("{origin:?} is not valid")));
+                return Err(invalid(
+                    &field("origin"),
+                    format!("{origin:?} is not valid"),
+                ));
             }
             if origin == self.origin {
                 return Err(invalid(
@@ -220,7 +223,10 @@ impl RawConfig {
                 ));
             }
             if logs.iter().any(|o| o.origin == origin) {
-                return Err(invalid(&field("origin"), format!("{origin} is listed twice")));
+                return Err(invalid(
+                    &field("origin"),
+                    format!("{origin} is listed twice"),
+                ));
             }
             logs.push(WitnessedLog {
                 origin,
@@ -238,7 +244,8 @@ impl RawConfig {
             ));
         }
         for (i, p) in self.mirror.push.iter().enumerate() {
-            let url = url::Url::parse(&p.url).map_err(|e| invalid(&format!("mirror.push[{i}].url"), e))?;
+            let url = url::Url::parse(&p.url)
+                .map_err(|e| invalid(&format!("mirror.push[{i}].url"), e))?;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(invalid(&format!("mirror.push[{i}].url"), "must be http(s)"));
             }
