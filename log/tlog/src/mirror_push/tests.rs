@@ -2,7 +2,12 @@
 //! by byte here, never with the encoder under test; the C2SP vectors are
 //! checked in `tests/vectors/mirror_push.rs`.
 
+use std::fmt;
+
 use super::*;
+use crate::checkpoint::MAX_TREE_SIZE;
+use crate::error::{Error, Result};
+use crate::merkle::{Hash, MemoryTree, leaf_hash};
 
 /// A header written field by field.
 fn header(origin: &[u8], start: u64, end: u64, ticket: &[u8]) -> Vec<u8> {
