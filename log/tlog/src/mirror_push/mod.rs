@@ -16,9 +16,9 @@
 //! [`package_ranges`] and [`encode_package`].
 //!
 //! Statuses a mirror answers `add-entries` with, from these results:
-//! - [`Error::AddEntriesTooLarge`]: 413; a header [`Error::MalformedAddEntries`]:
+//! - [`crate::Error::AddEntriesTooLarge`]: 413; a header [`crate::Error::MalformedAddEntries`]:
 //!   400; unknown origin: 404; no pending checkpoint ever received: 422 (the
-//!   spec digest; Sunlight answers 404 there); [`Error::UploadConflict`]: 409
+//!   spec digest; Sunlight answers 404 there); [`crate::Error::UploadConflict`]: 409
 //!   with a [`MirrorInfo`] body.
 //! - Per package, in order: an `Err` item of [`Packages`] or a
 //!   [`PackageCheck::Proof`] refusal stops the upload. A failed proof is
