@@ -162,7 +162,7 @@ pub fn verify_package(
 /// its state or an authenticated ticket).
 ///
 /// # Errors
-/// [`Error::UploadConflict`] (409, with a [`MirrorInfo`] body) when
+/// [`Error::UploadConflict`] (409, with a [`MirrorInfo`](super::MirrorInfo) body) when
 /// `upload_end` is not a known pending size or is below the mirror
 /// checkpoint, when `upload_start` is past the next entry, or when more
 /// than [`MAX_RESENT_ENTRIES`] already-stored entries would be sent again.

@@ -51,7 +51,7 @@ pub fn encode_header(
 
 /// Appends one package to `out`: each entry with its u16 length, the proof
 /// hash count and the proof. The entries and proof are those of one
-/// [`PackageRange`]: entries `[first, end)` and
+/// [`PackageRange`](super::PackageRange): entries `[first, end)` and
 /// `merkle::subtree_consistency_proof(subtree_start, end, tree_size, …)`.
 ///
 /// # Errors
