@@ -220,6 +220,28 @@ impl Store {
             .map_err(db_key("get", key))
     }
 
+    /// Every JSON value stored under keys starting with `prefix` in
+    /// `family`, in key order; `what` names them in a corruption error.
+    pub(crate) fn json_values<T: serde::de::DeserializeOwned>(
+        &self,
+        family: &str,
+        prefix: &[u8],
+        what: &'static str,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            self.cf(family)?,
+            rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        ) {
+            let (k, v) = item.map_err(crate::error::db("iterate"))?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push(serde_json::from_slice(&v).map_err(|_| corrupt(what))?);
+        }
+        Ok(out)
+    }
+
     pub(crate) fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
         self.db
             .cf_handle(name)

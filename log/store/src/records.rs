@@ -1,7 +1,7 @@
 //! Mirror records (the logs a store holds besides its own), fork evidence
 //! and the search index of mirrored logs.
 
-use rocksdb::{Direction, IteratorMode, WriteBatch};
+use rocksdb::WriteBatch;
 
 use crate::db::Store;
 use crate::error::{Error, Result, corrupt, db, db_key};
@@ -27,18 +27,7 @@ impl Store {
     /// # Errors
     /// [`Error::Db`].
     pub fn mirrors(&self) -> Result<Vec<LogRecord>> {
-        let mut out = Vec::new();
-        for item in self.db.iterator_cf(
-            self.cf(CF_META)?,
-            IteratorMode::From(b"log/", Direction::Forward),
-        ) {
-            let (k, v) = item.map_err(db("iterate"))?;
-            if !k.starts_with(b"log/") {
-                break;
-            }
-            out.push(serde_json::from_slice(&v).map_err(|_| corrupt("log record"))?);
-        }
-        Ok(out)
+        self.json_values(CF_META, b"log/", "log record")
     }
 
     /// The number a new mirror would get: one past the highest in use.
@@ -80,18 +69,7 @@ impl Store {
     pub fn evidence(&self, log: LogNumber) -> Result<Vec<Evidence>> {
         let mut prefix = b"evidence/".to_vec();
         prefix.extend_from_slice(&log.to_be_bytes());
-        let mut out = Vec::new();
-        for item in self.db.iterator_cf(
-            self.cf(CF_META)?,
-            IteratorMode::From(&prefix, Direction::Forward),
-        ) {
-            let (k, v) = item.map_err(db("iterate"))?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            out.push(serde_json::from_slice(&v).map_err(|_| corrupt("evidence"))?);
-        }
-        Ok(out)
+        self.json_values(CF_META, &prefix, "evidence")
     }
 
     /// How many entries of `log` (a mirror) the search index covers.

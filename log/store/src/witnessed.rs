@@ -9,11 +9,11 @@
 //! race). Keys are fixed-length: `witness/` ‖ SHA-256(origin), and
 //! `witness-evidence/` ‖ SHA-256(origin) ‖ u64 sequence.
 
-use rocksdb::{Direction, IteratorMode, WriteBatch};
+use rocksdb::WriteBatch;
 use sha2::{Digest, Sha256};
 
 use crate::db::Store;
-use crate::error::{Error, Result, corrupt, db, db_key};
+use crate::error::{Error, Result, corrupt, db_key};
 use crate::schema::{CF_META, Evidence};
 
 /// Evidence records kept per witnessed origin. A log whose key signs
@@ -76,18 +76,7 @@ impl Store {
     /// # Errors
     /// [`Error::Db`]; [`Error::Corrupt`].
     pub fn witness_states(&self) -> Result<Vec<WitnessState>> {
-        let mut out = Vec::new();
-        for item in self.db.iterator_cf(
-            self.cf(CF_META)?,
-            IteratorMode::From(STATE_PREFIX, Direction::Forward),
-        ) {
-            let (k, v) = item.map_err(db("iterate"))?;
-            if !k.starts_with(STATE_PREFIX) {
-                break;
-            }
-            out.push(serde_json::from_slice(&v).map_err(|_| corrupt("witness state"))?);
-        }
-        Ok(out)
+        self.json_values(CF_META, STATE_PREFIX, "witness state")
     }
 
     /// Replaces the state of `new.origin` if its stored size is still
@@ -148,18 +137,6 @@ impl Store {
     /// # Errors
     /// [`Error::Db`]; [`Error::Corrupt`].
     pub fn witness_evidence(&self, origin: &str) -> Result<Vec<Evidence>> {
-        let prefix = origin_key(EVIDENCE_PREFIX, origin);
-        let mut out = Vec::new();
-        for item in self.db.iterator_cf(
-            self.cf(CF_META)?,
-            IteratorMode::From(&prefix, Direction::Forward),
-        ) {
-            let (k, v) = item.map_err(db("iterate"))?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            out.push(serde_json::from_slice(&v).map_err(|_| corrupt("evidence"))?);
-        }
-        Ok(out)
+        self.json_values(CF_META, &origin_key(EVIDENCE_PREFIX, origin), "evidence")
     }
 }
