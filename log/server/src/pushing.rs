@@ -21,7 +21,7 @@ use islet_tlog::note::{Note, NoteVerifier};
 use islet_tlog::witness::{AddCheckpoint, CONFLICT_CONTENT_TYPE, parse_conflict_body};
 
 use crate::sequencer::{Shared, SignedHead};
-use crate::witnessing::peer::MAX_RESYNCS;
+use crate::witnessing::peer::{MAX_RESYNCS, first_line, proof_between};
 
 /// Packages per `add-entries` request (the spec's SHOULD).
 pub const PACKAGES_PER_REQUEST: usize = 32;
@@ -213,14 +213,15 @@ async fn post(
     Ok((status, ct, bytes.to_vec()))
 }
 
-fn first_line(b: &[u8]) -> String {
-    String::from_utf8_lossy(b)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect()
+/// An answer that is neither success nor a resync: 5xx is worth a retry,
+/// anything else is the mirror refusing.
+fn unexpected(status: u16, bytes: &[u8]) -> Stop {
+    let said = format!("{status} {}", first_line(bytes));
+    if (500..600).contains(&status) {
+        Stop::Transient(said)
+    } else {
+        Stop::Refused(said)
+    }
 }
 
 /// Brings one mirror to `head`.
@@ -270,10 +271,7 @@ async fn push(
                 }
                 t.next_entry = info.next_entry;
             }
-            s if (500..600).contains(&s) => {
-                return Err(Stop::Transient(format!("{s} {}", first_line(&bytes))));
-            }
-            s => return Err(Stop::Refused(format!("{s} {}", first_line(&bytes)))),
+            s => return Err(unexpected(s, &bytes)),
         }
     }
     Err(Stop::Transient("add-entries made no progress".into()))
@@ -294,17 +292,9 @@ async fn add_checkpoint(
                 t.pending, head.size
             )));
         }
-        let proof = if t.pending == 0 || t.pending == head.size {
-            Vec::new()
-        } else {
-            let (store, old, size) = (Arc::clone(store), t.pending, head.size);
-            tokio::task::spawn_blocking(move || {
-                islet_tlog::merkle::consistency_proof(old, size, &store.hash_reader(OWN_LOG, size))
-            })
+        let proof = proof_between(store, t.pending, head.size)
             .await
-            .map_err(|e| Stop::Transient(e.to_string()))?
-            .map_err(|e| Stop::Transient(e.to_string()))?
-        };
+            .map_err(Stop::Transient)?;
         let body = AddCheckpoint {
             old: t.pending,
             proof,
@@ -326,10 +316,7 @@ async fn add_checkpoint(
                     ))
                 })?;
             }
-            s if (500..600).contains(&s) => {
-                return Err(Stop::Transient(format!("{s} {}", first_line(&bytes))));
-            }
-            s => return Err(Stop::Refused(format!("{s} {}", first_line(&bytes)))),
+            s => return Err(unexpected(s, &bytes)),
         }
     }
     Err(Stop::Transient(

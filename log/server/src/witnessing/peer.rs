@@ -132,7 +132,9 @@ pub async fn ask(
     ))
 }
 
-async fn proof_between(
+/// The consistency proof from `old` to `size` of this log (empty from 0
+/// or to the same size), read on the blocking pool.
+pub(crate) async fn proof_between(
     store: &std::sync::Arc<Store>,
     old: u64,
     size: u64,
@@ -196,7 +198,8 @@ fn cosignature(peer: &Peer, head: &SignedHead, body: &[u8]) -> Verdict {
     }
 }
 
-fn first_line(bytes: &[u8]) -> String {
+/// The first line of an answer, at most 200 characters, for messages.
+pub(crate) fn first_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let line = text.lines().next().unwrap_or("").trim();
     line.chars().take(200).collect()
