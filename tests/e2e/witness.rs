@@ -95,6 +95,26 @@ fn make_witness(site: &Site, log: &Site) -> String {
         .to_owned()
 }
 
+/// Makes `log` push itself to `mirror`'s mirrors (`[[mirror.push]]` and
+/// `[[mirror.accept]]`); returns the mirror's cosigner vkey.
+fn pushes_to(log: &Site, mirror: &Site) -> String {
+    append_config(
+        mirror,
+        &format!("[[mirror.accept]]\nvkey = \"{}\"", log.vkey),
+    );
+    let vkey = islet_ok(&["mirror", "key", "--data", mirror.data.to_str().unwrap()])
+        .trim()
+        .to_owned();
+    append_config(
+        log,
+        &format!(
+            "[[mirror.push]]\nurl = \"http://127.0.0.1:{}/mirror\"\nvkey = \"{vkey}\"",
+            mirror.port
+        ),
+    );
+    vkey
+}
+
 /// Gives `log` the 2-of-2 policy of witnesses `b` and `c`.
 fn witnessed_by(log: &Site, b: (&Site, &str), c: (&Site, &str), mode: &str, timeout_ms: u64) {
     let policy = format!(
@@ -709,17 +729,7 @@ fn tree_paths(size: u64) -> Vec<String> {
 fn push_and_pull_give_the_same_mirror_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (init(tmp.path(), "site-a"), init(tmp.path(), "site-b"));
-    append_config(&b, &format!("[[mirror.accept]]\nvkey = \"{}\"", a.vkey));
-    let b_mirror = islet_ok(&["mirror", "key", "--data", b.data.to_str().unwrap()])
-        .trim()
-        .to_owned();
-    append_config(
-        &a,
-        &format!(
-            "[[mirror.push]]\nurl = \"http://127.0.0.1:{}/mirror\"\nvkey = \"{b_mirror}\"",
-            b.port
-        ),
-    );
+    let b_mirror = pushes_to(&a, &b);
     let _b = start(&b);
     let server = start(&a);
     let signer = Signer::new();
@@ -773,17 +783,7 @@ fn push_and_pull_give_the_same_mirror_byte_for_byte() {
 fn a_restored_log_refuses_to_start_below_what_its_mirror_holds() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (init(tmp.path(), "site-a"), init(tmp.path(), "site-b"));
-    append_config(&b, &format!("[[mirror.accept]]\nvkey = \"{}\"", a.vkey));
-    let b_mirror = islet_ok(&["mirror", "key", "--data", b.data.to_str().unwrap()])
-        .trim()
-        .to_owned();
-    append_config(
-        &a,
-        &format!(
-            "[[mirror.push]]\nurl = \"http://127.0.0.1:{}/mirror\"\nvkey = \"{b_mirror}\"",
-            b.port
-        ),
-    );
+    pushes_to(&a, &b);
     let _b = start(&b);
     let mut server = start(&a);
     let signer = Signer::new();
