@@ -315,3 +315,31 @@ async fn each_refusal_has_its_status() {
     // None of it stored anything; the real body still works.
     assert_eq!(add_entries(&m, body0).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_stops_short_is_staged_202_and_the_next_one_finishes_it() {
+    use islet_tlog::mirror_push::{AddEntries, encode_header};
+    let v = load(FILE);
+    let origin = v["origin"].as_str().unwrap();
+    let m = start_mirror(v["log_vkey"].as_str().unwrap()).await;
+    let (body0, note300) = example(&v, 0);
+    // The 0 -> 300 body cut after its first package (entries 0..256), and
+    // its second package (256..300, proven into 300) on a header 256 -> 300.
+    let header = AddEntries::parse_header(&body0).unwrap();
+    let mut packages = header.packages();
+    packages.next().unwrap().unwrap();
+    let cut = packages.offset();
+    assert!(cut < body0.len());
+    let first = body0[..cut].to_vec();
+    let mut rest = encode_header(origin, 256, 300, &[]).unwrap();
+    rest.extend_from_slice(&body0[cut..]);
+    assert_eq!(add_checkpoint(&m, 0, &[], &note300).await.status, 200);
+    let r = add_entries(&m, first).await;
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.content_type, "text/x.tlog.mirror-info");
+    assert_eq!(r.body, b"300\n256\n\n", "pending 300, next entry 256");
+    assert_eq!(mirror_size(&m, origin), 0, "staged, not yet the mirror");
+    let r = add_entries(&m, rest).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(mirror_size(&m, origin), 300);
+}
