@@ -6,7 +6,9 @@
 //! that failed resumes from what it staged). A fork stops the follower:
 //! the evidence is kept once, and an operator has to look.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use islet_store::Store;
 use islet_store::config::Config;
@@ -72,7 +74,84 @@ pub fn followed(data: &DataDir, cfg: &Config) -> Result<Vec<Followed>> {
     Ok(out)
 }
 
-/// Starts one thread per upstream. Fetches run on `runtime`.
+/// What the followers did, per origin, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct FollowMetrics {
+    rows: Mutex<BTreeMap<String, FollowRow>>,
+}
+
+/// One followed log's figures.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FollowRow {
+    /// The mirror's size after the last successful sync.
+    pub size: u64,
+    /// When the last sync succeeded (seconds since the epoch; 0: never).
+    pub last_success: u64,
+    /// Syncs that failed.
+    pub failures: u64,
+    /// The upstream forked and the follower stopped.
+    pub forked: bool,
+}
+
+impl FollowMetrics {
+    fn update(&self, origin: &str, f: impl FnOnce(&mut FollowRow)) {
+        if let Ok(mut rows) = self.rows.lock() {
+            f(rows.entry(origin.to_owned()).or_default());
+        }
+    }
+
+    /// The figures of `origin`, if it is followed.
+    pub fn row(&self, origin: &str) -> Option<FollowRow> {
+        self.rows.lock().ok()?.get(origin).copied()
+    }
+
+    /// The Prometheus text of the followers' figures.
+    pub fn render(&self, out: &mut String) {
+        let Ok(rows) = self.rows.lock() else { return };
+        let families: [(&str, &str, &str, fn(&FollowRow) -> u64); 4] = [
+            (
+                "islet_mirror_size",
+                "gauge",
+                "Size of a followed mirror after its last successful sync.",
+                |r| r.size,
+            ),
+            (
+                "islet_mirror_last_success_timestamp_seconds",
+                "gauge",
+                "When a followed mirror last synced successfully (0: never).",
+                |r| r.last_success,
+            ),
+            (
+                "islet_mirror_sync_failures_total",
+                "counter",
+                "Syncs of a followed mirror that failed.",
+                |r| r.failures,
+            ),
+            (
+                "islet_mirror_forked",
+                "gauge",
+                "1 when a followed upstream forked and its follower stopped.",
+                |r| u64::from(r.forked),
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (origin, row) in rows.iter() {
+                let origin = origin.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(out, "{name}{{origin=\"{origin}\"}} {}", value(row));
+            }
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Starts one thread per upstream. Fetches run on `runtime`. The returned
+/// figures are kept current by the threads.
 ///
 /// # Errors
 /// [`Error::Thread`] naming the upstream whose thread cannot start.
@@ -81,23 +160,32 @@ pub fn spawn(
     own_origin: String,
     followed: Vec<Followed>,
     runtime: tokio::runtime::Handle,
-) -> Result<()> {
+) -> Result<Arc<FollowMetrics>> {
+    let metrics = Arc::new(FollowMetrics::default());
     for f in followed {
+        metrics.update(&f.origin, |_| {});
         let (store, own, rt) = (Arc::clone(&store), own_origin.clone(), runtime.clone());
+        let m = Arc::clone(&metrics);
         let name = format!("islet-follow-{}", f.origin);
         let origin = f.origin.clone();
         std::thread::Builder::new()
             .name(name)
-            .spawn(move || follow(&store, own, &f, &rt))
+            .spawn(move || follow(&store, own, &f, &rt, &m))
             .map_err(|source| Error::Thread {
                 thread: format!("the thread following {origin}"),
                 source,
             })?;
     }
-    Ok(())
+    Ok(metrics)
 }
 
-fn follow(store: &Store, own_origin: String, f: &Followed, runtime: &tokio::runtime::Handle) {
+fn follow(
+    store: &Store,
+    own_origin: String,
+    f: &Followed,
+    runtime: &tokio::runtime::Handle,
+    metrics: &FollowMetrics,
+) {
     let req = SyncRequest {
         store,
         key: Some(f.key.clone()),
@@ -108,7 +196,18 @@ fn follow(store: &Store, own_origin: String, f: &Followed, runtime: &tokio::runt
     };
     let from = f.upstream.describe();
     loop {
-        match sync(&req, &f.upstream, runtime) {
+        let result = sync(&req, &f.upstream, runtime);
+        match &result {
+            Ok(r) => metrics.update(&f.origin, |row| {
+                row.size = r.size;
+                row.last_success = unix_now();
+            }),
+            Err(e) => metrics.update(&f.origin, |row| {
+                row.failures += 1;
+                row.forked = matches!(e, Error::Fork { .. });
+            }),
+        }
+        match result {
             Ok(r) if r.outcome == Outcome::Applied => eprintln!(
                 "islet: mirror {}: {} -> {} from {from} in {:.2} s",
                 r.origin,

@@ -811,3 +811,61 @@ fn a_restored_log_refuses_to_start_below_what_its_mirror_holds() {
     assert!(stderr.contains("size 20"), "{stderr}");
     assert_eq!(store_state(&a.data), before, "no checkpoint was signed");
 }
+
+/// Every metric the Prometheus alert rules of `packaging/prometheus` name
+/// is one islet serves: a site that follows an upstream, is witnessed and
+/// runs its TSA, and its witness, together expose all of them.
+#[test]
+fn the_alert_rules_name_only_metrics_islet_serves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let upstream = init(tmp.path(), "upstream");
+    let a = init_with(tmp.path(), "site-a", &[]);
+    let b = init(tmp.path(), "site-b");
+    let wb = make_witness(&b, &a);
+    std::fs::write(
+        a.data.join("witness-policy.txt"),
+        format!(
+            "log {} http://127.0.0.1:{}\nwitness B {wb} http://127.0.0.1:{}/witness\nquorum B\n",
+            a.vkey, a.port, b.port
+        ),
+    )
+    .unwrap();
+    append_config(&a, "[witness]\npolicy = \"witness-policy.txt\"");
+    append_config(
+        &a,
+        &format!(
+            "[[mirror.upstream]]\nurl = \"http://127.0.0.1:{}/api/v2\"\nvkey = \"{}\"\ninterval_secs = 1",
+            upstream.port, upstream.vkey
+        ),
+    );
+    let _u = start(&upstream);
+    let _b = start(&b);
+    let server = start(&a);
+    let signer = Signer::new();
+    assert_eq!(post_entry(server.port, &signer, "metrics").0, 201);
+    let rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/prometheus/islet.rules.yml"),
+    )
+    .unwrap();
+    let names: std::collections::BTreeSet<String> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("islet_"))
+        .map(str::to_owned)
+        .collect();
+    assert!(names.len() >= 9, "{names:?}");
+    eventually(20, "the follower's first sync", || {
+        String::from_utf8_lossy(&http_get(server.port, "/metrics").1)
+            .contains("islet_mirror_last_success_timestamp_seconds{origin=")
+    });
+    let served = format!(
+        "{}{}",
+        String::from_utf8_lossy(&http_get(server.port, "/metrics").1),
+        String::from_utf8_lossy(&http_get(b.port, "/metrics").1)
+    );
+    for name in &names {
+        assert!(
+            served.contains(&format!("# TYPE {name} ")),
+            "the rules name {name}, which islet does not serve"
+        );
+    }
+}

@@ -194,7 +194,7 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
     let result = runtime.block_on(async {
-        let prepared = tokio::task::block_in_place(|| islet_server::prepare(&data, config))?;
+        let mut prepared = tokio::task::block_in_place(|| islet_server::prepare(&data, config))?;
         let origin = prepared.config.raw.origin.clone();
         let vkey = prepared.vkey.clone();
         let mirror_vkey = prepared.mirror_vkey.clone();
@@ -211,7 +211,7 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
             }
         })?;
         let following = followed.len();
-        islet_mirror::follow::spawn(
+        let follow = islet_mirror::follow::spawn(
             std::sync::Arc::clone(&prepared.state.store),
             origin.clone(),
             followed,
@@ -220,6 +220,7 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
         .map_err(|e| islet_server::Error::Config {
             reason: e.to_string(),
         })?;
+        prepared.state.follow = Some(follow);
         let trusted_root = data.trusted_root_path();
         let trust_config = data.client_trust_config_path();
         islet_server::serve(prepared, shutdown_signal(), move |addr| {

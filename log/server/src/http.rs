@@ -53,6 +53,8 @@ pub struct AppState {
     pub witness: Option<Arc<crate::witness_service::WitnessService>>,
     /// The logs that may push to this islet's mirrors.
     pub push: Option<Arc<islet_mirror::push::PushReceiver>>,
+    /// The followers of `[[mirror.upstream]]`, once they run.
+    pub follow: Option<Arc<islet_mirror::follow::FollowMetrics>>,
     /// This log's witnesses, when `[witness] policy` is set.
     pub witnessing: Option<Arc<crate::witnessing::Witnessing>>,
 }

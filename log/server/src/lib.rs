@@ -199,6 +199,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         witness,
         witnessing,
         push,
+        follow: None,
     };
     Ok(Prepared {
         state,

@@ -114,6 +114,9 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
             if let Some(witnessing) = &s.witnessing {
                 witnessing.render_metrics(&mut text);
             }
+            if let Some(follow) = &s.follow {
+                follow.render(&mut text);
+            }
             text
         },
     )
