@@ -108,7 +108,7 @@ impl FollowMetrics {
     /// The Prometheus text of the followers' figures.
     pub fn render(&self, out: &mut String) {
         let Ok(rows) = self.rows.lock() else { return };
-        let families: [(&str, &str, &str, fn(&FollowRow) -> u64); 4] = [
+        let families: [Family; 4] = [
             (
                 "islet_mirror_size",
                 "gauge",
@@ -143,6 +143,14 @@ impl FollowMetrics {
         }
     }
 }
+
+/// A metric family: name, type, help, and how a row gives its value.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&FollowRow) -> u64,
+);
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
