@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 deb=$(mktemp -d)/islet.deb
 cargo deb --no-build --profile dev -o "$deb" 2>&1 | grep -v 'dev profile is not supported\|To enable debug symbols' || true
 dpkg -i "$deb"
-trap 'dpkg -r islet >/dev/null || true; rm -rf "$(dirname "$deb")" "${data:-}"' EXIT
+trap 'dpkg --purge islet >/dev/null || true; rm -rf "$(dirname "$deb")" "${data:-}"' EXIT
 /usr/bin/islet --version
 getent passwd islet >/dev/null
 systemd-analyze verify /usr/lib/systemd/system/islet.service
