@@ -63,7 +63,8 @@ pub(crate) fn islet(args: &[&str]) -> serde_json::Value {
 pub(crate) fn make_log(data: &Path, n: u64) -> String {
     run_islet(&["init", "--data", data.to_str().unwrap(), "--origin", ORIGIN]);
     let dir = DataDir::new(data);
-    let signer = dir.load_signer(&dir.load_config().unwrap()).unwrap();
+    let config = dir.load_config().unwrap().validate().unwrap();
+    let signer = dir.load_signer(config.own.as_ref().unwrap()).unwrap();
     let store = Store::open(&dir.db_path(), true).unwrap();
     let keys: Vec<String> = (0..64)
         .map(|k| {

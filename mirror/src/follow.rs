@@ -165,7 +165,7 @@ fn unix_now() -> u64 {
 /// [`Error::Thread`] naming the upstream whose thread cannot start.
 pub fn spawn(
     store: Arc<Store>,
-    own_origin: String,
+    own_origin: Option<String>,
     followed: Vec<Followed>,
     runtime: tokio::runtime::Handle,
 ) -> Result<Arc<FollowMetrics>> {
@@ -189,7 +189,7 @@ pub fn spawn(
 
 fn follow(
     store: &Store,
-    own_origin: String,
+    own_origin: Option<String>,
     f: &Followed,
     runtime: &tokio::runtime::Handle,
     metrics: &FollowMetrics,
@@ -198,7 +198,7 @@ fn follow(
         store,
         key: Some(f.key.clone()),
         origin: f.origin.clone(),
-        own_origin: Some(own_origin),
+        own_origin,
         concurrency: DEFAULT_CONCURRENCY,
         progress: false,
     };

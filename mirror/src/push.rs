@@ -71,7 +71,7 @@ struct Accepted {
 /// The logs that may push to this store's mirrors.
 pub struct PushReceiver {
     store: Arc<Store>,
-    own_origin: String,
+    own_origin: Option<String>,
     logs: HashMap<String, Accepted>,
 }
 
@@ -101,7 +101,7 @@ impl PushReceiver {
     /// A vkey that does not parse.
     pub fn new(
         store: Arc<Store>,
-        own_origin: &str,
+        own_origin: Option<&str>,
         logs: &[(String, String)],
     ) -> Result<PushReceiver, islet_tlog::Error> {
         let mut map = HashMap::new();
@@ -116,7 +116,7 @@ impl PushReceiver {
         }
         Ok(PushReceiver {
             store,
-            own_origin: own_origin.to_owned(),
+            own_origin: own_origin.map(str::to_owned),
             logs: map,
         })
     }
@@ -146,7 +146,7 @@ impl PushReceiver {
             &self.store,
             &request.origin,
             Some(&log.key),
-            Some(&self.own_origin),
+            self.own_origin.as_deref(),
         ) {
             Ok(t) => t,
             Err(e) => return refused(403, e.to_string()),
@@ -235,7 +235,7 @@ impl PushReceiver {
             &self.store,
             header.origin,
             Some(&log.key),
-            Some(&self.own_origin),
+            self.own_origin.as_deref(),
         ) {
             Ok(t) => t,
             Err(e) => return refused(403, e.to_string()),

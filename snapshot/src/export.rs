@@ -291,7 +291,7 @@ pub fn log_of(
     match (origin, own_origin) {
         (None, Some(own)) => Ok((OWN_LOG, own.to_owned(), Vec::new())),
         (None, None) => Err(Error::Usage {
-            reason: "this data directory has no log of its own (it was never initialised): give --origin of a log it mirrors".into(),
+            reason: "this data directory has no log of its own (it only mirrors): give --origin of a log it mirrors".into(),
         }),
         (Some(o), Some(own)) if o == own => Ok((OWN_LOG, o.to_owned(), Vec::new())),
         (Some(o), _) => store

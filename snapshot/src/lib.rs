@@ -15,8 +15,11 @@
 //! - [`export`]: a log from the store into a snapshot file, reproducibly;
 //! - [`import`]: a snapshot into the mirror of its log, verified end to end
 //!   and applied atomically;
+//! - [`import_dir`]: a directory of snapshots, imported in order;
 //! - [`oci`]: snapshots as ORAS artifacts in OCI image layouts;
-//! - [`registry`]: snapshots pushed to and pulled from OCI registries.
+//! - [`registry`]: snapshots pushed to and pulled from OCI registries;
+//! - [`schedule`]: the exports `islet serve` makes on a schedule
+//!   (`[[export]]`).
 //!
 //! Built on the store (`islet-store`) and the spec crates; it must never
 //! depend on the server (`islet-server`), which `.ci/run` checks.
@@ -24,8 +27,10 @@
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod import_dir;
 pub mod oci;
 pub mod registry;
+pub mod schedule;
 
 pub use islet_snapshot_format::{
     END_SLACK, MAX_BUNDLE_BYTES, PRE_MANIFEST_CAP, ZSTD_WINDOW_LOG_MAX, frames, inspect, manifest,

@@ -9,6 +9,7 @@ mod hostile;
 mod http_limits;
 mod mirror;
 mod oci;
+mod relay;
 mod serve;
 mod snapshot;
 mod support;

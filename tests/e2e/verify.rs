@@ -31,14 +31,14 @@ const STAGING_POLICY: [&str; 4] = [
 
 /// The identity `site_ca.py` issues certificates for (with an SCT of the
 /// site's CT log, which the trusted root names).
-const SITE_POLICY: [&str; 4] = [
+pub(crate) const SITE_POLICY: [&str; 4] = [
     "--certificate-identity",
     "signer@islet.test",
     "--certificate-oidc-issuer",
     "https://oidc.islet.test",
 ];
 
-fn run(args: &[&str]) -> (Option<i32>, String, String) {
+pub(crate) fn run(args: &[&str]) -> (Option<i32>, String, String) {
     let out = islet(args);
     (
         out.status.code(),
@@ -272,7 +272,12 @@ fn bundle_and_trusted_root_files_are_read_up_to_their_limits_and_not_one_byte_mo
 /// sigstore-python logs `n` entries in `server` and writes their bundles
 /// and artifacts into `dir`, with certificates of the site CA kept in
 /// `ca_dir` and timestamps of the server's TSA.
-fn sigstore_bundles(server_data: &Path, dir: &Path, n: usize, ca_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn sigstore_bundles(
+    server_data: &Path,
+    dir: &Path,
+    n: usize,
+    ca_dir: &Path,
+) -> Vec<PathBuf> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_bundles.py");
     let out = std::process::Command::new(sigstore_python())
         .arg(&script)

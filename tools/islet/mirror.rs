@@ -111,7 +111,7 @@ fn own_origin(data: &DataDir) -> Result<Option<String>, Error> {
     if !data.is_initialised() {
         return Ok(None);
     }
-    Ok(Some(data.load_config().map_err(Error::Store)?.origin))
+    Ok(data.load_config().map_err(Error::Store)?.origin)
 }
 
 fn run_sync(a: &SyncArgs) -> ExitCode {

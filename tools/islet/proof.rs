@@ -82,7 +82,7 @@ fn make(a: &ProofArgs) -> Result<(TlogProof, Vec<u8>), (bool, String)> {
     let usage = |e: String| (false, e);
     let data = DataDir::new(&a.data);
     let store = Store::open_read_only(&data.db_path()).map_err(|e| usage(e.to_string()))?;
-    let own = data.load_config().ok().map(|c| c.origin);
+    let own = data.load_config().ok().and_then(|c| c.origin);
     let (log, origin) = pick_log(&store, a.log.as_deref(), own).map_err(usage)?;
     let head = store
         .tree_head(log)

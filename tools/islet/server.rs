@@ -52,11 +52,18 @@ pub(crate) struct InitArgs {
     /// The site's Fulcio, listed as `caUrls` in the signing config.
     #[arg(long, value_name = "URL")]
     ca_url: Option<String>,
+    /// A data directory without a log of its own, that only keeps mirrors
+    /// of other logs (a relay host): no origin, no log key, no timestamp
+    /// authority.
+    #[arg(long, conflicts_with_all = ["origin", "key", "key_type", "no_tsa", "ca_url"])]
+    mirror_only: bool,
 }
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
-    /// The data directory (initialised on first start when missing).
+    /// The data directory. Without `islet.toml` it is initialised on
+    /// first start, unless it holds only mirrors (made by `islet mirror
+    /// sync` or `islet snapshot import`): then it is served as it is.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     data: PathBuf,
     /// Address to listen on (overrides islet.toml).
@@ -119,6 +126,18 @@ fn fail(message: &str) -> ExitCode {
 
 pub(crate) fn init(args: &InitArgs) -> ExitCode {
     let data = DataDir::new(&args.data);
+    if args.mirror_only {
+        return match data.init_mirror_only(&args.public_url, &args.listen) {
+            Ok(_) => {
+                println!(
+                    "initialised {} to keep mirrors only (no log of its own)",
+                    args.data.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        };
+    }
     let opts = InitOptions {
         public_url: args.public_url.clone(),
         origin: args.origin.clone(),
@@ -130,12 +149,19 @@ pub(crate) fn init(args: &InitArgs) -> ExitCode {
     };
     match data.init(&opts) {
         Ok(cfg) => {
+            let own = match cfg.validate() {
+                Ok(config) => config.own,
+                Err(e) => return fail(&e.to_string()),
+            };
+            let Some(own) = own else {
+                return fail("islet init wrote a configuration without a log");
+            };
             println!(
                 "initialised {} for origin {}",
                 args.data.display(),
-                cfg.origin
+                own.origin
             );
-            match data.load_signer(&cfg) {
+            match data.load_signer(&own) {
                 Ok(signer) => println!("verifier key {}", signer.verifier().to_vkey()),
                 Err(e) => return fail(&e.to_string()),
             }
@@ -147,7 +173,7 @@ pub(crate) fn init(args: &InitArgs) -> ExitCode {
 
 pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
     let data = DataDir::new(&args.data);
-    if !data.is_initialised() {
+    if !data.is_initialised() && !data.holds_only_mirrors() {
         let mut opts = InitOptions::default();
         if let Some(url) = &args.public_url {
             opts.public_url.clone_from(url);
@@ -163,7 +189,7 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
             args.data.display()
         );
     }
-    let mut raw = match data.load_config() {
+    let mut raw = match data.load_config_or_mirror_only() {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
@@ -195,7 +221,7 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let mut prepared = tokio::task::block_in_place(|| islet_server::prepare(&data, config))?;
-        let origin = prepared.config.raw.origin.clone();
+        let origin = prepared.config.own.as_ref().map(|o| o.origin.clone());
         let vkey = prepared.vkey.clone();
         let mirror_vkey = prepared.mirror_vkey.clone();
         let witness_vkey = prepared.witness_vkey.clone();
@@ -221,11 +247,60 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
             reason: e.to_string(),
         })?;
         prepared.state.follow = Some(follow);
+        let exporters: Vec<_> = prepared
+            .config
+            .exports
+            .iter()
+            .map(|job| {
+                let own = prepared
+                    .config
+                    .own
+                    .as_ref()
+                    .zip(prepared.vkey.as_ref())
+                    .map(|(o, v)| (o.origin.clone(), vec![v.clone()]));
+                islet_snapshot::schedule::Exporter::new(job.clone(), data.root(), own)
+            })
+            .collect();
+        let exporting = exporters.len();
+        if exporting > 0 {
+            let metrics = islet_snapshot::schedule::spawn(
+                std::sync::Arc::clone(&prepared.state.store),
+                exporters,
+            )
+            .map_err(|e| islet_server::Error::Config {
+                reason: format!("export: {e}"),
+            })?;
+            prepared
+                .state
+                .more_metrics
+                .push(std::sync::Arc::new(ExportMetricsSource(metrics)));
+        }
         let trusted_root = data.trusted_root_path();
         let trust_config = data.client_trust_config_path();
+        let mirrored: Vec<String> = prepared
+            .state
+            .store
+            .mirrors()?
+            .into_iter()
+            .map(|m| m.origin)
+            .collect();
         islet_server::serve(prepared, shutdown_signal(), move |addr| {
-            eprintln!("islet: serving log {origin} on http://{addr}");
-            eprintln!("islet: verifier key {vkey}");
+            match (&origin, &vkey) {
+                (Some(origin), Some(vkey)) => {
+                    eprintln!("islet: serving log {origin} on http://{addr}");
+                    eprintln!("islet: verifier key {vkey}");
+                }
+                _ => eprintln!(
+                    "islet: serving {} mirrored log(s) on http://{addr}; no log of its own",
+                    mirrored.len()
+                ),
+            }
+            for m in &mirrored {
+                eprintln!(
+                    "islet: mirror of {m} at /mirror/{}/",
+                    islet_server::mirrors::origin_hash_hex(m)
+                );
+            }
             eprintln!("islet: mirror key {mirror_vkey}");
             if let Some(w) = &witness_vkey {
                 eprintln!("islet: witness key {w} (witnessing {witnessed} log(s))");
@@ -239,14 +314,29 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
             if following > 0 {
                 eprintln!("islet: following {following} upstream log(s)");
             }
-            eprintln!("islet: trusted root {}", trusted_root.display());
-            eprintln!("islet: client trust config {}", trust_config.display());
+            if exporting > 0 {
+                eprintln!("islet: {exporting} scheduled export(s)");
+            }
+            if origin.is_some() {
+                eprintln!("islet: trusted root {}", trusted_root.display());
+                eprintln!("islet: client trust config {}", trust_config.display());
+            }
         })
         .await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// The scheduled exports' figures on `/metrics`.
+#[derive(Debug)]
+struct ExportMetricsSource(std::sync::Arc<islet_snapshot::schedule::ExportMetrics>);
+
+impl islet_server::http::MetricsSource for ExportMetricsSource {
+    fn render(&self, out: &mut String) {
+        self.0.render(out);
     }
 }
 
@@ -278,7 +368,6 @@ pub(crate) fn trust_root(args: &TrustRootArgs) -> ExitCode {
 fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
     let data = DataDir::new(&args.data);
     let mut raw = data.load_config().map_err(|e| e.to_string())?;
-    let signer = data.load_signer(&raw).map_err(|e| e.to_string())?;
     let cwd = std::env::current_dir().map_err(|e| format!("the current directory: {e}"))?;
     raw.trust.ca.extend(args.ca.iter().map(|p| cwd.join(p)));
     for spec in &args.ctlog {
@@ -298,6 +387,13 @@ fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
         raw.trust.ca_url = Some(url.clone());
     }
     let config = raw.validate().map_err(|e| e.to_string())?;
+    let Some(own) = &config.own else {
+        return Err(format!(
+            "{} keeps no log of its own (it only mirrors), so there is no trusted root to print",
+            args.data.display()
+        ));
+    };
+    let signer = data.load_signer(own).map_err(|e| e.to_string())?;
     let base_url = args
         .public_url
         .clone()
@@ -306,7 +402,7 @@ fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
     let inputs = trust::TrustInputs {
         base_url: &base_url,
         signer: signer.as_ref(),
-        valid_from: &config.raw.valid_from,
+        valid_from: &own.valid_from,
         tsa: site.tsa,
         cas: site.cas,
         ctlogs: site.ctlogs,

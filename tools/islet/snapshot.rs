@@ -91,8 +91,10 @@ pub(crate) struct ImportArgs {
     data: PathBuf,
     #[command(flatten)]
     key: KeyArgs,
-    /// The snapshot file.
-    #[arg(group = "source")]
+    /// The snapshot file, or a directory of snapshot files: every one of
+    /// the log the mirror does not hold yet is imported, in order (full
+    /// and incremental alike; a missing range stops it).
+    #[arg(group = "source", value_name = "FILE|DIR")]
     file: Option<PathBuf>,
     /// Import the snapshot tagged --tag in this OCI image layout.
     #[arg(long, value_name = "DIR", group = "source")]
@@ -134,29 +136,34 @@ fn usage(json: bool, reason: String) -> ExitCode {
     fail(json, &Error::Usage { reason })
 }
 
+/// The data directory's own log: `None` when it only mirrors (with or
+/// without an `islet.toml`).
+fn own_log(data: &DataDir) -> islet_store::Result<Option<islet_store::config::OwnLog>> {
+    if !data.is_initialised() {
+        return Ok(None);
+    }
+    Ok(data.load_config()?.validate()?.own)
+}
+
 fn run_export(a: &ExportArgs) -> ExitCode {
     let data = DataDir::new(&a.data);
-    // A data directory that only mirrors (no `islet init`) has no own log
-    // and no islet.toml; its mirrors export by --origin.
-    let config = if data.is_initialised() {
-        match data.load_config() {
-            Ok(c) => Some(c),
-            Err(e) => return fail(a.json, &e.into()),
-        }
-    } else {
-        None
+    // A data directory that only mirrors has no own log; its mirrors
+    // export by --origin.
+    let own = match own_log(&data) {
+        Ok(own) => own,
+        Err(e) => return fail(a.json, &e.into()),
     };
     let store = match Store::open_read_only(&data.db_path()) {
         Ok(s) => s,
         Err(e) => return fail(a.json, &e.into()),
     };
-    let own_origin = config.as_ref().map(|c| c.origin.as_str());
+    let own_origin = own.as_ref().map(|o| o.origin.as_str());
     let (log, origin, mut log_keys) = match log_of(&store, own_origin, a.origin.as_deref()) {
         Ok(l) => l,
         Err(e) => return fail(a.json, &e),
     };
-    if let Some(config) = config.as_ref().filter(|_| log == islet_store::OWN_LOG) {
-        match data.load_signer(config) {
+    if let Some(own) = own.as_ref().filter(|_| log == islet_store::OWN_LOG) {
+        match data.load_signer(own) {
             Ok(s) => log_keys = vec![s.verifier().to_vkey()],
             Err(e) => return fail(a.json, &e.into()),
         }
@@ -180,7 +187,7 @@ fn run_export(a: &ExportArgs) -> ExitCode {
         let to = a.to.map_or_else(|| "latest".to_owned(), |t| t.to_string());
         staging.path().join(format!(
             "{}-{}-{to}.tar.zst",
-            safe_name(&req.origin),
+            islet_snapshot::schedule::safe_name(&req.origin),
             a.from
         ))
     });
@@ -233,20 +240,6 @@ fn run_export(a: &ExportArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// An origin as a file-name part.
-fn safe_name(origin: &str) -> String {
-    origin
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Runs a future on a small runtime of its own.
 fn block_on<T>(
     f: impl std::future::Future<Output = islet_snapshot::Result<T>>,
@@ -261,19 +254,55 @@ fn block_on<T>(
         .block_on(f)
 }
 
+fn import_directory_report(json: bool, req: &ImportRequest<'_>, dir: &std::path::Path) -> ExitCode {
+    use islet_snapshot::import_dir::{Step, import_directory};
+    let steps = match import_directory(req, dir) {
+        Ok(s) => s,
+        Err(e) => return fail(json, &e),
+    };
+    if json {
+        print_json(serde_json::json!({ "origin": req.origin, "steps": steps }));
+        return ExitCode::SUCCESS;
+    }
+    for step in &steps {
+        match step {
+            Step::Imported { file, report } => println!(
+                "imported {}: size {} -> {} ({} entries added)",
+                file.display(),
+                report.previous_size,
+                report.to_size,
+                report.entries_added
+            ),
+            Step::AlreadyHeld {
+                file,
+                from_size,
+                to_size,
+            } => println!(
+                "skipped {} ({from_size} -> {to_size}): already held",
+                file.display()
+            ),
+            Step::OtherLog { file, origin } => {
+                println!("skipped {}: a snapshot of {origin}", file.display());
+            }
+        }
+    }
+    let imported = steps
+        .iter()
+        .filter(|s| matches!(s, Step::Imported { .. }))
+        .count();
+    println!("{}: {imported} snapshot(s) imported", req.origin);
+    ExitCode::SUCCESS
+}
+
 fn run_import(a: &ImportArgs) -> ExitCode {
     let (key, origin) = match key_and_origin(&a.key) {
         Ok(k) => k,
         Err(e) => return usage(a.json, e),
     };
     let data = DataDir::new(&a.data);
-    let own_origin = if data.is_initialised() {
-        match data.load_config() {
-            Ok(c) => Some(c.origin),
-            Err(e) => return fail(a.json, &e.into()),
-        }
-    } else {
-        None
+    let own_origin = match own_log(&data) {
+        Ok(own) => own.map(|o| o.origin),
+        Err(e) => return fail(a.json, &e.into()),
     };
     if let Err(e) = std::fs::create_dir_all(&a.data) {
         return usage(a.json, format!("{}: {e}", a.data.display()));
@@ -286,6 +315,17 @@ fn run_import(a: &ImportArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage(a.json, format!("cannot make a staging directory: {e}")),
     };
+    if let Some(dir) = a.file.as_ref().filter(|f| f.is_dir()) {
+        let req = ImportRequest {
+            store: &store,
+            key,
+            origin,
+            own_origin,
+            source: dir.display().to_string(),
+            progress: !a.json,
+        };
+        return import_directory_report(a.json, &req, dir);
+    }
     let (path, source) = if let Some(f) = &a.file {
         (f.clone(), f.display().to_string())
     } else if let Some(layout) = &a.oci_layout {

@@ -93,7 +93,7 @@ pub(crate) async fn search(
             ));
         }
     };
-    let own = s.sequencer.shared().latest();
+    let own = s.own.as_ref().map(|own| own.sequencer.shared().latest());
     let mirror = match &q.log {
         None => None,
         Some(hash) => match crate::mirrors::parse_origin_hash(hash) {
@@ -105,12 +105,18 @@ pub(crate) async fn search(
             }
         },
     };
+    if mirror.is_none() {
+        s.own()?;
+    }
     let (store, index) = (Arc::clone(&s.store), Arc::clone(&s.mirrors));
     let result =
         tokio::task::spawn_blocking(move || -> crate::Result<Option<serde_json::Value>> {
             // The log searched, its size and root, and how far it is indexed.
             let (log, head, indexed) = match mirror {
-                None => (OWN_LOG, own, u64::MAX),
+                None => match own {
+                    Some(own) => (OWN_LOG, own, u64::MAX),
+                    None => return Ok(None),
+                },
                 Some(hash) => {
                     let Some(log) = index.find(&store, &hash)? else {
                         return Ok(None);
@@ -185,7 +191,7 @@ pub(crate) async fn prove_inclusion(
             "give index=N and optionally tree_size=M (decimal)",
         ));
     };
-    let latest = s.sequencer.shared().latest().size;
+    let latest = s.own()?.sequencer.shared().latest().size;
     let size = q.tree_size.unwrap_or(latest);
     if size > latest || q.index >= size {
         return Err(ApiError::bad_request(format!(
@@ -225,7 +231,7 @@ pub(crate) async fn prove_consistency(
             "give first=N and optionally second=M (decimal)",
         ));
     };
-    let latest = s.sequencer.shared().latest().size;
+    let latest = s.own()?.sequencer.shared().latest().size;
     let second = q.second.unwrap_or(latest);
     if q.first == 0 || q.first > second || second > latest {
         return Err(ApiError::bad_request(format!(
@@ -260,6 +266,7 @@ pub(crate) async fn checkpoint_at(
     else {
         return Err(ApiError::bad_request("size must be a canonical decimal"));
     };
+    s.own()?;
     let store = Arc::clone(&s.store);
     match tokio::task::spawn_blocking(move || store.checkpoint_at(OWN_LOG, size)).await {
         Ok(Ok(Some(note))) => {

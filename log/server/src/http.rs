@@ -33,12 +33,8 @@ pub const MAX_SEARCH_RESULTS: usize = 100;
 pub struct AppState {
     /// The store.
     pub store: Arc<Store>,
-    /// The sequencer.
-    pub sequencer: Sequencer,
-    /// `logId.keyId` of responses.
-    pub log_id: [u8; 32],
-    /// Which entry types are accepted.
-    pub policy: EntryPolicy,
+    /// The own log; `None` in a data directory that only mirrors.
+    pub own: Option<OwnLogState>,
     /// Largest request body.
     pub max_request_bytes: usize,
     /// Longest time to receive a request body.
@@ -57,6 +53,43 @@ pub struct AppState {
     pub follow: Option<Arc<islet_mirror::follow::FollowMetrics>>,
     /// This log's witnesses, when `[witness] policy` is set.
     pub witnessing: Option<Arc<crate::witnessing::Witnessing>>,
+    /// More `/metrics` text: jobs the binary runs beside the server (the
+    /// scheduled exports).
+    pub more_metrics: Vec<Arc<dyn MetricsSource>>,
+}
+
+/// A source of `/metrics` text the server does not know the type of.
+pub trait MetricsSource: Send + Sync + std::fmt::Debug {
+    /// Appends its families, in the Prometheus text format, to `out`.
+    fn render(&self, out: &mut String);
+}
+
+/// What the handlers of the own log share.
+#[derive(Clone, Debug)]
+pub struct OwnLogState {
+    /// The sequencer.
+    pub sequencer: Sequencer,
+    /// `logId.keyId` of responses.
+    pub log_id: [u8; 32],
+    /// Which entry types are accepted.
+    pub policy: EntryPolicy,
+}
+
+/// The 404 of a request for the own log in a data directory that has
+/// none.
+pub const NO_OWN_LOG: &str = "this islet keeps no log of its own: it serves mirrors of other logs \
+     at /mirror/<lowercase hex SHA-256 of the origin>/";
+
+impl AppState {
+    /// The own log, or the 404 that says there is none.
+    ///
+    /// # Errors
+    /// [`ApiError::NotFound`] with [`NO_OWN_LOG`].
+    pub fn own(&self) -> Result<&OwnLogState, crate::api::ApiError> {
+        self.own
+            .as_ref()
+            .ok_or_else(|| crate::api::ApiError::not_found(NO_OWN_LOG))
+    }
 }
 
 /// Builds the router.

@@ -37,7 +37,7 @@ use self::sequencer::{SequencerParts, start};
 pub use error::{Error, Result};
 use islet_rekor::entry::EntryPolicy;
 use islet_store::Store;
-use islet_store::config::Config;
+use islet_store::config::{Config, OwnLog};
 use islet_store::datadir::DataDir;
 
 /// A server ready to accept connections.
@@ -45,8 +45,9 @@ use islet_store::datadir::DataDir;
 pub struct Prepared {
     /// The router's state.
     pub state: AppState,
-    /// The log's verifier key (vkey).
-    pub vkey: String,
+    /// The own log's verifier key (vkey); `None` in a data directory that
+    /// only mirrors.
+    pub vkey: Option<String>,
     /// The mirror key's verifier key (a `cosignature/v1` vkey).
     pub mirror_vkey: String,
     /// The witness key's verifier key, when this islet witnesses logs.
@@ -55,104 +56,23 @@ pub struct Prepared {
     pub config: Config,
 }
 
-/// Opens the store, checks it against the fork guard, starts the sequencer
-/// and writes the trust material for clients.
+/// Opens the store, starts the own log (when the data directory has one)
+/// and the services for other logs.
 ///
 /// # Errors
 /// Anything that must stop a start: configuration, key, store, fork guard.
 pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
-    let signer = data.load_signer(&config.raw)?;
     let mirror_signer = data.load_mirror_signer(&config)?;
     let witness_signer = if config.witness_service.logs.is_empty() {
         None
     } else {
         Some(data.load_witness_signer(&config, &mirror_signer)?)
     };
-    let tsa = start_tsa(data, &config, signer.as_ref())?;
     let store = Arc::new(Store::open(&data.db_path(), true)?);
-    if store.mirror(&config.raw.origin)?.is_some() {
-        return Err(Error::Config {
-            reason: format!(
-                "this data directory mirrors a log of origin {}, the origin of its own log; give the own log another origin",
-                config.raw.origin
-            ),
-        });
-    }
-    let verifier = signer.verifier();
-    let log_id = verifier.rekor_log_id().ok_or_else(|| Error::Config {
-        reason: "the log key must be Ed25519 or ECDSA P-256".into(),
-    })?;
-    let publisher = config
-        .raw
-        .publish_dir
-        .clone()
-        .map(|dir| publish::Publisher::start(Arc::clone(&store), dir))
-        .transpose()?;
-    // Witnesses are asked before anything is signed: a data directory
-    // behind what they hold must not sign a single checkpoint.
-    let witnessing = start_witnessing(data, &config, &store, signer.as_ref())?;
-    let (hook, hook_rx) = match &witnessing {
-        Some((w, _)) => {
-            let (hook, rx) = w.channel();
-            (Some(hook), Some(rx))
-        }
-        None => (None, None),
+    let own = match &config.own {
+        Some(own) => Some(start_own_log(data, &config, own, &store)?),
+        None => None,
     };
-    let sequencer = start(SequencerParts {
-        store: Arc::clone(&store),
-        signer: Arc::clone(&signer),
-        origin: config.raw.origin.clone(),
-        guard: CheckpointGuard::new(data.guard_record_path(&config.raw)),
-        config: config.sequencer.clone(),
-        publisher: publisher.clone(),
-        witness: hook,
-    })?;
-    if !config.mirror_push.is_empty() {
-        pushing::spawn(
-            Arc::clone(&store),
-            config.raw.origin.clone(),
-            &config.mirror_push,
-            Arc::clone(sequencer.shared()),
-        )?;
-    }
-    let witnessing = match (witnessing, hook_rx) {
-        (Some((w, probed)), Some(rx)) => {
-            w.spawn(
-                rx,
-                probed,
-                Arc::clone(sequencer.shared()),
-                publisher.clone(),
-            );
-            Some(w)
-        }
-        _ => None,
-    };
-    if let Some(p) = &publisher {
-        let head = sequencer.shared().latest();
-        p.send(0, head.size, head.note.clone());
-    }
-    let site = trust::site_trust(data, &config, &config.raw.public_url)?;
-    let inputs = trust::TrustInputs {
-        base_url: &config.raw.public_url,
-        signer: signer.as_ref(),
-        valid_from: &config.raw.valid_from,
-        tsa: site.tsa.filter(|_| tsa.is_some()),
-        cas: site.cas,
-        ctlogs: site.ctlogs,
-        ca_url: site.ca_url,
-    };
-    for (path, value) in [
-        (data.trusted_root_path(), trust::trusted_root(&inputs)?),
-        (
-            data.client_trust_config_path(),
-            trust::client_trust_config(&inputs)?,
-        ),
-    ] {
-        let text = serde_json::to_string_pretty(&value).map_err(|e| Error::Config {
-            reason: format!("the trust material does not encode: {e}"),
-        })?;
-        std::fs::write(&path, text).map_err(Error::io(&path))?;
-    }
     let witness_vkey = witness_signer
         .as_ref()
         .map(|s| islet_tlog::note::NoteSigner::verifier(s.as_ref()).to_vkey());
@@ -175,22 +95,24 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
             .iter()
             .map(|l| (l.origin.clone(), l.vkey.clone()))
             .collect();
+        let own_origin = config.own.as_ref().map(|o| o.origin.as_str());
         Some(Arc::new(
-            islet_mirror::push::PushReceiver::new(Arc::clone(&store), &config.raw.origin, &logs)
-                .map_err(|e| Error::Config {
+            islet_mirror::push::PushReceiver::new(Arc::clone(&store), own_origin, &logs).map_err(
+                |e| Error::Config {
                     reason: format!("mirror.accept: {e}"),
-                })?,
+                },
+            )?,
         ))
     };
     let mirrors = Arc::new(mirrors::MirrorIndex::load(&store)?);
     mirrors::spawn_indexer(Arc::clone(&store))?;
+    let (own, vkey, tsa, witnessing) = match own {
+        Some(o) => (Some(o.state), Some(o.vkey), o.tsa, o.witnessing),
+        None => (None, None, None, None),
+    };
     let state = AppState {
         store,
-        sequencer,
-        log_id,
-        policy: EntryPolicy {
-            allow_dsse: config.raw.allow_dsse,
-        },
+        own,
         max_request_bytes: config.raw.max_request_bytes,
         body_read_timeout: config.http.body_read_timeout,
         mirrors,
@@ -200,13 +122,130 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         witnessing,
         push,
         follow: None,
+        more_metrics: Vec::new(),
     };
     Ok(Prepared {
         state,
-        vkey: verifier.to_vkey(),
+        vkey,
         mirror_vkey: islet_tlog::note::NoteSigner::verifier(mirror_signer.as_ref()).to_vkey(),
         witness_vkey,
         config,
+    })
+}
+
+/// The own log, started.
+struct StartedLog {
+    state: http::OwnLogState,
+    vkey: String,
+    tsa: Option<Arc<timestamp::TsaService>>,
+    witnessing: Option<Arc<witnessing::Witnessing>>,
+}
+
+/// Checks the own log against the fork guard and its witnesses, starts
+/// its sequencer, publisher and pushes, its timestamp authority, and
+/// writes the trust material for clients.
+fn start_own_log(
+    data: &DataDir,
+    config: &Config,
+    own: &OwnLog,
+    store: &Arc<Store>,
+) -> Result<StartedLog> {
+    let signer = data.load_signer(own)?;
+    let tsa = start_tsa(data, config, signer.as_ref())?;
+    if store.mirror(&own.origin)?.is_some() {
+        return Err(Error::Config {
+            reason: format!(
+                "this data directory mirrors a log of origin {}, the origin of its own log; give the own log another origin",
+                own.origin
+            ),
+        });
+    }
+    let verifier = signer.verifier();
+    let log_id = verifier.rekor_log_id().ok_or_else(|| Error::Config {
+        reason: "the log key must be Ed25519 or ECDSA P-256".into(),
+    })?;
+    let publisher = config
+        .raw
+        .publish_dir
+        .clone()
+        .map(|dir| publish::Publisher::start(Arc::clone(store), dir))
+        .transpose()?;
+    // Witnesses are asked before anything is signed: a data directory
+    // behind what they hold must not sign a single checkpoint.
+    let witnessing = start_witnessing(data, config, own, store, signer.as_ref())?;
+    let (hook, hook_rx) = match &witnessing {
+        Some((w, _)) => {
+            let (hook, rx) = w.channel();
+            (Some(hook), Some(rx))
+        }
+        None => (None, None),
+    };
+    let sequencer = start(SequencerParts {
+        store: Arc::clone(store),
+        signer: Arc::clone(&signer),
+        origin: own.origin.clone(),
+        guard: CheckpointGuard::new(data.guard_record_path(&config.raw)),
+        config: config.sequencer.clone(),
+        publisher: publisher.clone(),
+        witness: hook,
+    })?;
+    if !config.mirror_push.is_empty() {
+        pushing::spawn(
+            Arc::clone(store),
+            own.origin.clone(),
+            &config.mirror_push,
+            Arc::clone(sequencer.shared()),
+        )?;
+    }
+    let witnessing = match (witnessing, hook_rx) {
+        (Some((w, probed)), Some(rx)) => {
+            w.spawn(
+                rx,
+                probed,
+                Arc::clone(sequencer.shared()),
+                publisher.clone(),
+            );
+            Some(w)
+        }
+        _ => None,
+    };
+    if let Some(p) = &publisher {
+        let head = sequencer.shared().latest();
+        p.send(0, head.size, head.note.clone());
+    }
+    let site = trust::site_trust(data, config, &config.raw.public_url)?;
+    let inputs = trust::TrustInputs {
+        base_url: &config.raw.public_url,
+        signer: signer.as_ref(),
+        valid_from: &own.valid_from,
+        tsa: site.tsa.filter(|_| tsa.is_some()),
+        cas: site.cas,
+        ctlogs: site.ctlogs,
+        ca_url: site.ca_url,
+    };
+    for (path, value) in [
+        (data.trusted_root_path(), trust::trusted_root(&inputs)?),
+        (
+            data.client_trust_config_path(),
+            trust::client_trust_config(&inputs)?,
+        ),
+    ] {
+        let text = serde_json::to_string_pretty(&value).map_err(|e| Error::Config {
+            reason: format!("the trust material does not encode: {e}"),
+        })?;
+        std::fs::write(&path, text).map_err(Error::io(&path))?;
+    }
+    Ok(StartedLog {
+        state: http::OwnLogState {
+            sequencer,
+            log_id,
+            policy: EntryPolicy {
+                allow_dsse: config.raw.allow_dsse,
+            },
+        },
+        vkey: verifier.to_vkey(),
+        tsa,
+        witnessing,
     })
 }
 
@@ -214,7 +253,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
 /// cosignatures it gathered), or for a new log the empty tree, signed in
 /// memory only (an empty tree is consistent with every tree).
 fn head_to_show(
-    config: &Config,
+    own: &OwnLog,
     store: &Store,
     signer: &dyn islet_tlog::note::NoteSigner,
 ) -> Result<sequencer::SignedHead> {
@@ -233,12 +272,7 @@ fn head_to_show(
         None => sequencer::SignedHead {
             size: 0,
             root: islet_tlog::merkle::EMPTY_ROOT,
-            note: sequencer::sign_head(
-                &config.raw.origin,
-                0,
-                islet_tlog::merkle::EMPTY_ROOT,
-                signer,
-            )?,
+            note: sequencer::sign_head(&own.origin, 0, islet_tlog::merkle::EMPTY_ROOT, signer)?,
             signed_at: std::time::SystemTime::now(),
         },
     })
@@ -251,20 +285,21 @@ fn head_to_show(
 fn start_witnessing(
     data: &DataDir,
     config: &Config,
+    own: &OwnLog,
     store: &Arc<Store>,
     signer: &dyn islet_tlog::note::NoteSigner,
 ) -> Result<Option<(Arc<witnessing::Witnessing>, witnessing::Probed)>> {
     if config.witness.is_none() && config.mirror_push.is_empty() {
         return Ok(None);
     }
-    let head = Arc::new(head_to_show(config, store, signer)?);
+    let head = Arc::new(head_to_show(own, store, signer)?);
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Config {
         reason:
             "witnessing and pushing run on the server's async runtime; start the server inside one"
                 .into(),
     })?;
     if !config.mirror_push.is_empty() {
-        let probe = pushing::probe(&config.mirror_push, &head, &config.raw.origin);
+        let probe = pushing::probe(&config.mirror_push, &head, &own.origin);
         tokio::task::block_in_place(|| runtime.block_on(probe))?;
     }
     let Some(settings) = &config.witness else {
@@ -275,7 +310,7 @@ fn start_witnessing(
     let w = Arc::new(witnessing::Witnessing::new(
         &text,
         &signer.verifier(),
-        &config.raw.origin,
+        &own.origin,
         settings.clone(),
         Arc::clone(store),
     )?);

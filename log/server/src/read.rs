@@ -15,16 +15,16 @@ use crate::api::{ApiError, ApiResult};
 use crate::http::AppState;
 
 /// `GET /api/v2/checkpoint`: the latest signed checkpoint.
-pub(crate) async fn checkpoint(State(s): State<AppState>) -> Response {
-    let head = s.sequencer.shared().latest();
-    (
+pub(crate) async fn checkpoint(State(s): State<AppState>) -> ApiResult {
+    let head = s.own()?.sequencer.shared().latest();
+    Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
         head.note.clone(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// A tile or bundle: immutable, cached for a week.
@@ -41,7 +41,7 @@ fn immutable(data: Vec<u8>) -> Response {
 
 /// `GET /api/v2/tile/…`: hash tiles and entry bundles of the own log.
 pub(crate) async fn tile(State(s): State<AppState>, Path(rest): Path<String>) -> ApiResult {
-    let size = s.sequencer.shared().latest().size;
+    let size = s.own()?.sequencer.shared().latest().size;
     serve_tile(&s.store, OWN_LOG, size, &rest).await
 }
 
@@ -68,9 +68,13 @@ pub(crate) async fn serve_tile(
     }
 }
 
-/// `GET /healthz`: whether the sequencer is running.
+/// `GET /healthz`: whether the sequencer is running (a data directory
+/// that only mirrors is healthy while it serves).
 pub(crate) async fn healthz(State(s): State<AppState>) -> Response {
-    if s.sequencer.shared().healthy() {
+    if s.own
+        .as_ref()
+        .is_none_or(|own| own.sequencer.shared().healthy())
+    {
         (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -89,22 +93,25 @@ pub(crate) async fn healthz(State(s): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
-    let shared = s.sequencer.shared();
-    let age = shared
-        .latest()
-        .signed_at
-        .elapsed()
-        .unwrap_or(Duration::ZERO)
-        .as_secs_f64();
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         {
-            let mut text = shared
-                .metrics
-                .render(age, shared.pending(), shared.healthy());
+            let mut text = String::new();
+            if let Some(own) = &s.own {
+                let shared = own.sequencer.shared();
+                let age = shared
+                    .latest()
+                    .signed_at
+                    .elapsed()
+                    .unwrap_or(Duration::ZERO)
+                    .as_secs_f64();
+                text = shared
+                    .metrics
+                    .render(age, shared.pending(), shared.healthy());
+            }
             if let Some(tsa) = &s.tsa {
                 tsa.render_metrics(&mut text);
             }
@@ -116,6 +123,9 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
             }
             if let Some(follow) = &s.follow {
                 follow.render(&mut text);
+            }
+            for source in &s.more_metrics {
+                source.render(&mut text);
             }
             text
         },

@@ -392,13 +392,17 @@ pub fn site_trust(
         .ctlog
         .iter()
         .map(|c| {
-            ct_log(
-                &root.join(&c.key),
-                c.url.clone(),
-                c.valid_from
-                    .clone()
-                    .unwrap_or_else(|| config.raw.valid_from.clone()),
-            )
+            let valid_from = c
+                .valid_from
+                .clone()
+                .or_else(|| config.own.as_ref().map(|o| o.valid_from.clone()))
+                .ok_or_else(|| Error::Config {
+                    reason: format!(
+                        "trust.ctlog {}: give valid_from (there is no own log's to default to)",
+                        c.url
+                    ),
+                })?;
+            ct_log(&root.join(&c.key), c.url.clone(), valid_from)
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(SiteTrust {

@@ -22,7 +22,8 @@ pub(crate) async fn create_entry(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let metrics = &s.sequencer.shared().metrics;
+    let own = s.own()?;
+    let metrics = &own.sequencer.shared().metrics;
     let body = match read_body(&headers, body, s.max_request_bytes, s.body_read_timeout).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
@@ -52,7 +53,7 @@ pub(crate) async fn create_entry(
     // switches, which on two cores is a fifth of an entry's CPU. Anything
     // larger, and DSSE (up to 100 verifications), goes to the blocking
     // pool so it never stalls the I/O threads.
-    let policy = s.policy;
+    let policy = own.policy;
     let validated = if body.len() <= INLINE_VALIDATION_MAX_BYTES {
         match parse_request(&body) {
             Ok(req) if req.dsse.is_none() => Ok(validate(req, policy)),
@@ -83,11 +84,11 @@ pub(crate) async fn create_entry(
     };
     let kind = entry.kind;
     let body = entry.body.clone();
-    match s.sequencer.submit(entry).await {
+    match own.sequencer.submit(entry).await {
         Ok(Outcome::Appended(a)) => {
             let tle = TransparencyLogEntry::new(&EntryResponseParts {
                 index: a.index,
-                log_id: &s.log_id,
+                log_id: &own.log_id,
                 kind,
                 body: &body,
                 tree_size: a.checkpoint.size,

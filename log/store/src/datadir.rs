@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::config::{
-    Config, KeyType, RawConfig, RawGuard, RawHttp, RawMirror, RawSequencer, RawTrust, RawTsa,
-    RawWitness, RawWitnessService, TsaSettings, origin_of,
+    Config, KeyType, OwnLog, RawConfig, RawGuard, RawHttp, RawMirror, RawSequencer, RawTrust,
+    RawTsa, RawWitness, RawWitnessService, TsaSettings, origin_of,
 };
 use crate::error::{Error, Result};
 use islet_rekor::request::MAX_REQUEST_BYTES;
@@ -173,12 +173,14 @@ impl DataDir {
         let key_rel = PathBuf::from("keys/log.pem");
         write_private_key(&self.root.join(&key_rel), &pem)?;
         let raw = RawConfig {
-            origin,
+            origin: Some(origin.clone()),
             public_url: opts.public_url.clone(),
             listen: opts.listen.clone(),
-            key: key_rel,
-            key_type: opts.key_type,
-            valid_from: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            key: Some(key_rel),
+            key_type: Some(opts.key_type),
+            valid_from: Some(
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            ),
             publish_dir: None,
             allow_dsse: true,
             sequencer: RawSequencer::default(),
@@ -196,14 +198,59 @@ impl DataDir {
             witness: RawWitness::default(),
             witness_service: RawWitnessService::default(),
             guard: RawGuard::default(),
+            export: Vec::new(),
         };
         let config = raw.clone().validate()?;
         if let Some(tsa) = &config.tsa {
-            self.issue_tsa_chain(&config.raw.origin, tsa)?;
+            self.issue_tsa_chain(&origin, tsa)?;
         }
         let cfg = self.config_path();
         std::fs::write(&cfg, raw.to_toml()?).map_err(Error::io(&cfg))?;
         Ok(raw)
+    }
+
+    /// True when the directory holds a store but no `islet.toml`: it was
+    /// made by `islet mirror sync` or a snapshot import and only keeps
+    /// mirrors of other logs. `islet serve` serves it as it is.
+    pub fn holds_only_mirrors(&self) -> bool {
+        !self.is_initialised() && self.db_path().exists()
+    }
+
+    /// Writes an `islet.toml` for a data directory without a log of its
+    /// own (`islet init --mirror-only`): no origin, no log key, no
+    /// timestamp authority. The mirror key is made on first use.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when it is already initialised or an option is
+    /// invalid; I/O errors.
+    pub fn init_mirror_only(&self, public_url: &str, listen: &str) -> Result<RawConfig> {
+        if self.is_initialised() {
+            return Err(Error::Config {
+                reason: format!(
+                    "{} already exists; refusing to overwrite",
+                    self.config_path().display()
+                ),
+            });
+        }
+        let raw = mirror_only_config(public_url, listen);
+        raw.clone().validate()?;
+        std::fs::create_dir_all(&self.root).map_err(Error::io(&self.root))?;
+        let cfg = self.config_path();
+        std::fs::write(&cfg, raw.to_toml()?).map_err(Error::io(&cfg))?;
+        Ok(raw)
+    }
+
+    /// Reads `islet.toml`, or for a directory that
+    /// [holds only mirrors](Self::holds_only_mirrors) the configuration
+    /// `islet init --mirror-only` would write.
+    ///
+    /// # Errors
+    /// [`Error::Io`], [`Error::Config`].
+    pub fn load_config_or_mirror_only(&self) -> Result<RawConfig> {
+        if self.holds_only_mirrors() {
+            return Ok(mirror_only_config(DEFAULT_PUBLIC_URL, DEFAULT_LISTEN));
+        }
+        self.load_config()
     }
 
     /// Reads `islet.toml`.
@@ -220,9 +267,9 @@ impl DataDir {
     ///
     /// # Errors
     /// [`Error::Config`] for loose permissions; key and I/O errors.
-    pub fn load_signer(&self, cfg: &RawConfig) -> Result<Arc<dyn NoteSigner>> {
-        let pem = read_private_key(&self.root.join(&cfg.key))?;
-        load_signer_pem(cfg.key_type, &cfg.origin, &pem)
+    pub fn load_signer(&self, own: &OwnLog) -> Result<Arc<dyn NoteSigner>> {
+        let pem = read_private_key(&self.root.join(&own.key))?;
+        load_signer_pem(own.key_type, &own.origin, &pem)
     }
 
     /// The timestamp authority's key and chain (PEM), issuing both when
@@ -239,7 +286,7 @@ impl DataDir {
         };
         let (key, chain) = (self.root.join(&tsa.key), self.root.join(&tsa.chain));
         match (key.exists(), chain.exists()) {
-            (false, false) => self.issue_tsa_chain(&cfg.raw.origin, tsa)?,
+            (false, false) => self.issue_tsa_chain(&cfg.site_name, tsa)?,
             (true, true) => {}
             (has_key, _) => {
                 let (present, missing) = if has_key {
@@ -302,8 +349,7 @@ impl DataDir {
         }
         let pem = read_private_key(&path)?;
         let mirror = Ed25519Signer::from_pkcs8(&cfg.mirror_name, &pem)?;
-        let log = read_private_key(&self.root.join(&cfg.raw.key))?;
-        if let Ok(log) = Ed25519Signer::from_pkcs8(&cfg.raw.origin, &log)
+        if let Some(log) = self.own_ed25519_key(cfg)?
             && log.public_key() == mirror.public_key()
         {
             return Err(Error::Config {
@@ -373,13 +419,49 @@ impl DataDir {
         if mirror.verifier().public_key() == &public {
             return Err(shared_with("mirror"));
         }
-        let log = read_private_key(&self.root.join(&cfg.raw.key))?;
-        if let Ok(log) = Ed25519Signer::from_pkcs8(&cfg.raw.origin, &log)
+        if let Some(log) = self.own_ed25519_key(cfg)?
             && islet_tlog::note::PublicKey::CosignatureV1(log.public_key()) == public
         {
             return Err(shared_with("log"));
         }
         Ok(Arc::new(signer))
+    }
+
+    /// The own log's key when it is Ed25519 (the only kind a cosigner key
+    /// could be the same as); `None` for a mirror-only directory.
+    fn own_ed25519_key(&self, cfg: &Config) -> Result<Option<Ed25519Signer>> {
+        let Some(own) = &cfg.own else {
+            return Ok(None);
+        };
+        let pem = read_private_key(&self.root.join(&own.key))?;
+        Ok(Ed25519Signer::from_pkcs8(&own.origin, &pem).ok())
+    }
+}
+
+/// The configuration of a data directory that only mirrors.
+fn mirror_only_config(public_url: &str, listen: &str) -> RawConfig {
+    RawConfig {
+        origin: None,
+        public_url: public_url.to_owned(),
+        listen: listen.to_owned(),
+        key: None,
+        key_type: None,
+        valid_from: None,
+        publish_dir: None,
+        allow_dsse: true,
+        sequencer: RawSequencer::default(),
+        max_request_bytes: MAX_REQUEST_BYTES,
+        http: RawHttp::default(),
+        mirror: RawMirror::default(),
+        tsa: RawTsa {
+            enabled: false,
+            ..RawTsa::default()
+        },
+        trust: RawTrust::default(),
+        witness: RawWitness::default(),
+        witness_service: RawWitnessService::default(),
+        guard: RawGuard::default(),
+        export: Vec::new(),
     }
 }
 

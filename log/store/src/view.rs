@@ -35,7 +35,7 @@ impl DataDirLogs {
         let data = DataDir::new(path);
         let store = Store::open_read_only(&data.db_path())?;
         let own_origin = if data.is_initialised() {
-            Some(data.load_config()?.origin)
+            data.load_config()?.origin
         } else {
             None
         };

@@ -119,7 +119,7 @@ fn unknown_keys_and_bad_values_are_refused_with_their_place() {
     let e = c.validate().unwrap_err();
     assert!(config_error(&e, &["listen"]), "{e:?}");
     let mut c = base();
-    c.origin = "has space".into();
+    c.origin = Some("has space".into());
     let e = c.validate().unwrap_err();
     assert!(config_error(&e, &["origin"]), "{e:?}");
 }
@@ -395,4 +395,159 @@ fn a_fresh_config_writes_no_witness_tables_and_reads_them_back() {
     assert_eq!(w.start_check, islet_store::config::StartCheck::All);
     assert_eq!(w.timeout.as_millis(), 5000);
     assert_eq!(c.raw.guard.record.unwrap().to_str(), Some("/elsewhere/rec"));
+}
+
+fn mirror_only() -> RawConfig {
+    RawConfig::parse(
+        r#"
+public_url = "https://dmz.example.org"
+listen = "127.0.0.1:3000"
+"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_mirror_only_directory_has_no_own_log_and_names_its_keys_after_its_host() {
+    let c = mirror_only().validate().unwrap();
+    assert!(c.own.is_none());
+    assert_eq!(c.site_name, "dmz.example.org");
+    assert_eq!(c.mirror_name, "dmz.example.org/mirror");
+    assert_eq!(c.witness_service.name, "dmz.example.org/witness");
+    assert!(c.tsa.is_none(), "a mirror-only directory serves no TSA");
+    let own = base().validate().unwrap().own.unwrap();
+    assert_eq!(own.origin, "log.example.org");
+    assert_eq!(own.valid_from, "2026-01-01T00:00:00Z");
+}
+
+#[test]
+fn origin_key_and_valid_from_go_together() {
+    for drop in ["origin", "key", "valid_from"] {
+        let mut c = base();
+        match drop {
+            "origin" => c.origin = None,
+            "key" => c.key = None,
+            _ => c.valid_from = None,
+        }
+        let e = c.validate().unwrap_err();
+        assert!(
+            config_error(&e, &["origin, key and valid_from go together"]),
+            "{drop}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn settings_of_the_own_log_are_refused_without_one() {
+    let vkey = "m.example/mirror+624c73e2+BAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f";
+    for (table, text) in [
+        ("witness", "[witness]\npolicy = \"policy.txt\"\n"),
+        (
+            "mirror.push",
+            &*format!("[[mirror.push]]\nurl = \"http://m.example/mirror\"\nvkey = \"{vkey}\"\n"),
+        ),
+        ("guard", "[guard]\nrecord = \"/var/lib/guard\"\n"),
+    ] {
+        let c = RawConfig::parse(&format!(
+            "public_url = \"https://dmz.example.org\"\nlisten = \"127.0.0.1:3000\"\n{text}"
+        ))
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(config_error(&e, &[table, "has none"]), "{table}: {e:?}");
+    }
+}
+
+fn with_export(text: &str) -> RawConfig {
+    let mut c = base();
+    let e = RawConfig::parse(&format!(
+        "public_url = \"https://x.example\"\nlisten = \"127.0.0.1:1\"\n[[export]]\n{text}"
+    ))
+    .unwrap()
+    .export;
+    c.export = e;
+    c
+}
+
+#[test]
+fn export_limits_hold_at_the_limit_and_one_past() {
+    check(
+        "export[0].interval_secs",
+        |c, v| {
+            *c = with_export("directory = \"carry\"");
+            c.export[0].interval_secs = v;
+        },
+        &[
+            limits::MIN_EXPORT_INTERVAL_SECS,
+            limits::MAX_EXPORT_INTERVAL_SECS,
+        ],
+        &[
+            limits::MIN_EXPORT_INTERVAL_SECS - 1,
+            limits::MAX_EXPORT_INTERVAL_SECS + 1,
+        ],
+    );
+    check(
+        "export[0].keep",
+        |c, v| {
+            *c = with_export("directory = \"carry\"");
+            c.export[0].keep = v;
+        },
+        &[0, limits::MAX_EXPORT_KEEP],
+        &[limits::MAX_EXPORT_KEEP + 1],
+    );
+    let many = |n: usize| {
+        let mut c = base();
+        let one = with_export("directory = \"carry\"").export.remove(0);
+        c.export = (0..n)
+            .map(|i| {
+                let mut e = one.clone();
+                e.directory = Some(format!("carry-{i}").into());
+                e
+            })
+            .collect();
+        c
+    };
+    assert!(many(limits::MAX_EXPORTS).validate().is_ok());
+    let e = many(limits::MAX_EXPORTS + 1).validate().unwrap_err();
+    assert!(config_error(&e, &["export", "at most"]), "{e:?}");
+}
+
+#[test]
+fn an_export_names_one_target_and_a_log() {
+    let own = with_export("directory = \"carry\"").validate().unwrap();
+    assert_eq!(
+        own.exports[0].origin, "log.example.org",
+        "the own log by default"
+    );
+    for (text, want) in [
+        ("directory = \"a\"\noci = \"r.example/x\"", "not both"),
+        ("", "not both"),
+        (
+            "oci = \"r.example/x:tag@sha256:00\"",
+            "without tag or digest",
+        ),
+        ("oci = \"r.example/x\"\nkeep = 3", "a registry keeps tags"),
+        ("origin = \"has space\"\ndirectory = \"a\"", "not valid"),
+    ] {
+        let e = with_export(text).validate().unwrap_err();
+        assert!(config_error(&e, &["export[0]", want]), "{text}: {e:?}");
+    }
+    let twice = {
+        let mut c = with_export("directory = \"carry\"");
+        c.export.push(c.export[0].clone());
+        c
+    };
+    let e = twice.validate().unwrap_err();
+    assert!(config_error(&e, &["listed twice"]), "{e:?}");
+    let mut mirror = mirror_only();
+    mirror.export = with_export("directory = \"carry\"").export;
+    let e = mirror.clone().validate().unwrap_err();
+    assert!(
+        config_error(&e, &["export[0].origin", "no log of its own"]),
+        "{e:?}"
+    );
+    mirror.export[0].origin = Some("rekor.example".into());
+    assert_eq!(
+        mirror.validate().unwrap().exports[0].origin,
+        "rekor.example"
+    );
 }

@@ -51,6 +51,14 @@ pub mod limits {
     pub const MIN_FOLLOW_INTERVAL_SECS: u64 = 1;
     /// Less often than daily is not following.
     pub const MAX_FOLLOW_INTERVAL_SECS: u64 = 86_400;
+    /// Scheduled exports (`[[export]]`) of one data directory.
+    pub const MAX_EXPORTS: usize = 64;
+    /// A snapshot more often than every minute is a mirror, not a carry.
+    pub const MIN_EXPORT_INTERVAL_SECS: u64 = 60;
+    /// Less often than every 31 days and the other side falls far behind.
+    pub const MAX_EXPORT_INTERVAL_SECS: u64 = 31 * 86_400;
+    /// Snapshot files an export directory keeps (`keep`; 0 keeps all).
+    pub const MAX_EXPORT_KEEP: usize = 100_000;
 }
 
 /// Log key algorithms.
@@ -67,18 +75,24 @@ pub enum KeyType {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
-    /// Checkpoint origin and key name (the host of `public_url`).
-    pub origin: String,
+    /// Checkpoint origin and key name (the host of `public_url`). Absent,
+    /// with `key` and `valid_from`, in a data directory that only keeps
+    /// mirrors of other logs (`islet init --mirror-only`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// The URL clients use (the trusted root's `baseUrl`).
     pub public_url: String,
     /// Listen address.
     pub listen: String,
     /// The log key, PKCS#8 PEM, relative to the data directory.
-    pub key: PathBuf,
-    /// Its algorithm.
-    pub key_type: KeyType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// Its algorithm (default Ed25519).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<KeyType>,
     /// Start of the key's validity in trusted roots (RFC 3339).
-    pub valid_from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
     /// Keep a static tlog-tiles tree here.
     #[serde(default)]
     pub publish_dir: Option<PathBuf>,
@@ -113,6 +127,9 @@ pub struct RawConfig {
     /// The fork guard's record.
     #[serde(default, skip_serializing_if = "RawGuard::is_unset")]
     pub guard: RawGuard,
+    /// Snapshots `islet serve` writes on a schedule (`[[export]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub export: Vec<RawExport>,
 }
 
 /// `[tsa]`: the timestamp authority `islet serve` runs beside the log at
@@ -205,6 +222,86 @@ pub struct RawCtlog {
     /// `valid_from`). SCTs older than this do not verify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<String>,
+}
+
+/// `[[export]]`: snapshots of one log written on a schedule, so a relay
+/// host produces its daily carry without cron.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExport {
+    /// The log: a mirrored origin, or the own log when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Write snapshot files into this directory (absolute, or relative to
+    /// the data directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<PathBuf>,
+    /// Or push them to this OCI repository (`registry/repository`, no
+    /// tag): each snapshot is tagged `<from>-<to>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<String>,
+    /// Talk to the registry over plain HTTP.
+    #[serde(default)]
+    pub plain_http: bool,
+    /// Seconds between exports.
+    #[serde(default = "default_export_interval")]
+    pub interval_secs: u64,
+    /// Full snapshots each time, or increments from the last export (the
+    /// first is full).
+    #[serde(default)]
+    pub mode: ExportMode,
+    /// Snapshot files the directory keeps, newest first (0 keeps all).
+    /// Increments need every earlier file on the importing side; keep
+    /// enough to cover the longest the other side may fall behind.
+    #[serde(default)]
+    pub keep: usize,
+}
+
+fn default_export_interval() -> u64 {
+    86_400
+}
+
+/// What each scheduled export holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportMode {
+    /// From the size the last export reached (the first is full).
+    #[default]
+    Incremental,
+    /// The whole log each time.
+    Full,
+}
+
+/// Where a scheduled export goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportTarget {
+    /// Files in a directory, with how many to keep (0: all).
+    Directory {
+        /// The directory, as configured.
+        path: PathBuf,
+        /// Files kept.
+        keep: usize,
+    },
+    /// An OCI repository.
+    Oci {
+        /// `registry/repository`.
+        repository: String,
+        /// Plain HTTP.
+        plain_http: bool,
+    },
+}
+
+/// A validated `[[export]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportJob {
+    /// The log's origin.
+    pub origin: String,
+    /// Where the snapshots go.
+    pub target: ExportTarget,
+    /// Time between exports.
+    pub interval: Duration,
+    /// Full or incremental.
+    pub mode: ExportMode,
 }
 
 /// The validated `[tsa]`, when the TSA is on.
@@ -375,11 +472,29 @@ impl Default for RawSequencer {
     }
 }
 
+/// The data directory's own log, when it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnLog {
+    /// Checkpoint origin and key name.
+    pub origin: String,
+    /// The log key file, relative to the data directory unless absolute.
+    pub key: PathBuf,
+    /// Its algorithm.
+    pub key_type: KeyType,
+    /// Start of the key's validity in trusted roots (RFC 3339).
+    pub valid_from: String,
+}
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file's values.
     pub raw: RawConfig,
+    /// The own log; `None` in a data directory that only mirrors.
+    pub own: Option<OwnLog>,
+    /// The name the site's other identities derive from: the own log's
+    /// origin, or the host of `public_url` in a mirror-only directory.
+    pub site_name: String,
     /// Parsed listen address.
     pub listen: SocketAddr,
     /// Sequencer tuning.
@@ -400,6 +515,8 @@ pub struct Config {
     pub witness: Option<WitnessSettings>,
     /// The logs this islet witnesses.
     pub witness_service: WitnessServiceSettings,
+    /// Scheduled exports.
+    pub exports: Vec<ExportJob>,
 }
 
 pub(crate) fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
@@ -433,15 +550,11 @@ impl RawConfig {
     /// # Errors
     /// [`Error::Config`] naming the field and the rule.
     pub fn validate(self) -> Result<Config> {
-        if !islet_tlog::note::is_valid_key_name(&self.origin) {
-            return Err(invalid(
-                "origin",
-                format!(
-                    "{:?} is not a valid key name (no spaces, no '+')",
-                    self.origin
-                ),
-            ));
-        }
+        let own = self.validate_own()?;
+        let site_name = match &own {
+            Some(own) => own.origin.clone(),
+            None => origin_of(&self.public_url)?,
+        };
         origin_of(&self.public_url)?;
         let listen: SocketAddr = self
             .listen
@@ -478,7 +591,6 @@ impl RawConfig {
                 ),
             ));
         }
-        humantime::parse_rfc3339(&self.valid_from).map_err(|e| invalid("valid_from", e))?;
         let h = &self.http;
         for (field, value) in [
             ("http.header_read_timeout_ms", h.header_read_timeout_ms),
@@ -511,15 +623,34 @@ impl RawConfig {
             batch_max_age: Duration::from_millis(s.batch_max_age_ms),
             max_pending: s.max_pending,
         };
-        let (mirror_name, upstreams) = self.validate_mirror()?;
-        let tsa = self.validate_tsa()?;
+        let (mirror_name, upstreams) = self.validate_mirror(&site_name)?;
+        let tsa = self.validate_tsa()?.filter(|_| own.is_some());
         self.validate_trust()?;
         let witness = self.validate_witness()?;
-        let witness_service = self.validate_witness_service(&mirror_name)?;
+        let witness_service = self.validate_witness_service(&site_name, &mirror_name)?;
         let mirror_accept = self.validate_logs("mirror.accept", &self.mirror.accept)?;
         let mirror_push = self.validate_push()?;
+        let exports = self.validate_exports(own.as_ref())?;
+        if own.is_none() {
+            for (table, set) in [
+                ("witness", witness.is_some()),
+                ("mirror.push", !mirror_push.is_empty()),
+                ("guard", !self.guard.is_unset()),
+                ("publish_dir", self.publish_dir.is_some()),
+            ] {
+                if set {
+                    return Err(invalid(
+                        table,
+                        "concerns the data directory's own log, and this one has none \
+                         (no origin and key: it only mirrors)",
+                    ));
+                }
+            }
+        }
         Ok(Config {
             raw: self,
+            own,
+            site_name,
             listen,
             sequencer,
             http,
@@ -530,7 +661,138 @@ impl RawConfig {
             witness_service,
             mirror_accept,
             mirror_push,
+            exports,
         })
+    }
+
+    fn validate_exports(&self, own: Option<&OwnLog>) -> Result<Vec<ExportJob>> {
+        if self.export.len() > limits::MAX_EXPORTS {
+            return Err(invalid(
+                "export",
+                format!("at most {} exports", limits::MAX_EXPORTS),
+            ));
+        }
+        let mut jobs: Vec<ExportJob> = Vec::new();
+        for (i, e) in self.export.iter().enumerate() {
+            let field = |f: &str| format!("export[{i}].{f}");
+            let origin = match (&e.origin, own) {
+                (Some(o), _) => o.clone(),
+                (None, Some(own)) => own.origin.clone(),
+                (None, None) => {
+                    return Err(invalid(
+                        &field("origin"),
+                        "give the mirrored log to export (this data directory has no log of its own)",
+                    ));
+                }
+            };
+            if !islet_tlog::note::is_valid_key_name(&origin) {
+                return Err(invalid(
+                    &field("origin"),
+                    format!("{origin:?} is not valid"),
+                ));
+            }
+            if !(limits::MIN_EXPORT_INTERVAL_SECS..=limits::MAX_EXPORT_INTERVAL_SECS)
+                .contains(&e.interval_secs)
+            {
+                return Err(invalid(
+                    &field("interval_secs"),
+                    format!(
+                        "must be {}..={}",
+                        limits::MIN_EXPORT_INTERVAL_SECS,
+                        limits::MAX_EXPORT_INTERVAL_SECS
+                    ),
+                ));
+            }
+            if e.keep > limits::MAX_EXPORT_KEEP {
+                return Err(invalid(
+                    &field("keep"),
+                    format!("must be 0..={}", limits::MAX_EXPORT_KEEP),
+                ));
+            }
+            let target = match (&e.directory, &e.oci) {
+                (Some(path), None) => {
+                    if path.as_os_str().is_empty() {
+                        return Err(invalid(&field("directory"), "is empty"));
+                    }
+                    ExportTarget::Directory {
+                        path: path.clone(),
+                        keep: e.keep,
+                    }
+                }
+                (None, Some(repository)) => {
+                    if repository.is_empty() || repository.contains(['@', ' ']) {
+                        return Err(invalid(
+                            &field("oci"),
+                            "give registry/repository without tag or digest",
+                        ));
+                    }
+                    if e.keep != 0 {
+                        return Err(invalid(
+                            &field("keep"),
+                            "applies to a directory; a registry keeps tags by its own policy",
+                        ));
+                    }
+                    ExportTarget::Oci {
+                        repository: repository.clone(),
+                        plain_http: e.plain_http,
+                    }
+                }
+                _ => {
+                    return Err(invalid(
+                        &field("directory"),
+                        "give directory or oci, not both",
+                    ));
+                }
+            };
+            let job = ExportJob {
+                origin,
+                target,
+                interval: Duration::from_secs(e.interval_secs),
+                mode: e.mode,
+            };
+            if jobs
+                .iter()
+                .any(|j| j.origin == job.origin && j.target == job.target)
+            {
+                return Err(invalid(&field("origin"), "the same export is listed twice"));
+            }
+            jobs.push(job);
+        }
+        Ok(jobs)
+    }
+
+    /// The own log: `origin`, `key` and `valid_from` all given, or none
+    /// of them (a directory that only mirrors).
+    fn validate_own(&self) -> Result<Option<OwnLog>> {
+        let (origin, key, valid_from) = match (&self.origin, &self.key, &self.valid_from) {
+            (None, None, None) if self.key_type.is_none() => return Ok(None),
+            (Some(o), Some(k), Some(v)) => (o, k, v),
+            _ => {
+                return Err(invalid(
+                    "origin",
+                    "origin, key and valid_from go together: all three for a data directory \
+                     with a log of its own, none for one that only mirrors",
+                ));
+            }
+        };
+        if !islet_tlog::note::is_valid_key_name(origin) {
+            return Err(invalid(
+                "origin",
+                format!("{origin:?} is not a valid key name (no spaces, no '+')"),
+            ));
+        }
+        humantime::parse_rfc3339(valid_from).map_err(|e| invalid("valid_from", e))?;
+        Ok(Some(OwnLog {
+            origin: origin.clone(),
+            key: key.clone(),
+            key_type: self.key_type.unwrap_or(KeyType::Ed25519),
+            valid_from: valid_from.clone(),
+        }))
+    }
+
+    /// True when `origin` is the own log's.
+    fn is_own_origin(&self, origin: &str) -> bool {
+        self.origin.as_deref() == Some(origin)
     }
 
     fn validate_tsa(&self) -> Result<Option<TsaSettings>> {
@@ -591,19 +853,19 @@ impl RawConfig {
         Ok(())
     }
 
-    fn validate_mirror(&self) -> Result<(String, Vec<Upstream>)> {
+    fn validate_mirror(&self, site_name: &str) -> Result<(String, Vec<Upstream>)> {
         let m = &self.mirror;
         let name = m
             .name
             .clone()
-            .unwrap_or_else(|| format!("{}/mirror", self.origin));
+            .unwrap_or_else(|| format!("{site_name}/mirror"));
         if !islet_tlog::note::is_valid_key_name(&name) {
             return Err(invalid(
                 "mirror.name",
                 format!("{name:?} is not a valid key name (no spaces, no '+')"),
             ));
         }
-        if name == self.origin {
+        if self.is_own_origin(&name) {
             return Err(invalid(
                 "mirror.name",
                 "must differ from the log's origin: a mirror cosigns as its own identity",
@@ -644,7 +906,7 @@ impl RawConfig {
                     return Err(invalid(&field("vkey"), "give vkey, or log_key with origin"));
                 }
             };
-            if origin == self.origin {
+            if self.is_own_origin(&origin) {
                 return Err(invalid(
                     &field("origin"),
                     format!("{origin} is this data directory's own log"),

@@ -216,7 +216,7 @@ impl RawConfig {
                     format!("{origin:?} is not valid"),
                 ));
             }
-            if origin == self.origin {
+            if self.is_own_origin(&origin) {
                 return Err(invalid(
                     &field("origin"),
                     format!("{origin} is this data directory's own log"),
@@ -283,20 +283,21 @@ impl RawConfig {
 
     pub(super) fn validate_witness_service(
         &self,
+        site_name: &str,
         mirror_name: &str,
     ) -> Result<WitnessServiceSettings> {
         let s = &self.witness_service;
         let name = s
             .name
             .clone()
-            .unwrap_or_else(|| format!("{}/witness", self.origin));
+            .unwrap_or_else(|| format!("{site_name}/witness"));
         if !islet_tlog::note::is_valid_key_name(&name) {
             return Err(invalid(
                 "witness_service.name",
                 format!("{name:?} is not a valid key name (no spaces, no '+')"),
             ));
         }
-        if name == self.origin || name == mirror_name {
+        if self.is_own_origin(&name) || name == mirror_name {
             return Err(invalid(
                 "witness_service.name",
                 "must differ from the log's origin and the mirror name: a cosignature does not \
