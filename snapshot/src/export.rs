@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use islet_store::{LogNumber, OWN_LOG, Store};
+use islet_store::{LogNumber, Store};
 use islet_tlog::tiles::TilePath;
 use sha2::{Digest, Sha256};
 
@@ -289,14 +289,14 @@ pub fn log_of(
     origin: Option<&str>,
 ) -> Result<(LogNumber, String, Vec<String>)> {
     match (origin, own_origin) {
-        (None, Some(own)) => Ok((OWN_LOG, own.to_owned(), Vec::new())),
+        (None, Some(own)) => Ok((store.own_log(), own.to_owned(), Vec::new())),
         (None, None) => Err(Error::Usage {
             reason: "this data directory has no log of its own (it only mirrors): give --origin of a log it mirrors".into(),
         }),
-        (Some(o), Some(own)) if o == own => Ok((OWN_LOG, o.to_owned(), Vec::new())),
+        (Some(o), Some(own)) if o == own => Ok((store.own_log(), o.to_owned(), Vec::new())),
         (Some(o), _) => store
-            .mirror(o)?
-            .map(|r| (r.number, o.to_owned(), r.vkeys))
+            .other_log(o)?
+            .map(|(number, vkeys)| (number, o.to_owned(), vkeys))
             .ok_or_else(|| Error::Usage {
                 reason: format!("this data directory has no log of origin {o:?}"),
             }),

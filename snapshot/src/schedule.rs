@@ -416,6 +416,7 @@ fn run_forever(store: &Store, exporter: &Exporter, metrics: &ExportMetrics) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

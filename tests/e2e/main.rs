@@ -11,6 +11,7 @@ mod mirror;
 mod oci;
 mod relay;
 mod serve;
+mod shard;
 mod snapshot;
 mod support;
 mod tsa;

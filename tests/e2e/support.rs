@@ -109,6 +109,8 @@ pub(crate) struct Islet {
     pub(crate) port: u16,
     pub(crate) data: PathBuf,
     extra: Vec<String>,
+    /// `--public-url` (default `http://127.0.0.1:PORT`).
+    public_url: Option<String>,
 }
 
 impl Islet {
@@ -124,20 +126,21 @@ impl Islet {
 
     /// Starts with extra `islet serve` flags.
     pub(crate) fn start_with(data: &Path, port: u16, extra: &[&str]) -> Islet {
-        let child = Self::spawn(data, port, extra);
+        let child = Self::spawn(data, port, extra, None);
         let mut islet = Islet {
             child: Some(child),
             url: format!("http://127.0.0.1:{port}"),
             port,
             data: data.to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            public_url: None,
         };
         islet.wait_healthy();
         islet
     }
 
-    fn spawn(data: &Path, port: u16, extra: &[&str]) -> Child {
-        let url = format!("http://127.0.0.1:{port}");
+    fn spawn(data: &Path, port: u16, extra: &[&str], public_url: Option<&str>) -> Child {
+        let url = public_url.map_or_else(|| format!("http://127.0.0.1:{port}"), str::to_owned);
         Command::new("timeout")
             .args([
                 "-s",
@@ -243,9 +246,20 @@ impl Islet {
     pub(crate) fn restart(&mut self) -> usize {
         let killed = self.kill();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        self.child = Some(Self::spawn(&self.data, self.port, &extra));
+        self.child = Some(Self::spawn(
+            &self.data,
+            self.port,
+            &extra,
+            self.public_url.as_deref(),
+        ));
         self.wait_healthy();
         killed
+    }
+
+    /// Restarts with another `--public-url` (kept for later restarts).
+    pub(crate) fn restart_with_public_url(&mut self, url: &str) -> usize {
+        self.public_url = Some(url.to_owned());
+        self.restart()
     }
 }
 

@@ -8,6 +8,7 @@ mod mirror;
 mod proof;
 mod report;
 mod server;
+mod shard;
 mod snapshot;
 mod verify;
 mod witness;
@@ -85,6 +86,10 @@ enum Command {
     /// islet as a witness for other logs: its key, and what it cosigned.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
+    /// Shards: end the own log (freeze) and start the next one (new) in
+    /// the same data directory; list them.
+    #[command(subcommand)]
+    Shard(shard::ShardCommand),
 }
 
 fn main() -> ExitCode {
@@ -99,5 +104,6 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Proof(args) => proof::run(&args),
         Command::Witness(command) => witness::run(&command),
+        Command::Shard(command) => shard::run(&command),
     }
 }

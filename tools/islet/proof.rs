@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use islet_store::datadir::DataDir;
-use islet_store::{LogNumber, OWN_LOG, SearchKind, Store};
+use islet_store::{LogNumber, SearchKind, Store};
 use islet_tlog::merkle::{inclusion_proof, leaf_hash};
 use islet_tlog::note::Note;
 use islet_tlog::proof_file::TlogProof;
@@ -144,12 +144,12 @@ fn pick_log(
     own: Option<String>,
 ) -> Result<(LogNumber, String), String> {
     match (wanted, own) {
-        (None, Some(own)) => Ok((OWN_LOG, own)),
-        (Some(w), Some(own)) if w == own => Ok((OWN_LOG, own)),
+        (None, Some(own)) => Ok((store.own_log(), own)),
+        (Some(w), Some(own)) if w == own => Ok((store.own_log(), own)),
         (Some(w), _) => store
-            .mirror(w)
+            .other_log(w)
             .map_err(|e| e.to_string())?
-            .map(|r| (r.number, r.origin))
+            .map(|(number, _)| (number, w.to_owned()))
             .ok_or_else(|| format!("--log {w}: the data directory holds no log of that origin")),
         (None, None) => Err("the data directory has no own log; name a mirror with --log".into()),
     }

@@ -394,15 +394,28 @@ fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
         ));
     };
     let signer = data.load_signer(own).map_err(|e| e.to_string())?;
+    // The shards that ended and the freeze, from the store once it exists.
+    let (frozen, shards) = if data.db_path().exists() {
+        let store =
+            islet_store::Store::open_read_only(&data.db_path()).map_err(|e| e.to_string())?;
+        let frozen = store.frozen(store.own_log()).map_err(|e| e.to_string())?;
+        let shards = islet_server::shards::ShardIndex::load(&store).map_err(|e| e.to_string())?;
+        (frozen, shards)
+    } else {
+        (None, islet_server::shards::ShardIndex::default())
+    };
     let base_url = args
         .public_url
         .clone()
         .unwrap_or_else(|| config.raw.public_url.clone());
-    let site = trust::site_trust(&data, &config, &base_url).map_err(|e| e.to_string())?;
+    let site = trust::site_trust(&data, &config, &base_url, shards.first_valid_from())
+        .map_err(|e| e.to_string())?;
     let inputs = trust::TrustInputs {
         base_url: &base_url,
         signer: signer.as_ref(),
         valid_from: &own.valid_from,
+        valid_until: frozen.as_ref().map(|f| f.frozen_at.as_str()),
+        retired: islet_server::shards::retired(&shards),
         tsa: site.tsa,
         cas: site.cas,
         ctlogs: site.ctlogs,

@@ -162,7 +162,7 @@ fn run_export(a: &ExportArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(a.json, &e),
     };
-    if let Some(own) = own.as_ref().filter(|_| log == islet_store::OWN_LOG) {
+    if let Some(own) = own.as_ref().filter(|_| log == store.own_log()) {
         match data.load_signer(own) {
             Ok(s) => log_keys = vec![s.verifier().to_vkey()],
             Err(e) => return fail(a.json, &e.into()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use islet_store::{OWN_LOG, SearchKind};
+use islet_store::SearchKind;
 use islet_tlog::merkle::{consistency_proof, inclusion_proof};
 use serde::Deserialize;
 
@@ -114,7 +114,7 @@ pub(crate) async fn search(
             // The log searched, its size and root, and how far it is indexed.
             let (log, head, indexed) = match mirror {
                 None => match own {
-                    Some(own) => (OWN_LOG, own, u64::MAX),
+                    Some(own) => (store.own_log(), own, u64::MAX),
                     None => return Ok(None),
                 },
                 Some(hash) => {
@@ -200,7 +200,7 @@ pub(crate) async fn prove_inclusion(
     }
     let store = Arc::clone(&s.store);
     let r = tokio::task::spawn_blocking(move || {
-        inclusion_proof(q.index, size, &store.hash_reader(OWN_LOG, latest))
+        inclusion_proof(q.index, size, &store.hash_reader(store.own_log(), latest))
     })
     .await;
     match r {
@@ -240,7 +240,7 @@ pub(crate) async fn prove_consistency(
     }
     let store = Arc::clone(&s.store);
     let r = tokio::task::spawn_blocking(move || {
-        consistency_proof(q.first, second, &store.hash_reader(OWN_LOG, latest))
+        consistency_proof(q.first, second, &store.hash_reader(store.own_log(), latest))
     })
     .await;
     match r {
@@ -268,7 +268,7 @@ pub(crate) async fn checkpoint_at(
     };
     s.own()?;
     let store = Arc::clone(&s.store);
-    match tokio::task::spawn_blocking(move || store.checkpoint_at(OWN_LOG, size)).await {
+    match tokio::task::spawn_blocking(move || store.checkpoint_at(store.own_log(), size)).await {
         Ok(Ok(Some(note))) => {
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
         }

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use islet_store::{OWN_LOG, Store, TreeHead};
+use islet_store::{Store, TreeHead};
 use islet_tlog::checkpoint::SignedCheckpoint;
 use islet_tlog::merkle::tree_hash;
 use islet_tlog::note::NoteVerifier;
@@ -101,7 +101,7 @@ impl CheckpointGuard {
                 ),
             });
         }
-        let root_then = tree_hash(cp.size, &store.hash_reader(OWN_LOG, head.size))?;
+        let root_then = tree_hash(cp.size, &store.hash_reader(store.own_log(), head.size))?;
         if root_then != cp.root {
             return Err(Error::Fork {
                 reason: format!(

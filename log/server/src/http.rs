@@ -19,7 +19,7 @@ use islet_rekor::request::MAX_REQUEST_BYTES;
 use islet_store::Store;
 
 use crate::sequencer::Sequencer;
-use crate::{extensions, mirror_push, mirrors, read, timestamp, witness_service, write};
+use crate::{extensions, mirror_push, mirrors, read, shards, timestamp, witness_service, write};
 
 /// Bodies up to this size are decoded and verified on the I/O thread (a
 /// typical entry is 1 to 3 KiB; decoding 16 KiB of JSON takes tens of
@@ -35,6 +35,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The own log; `None` in a data directory that only mirrors.
     pub own: Option<OwnLogState>,
+    /// The shards of the own log that ended, served read-only.
+    pub shards: Arc<crate::shards::ShardIndex>,
     /// Largest request body.
     pub max_request_bytes: usize,
     /// Longest time to receive a request body.
@@ -73,6 +75,8 @@ pub struct OwnLogState {
     pub log_id: [u8; 32],
     /// Which entry types are accepted.
     pub policy: EntryPolicy,
+    /// The freeze of the log, once frozen: writes get 405.
+    pub frozen: Option<islet_store::Frozen>,
 }
 
 /// The 404 of a request for the own log in a data directory that has
@@ -115,6 +119,18 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/timestamp", post(timestamp::timestamp))
         .route("/api/v1/timestamp/certchain", get(timestamp::certchain))
+        .route(
+            "/shards/{origin_hash}/api/v2/checkpoint",
+            get(shards::checkpoint),
+        )
+        .route(
+            "/shards/{origin_hash}/api/v2/tile/{*path}",
+            get(shards::tile),
+        )
+        .route(
+            "/shards/{origin_hash}/api/v2/log/entries",
+            post(shards::write),
+        )
         .route("/mirror/{origin_hash}/checkpoint", get(mirrors::checkpoint))
         .route("/mirror/{origin_hash}/tile/{*path}", get(mirrors::tile))
         .route("/mirror/add-checkpoint", post(mirror_push::add_checkpoint))

@@ -21,6 +21,7 @@ pub mod pushing;
 pub mod read;
 pub mod response;
 pub mod sequencer;
+pub mod shards;
 pub mod timestamp;
 pub mod trust;
 pub mod witness_service;
@@ -69,8 +70,9 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         Some(data.load_witness_signer(&config, &mirror_signer)?)
     };
     let store = Arc::new(Store::open(&data.db_path(), true)?);
+    let shards = Arc::new(shards::ShardIndex::load(&store)?);
     let own = match &config.own {
-        Some(own) => Some(start_own_log(data, &config, own, &store)?),
+        Some(own) => Some(start_own_log(data, &config, own, &store, &shards)?),
         None => None,
     };
     let witness_vkey = witness_signer
@@ -113,6 +115,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     let state = AppState {
         store,
         own,
+        shards,
         max_request_bytes: config.raw.max_request_bytes,
         body_read_timeout: config.http.body_read_timeout,
         mirrors,
@@ -149,8 +152,17 @@ fn start_own_log(
     config: &Config,
     own: &OwnLog,
     store: &Arc<Store>,
+    shards: &shards::ShardIndex,
 ) -> Result<StartedLog> {
     let signer = data.load_signer(own)?;
+    // A frozen log signs nothing more: nothing goes to its witnesses or
+    // mirrors, and writes get 405.
+    let frozen = shards::own_freeze(store)?;
+    let (witnessed, pushed) = if frozen.is_some() {
+        (None, Vec::new())
+    } else {
+        (config.witness.clone(), config.mirror_push.clone())
+    };
     let tsa = start_tsa(data, config, signer.as_ref())?;
     if store.mirror(&own.origin)?.is_some() {
         return Err(Error::Config {
@@ -172,7 +184,14 @@ fn start_own_log(
         .transpose()?;
     // Witnesses are asked before anything is signed: a data directory
     // behind what they hold must not sign a single checkpoint.
-    let witnessing = start_witnessing(data, config, own, store, signer.as_ref())?;
+    let witnessing = start_witnessing(
+        data,
+        witnessed.as_ref(),
+        &pushed,
+        own,
+        store,
+        signer.as_ref(),
+    )?;
     let (hook, hook_rx) = match &witnessing {
         Some((w, _)) => {
             let (hook, rx) = w.channel();
@@ -189,11 +208,11 @@ fn start_own_log(
         publisher: publisher.clone(),
         witness: hook,
     })?;
-    if !config.mirror_push.is_empty() {
+    if !pushed.is_empty() {
         pushing::spawn(
             Arc::clone(store),
             own.origin.clone(),
-            &config.mirror_push,
+            &pushed,
             Arc::clone(sequencer.shared()),
         )?;
     }
@@ -213,11 +232,18 @@ fn start_own_log(
         let head = sequencer.shared().latest();
         p.send(0, head.size, head.note.clone());
     }
-    let site = trust::site_trust(data, config, &config.raw.public_url)?;
+    let site = trust::site_trust(
+        data,
+        config,
+        &config.raw.public_url,
+        shards.first_valid_from(),
+    )?;
     let inputs = trust::TrustInputs {
         base_url: &config.raw.public_url,
         signer: signer.as_ref(),
         valid_from: &own.valid_from,
+        valid_until: frozen.as_ref().map(|f| f.frozen_at.as_str()),
+        retired: shards::retired(shards),
         tsa: site.tsa.filter(|_| tsa.is_some()),
         cas: site.cas,
         ctlogs: site.ctlogs,
@@ -242,6 +268,7 @@ fn start_own_log(
             policy: EntryPolicy {
                 allow_dsse: config.raw.allow_dsse,
             },
+            frozen,
         },
         vkey: verifier.to_vkey(),
         tsa,
@@ -257,10 +284,10 @@ fn head_to_show(
     store: &Store,
     signer: &dyn islet_tlog::note::NoteSigner,
 ) -> Result<sequencer::SignedHead> {
-    Ok(match store.tree_head(islet_store::OWN_LOG)? {
+    Ok(match store.tree_head(store.own_log())? {
         Some(h) => {
             let note = store
-                .checkpoint_at(islet_store::OWN_LOG, h.size)?
+                .checkpoint_at(store.own_log(), h.size)?
                 .unwrap_or(h.checkpoint);
             sequencer::SignedHead {
                 size: h.size,
@@ -284,12 +311,13 @@ fn head_to_show(
 /// another tree. Returns the witnesses with what they answered.
 fn start_witnessing(
     data: &DataDir,
-    config: &Config,
+    witness: Option<&islet_store::config::WitnessSettings>,
+    mirror_push: &[islet_store::config::RawPushTarget],
     own: &OwnLog,
     store: &Arc<Store>,
     signer: &dyn islet_tlog::note::NoteSigner,
 ) -> Result<Option<(Arc<witnessing::Witnessing>, witnessing::Probed)>> {
-    if config.witness.is_none() && config.mirror_push.is_empty() {
+    if witness.is_none() && mirror_push.is_empty() {
         return Ok(None);
     }
     let head = Arc::new(head_to_show(own, store, signer)?);
@@ -298,11 +326,11 @@ fn start_witnessing(
             "witnessing and pushing run on the server's async runtime; start the server inside one"
                 .into(),
     })?;
-    if !config.mirror_push.is_empty() {
-        let probe = pushing::probe(&config.mirror_push, &head, &own.origin);
+    if !mirror_push.is_empty() {
+        let probe = pushing::probe(mirror_push, &head, &own.origin);
         tokio::task::block_in_place(|| runtime.block_on(probe))?;
     }
-    let Some(settings) = &config.witness else {
+    let Some(settings) = witness else {
         return Ok(None);
     };
     let path = data.root().join(&settings.policy);

@@ -65,7 +65,12 @@ impl MirrorIndex {
 /// The `<origin hash>` path segment of a mirrored log: lowercase hex of
 /// SHA-256 of its origin (C2SP tlog-mirror).
 pub fn origin_hash_hex(origin: &str) -> String {
-    hex::encode(Sha256::digest(origin.as_bytes()))
+    hex::encode(origin_hash(origin))
+}
+
+/// SHA-256 of an origin.
+pub(crate) fn origin_hash(origin: &str) -> Hash {
+    Sha256::digest(origin.as_bytes()).into()
 }
 
 /// Parses the `<origin hash>` path segment: 64 lowercase hex digits.

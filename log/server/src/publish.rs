@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use crate::error::{Error, Result};
-use islet_store::{OWN_LOG, Store};
+use islet_store::Store;
 use islet_tlog::tiles::{TilePath, new_tiles};
 
 /// A head to publish: the previous published size and the new note.
@@ -65,14 +65,14 @@ pub fn publish(store: &Store, dir: &Path, old_size: u64, size: u64, note: &[u8])
     for tile in new_tiles(old_size, size) {
         let path = TilePath::Hash(tile);
         let data = store
-            .tile_at(OWN_LOG, tile, size)?
+            .tile_at(store.own_log(), tile, size)?
             .ok_or_else(|| missing(&path))?;
         write_durably(dir, &path.to_string(), &data)?;
         if tile.level == 0 {
             let bundle = tile.bundle();
             let path = TilePath::Entries(bundle);
             let data = store
-                .bundle_at(OWN_LOG, bundle, size)?
+                .bundle_at(store.own_log(), bundle, size)?
                 .ok_or_else(|| missing(&path))?;
             write_durably(dir, &path.to_string(), &data)?;
         }

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use islet_store::Store;
 use islet_store::config::RawPushTarget;
-use islet_store::{OWN_LOG, Store};
 use islet_tlog::merkle::subtree_consistency_proof;
 use islet_tlog::mirror_push::{
     ADD_ENTRIES_CONTENT_TYPE, MIRROR_INFO_CONTENT_TYPE, MirrorInfo, encode_header, encode_package,
@@ -335,14 +335,14 @@ async fn entries_body(
     let (store, origin) = (Arc::clone(store), origin.to_owned());
     tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         let mut body = encode_header(&origin, start, size, &[]).map_err(|e| e.to_string())?;
-        let reader = store.hash_reader(OWN_LOG, size);
+        let reader = store.hash_reader(store.own_log(), size);
         let ranges = package_ranges(start, size).map_err(|e| e.to_string())?;
         for range in ranges.take(PACKAGES_PER_REQUEST) {
             let mut entries = Vec::with_capacity(range.entry_count());
             for i in range.entries() {
                 entries.push(
                     store
-                        .entry(OWN_LOG, i, size)
+                        .entry(store.own_log(), i, size)
                         .map_err(|e| e.to_string())?
                         .ok_or_else(|| format!("entry {i} is not stored"))?,
                 );

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use islet_store::{LogNumber, OWN_LOG, Store};
+use islet_store::{LogNumber, Store};
 use islet_tlog::tiles::TilePath;
 
 use crate::api::{ApiError, ApiResult};
@@ -42,7 +42,7 @@ fn immutable(data: Vec<u8>) -> Response {
 /// `GET /api/v2/tile/…`: hash tiles and entry bundles of the own log.
 pub(crate) async fn tile(State(s): State<AppState>, Path(rest): Path<String>) -> ApiResult {
     let size = s.own()?.sequencer.shared().latest().size;
-    serve_tile(&s.store, OWN_LOG, size, &rest).await
+    serve_tile(&s.store, s.store.own_log(), size, &rest).await
 }
 
 /// Answers `tile/<rest>` of log `log` as of `size` entries.

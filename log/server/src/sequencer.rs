@@ -30,7 +30,7 @@ use super::witnessing::{Waiter, WitnessHook};
 use crate::error::{Error, Result};
 use islet_rekor::entry::ValidatedEntry;
 use islet_store::config::SequencerConfig;
-use islet_store::{CommitBatch, OWN_LOG, SearchKind, Store, TreeHead};
+use islet_store::{CommitBatch, SearchKind, Store, TreeHead};
 use islet_tlog::checkpoint::Checkpoint;
 use islet_tlog::grow::{Grown, LogGrower};
 use islet_tlog::merkle::{Hash, inclusion_proof, leaf_hash};
@@ -205,11 +205,12 @@ impl Tree {
         let size = head.size;
         let mut rows = Vec::new();
         for tile in partial_tiles(size) {
-            let data = store
-                .tile_at(OWN_LOG, tile, size)?
-                .ok_or_else(|| Error::Inconsistent {
-                    what: format!("right-edge tile {tile} of size {size} is missing"),
-                })?;
+            let data =
+                store
+                    .tile_at(store.own_log(), tile, size)?
+                    .ok_or_else(|| Error::Inconsistent {
+                        what: format!("right-edge tile {tile} of size {size} is missing"),
+                    })?;
             rows.resize(usize::from(tile.level), Vec::new());
             rows.push(islet_tlog::tiles::parse_hash_tile(tile, &data)?);
         }
@@ -220,7 +221,7 @@ impl Tree {
                     width: w,
                 };
                 store
-                    .bundle_at(OWN_LOG, id, size)?
+                    .bundle_at(store.own_log(), id, size)?
                     .ok_or_else(|| Error::Inconsistent {
                         what: format!("partial bundle {id} is missing"),
                     })?
@@ -312,7 +313,7 @@ pub(crate) fn sign_head(
 pub fn start(parts: SequencerParts) -> Result<Sequencer> {
     let store = Arc::clone(&parts.store);
     let verifier = parts.signer.verifier();
-    let head = match store.tree_head(OWN_LOG)? {
+    let head = match store.tree_head(store.own_log())? {
         Some(h) => h,
         None => {
             // A new log: its first checkpoint is the empty tree.
@@ -328,7 +329,7 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
                 checkpoint: note,
             };
             parts.guard.check_new_log()?;
-            store.commit(OWN_LOG, &CommitBatch::default(), &head)?;
+            store.commit(store.own_log(), &CommitBatch::default(), &head)?;
             parts.guard.record(&head.checkpoint)?;
             head
         }
@@ -352,7 +353,7 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
     let tree = Tree::load(&store, &head)?;
     // Served with the cosignatures it gathered, when it has any.
     let note = store
-        .checkpoint_at(OWN_LOG, head.size)?
+        .checkpoint_at(store.own_log(), head.size)?
         .unwrap_or_else(|| head.checkpoint.clone());
     let latest = Arc::new(SignedHead {
         size: head.size,
@@ -432,7 +433,7 @@ fn sequence(
         let key: Hash = leaf_hash(&job.entry.body);
         let existing = match in_batch.get(&key) {
             Some(&i) => Some(i),
-            None => store.dedup_lookup(OWN_LOG, &key)?,
+            None => store.dedup_lookup(store.own_log(), &key)?,
         };
         if let Some(index) = existing {
             duplicates.push((job, index));
@@ -478,7 +479,7 @@ fn sequence(
         root,
         checkpoint: note,
     };
-    store.commit(OWN_LOG, &batch, &head)?;
+    store.commit(store.own_log(), &batch, &head)?;
     parts.guard.record(&head.checkpoint)?;
     let signed = Arc::new(SignedHead {
         size: head.size,
@@ -518,7 +519,7 @@ fn sequence(
     if let Some(hook) = &parts.witness {
         hook.committed(Arc::clone(&signed), Vec::new());
     }
-    let reader = store.hash_reader(OWN_LOG, signed.size);
+    let reader = store.hash_reader(store.own_log(), signed.size);
     for (job, index, _) in fresh {
         let outcome = inclusion_proof(index, signed.size, &reader)
             .map_err(Error::Tlog)

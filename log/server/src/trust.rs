@@ -16,7 +16,7 @@ use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 
 use islet_rekor::request::encode_base64;
-use islet_tlog::note::{NoteSigner, PublicKey};
+use islet_tlog::note::{NoteSigner, NoteVerifier, PublicKey};
 
 /// The path of the TSA under the public URL (Sigstore's timestamp-authority
 /// service, and so every client's default).
@@ -65,6 +65,10 @@ pub struct TrustInputs<'a> {
     pub signer: &'a dyn NoteSigner,
     /// Start of validity, RFC 3339.
     pub valid_from: &'a str,
+    /// End of validity, RFC 3339, once the log is frozen.
+    pub valid_until: Option<&'a str>,
+    /// The shards of the log that ended, oldest first.
+    pub retired: Vec<RetiredLog>,
     /// The site's timestamp authority, when it serves one.
     pub tsa: Option<Authority>,
     /// The site's certificate authorities.
@@ -75,8 +79,33 @@ pub struct TrustInputs<'a> {
     pub ca_url: Option<String>,
 }
 
+/// A shard that ended, as the trusted root lists it.
+#[derive(Debug, Clone)]
+pub struct RetiredLog {
+    /// Where it is served.
+    pub base_url: String,
+    /// Its verifier key.
+    pub vkey: String,
+    /// Its DER SubjectPublicKeyInfo, base64.
+    pub public_key_der: String,
+    /// `keyDetails`.
+    pub key_details: String,
+    /// Start of validity (RFC 3339).
+    pub valid_from: String,
+    /// Its freeze (RFC 3339).
+    pub valid_until: String,
+}
+
+/// `validFor`: a start, and an end when there is one.
+fn valid_for(start: &str, end: Option<&str>) -> Value {
+    match end {
+        Some(end) => json!({ "start": start, "end": end }),
+        None => json!({ "start": start }),
+    }
+}
+
 /// DER SubjectPublicKeyInfo and `keyDetails` of the log key.
-fn public_key(signer: &dyn NoteSigner) -> (Vec<u8>, &'static str) {
+pub(crate) fn public_key(signer: &dyn NoteSigner) -> (Vec<u8>, &'static str) {
     match signer.verifier().public_key() {
         PublicKey::Ed25519(k) | PublicKey::CosignatureV1(k) => {
             (islet_tlog::note::ed25519_spki(k), "PKIX_ED25519")
@@ -133,18 +162,38 @@ pub fn trusted_root(t: &TrustInputs<'_>) -> Result<Value> {
             })
         })
         .collect();
-    Ok(json!({
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [{
-            "baseUrl": t.base_url,
+    let mut tlogs = Vec::new();
+    for r in &t.retired {
+        let id = NoteVerifier::from_vkey(&r.vkey)
+            .ok()
+            .and_then(|v| v.rekor_log_id())
+            .ok_or_else(|| Error::Config {
+                reason: format!("the shard key {} has no log ID", r.vkey),
+            })?;
+        tlogs.push(json!({
+            "baseUrl": r.base_url,
             "hashAlgorithm": "SHA2_256",
             "publicKey": {
-                "rawBytes": encode_base64(&spki),
-                "keyDetails": details,
-                "validFor": { "start": t.valid_from },
+                "rawBytes": r.public_key_der,
+                "keyDetails": r.key_details,
+                "validFor": valid_for(&r.valid_from, Some(&r.valid_until)),
             },
-            "logId": { "keyId": encode_base64(&log_id) },
-        }],
+            "logId": { "keyId": encode_base64(&id) },
+        }));
+    }
+    tlogs.push(json!({
+        "baseUrl": t.base_url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": encode_base64(&spki),
+            "keyDetails": details,
+            "validFor": valid_for(t.valid_from, t.valid_until),
+        },
+        "logId": { "keyId": encode_base64(&log_id) },
+    }));
+    Ok(json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": tlogs,
         "certificateAuthorities": t.cas.iter().map(authority_json).collect::<Vec<_>>(),
         "ctlogs": ctlogs,
         "timestampAuthorities": t.tsa.iter().map(authority_json).collect::<Vec<_>>(),
@@ -171,7 +220,12 @@ pub fn signing_config(t: &TrustInputs<'_>) -> Value {
         "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
         "caUrls": ca_urls,
         "oidcUrls": [],
-        "rekorTlogUrls": [service(t.base_url, 2, t.valid_from)],
+        "rekorTlogUrls": [{
+            "url": t.base_url,
+            "majorApiVersion": 2,
+            "validFor": valid_for(t.valid_from, t.valid_until),
+            "operator": "islet",
+        }],
         "tsaUrls": tsa_urls,
         "rekorTlogConfig": { "selector": "ANY" },
         "tsaConfig": { "selector": "ANY" },
@@ -364,7 +418,9 @@ pub struct SiteTrust {
 
 /// What `islet.toml` names, read from the data directory: the TSA chain
 /// (when the TSA is on and its chain exists), `[trust] ca`, `[trust]
-/// ctlog` and `[trust] ca_url`.
+/// ctlog` and `[trust] ca_url`. A CT log without `valid_from` is valid
+/// from `first_valid_from` (the start of the first shard of the log, so
+/// that certificates of every shard's time verify), or the own log's.
 ///
 /// # Errors
 /// [`Error::Config`] and [`Error::Io`] naming the file.
@@ -372,6 +428,7 @@ pub fn site_trust(
     data: &islet_store::datadir::DataDir,
     config: &islet_store::config::Config,
     base_url: &str,
+    first_valid_from: Option<&str>,
 ) -> Result<SiteTrust> {
     let root = data.root();
     let tsa = match &config.tsa {
@@ -395,6 +452,7 @@ pub fn site_trust(
             let valid_from = c
                 .valid_from
                 .clone()
+                .or_else(|| first_valid_from.map(str::to_owned))
                 .or_else(|| config.own.as_ref().map(|o| o.valid_from.clone()))
                 .ok_or_else(|| Error::Config {
                     reason: format!(
@@ -422,6 +480,8 @@ mod tests {
             base_url: "http://127.0.0.1:3000",
             signer: s,
             valid_from: "2020-01-01T00:00:00Z",
+            valid_until: None,
+            retired: Vec::new(),
             tsa: None,
             cas: Vec::new(),
             ctlogs: Vec::new(),

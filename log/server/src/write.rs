@@ -23,6 +23,9 @@ pub(crate) async fn create_entry(
     body: Body,
 ) -> ApiResult {
     let own = s.own()?;
+    if own.frozen.is_some() {
+        return Ok(crate::shards::frozen_response());
+    }
     let metrics = &own.sequencer.shared().metrics;
     let body = match read_body(&headers, body, s.max_request_bytes, s.body_read_timeout).await {
         Ok(b) => b,

@@ -60,7 +60,10 @@ impl Store {
         // Whatever was staged is now the log (or superseded by it).
         wb.delete_cf(meta, staged_key(log));
         if let Some(record) = &batch.register {
-            if record.number != log || self.mirror(&record.origin)?.is_some() {
+            if record.number != log
+                || self.mirror(&record.origin)?.is_some()
+                || self.shard(&record.origin)?.is_some()
+            {
                 return Err(Error::Usage {
                     reason: format!("cannot register {} as log {log}", record.origin),
                 });

@@ -253,6 +253,48 @@ impl DataDir {
         self.load_config()
     }
 
+    /// Makes a new log key at `rel` (relative to the data directory),
+    /// mode 0600, refusing to overwrite a file. For `islet shard new`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file exists or cannot be written; key errors.
+    pub fn new_log_key(
+        &self,
+        rel: &Path,
+        key_type: KeyType,
+        origin: &str,
+    ) -> Result<Arc<dyn NoteSigner>> {
+        let der = match key_type {
+            KeyType::Ed25519 => Ed25519Signer::generate(origin)?.1,
+            KeyType::EcdsaP256 => EcdsaP256Signer::generate(origin)?.1,
+        };
+        let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes();
+        let path = self.root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        }
+        write_private_key(&path, &pem)?;
+        load_signer_pem(key_type, origin, &pem)
+    }
+
+    /// Replaces `islet.toml` (a temporary file, synced and renamed, then
+    /// the directory synced: a crash leaves the old file or the new one).
+    ///
+    /// # Errors
+    /// [`Error::Io`], [`Error::Config`].
+    pub fn write_config(&self, raw: &RawConfig) -> Result<()> {
+        let path = self.config_path();
+        let tmp = path.with_extension("toml.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(Error::io(&tmp))?;
+        f.write_all(raw.to_toml()?.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(Error::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(Error::io(&path))?;
+        std::fs::File::open(&self.root)
+            .and_then(|d| d.sync_all())
+            .map_err(Error::io(&self.root))
+    }
+
     /// Reads `islet.toml`.
     ///
     /// # Errors

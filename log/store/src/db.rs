@@ -77,6 +77,8 @@ pub struct Store {
     pub(crate) ingest_tile_options: Options,
     /// Options of the SST files of bundles written for ingestion.
     pub(crate) ingest_bundle_options: Options,
+    /// The number of the own log (see [`crate::shards`]), read at open.
+    pub(crate) own_log: std::sync::atomic::AtomicU32,
     /// Numbers the SST files written for ingestion.
     pub(crate) ingest_files: std::sync::atomic::AtomicU64,
     /// Ingestions since the store was opened.
@@ -176,6 +178,7 @@ impl Store {
             ingest_bundle_options,
             ingest_files: std::sync::atomic::AtomicU64::new(0),
             ingestions: std::sync::atomic::AtomicU64::new(0),
+            own_log: std::sync::atomic::AtomicU32::new(crate::OWN_LOG),
         };
         let meta = store.cf(CF_META)?;
         match store
@@ -210,6 +213,7 @@ impl Store {
                     .map_err(db_key("put", b"schema"))?;
             }
         }
+        store.load_own_log()?;
         Ok(store)
     }
 

@@ -30,6 +30,7 @@ pub mod pending;
 pub mod read;
 pub mod records;
 pub mod schema;
+pub mod shards;
 pub mod stager;
 pub mod view;
 pub mod witnessed;
@@ -41,4 +42,5 @@ pub use schema::{
     CommitBatch, Evidence, LogNumber, LogRecord, MAX_LOGS, OWN_LOG, SearchKind, StagedProgress,
     TreeHead,
 };
+pub use shards::{Frozen, ShardRecord};
 pub use stager::Stager;

@@ -30,14 +30,20 @@ impl Store {
         self.json_values(CF_META, b"log/", "log record")
     }
 
-    /// The number a new mirror would get: one past the highest in use.
+    /// The number a new log would get: one past the highest in use (by a
+    /// mirror, the own log or a shard that ended).
     /// It is taken when a commit registers the mirror
     /// ([`crate::CommitBatch::register`]).
     ///
     /// # Errors
     /// [`Error::Db`], also when the store holds [`MAX_LOGS`] logs.
     pub fn next_log_number(&self) -> Result<LogNumber> {
-        let highest = self.mirrors()?.iter().map(|r| r.number).max();
+        let highest = self
+            .mirrors()?
+            .iter()
+            .map(|r| r.number)
+            .chain(self.own_and_shard_numbers()?)
+            .max();
         let next = highest.map_or(OWN_LOG + 1, |n| n + 1);
         if next >= MAX_LOGS {
             return Err(Error::TooManyLogs { max: MAX_LOGS });

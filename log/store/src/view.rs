@@ -11,7 +11,7 @@ use islet_tlog::note::NoteVerifier;
 
 use crate::datadir::DataDir;
 use crate::error::Result;
-use crate::{LogNumber, OWN_LOG, Store};
+use crate::{LogNumber, Store};
 
 /// The logs of a data directory, read-only.
 #[derive(Debug)]
@@ -44,9 +44,9 @@ impl DataDirLogs {
 
     fn log(&self, origin: &str) -> Result<Option<LogNumber>> {
         if self.own_origin.as_deref() == Some(origin) {
-            return Ok(Some(OWN_LOG));
+            return Ok(Some(self.store.own_log()));
         }
-        Ok(self.store.mirror(origin)?.map(|r| r.number))
+        Ok(self.store.other_log(origin)?.map(|(number, _)| number))
     }
 
     fn known(&self, origin: &str) -> islet_reader::Result<LogNumber> {

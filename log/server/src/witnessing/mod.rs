@@ -41,8 +41,8 @@ use self::peer::{Peer, Verdict, ask};
 use crate::error::{Error, Result};
 use crate::publish::Publisher;
 use crate::sequencer::{Appended, Outcome, Reply, Shared, SignedHead};
+use islet_store::Store;
 use islet_store::config::{StartCheck, WitnessMode, WitnessSettings};
-use islet_store::{OWN_LOG, Store};
 use islet_tlog::merkle::inclusion_proof;
 use islet_tlog::note::{Note, NoteSignature, NoteVerifier};
 use islet_tlog::policy::Policy;
@@ -505,7 +505,7 @@ impl Witnessing {
         let store = Arc::clone(&self.store);
         let kept = Arc::clone(&cosigned);
         let attached = tokio::task::spawn_blocking(move || {
-            store.attach_cosignatures(OWN_LOG, kept.size, &kept.note)
+            store.attach_cosignatures(store.own_log(), kept.size, &kept.note)
         })
         .await;
         if !matches!(attached, Ok(Ok(()))) {
@@ -547,7 +547,7 @@ impl Witnessing {
         }
         let (store, head) = (Arc::clone(&self.store), Arc::clone(head));
         let answered = tokio::task::spawn_blocking(move || {
-            let reader = store.hash_reader(OWN_LOG, head.size);
+            let reader = store.hash_reader(store.own_log(), head.size);
             for w in covered {
                 let outcome = inclusion_proof(w.index, head.size, &reader)
                     .map_err(Error::Tlog)

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use islet_store::{OWN_LOG, Store};
+use islet_store::Store;
 use islet_tlog::merkle::{Hash, consistency_proof};
 use islet_tlog::note::{Note, NoteSignature, NoteVerifier};
 use islet_tlog::witness::{AddCheckpoint, CONFLICT_CONTENT_TYPE, parse_conflict_body};
@@ -144,7 +144,8 @@ pub(crate) async fn proof_between(
     }
     let store = std::sync::Arc::clone(store);
     tokio::task::spawn_blocking(move || {
-        consistency_proof(old, size, &store.hash_reader(OWN_LOG, size)).map_err(|e| e.to_string())
+        consistency_proof(old, size, &store.hash_reader(store.own_log(), size))
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
