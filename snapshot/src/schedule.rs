@@ -77,6 +77,7 @@ struct Row {
     size: u64,
     last_success: u64,
     failures: u64,
+    interval: u64,
 }
 
 /// The figures of the scheduled exports, kept current by their threads.
@@ -99,7 +100,7 @@ impl ExportMetrics {
         let Ok(rows) = self.rows.lock() else {
             return;
         };
-        let families: [Family; 3] = [
+        let families: [Family; 4] = [
             (
                 "islet_export_size",
                 "gauge",
@@ -117,6 +118,12 @@ impl ExportMetrics {
                 "counter",
                 "Scheduled exports that failed.",
                 |r| r.failures,
+            ),
+            (
+                "islet_export_interval_seconds",
+                "gauge",
+                "Seconds between scheduled exports, as configured.",
+                |r| r.interval,
             ),
         ];
         for (name, kind, help, value) in families {
@@ -353,7 +360,8 @@ pub fn spawn(store: Arc<Store>, exporters: Vec<Exporter>) -> Result<Arc<ExportMe
     for exporter in exporters {
         let (store, m) = (Arc::clone(&store), Arc::clone(&metrics));
         let name = format!("islet-export-{}", exporter.job.origin);
-        m.update(&exporter.job, |_| {});
+        let interval = exporter.job.interval.as_secs();
+        m.update(&exporter.job, |row| row.interval = interval);
         std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || run_forever(&store, &exporter, &m))

@@ -813,8 +813,9 @@ fn a_restored_log_refuses_to_start_below_what_its_mirror_holds() {
 }
 
 /// Every metric the Prometheus alert rules of `packaging/prometheus` name
-/// is one islet serves: a site that follows an upstream, is witnessed and
-/// runs its TSA, and its witness, together expose all of them.
+/// is one islet serves: a site that follows an upstream, is witnessed,
+/// exports on a schedule and runs its TSA, and its witness, together
+/// expose all of them.
 #[test]
 fn the_alert_rules_name_only_metrics_islet_serves() {
     let tmp = tempfile::tempdir().unwrap();
@@ -836,6 +837,13 @@ fn the_alert_rules_name_only_metrics_islet_serves() {
         &format!(
             "[[mirror.upstream]]\nurl = \"http://127.0.0.1:{}/api/v2\"\nvkey = \"{}\"\ninterval_secs = 1",
             upstream.port, upstream.vkey
+        ),
+    );
+    append_config(
+        &a,
+        &format!(
+            "[[export]]\ndirectory = \"{}\"\ninterval_secs = 3600",
+            tmp.path().join("carry").display()
         ),
     );
     let _u = start(&upstream);
