@@ -606,3 +606,59 @@ fn sequence(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared {
+            latest: std::sync::RwLock::new(Arc::new(SignedHead {
+                size: 0,
+                root: islet_tlog::merkle::EMPTY_ROOT,
+                note: Vec::new(),
+                signed_at: std::time::SystemTime::now(),
+            })),
+            healthy: AtomicBool::new(true),
+            failed: watch::Sender::new(false),
+            pending: AtomicU64::new(0),
+            metrics: Metrics::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_store_is_unhealthy_and_wakes_whoever_waits_for_it() {
+        let shared = Arc::new(shared());
+        let waiting = tokio::spawn({
+            let shared = Arc::clone(&shared);
+            async move { shared.store_failed().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(shared.healthy());
+        assert!(!waiting.is_finished());
+        shared.fail(&"a test");
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("store_failed completes once the store failed")
+            .expect("the waiting task ends");
+        assert!(!shared.healthy());
+        // Later waiters complete at once; a second failure changes nothing.
+        shared.fail(&"again");
+        tokio::time::timeout(Duration::from_secs(10), shared.store_failed())
+            .await
+            .expect("store_failed completes at once after a failure");
+    }
+
+    #[test]
+    fn a_panicking_sequencer_marks_the_store_failed() {
+        let shared = Arc::new(shared());
+        let inner = Arc::clone(&shared);
+        let joined = std::thread::spawn(move || {
+            let _guard = FailOnPanic(&inner);
+            panic!("a test panic");
+        })
+        .join();
+        assert!(joined.is_err());
+        assert!(!shared.healthy());
+    }
+}
