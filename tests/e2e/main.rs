@@ -4,6 +4,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod durability;
+mod faults;
 mod fsck;
 mod hostile;
 mod http_limits;

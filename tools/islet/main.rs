@@ -1,6 +1,7 @@
 //! `islet`: the command line. Thin by design: parse flags, call a library
 //! function, print the result, map errors to exit codes (0 success,
-//! 1 verification failure, 2 usage or I/O error).
+//! 1 verification failure, 2 usage or I/O error, 75 `islet serve` stopped
+//! after its store failed).
 
 mod fsck;
 mod keys;
@@ -27,6 +28,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub(crate) const EXIT_VERIFICATION: u8 = 1;
 /// Exit code for a usage or I/O error.
 pub(crate) const EXIT_USAGE_OR_IO: u8 = 2;
+/// Exit code of `islet serve` when it stopped because its store failed
+/// (sysexits' EX_TEMPFAIL): the supervisor restarts it, and the start
+/// recovers the store and checks it against the fork guard.
+pub(crate) const EXIT_STORE_FAILED: u8 = 75;
 
 #[derive(Parser)]
 #[command(

@@ -325,7 +325,16 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
         .await
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(islet_server::Stopped::Shutdown) => ExitCode::SUCCESS,
+        Ok(islet_server::Stopped::StoreFailed) => {
+            // Never a panic here: stderr may be a file on the full disk.
+            let status = crate::EXIT_STORE_FAILED;
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("islet: stopped after a storage failure (exit status {status})\n"),
+            );
+            ExitCode::from(status)
+        }
         Err(e) => fail(&e.to_string()),
     }
 }

@@ -415,8 +415,20 @@ fn start_tsa(
     ))))
 }
 
-/// Serves until `shutdown` completes. `on_listening` is told the bound
-/// address (useful with port 0).
+/// Why [`serve`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// `shutdown` completed.
+    Shutdown,
+    /// The store failed ([`sequencer::Shared::fail`]): the server answered
+    /// 503 for [`sequencer::FAILED_STORE_EXIT_AFTER`], then stopped, so
+    /// that the process exits and its supervisor restarts it.
+    StoreFailed,
+}
+
+/// Serves until `shutdown` completes, or until
+/// [`sequencer::FAILED_STORE_EXIT_AFTER`] after the store failed.
+/// `on_listening` is told the bound address (useful with port 0).
 ///
 /// # Errors
 /// Binding errors.
@@ -424,7 +436,7 @@ pub async fn serve(
     prepared: Prepared,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr),
-) -> Result<()> {
+) -> Result<Stopped> {
     let listener = tokio::net::TcpListener::bind(prepared.config.listen)
         .await
         .map_err(|source| Error::Io {
@@ -436,12 +448,21 @@ pub async fn serve(
         source,
     })?;
     on_listening(addr);
-    listener::run(
-        listener,
-        app(prepared.state),
-        prepared.config.http,
-        shutdown,
-    )
-    .await;
-    Ok(())
+    let shared = Arc::clone(prepared.state.sequencer.shared());
+    let failed = Arc::clone(&shared);
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = async {
+                failed.store_failed().await;
+                tokio::time::sleep(sequencer::FAILED_STORE_EXIT_AFTER).await;
+            } => {}
+        }
+    };
+    listener::run(listener, app(prepared.state), prepared.config.http, stop).await;
+    Ok(if shared.healthy() {
+        Stopped::Shutdown
+    } else {
+        Stopped::StoreFailed
+    })
 }

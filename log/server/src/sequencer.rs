@@ -13,15 +13,21 @@
 //! A storage or signing failure is fatal: the in-memory tree may be ahead
 //! of the store, so the sequencer stops and every later write gets 503
 //! until a restart re-verifies the state (the lesson of the Raio incident).
-//! Nothing about one entry can stop it: entries arrive validated, the size
-//! limit included (`islet_rekor::entry::validate`), and duplicates are
-//! answered, not refused.
+//! The server is crash-only about it: [`Shared::fail`] marks the store
+//! failed (writes 503, `/healthz` NOT_SERVING), and [`crate::serve`]
+//! returns [`crate::Stopped::StoreFailed`]
+//! [`FAILED_STORE_EXIT_AFTER`] later, so that the process exits and its
+//! supervisor starts it again: RocksDB's recovery and the fork guard's
+//! checks then run on the state the disk really holds. Nothing about one
+//! entry can stop it: entries arrive validated, the size limit included
+//! (`islet_rekor::entry::validate`), and duplicates are answered, not
+//! refused.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::guard::CheckpointGuard;
 use super::metrics::Metrics;
@@ -88,12 +94,19 @@ pub struct Sequencer {
     shared: Arc<Shared>,
 }
 
+/// How long a server whose store failed goes on answering writes with 503
+/// and `/healthz` with NOT_SERVING before it shuts down (so that load
+/// balancers and probes see the failure rather than a refused connection).
+pub const FAILED_STORE_EXIT_AFTER: Duration = Duration::from_secs(2);
+
 /// State readers share with the sequencer thread.
 pub struct Shared {
     /// The latest published head.
     latest: std::sync::RwLock<Arc<SignedHead>>,
     /// False once the sequencer hit a fatal error.
     healthy: AtomicBool,
+    /// Becomes true, once and for good, when the store failed.
+    failed: watch::Sender<bool>,
     /// Entries queued and not answered.
     pending: AtomicU64,
     /// Counters.
@@ -112,6 +125,35 @@ impl Shared {
     /// Whether the sequencer is running.
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Marks the store failed: from now on writes are refused with 503,
+    /// `/healthz` answers NOT_SERVING and [`Shared::store_failed`]
+    /// completes. `what` goes to stderr; writing it never panics (a full
+    /// disk may hold the file stderr goes to).
+    pub fn fail(&self, what: &dyn std::fmt::Display) {
+        use std::io::Write;
+        let first = !self.failed.send_replace(true);
+        self.healthy.store(false, Ordering::SeqCst);
+        let _ = writeln!(
+            std::io::stderr(),
+            "islet: the store failed: {what}; writes are refused{}",
+            if first {
+                format!(
+                    ", and the server stops in {} s for its supervisor to restart it",
+                    FAILED_STORE_EXIT_AFTER.as_secs_f64()
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+
+    /// Completes once the store has failed (at once if it already has).
+    pub async fn store_failed(&self) {
+        let mut rx = self.failed.subscribe();
+        // The sender lives in `self`, so waiting cannot end in an error.
+        let _ = rx.wait_for(|failed| *failed).await;
     }
 
     /// Serves `head` from now on unless a larger one is served already
@@ -158,9 +200,7 @@ impl Sequencer {
     /// when the sequencer has stopped.
     pub async fn submit(&self, entry: ValidatedEntry) -> Result<Outcome> {
         if !self.shared.healthy() {
-            return Err(Error::Unavailable {
-                reason: "the sequencer stopped after a storage failure; restart the server".into(),
-            });
+            return Err(store_failed());
         }
         let (reply, rx) = oneshot::channel();
         let job = Job {
@@ -175,14 +215,18 @@ impl Sequencer {
             self.shared.take_pending(1);
             match e {
                 mpsc::error::TrySendError::Full(_) => Error::Overloaded,
-                mpsc::error::TrySendError::Closed(_) => Error::Unavailable {
-                    reason: "the sequencer is not running".into(),
-                },
+                // The receiver goes only when the sequencer stops.
+                mpsc::error::TrySendError::Closed(_) => store_failed(),
             }
         })?;
         rx.await.unwrap_or_else(|_| {
+            // The batch failed (the store failed) or the server is
+            // stopping.
             Err(Error::Unavailable {
-                reason: "the sequencer stopped before answering".into(),
+                reason: "the server stopped before this entry was answered, so it may or may not \
+                         be in the log; retry once the server is back: a retry gets 201, or 409 \
+                         with the entry's index"
+                    .into(),
             })
         })
     }
@@ -190,6 +234,17 @@ impl Sequencer {
     /// State shared with readers.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+}
+
+/// The answer to writes once the store failed.
+fn store_failed() -> Error {
+    Error::Unavailable {
+        reason: format!(
+            "the log's store failed; the server stops within {} s for its supervisor to restart it \
+             and recover the store",
+            FAILED_STORE_EXIT_AFTER.as_secs_f64()
+        ),
     }
 }
 
@@ -365,6 +420,7 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
     let shared = Arc::new(Shared {
         latest: std::sync::RwLock::new(latest),
         healthy: AtomicBool::new(true),
+        failed: watch::Sender::new(false),
         pending: AtomicU64::new(0),
         metrics: Metrics::default(),
     });
@@ -380,7 +436,20 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
     Ok(Sequencer { tx, shared })
 }
 
+/// Marks the store failed when the sequencer thread unwinds from a panic:
+/// its tree may be ahead of the store, as after an error.
+struct FailOnPanic<'a>(&'a Shared);
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail(&"the sequencer panicked");
+        }
+    }
+}
+
 fn run(mut parts: SequencerParts, mut tree: Tree, mut rx: mpsc::Receiver<Job>, shared: &Shared) {
+    let _fail_on_panic = FailOnPanic(shared);
     let max = parts.config.batch_max_size.max(1);
     while let Some(first) = rx.blocking_recv() {
         let deadline = Instant::now() + parts.config.batch_max_age;
@@ -400,14 +469,12 @@ fn run(mut parts: SequencerParts, mut tree: Tree, mut rx: mpsc::Receiver<Job>, s
         }
         shared.take_pending(jobs.len() as u64);
         if let Err(e) = sequence(&mut parts, &mut tree, jobs, shared) {
-            shared.healthy.store(false, Ordering::Relaxed);
-            eprintln!("islet: sequencer stopped: {e}");
-            // Refuse everything still queued.
+            // The batch's own writes are answered 503 by their dropped
+            // senders; refuse everything still queued.
+            shared.fail(&format_args!("the sequencer stopped: {e}"));
             rx.close();
             while let Ok(job) = rx.try_recv() {
-                let _ = job.reply.send(Err(Error::Unavailable {
-                    reason: "the sequencer stopped after a storage failure".into(),
-                }));
+                let _ = job.reply.send(Err(store_failed()));
             }
             return;
         }
@@ -539,4 +606,60 @@ fn sequence(
         let _ = job.reply.send(Ok(Outcome::Duplicate { index }));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared {
+            latest: std::sync::RwLock::new(Arc::new(SignedHead {
+                size: 0,
+                root: islet_tlog::merkle::EMPTY_ROOT,
+                note: Vec::new(),
+                signed_at: std::time::SystemTime::now(),
+            })),
+            healthy: AtomicBool::new(true),
+            failed: watch::Sender::new(false),
+            pending: AtomicU64::new(0),
+            metrics: Metrics::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_store_is_unhealthy_and_wakes_whoever_waits_for_it() {
+        let shared = Arc::new(shared());
+        let waiting = tokio::spawn({
+            let shared = Arc::clone(&shared);
+            async move { shared.store_failed().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(shared.healthy());
+        assert!(!waiting.is_finished());
+        shared.fail(&"a test");
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("store_failed completes once the store failed")
+            .expect("the waiting task ends");
+        assert!(!shared.healthy());
+        // Later waiters complete at once; a second failure changes nothing.
+        shared.fail(&"again");
+        tokio::time::timeout(Duration::from_secs(10), shared.store_failed())
+            .await
+            .expect("store_failed completes at once after a failure");
+    }
+
+    #[test]
+    fn a_panicking_sequencer_marks_the_store_failed() {
+        let shared = Arc::new(shared());
+        let inner = Arc::clone(&shared);
+        let joined = std::thread::spawn(move || {
+            let _guard = FailOnPanic(&inner);
+            panic!("a test panic");
+        })
+        .join();
+        assert!(joined.is_err());
+        assert!(!shared.healthy());
+    }
 }

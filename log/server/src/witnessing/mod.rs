@@ -508,11 +508,19 @@ impl Witnessing {
             store.attach_cosignatures(store.own_log(), kept.size, &kept.note)
         })
         .await;
-        if !matches!(attached, Ok(Ok(()))) {
-            eprintln!(
-                "islet: witnessing: the cosignatures of size {} were not stored: {attached:?}",
+        match attached {
+            Ok(Ok(())) => {}
+            // RocksDB refused a write: the store is failing, and the
+            // server takes the failed-store path (the head itself, and
+            // the entries it covers, were committed synced before).
+            Ok(Err(e @ islet_store::Error::Db { .. })) => run.shared.fail(&format_args!(
+                "witnessing: the cosignatures of size {} were not stored: {e}",
                 head.size
-            );
+            )),
+            other => eprintln!(
+                "islet: witnessing: the cosignatures of size {} were not stored: {other:?}",
+                head.size
+            ),
         }
         let quorum = self.policy.satisfied_by(&cosigners);
         if quorum {
