@@ -55,6 +55,9 @@ pub struct AppState {
     pub follow: Option<Arc<islet_mirror::follow::FollowMetrics>>,
     /// This log's witnesses, when `[witness] policy` is set.
     pub witnessing: Option<Arc<crate::witnessing::Witnessing>>,
+    /// When this server started (`islet_start_time_seconds`: restarts,
+    /// such as the exit after a storage failure, show as changes).
+    pub started: std::time::SystemTime,
     /// More `/metrics` text: jobs the binary runs beside the server (the
     /// scheduled exports).
     pub more_metrics: Vec<Arc<dyn MetricsSource>>,

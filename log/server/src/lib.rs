@@ -125,6 +125,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         witnessing,
         push,
         follow: None,
+        started: std::time::SystemTime::now(),
         more_metrics: Vec::new(),
     };
     Ok(Prepared {
@@ -448,19 +449,30 @@ pub async fn serve(
         source,
     })?;
     on_listening(addr);
-    let shared = Arc::clone(prepared.state.sequencer.shared());
-    let failed = Arc::clone(&shared);
+    // A data directory that only mirrors has no sequencer to fail.
+    let shared = prepared
+        .state
+        .own
+        .as_ref()
+        .map(|own| Arc::clone(own.sequencer.shared()));
+    let failed = shared.clone();
     let stop = async move {
+        let store_failed = async {
+            match failed {
+                Some(failed) => {
+                    failed.store_failed().await;
+                    tokio::time::sleep(sequencer::FAILED_STORE_EXIT_AFTER).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = shutdown => {}
-            () = async {
-                failed.store_failed().await;
-                tokio::time::sleep(sequencer::FAILED_STORE_EXIT_AFTER).await;
-            } => {}
+            () = store_failed => {}
         }
     };
     listener::run(listener, app(prepared.state), prepared.config.http, stop).await;
-    Ok(if shared.healthy() {
+    Ok(if shared.is_none_or(|s| s.healthy()) {
         Stopped::Shutdown
     } else {
         Stopped::StoreFailed

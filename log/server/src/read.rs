@@ -124,6 +124,14 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
             if let Some(follow) = &s.follow {
                 follow.render(&mut text);
             }
+            let started = s
+                .started
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            text.push_str(&format!(
+                "# HELP islet_start_time_seconds Unix time this server started.\n\
+                 # TYPE islet_start_time_seconds gauge\nislet_start_time_seconds {started}\n"
+            ));
             for source in &s.more_metrics {
                 source.render(&mut text);
             }
