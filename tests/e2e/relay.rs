@@ -387,3 +387,67 @@ fn a_mirror_only_host_follows_and_exports_on_its_schedule_and_the_site_imports_t
     let fsck = json(&["fsck", &prefix, "--vkey", &vkey, "--json"]);
     assert_eq!(fsck["size"], 14, "{fsck}");
 }
+
+#[test]
+fn a_scheduled_export_to_a_registry_is_pulled_and_imported_at_the_site() {
+    let tmp = tempfile::tempdir().unwrap();
+    let upstream = Islet::start(&tmp.path().join("upstream"));
+    let origin = "127.0.0.1";
+    let vkey = vkey_of(&upstream.data);
+    write_entries(&upstream, "oci", 9);
+    let registry = crate::support::Registry::start(&tmp.path().join("registry"));
+    let repository = format!("{}/carry/rekor", registry.host);
+
+    // A DMZ that never ran init: the mirror synced, then islet.toml
+    // written by hand with only the export.
+    let dmz = tmp.path().join("dmz");
+    let api = format!("{}/api/v2", upstream.url);
+    ok(&[
+        "mirror",
+        "sync",
+        "--data",
+        s(&dmz),
+        "--upstream",
+        &api,
+        "--vkey",
+        &vkey,
+    ]);
+    let port = free_port();
+    std::fs::write(
+        dmz.join("islet.toml"),
+        format!(
+            "public_url = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\n\n\
+             [[export]]\norigin = \"{origin}\"\noci = \"{repository}\"\nplain_http = true\n\
+             interval_secs = 3600\nmode = \"full\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Islet::start_on(&dmz, port);
+    let label = format!("islet_export_size{{origin=\"{origin}\"");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(port, &label) != Some(9) {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled export never reached the registry"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
+
+    // The site pulls the tag the export named <from>-<to>.
+    let site = tmp.path().join("site");
+    let imported = json(&[
+        "snapshot",
+        "import",
+        "--data",
+        s(&site),
+        "--vkey",
+        &vkey,
+        "--pull",
+        &format!("{repository}:0-9"),
+        "--plain-http",
+        "--json",
+    ]);
+    assert_eq!(imported["to_size"], 9, "{imported}");
+    assert_eq!(mirror_size(&site, origin), 9);
+}

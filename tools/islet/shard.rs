@@ -21,7 +21,7 @@ pub(crate) enum ShardCommand {
     Freeze(FreezeArgs),
     /// Start the next shard of a frozen log: a new key and origin in the
     /// same data directory. The frozen shard is then served under
-    /// /shards/<SHA-256 of its origin>/api/v2/ and listed in the trusted
+    /// `/shards/<SHA-256 of its origin>/api/v2/` and listed in the trusted
     /// root with its validFor window. Run it with the server stopped.
     New(NewArgs),
     /// List the shards: the ones that ended, then the current log.

@@ -91,7 +91,7 @@ impl AppState {
     /// The own log, or the 404 that says there is none.
     ///
     /// # Errors
-    /// [`ApiError::NotFound`] with [`NO_OWN_LOG`].
+    /// [`crate::api::ApiError::NotFound`] with [`NO_OWN_LOG`].
     pub fn own(&self) -> Result<&OwnLogState, crate::api::ApiError> {
         self.own
             .as_ref()
