@@ -69,10 +69,21 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     } else {
         Some(data.load_witness_signer(&config, &mirror_signer)?)
     };
+    // Keys and the TSA are checked before the store is opened (or made).
+    let own_keys = match &config.own {
+        Some(own) => {
+            let signer = data.load_signer(own)?;
+            let tsa = start_tsa(data, &config, signer.as_ref())?;
+            Some((own, signer, tsa))
+        }
+        None => None,
+    };
     let store = Arc::new(Store::open(&data.db_path(), true)?);
     let shards = Arc::new(shards::ShardIndex::load(&store)?);
-    let own = match &config.own {
-        Some(own) => Some(start_own_log(data, &config, own, &store, &shards)?),
+    let own = match own_keys {
+        Some((own, signer, tsa)) => Some(start_own_log(
+            data, &config, own, signer, tsa, &store, &shards,
+        )?),
         None => None,
     };
     let witness_vkey = witness_signer
@@ -152,10 +163,11 @@ fn start_own_log(
     data: &DataDir,
     config: &Config,
     own: &OwnLog,
+    signer: Arc<dyn islet_tlog::note::NoteSigner>,
+    tsa: Option<Arc<timestamp::TsaService>>,
     store: &Arc<Store>,
     shards: &shards::ShardIndex,
 ) -> Result<StartedLog> {
-    let signer = data.load_signer(own)?;
     // A frozen log signs nothing more: nothing goes to its witnesses or
     // mirrors, and writes get 405.
     let frozen = shards::own_freeze(store)?;
@@ -164,7 +176,6 @@ fn start_own_log(
     } else {
         (config.witness.clone(), config.mirror_push.clone())
     };
-    let tsa = start_tsa(data, config, signer.as_ref())?;
     if store.mirror(&own.origin)?.is_some() {
         return Err(Error::Config {
             reason: format!(
