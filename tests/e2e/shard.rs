@@ -167,7 +167,10 @@ fn a_frozen_shard_and_its_successor_both_verify_with_sigstore_python_and_islet()
     let root_json: serde_json::Value = serde_json::from_str(&root_text).unwrap();
     let tlogs = root_json["tlogs"].as_array().unwrap();
     assert_eq!(tlogs.len(), 2, "{root_json}");
-    assert_eq!(tlogs[0]["baseUrl"], format!("{}/shards/{hash}", server.url));
+    assert_eq!(
+        tlogs[0]["baseUrl"],
+        format!("http://127.0.0.1:{}/shards/{hash}", server.port)
+    );
     assert_eq!(
         tlogs[0]["publicKey"]["validFor"]["end"],
         frozen["frozen_at"]
@@ -212,7 +215,7 @@ fn a_frozen_shard_and_its_successor_both_verify_with_sigstore_python_and_islet()
         "--data",
         s(&mirror),
         "--upstream",
-        &format!("{}/shards/{hash}/api/v2", server.url),
+        &format!("http://127.0.0.1:{}/shards/{hash}/api/v2", server.port),
         "--vkey",
         &first_vkey,
     ]);
@@ -223,6 +226,63 @@ fn a_frozen_shard_and_its_successor_both_verify_with_sigstore_python_and_islet()
     args.extend_from_slice(&["--log", s(&mirror)]);
     let (code, out, err) = run(&args);
     assert_eq!(code, Some(0), "{out}{err}");
+    // At its old host the frozen shard is still the log at /api/v2/: a
+    // monitor that follows it by its URL syncs it there; the new host gets
+    // the new shard.
+    assert_eq!(
+        get_with_host(
+            server.port,
+            &format!("127.0.0.1:{}", server.port),
+            "/api/v2/checkpoint"
+        ),
+        final_checkpoint
+    );
+    assert!(
+        get_with_host(
+            server.port,
+            &format!("localhost:{}", server.port),
+            "/api/v2/checkpoint"
+        )
+        .starts_with("localhost\n4\n")
+    );
+    let old_host = format!("127.0.0.1:{}", server.port);
+    let (status, answer) = request_with_host(
+        server.port,
+        "POST",
+        &old_host,
+        "/api/v2/log/entries",
+        &body_of_one(),
+    );
+    assert_eq!(
+        (status, answer.as_bytes()),
+        (405, FROZEN),
+        "a write at the old URL"
+    );
+    let by_old_url = tmp.path().join("by-old-url");
+    ok(&[
+        "mirror",
+        "sync",
+        "--data",
+        s(&by_old_url),
+        "--upstream",
+        &format!("http://127.0.0.1:{}/api/v2", server.port),
+        "--vkey",
+        &first_vkey,
+        "--json",
+    ]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&["mirror", "list", "--data", s(&by_old_url), "--json"])).unwrap();
+    assert_eq!(listed["mirrors"][0]["size"], 5, "{listed}");
+    let (status, _, answer) = http_request(
+        server.port,
+        "POST",
+        "/api/v2/log/entries",
+        Some("application/json"),
+        &body_of_one(),
+    );
+    // http_request names Host "t": the current shard takes it.
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&answer));
+
     let listed: serde_json::Value =
         serde_json::from_str(&ok(&["shard", "list", "--data", s(&data), "--json"])).unwrap();
     let shards = listed["shards"].as_array().unwrap();
@@ -231,6 +291,39 @@ fn a_frozen_shard_and_its_successor_both_verify_with_sigstore_python_and_islet()
         (shards[0]["frozen"].as_bool(), shards[1]["frozen"].as_bool()),
         (Some(true), Some(false))
     );
+}
+
+/// `method path` with the `Host` header `host` and `body`: the status and
+/// the body.
+fn request_with_host(
+    port: u16,
+    method: &str,
+    host: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// GET `path` with the `Host` header `host`; the body (status 200 asserted).
+fn get_with_host(port: u16, host: &str, path: &str) -> String {
+    let (status, body) = request_with_host(port, "GET", host, path, b"");
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 fn body_of_one() -> Vec<u8> {

@@ -256,9 +256,11 @@ impl Islet {
         killed
     }
 
-    /// Restarts with another `--public-url` (kept for later restarts).
+    /// Restarts with another `--public-url` (kept for later restarts),
+    /// which [`Islet::url`] then is.
     pub(crate) fn restart_with_public_url(&mut self, url: &str) -> usize {
         self.public_url = Some(url.to_owned());
+        url.clone_into(&mut self.url);
         self.restart()
     }
 }

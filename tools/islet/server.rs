@@ -408,7 +408,8 @@ fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
         let store =
             islet_store::Store::open_read_only(&data.db_path()).map_err(|e| e.to_string())?;
         let frozen = store.frozen(store.own_log()).map_err(|e| e.to_string())?;
-        let shards = islet_server::shards::ShardIndex::load(&store).map_err(|e| e.to_string())?;
+        let shards =
+            islet_server::shards::ShardIndex::load(&store, None).map_err(|e| e.to_string())?;
         (frozen, shards)
     } else {
         (None, islet_server::shards::ShardIndex::default())

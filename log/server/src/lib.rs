@@ -79,7 +79,10 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         None => None,
     };
     let store = Arc::new(Store::open(&data.db_path(), true)?);
-    let shards = Arc::new(shards::ShardIndex::load(&store)?);
+    let shards = Arc::new(shards::ShardIndex::load(
+        &store,
+        Some(&config.raw.public_url),
+    )?);
     let own = match own_keys {
         Some((own, signer, tsa)) => Some(start_own_log(
             data, &config, own, signer, tsa, &store, &shards,

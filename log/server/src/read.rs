@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use islet_store::{LogNumber, Store};
 use islet_tlog::tiles::TilePath;
@@ -14,8 +14,12 @@ use islet_tlog::tiles::TilePath;
 use crate::api::{ApiError, ApiResult};
 use crate::http::AppState;
 
-/// `GET /api/v2/checkpoint`: the latest signed checkpoint.
-pub(crate) async fn checkpoint(State(s): State<AppState>) -> ApiResult {
+/// `GET /api/v2/checkpoint`: the latest signed checkpoint (or, asked at
+/// the host a shard that ended was served at, that shard's final one).
+pub(crate) async fn checkpoint(State(s): State<AppState>, headers: HeaderMap) -> ApiResult {
+    if let Some(shard) = s.shards.for_host(&headers) {
+        return crate::shards::shard_checkpoint(&s, shard).await;
+    }
     let head = s.own()?.sequencer.shared().latest();
     Ok((
         [
@@ -39,8 +43,16 @@ fn immutable(data: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// `GET /api/v2/tile/…`: hash tiles and entry bundles of the own log.
-pub(crate) async fn tile(State(s): State<AppState>, Path(rest): Path<String>) -> ApiResult {
+/// `GET /api/v2/tile/…`: hash tiles and entry bundles of the own log (or
+/// of the shard that ended whose host the request names).
+pub(crate) async fn tile(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+) -> ApiResult {
+    if let Some(shard) = s.shards.for_host(&headers) {
+        return serve_tile(&s.store, shard.number, shard.frozen.size, &rest).await;
+    }
     let size = s.own()?.sequencer.shared().latest().size;
     serve_tile(&s.store, s.store.own_log(), size, &rest).await
 }

@@ -8,7 +8,11 @@
 //! new`, the frozen shard is served read-only under
 //! `/shards/<SHA-256 of its origin>/api/v2/` (its `baseUrl` in the trusted
 //! root, with `validFor` ending at the freeze) and the new log under
-//! `/api/v2/`. Nothing is copied: the shard's tiles stay where they were.
+//! `/api/v2/`. When the new shard has another host than the old one (the
+//! default: a shard's host is its origin), a request whose `Host` is the
+//! old shard's host gets the old shard at `/api/v2/` too, so monitors and
+//! mirrors that follow it by its URL keep working. Nothing is copied: the
+//! shard's tiles stay where they were.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -261,28 +265,66 @@ fn own_log(config: &Config) -> Result<&OwnLog> {
     })
 }
 
-/// The shards that ended, by SHA-256 of their origin, for the routes.
+/// The shards that ended, by SHA-256 of their origin and by the host
+/// they were served at, for the routes.
 #[derive(Debug, Default)]
 pub struct ShardIndex {
     shards: Vec<(Hash, ShardRecord)>,
+    /// `host[:port]` of a shard's old public URL, lowercase, when it is
+    /// not the current one's: requests for it are the shard's.
+    hosts: Vec<(String, usize)>,
+}
+
+/// `host[:port]` of a URL, lowercase (the port only when not the
+/// scheme's default), as a `Host` header names it.
+fn authority(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let host = u.host_str()?.to_ascii_lowercase();
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
 }
 
 impl ShardIndex {
-    /// Reads the shards of `store`.
+    /// Reads the shards of `store`. `public_url` is the current one: a
+    /// shard whose old public URL had another host is also served at that
+    /// host's `/api/v2/` (monitors that follow it by its URL keep working).
     ///
     /// # Errors
     /// Store errors.
-    pub fn load(store: &Store) -> Result<ShardIndex> {
-        Ok(ShardIndex {
-            shards: store
-                .shards()?
-                .into_iter()
-                .map(|s| {
-                    let hash = crate::mirrors::origin_hash(&s.origin);
-                    (hash, s)
-                })
-                .collect(),
-        })
+    pub fn load(store: &Store, public_url: Option<&str>) -> Result<ShardIndex> {
+        let shards: Vec<(Hash, ShardRecord)> = store
+            .shards()?
+            .into_iter()
+            .map(|s| {
+                let hash = crate::mirrors::origin_hash(&s.origin);
+                (hash, s)
+            })
+            .collect();
+        let current = public_url.and_then(authority);
+        let hosts = shards
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, s))| authority(&s.public_url).map(|a| (a, i)))
+            .filter(|(a, _)| Some(a) != current.as_ref())
+            .collect();
+        Ok(ShardIndex { shards, hosts })
+    }
+
+    /// The shard a request is for by its `Host` header, when that is the
+    /// host a shard that ended was served at (and not the current one's).
+    pub fn for_host(&self, headers: &axum::http::HeaderMap) -> Option<&ShardRecord> {
+        let host = headers
+            .get(header::HOST)?
+            .to_str()
+            .ok()?
+            .to_ascii_lowercase();
+        self.hosts
+            .iter()
+            .find(|(a, _)| *a == host)
+            .and_then(|(_, i)| self.shards.get(*i))
+            .map(|(_, s)| s)
     }
 
     /// The start of the first shard that ended, when there is one.
@@ -326,6 +368,11 @@ pub(crate) async fn checkpoint(
     Path(origin_hash): Path<String>,
 ) -> ApiResult {
     let shard = s.shards.find(&origin_hash)?;
+    shard_checkpoint(&s, shard).await
+}
+
+/// The final checkpoint of `shard`.
+pub(crate) async fn shard_checkpoint(s: &AppState, shard: &ShardRecord) -> ApiResult {
     let (store, number) = (Arc::clone(&s.store), shard.number);
     let head = tokio::task::spawn_blocking(move || store.tree_head(number))
         .await?
@@ -377,8 +424,66 @@ pub(crate) fn own_freeze(store: &Store) -> Result<Option<Frozen>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// A store whose own log (size 3) ended as a shard served at
+    /// `old_url`.
+    fn rotated(dir: &std::path::Path, old_url: &str) -> Store {
+        let store = Store::open(&dir.join("db"), true).unwrap();
+        let head = TreeHead {
+            size: 3,
+            root: [7; 32],
+            checkpoint: b"final".to_vec(),
+        };
+        store
+            .commit(store.own_log(), &islet_store::CommitBatch::default(), &head)
+            .unwrap();
+        let frozen = store
+            .freeze(store.own_log(), &head, "2026-01-01T00:00:00Z")
+            .unwrap();
+        store
+            .start_next_shard(&ShardRecord {
+                number: store.own_log(),
+                origin: "old.example".into(),
+                vkey: "old.example+00000000+AA==".into(),
+                public_key_der: "AA==".into(),
+                key_details: "PKIX_ED25519".into(),
+                valid_from: "2025-01-01T00:00:00Z".into(),
+                public_url: old_url.into(),
+                frozen,
+            })
+            .unwrap();
+        store
+    }
+
+    fn host(h: &str) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::HOST, h.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_old_host_gets_the_shard_only_when_the_new_shard_has_another_host() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = rotated(tmp.path(), "https://Old.Example:8443/");
+        let index = ShardIndex::load(&store, Some("https://new.example")).unwrap();
+        let shard = index.for_host(&host("old.example:8443")).unwrap();
+        assert_eq!(shard.origin, "old.example");
+        assert!(
+            index.for_host(&host("OLD.example:8443")).is_some(),
+            "hosts are case-blind"
+        );
+        for other in ["old.example", "old.example:443", "new.example", "t"] {
+            assert!(index.for_host(&host(other)).is_none(), "{other}");
+        }
+        assert!(index.for_host(&axum::http::HeaderMap::new()).is_none());
+        // A rotation that kept the host: the host is the new shard's.
+        let same = ShardIndex::load(&store, Some("https://old.example:8443")).unwrap();
+        assert!(same.for_host(&host("old.example:8443")).is_none());
+        assert_eq!(same.records().count(), 1, "still served under /shards/");
+    }
 
     #[test]
     fn the_frozen_line_writes_the_date_as_unix_date_does() {

@@ -22,6 +22,9 @@ pub(crate) async fn create_entry(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    if s.shards.for_host(&headers).is_some() {
+        return Ok(crate::shards::frozen_response());
+    }
     let own = s.own()?;
     if own.frozen.is_some() {
         return Ok(crate::shards::frozen_response());
