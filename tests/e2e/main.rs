@@ -3,6 +3,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod auth;
 mod durability;
 mod faults;
 mod fsck;
@@ -10,11 +11,13 @@ mod hostile;
 mod http_limits;
 mod mirror;
 mod oci;
+mod pki;
 mod relay;
 mod serve;
 mod shard;
 mod snapshot;
 mod support;
+mod tls;
 mod tsa;
 mod verify;
 mod witness;

@@ -111,6 +111,9 @@ pub(crate) struct Islet {
     extra: Vec<String>,
     /// `--public-url` (default `http://127.0.0.1:PORT`).
     public_url: Option<String>,
+    /// The port speaks TLS (`[tls]` in islet.toml): health is asked with
+    /// curl over HTTPS.
+    https: bool,
 }
 
 impl Islet {
@@ -126,17 +129,44 @@ impl Islet {
 
     /// Starts with extra `islet serve` flags.
     pub(crate) fn start_with(data: &Path, port: u16, extra: &[&str]) -> Islet {
+        Self::start_full(data, port, extra, false)
+    }
+
+    /// Starts on a data directory whose islet.toml has `[tls]`: the port
+    /// speaks HTTPS, and [`Islet::url`] is `https://127.0.0.1:PORT`.
+    pub(crate) fn start_https(data: &Path, port: u16) -> Islet {
+        Self::start_full(data, port, &[], true)
+    }
+
+    fn start_full(data: &Path, port: u16, extra: &[&str], https: bool) -> Islet {
         let child = Self::spawn(data, port, extra, None);
+        let scheme = if https { "https" } else { "http" };
         let mut islet = Islet {
             child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             port,
             data: data.to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             public_url: None,
+            https,
         };
         islet.wait_healthy();
         islet
+    }
+
+    /// The PID of the server process (the child of its `timeout` wrapper).
+    pub(crate) fn server_pid(&self) -> u32 {
+        let child = self.child.as_ref().expect("a running server");
+        let out = Command::new("pgrep")
+            .args(["-P", &child.id().to_string()])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .expect("the server under timeout")
+            .parse()
+            .unwrap()
     }
 
     fn spawn(data: &Path, port: u16, extra: &[&str], public_url: Option<&str>) -> Child {
@@ -164,10 +194,22 @@ impl Islet {
             .expect("start islet serve")
     }
 
+    fn healthy_over_https(&self) -> bool {
+        Command::new("curl")
+            .args(["-sk", "--max-time", "2"])
+            .arg(format!("https://127.0.0.1:{}/healthz", self.port))
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("SERVING"))
+    }
+
     fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+            if self.https {
+                if self.healthy_over_https() {
+                    return;
+                }
+            } else if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 use std::io::{Read, Write};
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 let _ = s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n");

@@ -44,9 +44,15 @@ pub(crate) fn script(name: &str) -> PathBuf {
 
 /// Runs a phase of python/sigstore_tsa_flow.py; its JSON line.
 pub(crate) fn flow(args: &[&str]) -> serde_json::Value {
+    flow_with_env(args, &[])
+}
+
+/// [`flow`] with more environment variables (a CA bundle for HTTPS).
+pub(crate) fn flow_with_env(args: &[&str], env: &[(&str, &Path)]) -> serde_json::Value {
     let out = Command::new(sigstore_python())
         .arg(script("python/sigstore_tsa_flow.py"))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .output()
         .unwrap();
     assert!(
@@ -240,6 +246,17 @@ pub(crate) fn js_flow(
     out_dir: &Path,
     other_tsa: &str,
 ) -> serde_json::Value {
+    js_flow_with_env(config, work, out_dir, other_tsa, &[])
+}
+
+/// [`js_flow`] with more environment variables (a CA bundle for HTTPS).
+pub(crate) fn js_flow_with_env(
+    config: &Path,
+    work: &Path,
+    out_dir: &Path,
+    other_tsa: &str,
+    env: &[(&str, &Path)],
+) -> serde_json::Value {
     std::fs::create_dir_all(out_dir).unwrap();
     let out = Command::new("node")
         .arg(script("js/sigstore_js_flow.js"))
@@ -253,6 +270,7 @@ pub(crate) fn js_flow(
             other_tsa,
         ])
         .env("NODE_PATH", sigstore_js())
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .output()
         .expect("run node (Debian package nodejs)");
     assert!(

@@ -76,6 +76,38 @@ struct Args {
     /// URL/api/v2/checkpoint).
     #[arg(long, value_name = "URL")]
     log_url: Option<String>,
+    /// For an https URL: trust this CA certificate (PEM) alone.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+    /// Send `Authorization: Bearer TOKEN` (an `islet token add` token).
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Speak HTTP/1.1 only, also over TLS (by default ALPN picks HTTP/2
+    /// there, all requests sharing few connections).
+    #[arg(long)]
+    http1_only: bool,
+}
+
+/// The HTTP client of a run: the CA of --ca, the token of --token.
+fn http_client(args: &Args) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency);
+    if let Some(ca) = &args.ca {
+        let pem = std::fs::read(ca).expect("read --ca");
+        let cert = reqwest::Certificate::from_pem(&pem).expect("--ca is a PEM certificate");
+        builder = builder.tls_certs_only([cert]);
+    }
+    if let Some(token) = &args.token {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .expect("--token is printable");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        builder = builder.default_headers(headers);
+    }
+    if args.http1_only {
+        builder = builder.http1_only();
+    }
+    builder.build().expect("client")
 }
 
 struct Client {
@@ -249,10 +281,7 @@ fn send_all(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let samples = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(args.concurrency)
-            .build()
-            .expect("client");
+        let client = http_client(args);
         let mut tasks = Vec::new();
         for _ in 0..args.concurrency.max(1) {
             let (client, url, bodies, next) = (

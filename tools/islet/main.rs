@@ -11,6 +11,7 @@ mod report;
 mod server;
 mod shard;
 mod snapshot;
+mod token;
 mod verify;
 mod witness;
 
@@ -95,6 +96,11 @@ enum Command {
     /// the same data directory; list them.
     #[command(subcommand)]
     Shard(shard::ShardCommand),
+    /// Bearer tokens for the route groups `[auth]` closes: add (printed
+    /// once, only its hash kept), list, revoke (refused from the next
+    /// request on, no restart).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -110,5 +116,6 @@ fn main() -> ExitCode {
         Command::Proof(args) => proof::run(&args),
         Command::Witness(command) => witness::run(&command),
         Command::Shard(command) => shard::run(&command),
+        Command::Token(command) => token::run(&command),
     }
 }

@@ -284,16 +284,35 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
             .into_iter()
             .map(|m| m.origin)
             .collect();
-        islet_server::serve(prepared, shutdown_signal(), move |addr| {
+        let access = prepared.config.access.clone();
+        islet_server::serve(prepared, shutdown_signal(), move |listening| {
+            let scheme = if listening.tls { "https" } else { "http" };
+            let addr = listening.addr;
             match (&origin, &vkey) {
                 (Some(origin), Some(vkey)) => {
-                    eprintln!("islet: serving log {origin} on http://{addr}");
+                    eprintln!("islet: serving log {origin} on {scheme}://{addr}");
                     eprintln!("islet: verifier key {vkey}");
                 }
                 _ => eprintln!(
-                    "islet: serving {} mirrored log(s) on http://{addr}; no log of its own",
+                    "islet: serving {} mirrored log(s) on {scheme}://{addr}; no log of its own",
                     mirrored.len()
                 ),
+            }
+            if let Some(plain) = listening.plain {
+                eprintln!("islet: plain HTTP for this host on http://{plain}");
+            }
+            let closed: Vec<String> = [
+                ("write", access.write),
+                ("timestamp", access.timestamp),
+                ("witness", access.witness),
+                ("read", access.read),
+            ]
+            .iter()
+            .filter(|(_, mode)| mode.is_closed())
+            .map(|(group, mode)| format!("{group} ({mode:?})"))
+            .collect();
+            if !closed.is_empty() {
+                eprintln!("islet: closed to anonymous clients: {}", closed.join(", "));
             }
             for m in &mirrored {
                 eprintln!(
@@ -414,10 +433,14 @@ fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
     } else {
         (None, islet_server::shards::ShardIndex::default())
     };
-    let base_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| config.raw.public_url.clone());
+    // With [tls], clients reach the log over https whatever scheme
+    // public_url was written with.
+    let base_url = match &args.public_url {
+        Some(url) => {
+            islet_store::config::client_url(url, config.tls.is_some()).map_err(|e| e.to_string())?
+        }
+        None => config.client_url.clone(),
+    };
     let site = trust::site_trust(&data, &config, &base_url, shards.first_valid_from())
         .map_err(|e| e.to_string())?;
     let inputs = trust::TrustInputs {

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::response::{
     CODE_ALREADY_EXISTS, CODE_DEADLINE_EXCEEDED, CODE_INTERNAL, CODE_INVALID_ARGUMENT,
-    CODE_NOT_FOUND, CODE_UNAVAILABLE, StatusBody,
+    CODE_NOT_FOUND, CODE_PERMISSION_DENIED, CODE_RESOURCE_EXHAUSTED, CODE_UNAUTHENTICATED,
+    CODE_UNAVAILABLE, StatusBody,
 };
 
 /// Seconds a client is told to wait after a 503.
@@ -33,12 +34,26 @@ pub enum ApiError {
     },
     /// 413: the request body is over the limit.
     PayloadTooLarge(String),
+    /// 431: the request head is over the limit.
+    HeadTooLarge(String),
     /// 503 with `Retry-After`: the write queue is full.
     Overloaded,
     /// 503 with `Retry-After`: the sequencer is not accepting writes.
     Unavailable(String),
     /// 500: something failed on the server (logged, not told).
     Internal,
+    /// 401 with `WWW-Authenticate`: the route needs credentials and the
+    /// request has none that hold; the message says which.
+    Unauthenticated(String),
+    /// 403: the credentials hold, but not for this route.
+    Forbidden(String),
+    /// 429 with `Retry-After`: this client is over its rate.
+    TooManyRequests {
+        /// What the limit is.
+        message: String,
+        /// Seconds until the client may send again.
+        retry_after: u64,
+    },
 }
 
 impl ApiError {
@@ -66,20 +81,29 @@ impl ApiError {
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::AlreadyExists { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Overloaded | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     /// The gRPC status code of the body, as Rekor answers.
     fn code(&self) -> u32 {
         match self {
-            ApiError::BadRequest(_) | ApiError::PayloadTooLarge(_) => CODE_INVALID_ARGUMENT,
+            ApiError::BadRequest(_) | ApiError::PayloadTooLarge(_) | ApiError::HeadTooLarge(_) => {
+                CODE_INVALID_ARGUMENT
+            }
             ApiError::NotFound(_) => CODE_NOT_FOUND,
             ApiError::Timeout(_) => CODE_DEADLINE_EXCEEDED,
             ApiError::AlreadyExists { .. } => CODE_ALREADY_EXISTS,
             ApiError::Overloaded | ApiError::Unavailable(_) => CODE_UNAVAILABLE,
             ApiError::Internal => CODE_INTERNAL,
+            ApiError::Unauthenticated(_) => CODE_UNAUTHENTICATED,
+            ApiError::Forbidden(_) => CODE_PERMISSION_DENIED,
+            ApiError::TooManyRequests { .. } => CODE_RESOURCE_EXHAUSTED,
         }
     }
 
@@ -90,7 +114,11 @@ impl ApiError {
             | ApiError::NotFound(m)
             | ApiError::Timeout(m)
             | ApiError::PayloadTooLarge(m)
-            | ApiError::Unavailable(m) => m.clone(),
+            | ApiError::HeadTooLarge(m)
+            | ApiError::Unavailable(m)
+            | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::TooManyRequests { message: m, .. } => m.clone(),
             ApiError::AlreadyExists { index } => format!(
                 "an equivalent entry already exists in the transparency log with index {index}"
             ),
@@ -125,6 +153,15 @@ impl IntoResponse for ApiError {
             }
             ApiError::Overloaded | ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            ApiError::Unauthenticated(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"islet\""),
+                );
             }
             _ => {}
         }

@@ -61,6 +61,8 @@ pub struct AppState {
     /// More `/metrics` text: jobs the binary runs beside the server (the
     /// scheduled exports).
     pub more_metrics: Vec<Arc<dyn MetricsSource>>,
+    /// Who may call what, and how often; `None` when all is open.
+    pub access: Option<Arc<crate::access::Access>>,
 }
 
 /// A source of `/metrics` text the server does not know the type of.
@@ -101,7 +103,7 @@ impl AppState {
 
 /// Builds the router.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/api/v2/log/entries", post(write::create_entry))
         .route("/api/v2/checkpoint", get(read::checkpoint))
         .route("/api/v2/tile/{*path}", get(read::tile))
@@ -146,7 +148,50 @@ pub fn app(state: AppState) -> Router {
             "/witness/{origin_hash}/checkpoint",
             get(witness_service::checkpoint),
         )
-        .with_state(state)
+        .with_state(state.clone());
+    let router = match state.access {
+        Some(access) => router.layer(axum::middleware::from_fn_with_state(
+            access,
+            crate::access::check,
+        )),
+        None => router,
+    };
+    router.layer(axum::middleware::from_fn(limit_head))
+}
+
+/// The size of a request's head as HTTP/1.1 writes it: the request line,
+/// each header as `name: value` and its line end, and the empty line.
+pub fn head_size(request: &axum::extract::Request) -> usize {
+    let uri = request.uri();
+    let target = uri
+        .path_and_query()
+        .map_or(uri.path().len(), |p| p.as_str().len());
+    let line = request.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum();
+    line + headers + 2
+}
+
+/// Answers 431 to a request whose head is over
+/// [`crate::listener::MAX_REQUEST_HEAD_BYTES`] (the transports' own
+/// buffers stop far larger heads before they are parsed).
+async fn limit_head(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let size = head_size(&request);
+    let max = crate::listener::MAX_REQUEST_HEAD_BYTES;
+    if size > max {
+        return crate::api::ApiError::HeadTooLarge(format!(
+            "the request head is {size} bytes; the limit is {max}"
+        ))
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Default for [`AppState::max_request_bytes`].

@@ -6,8 +6,10 @@
 //! imports it but the binary (`tools/islet`): mirror, snapshot and verify
 //! stand on the store and the spec crates.
 
+pub mod access;
 pub mod api;
 mod body;
+mod bucket;
 pub mod error;
 pub mod extensions;
 pub mod guard;
@@ -23,6 +25,7 @@ pub mod response;
 pub mod sequencer;
 pub mod shards;
 pub mod timestamp;
+pub mod tls;
 pub mod trust;
 pub mod witness_service;
 pub mod witnessing;
@@ -55,6 +58,8 @@ pub struct Prepared {
     pub witness_vkey: Option<String>,
     /// The configuration in force.
     pub config: Config,
+    /// HTTPS, when `[tls]` is set.
+    pub tls: Option<Arc<tls::TlsState>>,
 }
 
 /// Opens the store, starts the own log (when the data directory has one)
@@ -63,6 +68,31 @@ pub struct Prepared {
 /// # Errors
 /// Anything that must stop a start: configuration, key, store, fork guard.
 pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
+    // The TLS files are checked before anything else is opened.
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|t| {
+            tls::TlsState::load(tls::TlsFiles {
+                cert: data.resolve(&t.cert),
+                key: data.resolve(&t.key),
+                client_ca: config
+                    .access
+                    .client_ca
+                    .iter()
+                    .map(|p| data.resolve(p))
+                    .collect(),
+                client_crl: config
+                    .access
+                    .client_crl
+                    .iter()
+                    .map(|p| data.resolve(p))
+                    .collect(),
+            })
+            .map(Arc::new)
+        })
+        .transpose()?;
+    let access = access::Access::new(&config.access, access::TokenWatch::new(data.tokens_path()));
     let mirror_signer = data.load_mirror_signer(&config)?;
     let witness_signer = if config.witness_service.logs.is_empty() {
         None
@@ -126,7 +156,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         Some(o) => (Some(o.state), Some(o.vkey), o.tsa, o.witnessing),
         None => (None, None, None, None),
     };
-    let state = AppState {
+    let mut state = AppState {
         store,
         own,
         shards,
@@ -141,13 +171,23 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         follow: None,
         started: std::time::SystemTime::now(),
         more_metrics: Vec::new(),
+        access: access.clone(),
     };
+    if let Some(a) = access {
+        state.more_metrics.push(a);
+    }
+    if let Some(t) = &tls {
+        state
+            .more_metrics
+            .push(Arc::clone(t) as Arc<dyn http::MetricsSource>);
+    }
     Ok(Prepared {
         state,
         vkey,
         mirror_vkey: islet_tlog::note::NoteSigner::verifier(mirror_signer.as_ref()).to_vkey(),
         witness_vkey,
         config,
+        tls,
     })
 }
 
@@ -247,14 +287,9 @@ fn start_own_log(
         let head = sequencer.shared().latest();
         p.send(0, head.size, head.note.clone());
     }
-    let site = trust::site_trust(
-        data,
-        config,
-        &config.raw.public_url,
-        shards.first_valid_from(),
-    )?;
+    let site = trust::site_trust(data, config, &config.client_url, shards.first_valid_from())?;
     let inputs = trust::TrustInputs {
-        base_url: &config.raw.public_url,
+        base_url: &config.client_url,
         signer: signer.as_ref(),
         valid_from: &own.valid_from,
         valid_until: frozen.as_ref().map(|f| f.frozen_at.as_str()),
@@ -441,28 +476,80 @@ pub enum Stopped {
     StoreFailed,
 }
 
+/// Where [`serve`] listens, told to its `on_listening`.
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    /// The bound `listen` address (useful with port 0).
+    pub addr: SocketAddr,
+    /// True when `listen` serves HTTPS.
+    pub tls: bool,
+    /// The plain-HTTP loopback listener beside HTTPS, if any.
+    pub plain: Option<SocketAddr>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Io {
+            path: format!("listen {addr}"),
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| Error::Io {
+        path: format!("listen {addr}"),
+        source,
+    })?;
+    Ok((listener, bound))
+}
+
+/// Reloads the TLS files on every SIGHUP (and says so on stderr). Without
+/// TLS a SIGHUP only says there is nothing to reload: it never stops the
+/// server, as the signal's default action would.
+fn reload_on_sighup(tls: Option<Arc<tls::TlsState>>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        eprintln!("islet: cannot listen for SIGHUP; certificates reload only on restart");
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match &tls {
+                None => eprintln!("islet: SIGHUP: no [tls] to reload"),
+                Some(t) => match t.reload() {
+                    Ok(()) => eprintln!(
+                        "islet: SIGHUP: reloaded {}; new connections get it",
+                        t.cert_path().display()
+                    ),
+                    Err(e) => eprintln!("islet: SIGHUP: {e}; the previous certificate stays"),
+                },
+            }
+        }
+    });
+}
+
 /// Serves until `shutdown` completes, or until
 /// [`sequencer::FAILED_STORE_EXIT_AFTER`] after the store failed.
-/// `on_listening` is told the bound address (useful with port 0).
+/// `on_listening` is told where it listens.
 ///
 /// # Errors
 /// Binding errors.
 pub async fn serve(
     prepared: Prepared,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    on_listening: impl FnOnce(SocketAddr),
+    on_listening: impl FnOnce(Listening),
 ) -> Result<Stopped> {
-    let listener = tokio::net::TcpListener::bind(prepared.config.listen)
-        .await
-        .map_err(|source| Error::Io {
-            path: format!("listen {}", prepared.config.listen),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| Error::Io {
-        path: "listen".into(),
-        source,
-    })?;
-    on_listening(addr);
+    let (main, addr) = bind(prepared.config.listen).await?;
+    let (plain, plain_addr) = match prepared.config.tls.as_ref().and_then(|t| t.plain_listen) {
+        Some(a) => {
+            let (l, bound) = bind(a).await?;
+            (Some(l), Some(bound))
+        }
+        None => (None, None),
+    };
+    on_listening(Listening {
+        addr,
+        tls: prepared.tls.is_some(),
+        plain: plain_addr,
+    });
+    reload_on_sighup(prepared.tls.clone());
     // A data directory that only mirrors has no sequencer to fail.
     let shared = prepared
         .state
@@ -485,7 +572,12 @@ pub async fn serve(
             () = store_failed => {}
         }
     };
-    listener::run(listener, app(prepared.state), prepared.config.http, stop).await;
+    let listeners = listener::Listeners {
+        main,
+        tls: prepared.tls,
+        plain,
+    };
+    listener::run(listeners, app(prepared.state), prepared.config.http, stop).await;
     Ok(if shared.is_none_or(|s| s.healthy()) {
         Stopped::Shutdown
     } else {

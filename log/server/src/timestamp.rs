@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use islet_tsa::{Answer, Outcome, Serials, TimestampAuthority};
 
 use crate::body::{BodyError, read_body};
+use crate::bucket::TokenBucket;
 use crate::http::AppState;
 
 /// Largest body read from a timestamp request: a DER query is a few dozen
@@ -26,29 +27,6 @@ use crate::http::AppState;
 /// own limits with the protocol's answer, so one byte past the largest of
 /// them is enough to tell.
 pub const MAX_TIMESTAMP_BODY_BYTES: usize = islet_tsa::MAX_DER_REQUEST_BYTES + 1;
-
-/// A token bucket: `rate` tokens a second, at most `burst` saved up.
-#[derive(Debug)]
-struct Bucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -65,7 +43,7 @@ struct TsaMetrics {
 pub struct TsaService {
     authority: TimestampAuthority,
     serials: Serials,
-    bucket: Mutex<Bucket>,
+    bucket: Mutex<TokenBucket>,
     signing: tokio::sync::Semaphore,
     metrics: TsaMetrics,
 }
@@ -84,12 +62,7 @@ impl TsaService {
         Self {
             authority,
             serials,
-            bucket: Mutex::new(Bucket {
-                rate: f64::from(rate_per_second),
-                burst: f64::from(burst),
-                tokens: f64::from(burst),
-                last: Instant::now(),
-            }),
+            bucket: Mutex::new(TokenBucket::new(rate_per_second, burst, Instant::now())),
             signing: tokio::sync::Semaphore::new(signing_permits(cores)),
             metrics: TsaMetrics::default(),
         }
@@ -103,7 +76,7 @@ impl TsaService {
     fn admit(&self) -> bool {
         self.bucket
             .lock()
-            .map(|mut b| b.take(Instant::now()))
+            .map(|mut b| b.take(Instant::now()).is_ok())
             .unwrap_or(false)
     }
 
@@ -320,24 +293,5 @@ mod tests {
         assert_eq!(signing_permits(2), 1);
         assert_eq!(signing_permits(3), 1);
         assert_eq!(signing_permits(8), 4);
-    }
-
-    #[test]
-    fn the_bucket_gives_its_burst_then_its_rate() {
-        let start = Instant::now();
-        let mut b = Bucket {
-            rate: 10.0,
-            burst: 3.0,
-            tokens: 3.0,
-            last: start,
-        };
-        assert!(b.take(start) && b.take(start) && b.take(start));
-        assert!(!b.take(start), "the burst is spent");
-        let later = start + std::time::Duration::from_millis(100);
-        assert!(b.take(later), "a tenth of a second at 10/s is one token");
-        assert!(!b.take(later));
-        let much_later = start + std::time::Duration::from_secs(3600);
-        let taken = (0..10).filter(|_| b.take(much_later)).count();
-        assert_eq!(taken, 3, "never more than the burst saved up");
     }
 }

@@ -71,7 +71,7 @@ async fn start_mirror(log_vkey: &str) -> Mirror {
                 let _ = stopped.await;
             },
             move |a| {
-                let _ = addr_tx.send(a);
+                let _ = addr_tx.send(a.addr);
             },
         )
         .await

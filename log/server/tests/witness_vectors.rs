@@ -126,7 +126,7 @@ async fn start_witness_keyed(skey: &str, log_vkeys: &[&str], clock: Arc<AtomicU6
                 let _ = stopped.await;
             },
             move |a| {
-                let _ = addr_tx.send(a);
+                let _ = addr_tx.send(a.addr);
             },
         )
         .await

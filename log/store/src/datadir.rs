@@ -199,6 +199,9 @@ impl DataDir {
             witness_service: RawWitnessService::default(),
             guard: RawGuard::default(),
             export: Vec::new(),
+            tls: None,
+            auth: crate::config::RawAuth::default(),
+            client_limits: crate::config::RawClientLimits::default(),
         };
         let config = raw.clone().validate()?;
         if let Some(tsa) = &config.tsa {
@@ -275,6 +278,16 @@ impl DataDir {
         }
         write_private_key(&path, &pem)?;
         load_signer_pem(key_type, origin, &pem)
+    }
+
+    /// The bearer tokens of `islet token` (`tokens.json`).
+    pub fn tokens_path(&self) -> PathBuf {
+        self.root.join(crate::tokens::TOKENS_FILE)
+    }
+
+    /// `path` relative to the data directory unless absolute.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.root.join(path)
     }
 
     /// Replaces `islet.toml` (a temporary file, synced and renamed, then
@@ -504,6 +517,9 @@ fn mirror_only_config(public_url: &str, listen: &str) -> RawConfig {
         witness_service: RawWitnessService::default(),
         guard: RawGuard::default(),
         export: Vec::new(),
+        tls: None,
+        auth: crate::config::RawAuth::default(),
+        client_limits: crate::config::RawClientLimits::default(),
     }
 }
 
@@ -534,7 +550,10 @@ fn write_public_file(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 /// Reads a private key file, refusing one readable by group or others.
-fn read_private_key(path: &Path) -> Result<Vec<u8>> {
+///
+/// # Errors
+/// [`Error::Io`], and [`Error::Config`] for the mode.
+pub fn read_private_key(path: &Path) -> Result<Vec<u8>> {
     let mode = std::fs::metadata(path)
         .map_err(Error::io(path))?
         .permissions()

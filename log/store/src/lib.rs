@@ -32,6 +32,7 @@ pub mod records;
 pub mod schema;
 pub mod shards;
 pub mod stager;
+pub mod tokens;
 pub mod view;
 pub mod witnessed;
 

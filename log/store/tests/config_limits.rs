@@ -551,3 +551,123 @@ fn an_export_names_one_target_and_a_log() {
         "rekor.example"
     );
 }
+
+fn with_access(text: &str) -> Result<islet_store::config::Config, Error> {
+    let base = r#"
+origin = "log.example.org"
+public_url = "http://log.example.org:3000"
+listen = "127.0.0.1:3000"
+key = "keys/log.pem"
+valid_from = "2026-01-01T00:00:00Z"
+"#;
+    RawConfig::parse(&format!("{base}{text}")).and_then(RawConfig::validate)
+}
+
+#[test]
+fn tls_makes_the_client_url_https_and_keeps_plain_http_on_loopback() {
+    let c = with_access("[tls]\ncert = \"tls/cert.pem\"\nkey = \"tls/key.pem\"\n").unwrap();
+    assert_eq!(c.client_url, "https://log.example.org:3000");
+    assert!(c.tls.as_ref().unwrap().plain_listen.is_none());
+    let c = with_access("").unwrap();
+    assert_eq!(c.client_url, "http://log.example.org:3000");
+    assert!(c.tls.is_none());
+    let tls = "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n";
+    for ok in ["127.0.0.1:3080", "[::1]:3080"] {
+        let c = with_access(&format!("{tls}plain_listen = \"{ok}\"\n")).unwrap();
+        assert_eq!(c.tls.unwrap().plain_listen.unwrap().to_string(), ok);
+    }
+    for (bad, want) in [
+        ("0.0.0.0:3080", "not a loopback address"),
+        ("10.1.2.3:80", "not a loopback address"),
+        ("127.0.0.1:3000", "is also listen"),
+        ("localhost", "tls.plain_listen"),
+    ] {
+        let e = with_access(&format!("{tls}plain_listen = \"{bad}\"\n")).unwrap_err();
+        assert!(
+            config_error(&e, &["tls.plain_listen", want]),
+            "{bad}: {e:?}"
+        );
+    }
+    let e = with_access("[tls]\ncert = \"\"\nkey = \"k.pem\"\n").unwrap_err();
+    assert!(config_error(&e, &["tls.cert", "is empty"]), "{e:?}");
+}
+
+#[test]
+fn auth_modes_need_what_they_admit_with() {
+    let c = with_access("[auth]\nwrite = \"token\"\n").unwrap();
+    assert_eq!(c.access.write, islet_store::config::AccessMode::Token);
+    assert_eq!(c.access.read, islet_store::config::AccessMode::Open);
+    let e = with_access("[auth]\nwrite = \"client-cert\"\n").unwrap_err();
+    assert!(config_error(&e, &["auth.write", "client_ca"]), "{e:?}");
+    let e = with_access("[auth]\nwrite = \"client-cert\"\nclient_ca = [\"ca.pem\"]\n").unwrap_err();
+    assert!(config_error(&e, &["auth.client_ca", "need TLS"]), "{e:?}");
+    let ok = "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n[auth]\nwitness = \"token-or-client-cert\"\nclient_ca = [\"ca.pem\"]\n";
+    assert!(with_access(ok).is_ok());
+    let e = with_access("[auth]\nwrite = \"password\"\n").unwrap_err();
+    assert!(config_error(&e, &["unknown variant"]), "{e:?}");
+    let e = with_access("[auth]\nclient_crl = [\"x.crl\"]\n").unwrap_err();
+    assert!(config_error(&e, &["auth.client_crl"]), "{e:?}");
+    let many = |n: usize| {
+        let files: Vec<String> = (0..n).map(|i| format!("\"ca{i}.pem\"")).collect();
+        format!(
+            "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n[auth]\nclient_ca = [{}]\n",
+            files.join(",")
+        )
+    };
+    let max = islet_store::config::access_limits::MAX_CLIENT_CA_FILES;
+    assert!(with_access(&many(max)).is_ok());
+    let e = with_access(&many(max + 1)).unwrap_err();
+    assert!(config_error(&e, &["auth.client_ca", "at most"]), "{e:?}");
+}
+
+#[test]
+fn client_limits_hold_at_the_limit_and_one_past() {
+    let max = islet_store::config::access_limits::MAX_CLIENT_RATE;
+    let c = with_access("[client_limits]\nwrite_per_second = 50\n").unwrap();
+    let rate = c.access.write_rate.unwrap();
+    assert_eq!(
+        (rate.per_second, rate.burst),
+        (50, 100),
+        "the burst defaults to twice the rate"
+    );
+    assert!(c.access.timestamp_rate.is_none());
+    let c = with_access(&format!(
+        "[client_limits]\ntimestamp_per_second = {max}\ntimestamp_burst = {}\n",
+        2 * max
+    ))
+    .unwrap();
+    assert_eq!(c.access.timestamp_rate.unwrap().per_second, max);
+    for (text, field) in [
+        (
+            format!("witness_per_second = {}", max + 1),
+            "client_limits.witness_per_second",
+        ),
+        (
+            format!("write_per_second = 1\nwrite_burst = {}", 2 * max + 1),
+            "client_limits.write_burst",
+        ),
+        (
+            "write_per_second = 1\nwrite_burst = 0".to_owned(),
+            "client_limits.write_burst",
+        ),
+        ("write_burst = 5".to_owned(), "client_limits.write_burst"),
+    ] {
+        let e = with_access(&format!("[client_limits]\n{text}\n")).unwrap_err();
+        assert!(config_error(&e, &[field]), "{text}: {e:?}");
+    }
+}
+
+#[test]
+fn a_fresh_config_writes_no_access_tables_and_reads_them_back() {
+    let text = base().to_toml().unwrap();
+    for table in ["[tls]", "[auth]", "[client_limits]"] {
+        assert!(!text.contains(table), "{table} in {text}");
+    }
+    let c = with_access("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n[auth]\nwrite = \"token\"\n[client_limits]\nwrite_per_second = 5\n").unwrap();
+    let again = RawConfig::parse(&c.raw.to_toml().unwrap())
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert_eq!(again.access, c.access);
+    assert_eq!(again.tls, c.tls);
+}

@@ -8,8 +8,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod access;
 mod export;
 mod witness;
+pub use access::{
+    AccessMode, AccessSettings, Rate, RawAuth, RawClientLimits, RawTls, TlsSettings,
+    limits as access_limits,
+};
 pub use export::{ExportJob, ExportMode, ExportTarget, RawExport};
 pub use witness::{
     RawGuard, RawWitness, RawWitnessService, RawWitnessedLog, StartCheck, WitnessMode,
@@ -132,6 +137,15 @@ pub struct RawConfig {
     /// Snapshots `islet serve` writes on a schedule (`[[export]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub export: Vec<RawExport>,
+    /// HTTPS on `listen` (`[tls]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RawTls>,
+    /// Who may call which route group (`[auth]`).
+    #[serde(default, skip_serializing_if = "RawAuth::is_unset")]
+    pub auth: RawAuth,
+    /// Per-client rate limits (`[client_limits]`).
+    #[serde(default, skip_serializing_if = "RawClientLimits::is_unset")]
+    pub client_limits: RawClientLimits,
 }
 
 /// `[tsa]`: the timestamp authority `islet serve` runs beside the log at
@@ -439,6 +453,13 @@ pub struct Config {
     pub witness_service: WitnessServiceSettings,
     /// Scheduled exports.
     pub exports: Vec<ExportJob>,
+    /// HTTPS, when `[tls]` is set.
+    pub tls: Option<TlsSettings>,
+    /// Who may call which route group, and per-client rates.
+    pub access: AccessSettings,
+    /// The URL clients use: `public_url`, its scheme `https` when TLS is
+    /// on (what the trusted root and signing config name).
+    pub client_url: String,
 }
 
 pub(crate) fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
@@ -464,6 +485,28 @@ pub fn origin_of(public_url: &str) -> Result<String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned())
+}
+
+/// The URL clients reach the server at: `public_url`, with `https` for
+/// `http` when TLS is on (the port and path as given).
+///
+/// # Errors
+/// [`Error::Config`] for a URL that does not parse.
+pub fn client_url(public_url: &str, tls: bool) -> Result<String> {
+    if !tls {
+        return Ok(public_url.to_owned());
+    }
+    let mut url = url::Url::parse(public_url).map_err(|e| invalid("public_url", e))?;
+    if url.scheme() == "http" {
+        url.set_scheme("https")
+            .map_err(|()| invalid("public_url", "cannot be made https"))?;
+    }
+    // Url adds a trailing slash to a bare host; keep what was written.
+    let mut text = url.to_string();
+    if !public_url.ends_with('/') && text.ends_with('/') && url.path() == "/" {
+        text.pop();
+    }
+    Ok(text)
 }
 
 impl RawConfig {
@@ -553,6 +596,17 @@ impl RawConfig {
         let mirror_accept = self.validate_logs("mirror.accept", &self.mirror.accept)?;
         let mirror_push = self.validate_push()?;
         let exports = self.validate_exports(own.as_ref())?;
+        let tls = access::validate_tls(self.tls.as_ref())?;
+        let access = access::validate_access(&self.auth, &self.client_limits, tls.as_ref())?;
+        if let Some(plain) = tls.as_ref().and_then(|t| t.plain_listen)
+            && plain == listen
+        {
+            return Err(invalid(
+                "tls.plain_listen",
+                format!("{plain} is also listen, where HTTPS is served"),
+            ));
+        }
+        let client_url = client_url(&self.public_url, tls.is_some())?;
         if own.is_none() {
             for (table, set) in [
                 ("witness", witness.is_some()),
@@ -584,6 +638,9 @@ impl RawConfig {
             mirror_accept,
             mirror_push,
             exports,
+            tls,
+            access,
+            client_url,
         })
     }
 
