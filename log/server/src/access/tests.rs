@@ -344,3 +344,37 @@ fn nothing_closed_and_nothing_limited_installs_no_layer() {
     let watch = TokenWatch::new(dir.path().join("tokens.json"));
     assert!(Access::new(&AccessSettings::default(), watch).is_none());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Any Authorization value a client can send gets an answer on a
+    /// closed group: a 401 unless it is the live token, never a panic.
+    #[test]
+    fn any_authorization_value_is_refused_cleanly(
+        value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        prefix in proptest::prelude::prop_oneof![
+            proptest::prelude::Just(&b""[..]),
+            proptest::prelude::Just(&b"Bearer "[..]),
+            proptest::prelude::Just(&b"Bearer islet_"[..]),
+        ],
+    ) {
+        let f = fixture(AccessMode::Token);
+        let mut bytes = prefix.to_vec();
+        bytes.extend(value);
+        let Ok(header) = HeaderValue::from_bytes(&bytes) else {
+            return Ok(());
+        };
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, header);
+        let r = f.access.authenticate(
+            RouteGroup::Write,
+            &h,
+            &PeerIdentity::default(),
+            ADDR,
+            SystemTime::now(),
+        );
+        let e = r.expect_err("a random value is not the live token");
+        proptest::prop_assert_eq!(e.status().as_u16(), 401);
+    }
+}
