@@ -10,10 +10,13 @@
 # with the flood as a ratio of its p99 alone, and the runaway's 429s.
 #
 #   cargo build --profile bench-server --bin islet --bin hammer
-#   benches/scripts/client_limits.sh target/bench-server [ROUNDS]
+#   benches/scripts/client_limits.sh target/bench-server [ROUNDS] [FLOOD]
+#
+# FLOOD (default 5000 entries/s) is above what the log sustains on 2 cores,
+# so the control shows what a runaway does to the others without limits.
 set -euo pipefail
-bin="$(cd "$1" && pwd)"; rounds="${2:-3}"
-steady_rate=50; steady_n=1000; flood_rate=2000; flood_n=50000; limit=100
+bin="$(cd "$1" && pwd)"; rounds="${2:-3}"; flood_rate="${3:-5000}"
+steady_rate=50; steady_n=1000; flood_n=$((flood_rate * 25)); limit=100
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 

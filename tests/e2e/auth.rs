@@ -537,3 +537,68 @@ fn a_client_over_its_rate_gets_429s_while_another_at_a_normal_rate_gets_none() {
         2
     );
 }
+
+#[test]
+fn closed_reads_and_witness_calls_need_a_token_of_their_scope_and_healthz_stays_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("site");
+    let port = free_port();
+    init_plain(&data, port);
+    append_config(
+        &data,
+        "\n[auth]\nread = \"token\"\nwitness = \"token\"\n\n[client_limits]\nwitness_per_second = 1\nwitness_burst = 1\n",
+    );
+    let auditor = token(&data, &["add", "auditor", "--scope", "read"]);
+    let peer = token(&data, &["add", "peer-log", "--scope", "witness"]);
+    let _site = Islet::start_on(&data, port);
+
+    // Probes need nothing.
+    let (status, _) = http_get(port, "/healthz");
+    assert_eq!(status, 200);
+    // Reads, /metrics among them, need a token with the read scope.
+    for path in ["/api/v2/checkpoint", "/metrics", "/api/v2/tile/0/000.p/1"] {
+        let (status, _, body) = request(port, "GET", path, &[], b"");
+        assert_eq!(status, 401, "{path}: {body}");
+        let (status, _, body) = request(port, "GET", path, &[&bearer(&peer)], b"");
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("may not make read requests"), "{body}");
+    }
+    let (status, _, body) = request(port, "GET", "/api/v2/checkpoint", &[&bearer(&auditor)], b"");
+    assert_eq!(status, 200, "{body}");
+    // Writes stay open.
+    let signer = Signer::new();
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/api/v2/log/entries",
+        &[],
+        signer.request(b"open write").as_bytes(),
+    );
+    assert_eq!(status, 201, "{body}");
+    // Witness calls: without a token 401; with one, the witness answers
+    // (this islet witnesses no log: 404), and the second within the
+    // second is over the client's rate.
+    let (status, _, body) = request(port, "POST", "/witness/add-checkpoint", &[], b"old 0\n");
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/witness/add-checkpoint",
+        &[&bearer(&peer)],
+        b"old 0\n",
+    );
+    assert!(status == 404 || status == 400, "{status}: {body}");
+    let (status, head, body) = request(
+        port,
+        "POST",
+        "/witness/add-checkpoint",
+        &[&bearer(&peer)],
+        b"old 0\n",
+    );
+    assert_eq!(status, 429, "{body}");
+    assert!(head.contains("\r\nretry-after: 1"), "{head}");
+    assert!(
+        body.contains("token peer-log is over its rate of 1 witness requests per second"),
+        "{body}"
+    );
+}

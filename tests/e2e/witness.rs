@@ -884,3 +884,90 @@ fn the_alert_rules_name_only_metrics_islet_serves() {
         );
     }
 }
+
+/// Writes `token` to `site`'s data directory as `name` (mode 0600).
+fn token_file(site: &Site, name: &str, token: &str) {
+    crate::pki::write_private(&site.data.join(name), format!("{token}\n").as_bytes());
+}
+
+/// A witness and a mirror that close their routes (`[auth] witness =
+/// "token"`): a log without the token cannot start (its witness refuses
+/// the probe with 401); with `[witness.tokens]` and `token_file` it is
+/// cosigned and pushed as before, and a revoked token stops it again.
+#[test]
+fn a_witness_and_a_mirror_with_closed_routes_take_the_logs_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (init(tmp.path(), "site-a"), init(tmp.path(), "site-b"));
+    let wb = make_witness(&b, &a);
+    let b_mirror = pushes_to(&a, &b);
+    append_config(&b, "[auth]\nwitness = \"token\"");
+    let made = islet_ok(&[
+        "token",
+        "add",
+        "--data",
+        b.data.to_str().unwrap(),
+        "site-a",
+        "--scope",
+        "witness",
+    ]);
+    let token = made.trim();
+    std::fs::write(
+        a.data.join("witness-policy.txt"),
+        format!(
+            "log {} http://127.0.0.1:{}\nwitness B {wb} http://127.0.0.1:{}/witness\nquorum B\n",
+            a.vkey, a.port, b.port
+        ),
+    )
+    .unwrap();
+    append_config(
+        &a,
+        "[witness]\npolicy = \"witness-policy.txt\"\nmode = \"fail-closed\"",
+    );
+    let _b = start(&b);
+
+    // No token: B answers 401, so A cannot show B its head and refuses.
+    let err = refuses(&a);
+    assert!(err.contains("401"), "{err}");
+
+    // With the tokens: cosigned and pushed.
+    token_file(&a, "b.token", token);
+    let text = std::fs::read_to_string(a.data.join("islet.toml")).unwrap();
+    let text = text.replacen(
+        &format!("vkey = \"{b_mirror}\""),
+        &format!("vkey = \"{b_mirror}\"\ntoken_file = \"b.token\""),
+        1,
+    );
+    std::fs::write(a.data.join("islet.toml"), text).unwrap();
+    append_config(&a, "[witness.tokens]\nB = \"b.token\"");
+    let server = start(&a);
+    let signer = Signer::new();
+    let (status, json) = post_entry(server.port, &signer, "witnessed with a token");
+    assert_eq!(status, 201, "{json}");
+    assert!(
+        Cosigner::from_vkey(&wb)
+            .verify_in(&envelope(&json))
+            .is_some(),
+        "the 201's checkpoint carries B's cosignature: {json}"
+    );
+    let path = format!("/mirror/{}/checkpoint", origin_hash(&a.origin));
+    eventually(30, "B's pushed mirror of A", || {
+        let (status, body) = http_get(b.port, &path);
+        status == 200 && size_of(&String::from_utf8_lossy(&body)) >= 1
+    });
+
+    // Revoked: the next checkpoint finds no quorum (fail-closed: 503).
+    islet_ok(&[
+        "token",
+        "revoke",
+        "--data",
+        b.data.to_str().unwrap(),
+        "site-a",
+    ]);
+    let (status, json) = post_entry(server.port, &signer, "after the revocation");
+    assert_eq!(status, 503, "{json}");
+    let (_, metrics) = http_get(b.port, "/metrics");
+    assert!(
+        String::from_utf8_lossy(&metrics)
+            .contains("islet_auth_refusals_total{group=\"witness\",reason=\"revoked\"}"),
+    );
+}

@@ -214,11 +214,16 @@ fn start_own_log(
     // A frozen log signs nothing more: nothing goes to its witnesses or
     // mirrors, and writes get 405.
     let frozen = shards::own_freeze(store)?;
-    let (witnessed, pushed) = if frozen.is_some() {
+    let (witnessed, mut pushed) = if frozen.is_some() {
         (None, Vec::new())
     } else {
         (config.witness.clone(), config.mirror_push.clone())
     };
+    for target in &mut pushed {
+        if let Some(path) = &mut target.token_file {
+            *path = data.resolve(path);
+        }
+    }
     if store.mirror(&own.origin)?.is_some() {
         return Err(Error::Config {
             reason: format!(
@@ -383,13 +388,17 @@ fn start_witnessing(
     let Some(settings) = witness else {
         return Ok(None);
     };
+    let mut settings = settings.clone();
+    for path in settings.tokens.values_mut() {
+        *path = data.resolve(path);
+    }
     let path = data.root().join(&settings.policy);
     let text = read_policy(&path)?;
     let w = Arc::new(witnessing::Witnessing::new(
         &text,
         &signer.verifier(),
         &own.origin,
-        settings.clone(),
+        settings,
         Arc::clone(store),
     )?);
     let probe = w.probe(head);

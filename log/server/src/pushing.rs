@@ -66,14 +66,9 @@ pub async fn probe(
     head: &SignedHead,
     origin: &str,
 ) -> crate::Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| crate::Error::Config {
-            reason: format!("mirror.push: HTTP client: {e}"),
-        })?;
     let mut ahead = Vec::new();
     for t in targets {
+        let client = client_for(t)?;
         let url = format!("{}/add-checkpoint", t.url.trim_end_matches('/'));
         let body = AddCheckpoint {
             old: 0,
@@ -117,6 +112,26 @@ pub async fn probe(
     }
 }
 
+/// The HTTP client for one mirror: the request timeout, and its bearer
+/// token (`token_file`) on every request when it has one.
+fn client_for(target: &RawPushTarget) -> crate::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+    if let Some(path) = &target.token_file {
+        let token = crate::access::read_outgoing_token(path)?;
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|e| crate::Error::Config {
+                reason: format!("mirror.push {}: token_file: {e}", target.url),
+            })?;
+        value.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        builder = builder.default_headers(headers);
+    }
+    builder.build().map_err(|e| crate::Error::Config {
+        reason: format!("mirror.push: HTTP client: {e}"),
+    })
+}
+
 /// Starts the pushing task for `targets`.
 ///
 /// # Errors
@@ -140,15 +155,13 @@ pub fn spawn(
             cosigned: None,
         });
     }
-    let client = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| crate::Error::Config {
-            reason: format!("mirror.push: HTTP client: {e}"),
-        })?;
-    for mut target in list {
+    let clients = targets
+        .iter()
+        .map(client_for)
+        .collect::<crate::Result<Vec<_>>>()?;
+    for (mut target, client) in list.into_iter().zip(clients) {
         let (client, store, origin, shared) = (
-            client.clone(),
+            client,
             Arc::clone(&store),
             origin.clone(),
             Arc::clone(&shared),

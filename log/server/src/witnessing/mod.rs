@@ -164,11 +164,26 @@ impl Witnessing {
                     w.name
                 )));
             }
+            let token = settings
+                .tokens
+                .get(&w.name)
+                .map(|path| crate::access::read_outgoing_token(path))
+                .transpose()?;
             peers.push(Peer {
                 name: w.name.clone(),
                 verifier: w.verifier.clone(),
                 url: format!("{}/add-checkpoint", url.trim_end_matches('/')),
+                token,
             });
+        }
+        if let Some(name) = settings
+            .tokens
+            .keys()
+            .find(|name| !peers.iter().any(|p| &p.name == *name))
+        {
+            return Err(config(format!(
+                "[witness.tokens] names {name}, which is not a witness of the policy"
+            )));
         }
         let client = reqwest::Client::builder()
             .connect_timeout(settings.timeout)

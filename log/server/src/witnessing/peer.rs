@@ -32,6 +32,8 @@ pub struct Peer {
     pub verifier: NoteVerifier,
     /// `<submission prefix>/add-checkpoint`.
     pub url: String,
+    /// The bearer token it asks for (`[witness.tokens]`), if any.
+    pub token: Option<String>,
 }
 
 /// What asking a witness to cosign a head came to.
@@ -83,13 +85,15 @@ pub async fn ask(
             note: head.note.clone(),
         }
         .to_bytes();
-        let answer = client
+        let mut request = client
             .post(&peer.url)
             .header("content-type", "text/plain")
             .timeout(timeout)
-            .body(body)
-            .send()
-            .await;
+            .body(body);
+        if let Some(token) = &peer.token {
+            request = request.bearer_auth(token);
+        }
+        let answer = request.send().await;
         let response = match answer {
             Ok(r) => r,
             Err(e) => return Verdict::Transient(format!("{}: {e}", peer.url)),

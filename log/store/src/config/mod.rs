@@ -290,6 +290,10 @@ pub struct RawPushTarget {
     /// The mirror's cosigner key: its 200 answers must carry a valid
     /// cosignature by it.
     pub vkey: String,
+    /// A file holding the bearer token to present, when the mirror closes
+    /// its push routes (mode 0600, relative to the data directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 impl Default for RawMirror {

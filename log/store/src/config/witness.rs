@@ -57,6 +57,12 @@ pub struct RawWitness {
     /// `quorum` (default), `all` or `none`.
     #[serde(default)]
     pub start_check: StartCheck,
+    /// Bearer tokens to present to witnesses that close their witness
+    /// routes (`[auth] witness` of an islet witness): witness name of the
+    /// policy = a file holding the token (mode 0600, relative to the data
+    /// directory).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tokens: std::collections::BTreeMap<String, PathBuf>,
 }
 
 impl RawWitness {
@@ -73,6 +79,7 @@ impl Default for RawWitness {
             policy: None,
             mode: WitnessMode::default(),
             timeout_ms: default_witness_timeout_ms(),
+            tokens: std::collections::BTreeMap::new(),
             start_check: StartCheck::default(),
         }
     }
@@ -161,6 +168,8 @@ pub struct WitnessSettings {
     pub timeout: Duration,
     /// The start-up probe's rule.
     pub start_check: StartCheck,
+    /// Token files by witness name.
+    pub tokens: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// A witnessed log, validated.
@@ -278,6 +287,7 @@ impl RawConfig {
             mode: w.mode,
             timeout: Duration::from_millis(w.timeout_ms),
             start_check: w.start_check,
+            tokens: w.tokens.clone(),
         }))
     }
 
