@@ -55,7 +55,13 @@ pub fn followed(data: &DataDir, cfg: &Config) -> Result<Vec<Followed>> {
                 });
             }
         };
-        let upstream = Upstream::from_args(std::slice::from_ref(&u.url))?;
+        let token = u
+            .token_file
+            .as_ref()
+            .map(|p| islet_store::tokens::read_token_file(&data.root().join(p)))
+            .transpose()?;
+        let upstream =
+            Upstream::from_args_with_token(std::slice::from_ref(&u.url), token.as_deref())?;
         if matches!(upstream, Upstream::Snapshots(_)) {
             return Err(Error::Usage {
                 reason: format!(

@@ -69,12 +69,25 @@ impl Upstream {
     /// [`Error::Usage`] for no argument, a mix, or a path that is neither a
     /// directory nor a file.
     pub fn from_args(args: &[String]) -> Result<Upstream> {
+        Self::from_args_with_token(args, None)
+    }
+
+    /// As [`Upstream::from_args`], presenting `token` to an HTTP(S) log
+    /// whose reads are closed.
+    ///
+    /// # Errors
+    /// As [`Upstream::from_args`]; [`Error::Usage`] for a token with a
+    /// directory or snapshot files.
+    pub fn from_args_with_token(args: &[String], token: Option<&str>) -> Result<Upstream> {
         let usage = |reason: String| Error::Usage { reason };
         match args {
             [] => Err(usage("give --upstream URL, DIR or FILE…".into())),
             [one] if one.starts_with("http://") || one.starts_with("https://") => {
-                Ok(Upstream::Log(LogSource::from_arg(one)?))
+                Ok(Upstream::Log(LogSource::from_arg_with_token(one, token)?))
             }
+            _ if token.is_some() => Err(usage(
+                "a token is sent only to an http(s) upstream, not to a directory or files".into(),
+            )),
             [one] if std::path::Path::new(one).is_dir() => {
                 Ok(Upstream::Log(LogSource::Dir(PathBuf::from(one))))
             }

@@ -87,7 +87,8 @@ fn append_config(data: &Path, text: &str) {
     std::fs::write(path, toml).unwrap();
 }
 
-fn init_plain(data: &Path, port: u16) {
+/// `islet init` for 127.0.0.1:`port`; the verifier key.
+fn init_plain(data: &Path, port: u16) -> String {
     let out = islet(&[
         "init",
         "--data",
@@ -102,6 +103,12 @@ fn init_plain(data: &Path, port: u16) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("verifier key "))
+        .unwrap()
+        .to_owned()
 }
 
 fn metric(port: u16, line_start: &str) -> u64 {
@@ -601,4 +608,120 @@ fn closed_reads_and_witness_calls_need_a_token_of_their_scope_and_healthz_stays_
         body.contains("token peer-log is over its rate of 1 witness requests per second"),
         "{body}"
     );
+}
+
+#[test]
+fn a_log_with_closed_reads_is_mirrored_followed_and_checked_with_a_read_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("site");
+    let port = free_port();
+    let vkey = init_plain(&data, port);
+    append_config(&data, "\n[auth]\nread = \"token\"\n");
+    let relay_token = token(&data, &["add", "relay", "--scope", "read"]);
+    let site = Islet::start_on(&data, port);
+    crate::support::write_entries(&site, "closed reads", 20);
+    let token_path = tmp.path().join("relay.token");
+    crate::pki::write_private(&token_path, format!("{relay_token}\n").as_bytes());
+    let url = format!("http://127.0.0.1:{port}/api/v2");
+    let relay = tmp.path().join("relay");
+    let sync = |token: Option<&Path>| {
+        let mut args = vec![
+            "mirror",
+            "sync",
+            "--data",
+            relay.to_str().unwrap(),
+            "--upstream",
+            &url,
+            "--vkey",
+            &vkey,
+        ];
+        if let Some(t) = token {
+            args.extend(["--token-file", t.to_str().unwrap()]);
+        }
+        islet(&args)
+    };
+    let out = sync(None);
+    assert!(
+        !out.status.success(),
+        "synced a log with closed reads without a token"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sync(Some(&token_path));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fsck = |token: Option<&Path>| {
+        let mut args = vec!["fsck", &url, "--vkey", &vkey];
+        if let Some(t) = token {
+            args.extend(["--token-file", t.to_str().unwrap()]);
+        }
+        islet(&args)
+    };
+    assert!(!fsck(None).status.success());
+    let out = fsck(Some(&token_path));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A token file others can read is refused.
+    let loose = tmp.path().join("loose.token");
+    std::fs::write(&loose, &relay_token).unwrap();
+    let out = fsck(Some(&loose));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // islet serve follows it with [[mirror.upstream]] token_file.
+    let follower = tmp.path().join("follower");
+    let fport = free_port();
+    let out = islet(&[
+        "init",
+        "--data",
+        follower.to_str().unwrap(),
+        "--mirror-only",
+        "--public-url",
+        &format!("http://127.0.0.1:{fport}"),
+        "--listen",
+        &format!("127.0.0.1:{fport}"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crate::pki::write_private(&follower.join("upstream.token"), relay_token.as_bytes());
+    append_config(
+        &follower,
+        &format!(
+            "\n[[mirror.upstream]]\nurl = \"{url}\"\nvkey = \"{vkey}\"\ninterval_secs = 1\ntoken_file = \"upstream.token\"\n"
+        ),
+    );
+    let follower_server = Islet::start_on(&follower, fport);
+    let origin = vkey.split('+').next().unwrap();
+    let path = format!(
+        "/mirror/{}/checkpoint",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(origin.as_bytes()))
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http_get(follower_server.port, &path);
+        if status == 200 && String::from_utf8_lossy(&body).lines().nth(1) == Some("20") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the follower did not mirror the log: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

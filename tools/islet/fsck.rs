@@ -36,6 +36,10 @@ pub(crate) struct FsckArgs {
     /// Never draw a progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
+    /// A file holding a bearer token for a log whose reads are closed
+    /// (`islet token add --scope read` there); mode 0600.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(args: &FsckArgs) -> ExitCode {
@@ -57,7 +61,16 @@ pub(crate) fn run(args: &FsckArgs) -> ExitCode {
         Ok(v) => v,
         Err(e) => return fail(EXIT_USAGE_OR_IO, "usage", &e),
     };
-    let source = match LogSource::from_arg(&args.log) {
+    let token = match args
+        .token_file
+        .as_deref()
+        .map(islet_store::tokens::read_token_file)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => return fail(EXIT_USAGE_OR_IO, "usage", &e.to_string()),
+    };
+    let source = match LogSource::from_arg_with_token(&args.log, token.as_deref()) {
         Ok(LogSource::Dir(d)) if !d.is_dir() => {
             return fail(
                 EXIT_USAGE_OR_IO,

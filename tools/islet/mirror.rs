@@ -57,6 +57,10 @@ pub(crate) struct SyncArgs {
     /// Entry bundles fetched at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY)]
     concurrency: usize,
+    /// A file holding a bearer token for an http(s) upstream whose reads
+    /// are closed (`islet token add --scope read` there); mode 0600.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -119,7 +123,16 @@ fn run_sync(a: &SyncArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => return usage(a.json, e),
     };
-    let upstream = match Upstream::from_args(&a.upstream) {
+    let token = match a
+        .token_file
+        .as_deref()
+        .map(islet_store::tokens::read_token_file)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => return usage(a.json, e.to_string()),
+    };
+    let upstream = match Upstream::from_args_with_token(&a.upstream, token.as_deref()) {
         Ok(u) => u,
         Err(e) => return fail(a.json, &e),
     };

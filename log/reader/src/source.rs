@@ -70,15 +70,35 @@ impl LogSource {
     /// # Errors
     /// [`Error::Transport`] when the HTTP client cannot be built.
     pub fn from_arg(arg: &str) -> Result<LogSource> {
+        Self::from_arg_with_token(arg, None)
+    }
+
+    /// As [`LogSource::from_arg`], sending `Authorization: Bearer TOKEN`
+    /// with every request to an HTTP(S) log (one whose reads are closed);
+    /// a directory ignores the token.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] when the HTTP client cannot be built,
+    /// [`Error::Backend`] for a token that is not a header value.
+    pub fn from_arg_with_token(arg: &str, token: Option<&str>) -> Result<LogSource> {
         if arg.starts_with("http://") || arg.starts_with("https://") {
-            let client = reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder()
                 .timeout(HTTP_TIMEOUT)
-                .user_agent(concat!("islet/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|source| Error::Transport {
-                    url: arg.to_owned(),
-                    source,
-                })?;
+                .user_agent(concat!("islet/", env!("CARGO_PKG_VERSION")));
+            if let Some(token) = token {
+                let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|e| Error::Backend {
+                        source: Box::new(e),
+                    })?;
+                value.set_sensitive(true);
+                let mut headers = reqwest::header::HeaderMap::new();
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+                builder = builder.default_headers(headers);
+            }
+            let client = builder.build().map_err(|source| Error::Transport {
+                url: arg.to_owned(),
+                source,
+            })?;
             Ok(LogSource::Http {
                 base: arg.trim_end_matches('/').to_owned(),
                 client,

@@ -370,6 +370,34 @@ pub fn token_hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
+/// Longest token file read for islet's own outgoing requests.
+pub const MAX_TOKEN_FILE_BYTES: usize = 4096;
+
+/// Reads a bearer token islet presents to another server (a log with
+/// closed reads, a witness or mirror with closed routes): the file's text
+/// without surrounding whitespace, visible ASCII only; the file must not
+/// be readable by group or others.
+///
+/// # Errors
+/// [`Error::Io`], [`Error::Config`] naming the file and the rule.
+pub fn read_token_file(path: &Path) -> Result<String> {
+    let bytes = crate::datadir::read_private_key(path)?;
+    let bad = |reason: &str| Error::Config {
+        reason: format!("token file {}: {reason}", path.display()),
+    };
+    if bytes.len() > MAX_TOKEN_FILE_BYTES {
+        return Err(bad(&format!("larger than {MAX_TOKEN_FILE_BYTES} bytes")));
+    }
+    let token = bytes.trim_ascii();
+    if token.is_empty() {
+        return Err(bad("is empty"));
+    }
+    if !token.iter().all(u8::is_ascii_graphic) {
+        return Err(bad("holds characters other than visible ASCII"));
+    }
+    String::from_utf8(token.to_vec()).map_err(|_| bad("is not text"))
+}
+
 /// Why a presented token does not have the shape of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenShape {

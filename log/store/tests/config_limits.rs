@@ -139,6 +139,7 @@ fn upstream(origin_override: Option<&str>) -> RawUpstream {
         log_key: None,
         origin: origin_override.map(str::to_owned),
         interval_secs: 60,
+        token_file: None,
     }
 }
 

@@ -40,33 +40,13 @@ pub use tokens::TokenWatch;
 /// a bearer token of islet's and is refused without being copied.
 pub const MAX_AUTHORIZATION_BYTES: usize = 256;
 
-/// Longest token file read for islet's own outgoing requests.
-pub const MAX_OUTGOING_TOKEN_BYTES: usize = 4096;
-
 /// Reads a bearer token islet presents to another server (a witness or a
-/// mirror that closed its routes): the file's text without surrounding
-/// whitespace, visible ASCII only, the file mode 0600.
+/// mirror that closed its routes): [`islet_store::tokens::read_token_file`].
 ///
 /// # Errors
-/// [`crate::Error::Config`] naming the file and the rule.
+/// [`crate::Error::Store`] naming the file and the rule.
 pub fn read_outgoing_token(path: &std::path::Path) -> crate::Result<String> {
-    let bytes = islet_store::datadir::read_private_key(path)?;
-    let bad = |reason: &str| crate::Error::Config {
-        reason: format!("token file {}: {reason}", path.display()),
-    };
-    if bytes.len() > MAX_OUTGOING_TOKEN_BYTES {
-        return Err(bad(&format!(
-            "larger than {MAX_OUTGOING_TOKEN_BYTES} bytes"
-        )));
-    }
-    let token = bytes.trim_ascii();
-    if token.is_empty() {
-        return Err(bad("is empty"));
-    }
-    if !token.iter().all(|b| b.is_ascii_graphic()) {
-        return Err(bad("holds characters other than visible ASCII"));
-    }
-    String::from_utf8(token.to_vec()).map_err(|_| bad("is not text"))
+    Ok(islet_store::tokens::read_token_file(path)?)
 }
 
 /// What the connection knows of its client: the subject of the client

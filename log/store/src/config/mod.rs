@@ -331,6 +331,10 @@ pub struct RawUpstream {
     /// Seconds between syncs.
     #[serde(default = "default_interval")]
     pub interval_secs: u64,
+    /// A file holding the bearer token to present, when the log closes its
+    /// reads (mode 0600, relative to the data directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 fn default_interval() -> u64 {
@@ -351,6 +355,8 @@ pub struct Upstream {
     pub log_key: Option<PathBuf>,
     /// Time between syncs.
     pub interval: Duration,
+    /// The bearer token file, relative to the data directory.
+    pub token_file: Option<PathBuf>,
 }
 
 /// `[http]`.
@@ -811,6 +817,7 @@ impl RawConfig {
                 vkey: u.vkey.clone(),
                 log_key: u.log_key.clone(),
                 interval: Duration::from_secs(u.interval_secs),
+                token_file: u.token_file.clone(),
             });
         }
         Ok((name, out))
