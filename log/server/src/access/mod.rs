@@ -10,9 +10,11 @@
 //!
 //! Then the client, known by its certificate subject, its token's name or
 //! its source address, takes a token from its bucket for the group; an
-//! empty bucket is a 429 with `Retry-After`, before the body is read or
+//! empty bucket is a 429 with `Retry-After`, before the body is parsed or
 //! any signature checked, so a runaway pipeline costs the server little
-//! and the other clients nothing.
+//! and the other clients nothing. A refused request's body is read (up to
+//! [`MAX_DRAINED_BODY_BYTES`]) and dropped before the answer, so that the
+//! client sees it rather than a reset connection.
 //!
 //! With every group open and no limits the layer is not installed at all.
 
@@ -47,6 +49,32 @@ pub const MAX_AUTHORIZATION_BYTES: usize = 256;
 /// [`crate::Error::Store`] naming the file and the rule.
 pub fn read_outgoing_token(path: &std::path::Path) -> crate::Result<String> {
     Ok(islet_store::tokens::read_token_file(path)?)
+}
+
+/// Most bytes of a refused request's body read and dropped before the
+/// answer, so that the client sees the 401, 403 or 429 instead of a reset
+/// connection (closing a socket with unread data makes the kernel reset
+/// it, and the answer can be lost with it). Larger bodies are not read.
+pub const MAX_DRAINED_BODY_BYTES: usize = 64 * 1024;
+/// Longest time spent reading a refused request's body.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads and drops up to [`MAX_DRAINED_BODY_BYTES`] of `body`, for at
+/// most [`DRAIN_TIMEOUT`].
+async fn drain(mut body: axum::body::Body) {
+    use http_body_util::BodyExt;
+    let read = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                seen = seen.saturating_add(data.len());
+                if seen > MAX_DRAINED_BODY_BYTES {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, read).await;
 }
 
 /// What the connection knows of its client: the subject of the client
@@ -393,15 +421,16 @@ pub async fn check(State(access): State<Arc<Access>>, request: Request, next: Ne
         .get::<PeerIdentity>()
         .cloned()
         .unwrap_or_default();
-    let client =
-        match access.authenticate(group, request.headers(), &peer, address, SystemTime::now()) {
-            Ok(c) => c,
-            Err(e) => return e.into_response(),
-        };
-    if let Err(e) = access.limiter.take(group, &client, Instant::now()) {
-        return e.into_response();
+    let decided = access
+        .authenticate(group, request.headers(), &peer, address, SystemTime::now())
+        .and_then(|client| access.limiter.take(group, &client, Instant::now()));
+    match decided {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            drain(request.into_body()).await;
+            e.into_response()
+        }
     }
-    next.run(request).await
 }
 
 #[cfg(test)]
