@@ -11,6 +11,7 @@ mod hostile;
 mod http_limits;
 mod mirror;
 mod oci;
+mod pg;
 mod pki;
 mod relay;
 mod serve;

@@ -11,6 +11,7 @@ mod report;
 mod server;
 mod shard;
 mod snapshot;
+mod store;
 mod token;
 mod verify;
 mod witness;
@@ -101,6 +102,10 @@ enum Command {
     /// request on, no restart).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Storage engines: move the own log between a data directory
+    /// (RocksDB) and PostgreSQL, verified tile for tile.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 fn main() -> ExitCode {
@@ -117,5 +122,6 @@ fn main() -> ExitCode {
         Command::Witness(command) => witness::run(&command),
         Command::Shard(command) => shard::run(&command),
         Command::Token(command) => token::run(&command),
+        Command::Store(command) => store::run(&command),
     }
 }

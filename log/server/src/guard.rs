@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use islet_store::{Store, TreeHead};
+use islet_store::{LogNumber, LogStore, TreeHead};
 use islet_tlog::checkpoint::SignedCheckpoint;
 use islet_tlog::merkle::tree_hash;
 use islet_tlog::note::NoteVerifier;
@@ -57,7 +57,8 @@ impl CheckpointGuard {
     /// [`Error::Fork`] naming the mismatch.
     pub fn check(
         &self,
-        store: &Store,
+        store: &dyn LogStore,
+        log: LogNumber,
         head: &TreeHead,
         key: &NoteVerifier,
         origin: &str,
@@ -101,7 +102,10 @@ impl CheckpointGuard {
                 ),
             });
         }
-        let root_then = tree_hash(cp.size, &store.hash_reader(store.own_log(), head.size))?;
+        let root_then = tree_hash(
+            cp.size,
+            &islet_store::engine::hash_reader(store, log, head.size),
+        )?;
         if root_then != cp.root {
             return Err(Error::Fork {
                 reason: format!(

@@ -260,7 +260,8 @@ fn start_own_log(
         None => (None, None),
     };
     let sequencer = start(SequencerParts {
-        store: Arc::clone(store),
+        store: Arc::clone(store) as Arc<dyn islet_store::LogStore>,
+        log: store.own_log(),
         signer: Arc::clone(&signer),
         origin: own.origin.clone(),
         guard: CheckpointGuard::new(data.guard_record_path(&config.raw)),

@@ -36,12 +36,12 @@ use super::witnessing::{Waiter, WitnessHook};
 use crate::error::{Error, Result};
 use islet_rekor::entry::ValidatedEntry;
 use islet_store::config::SequencerConfig;
-use islet_store::{CommitBatch, SearchKind, Store, TreeHead};
+use islet_store::engine::{grow_batch, grower_at, hash_reader};
+use islet_store::{CommitBatch, LogNumber, LogStore, SearchKind, TreeHead};
 use islet_tlog::checkpoint::Checkpoint;
-use islet_tlog::grow::{Grown, LogGrower};
+use islet_tlog::grow::LogGrower;
 use islet_tlog::merkle::{Hash, inclusion_proof, leaf_hash};
 use islet_tlog::note::NoteSigner;
-use islet_tlog::tiles::{BundleId, TILE_WIDTH, encode_hash_tile, partial_tiles, tile_width};
 
 /// What happened to a submitted entry.
 #[derive(Debug, Clone)]
@@ -248,50 +248,30 @@ fn store_failed() -> Error {
     }
 }
 
-/// The tree as the sequencer holds it in memory.
+/// The tree as the sequencer holds it in memory, and the committed head
+/// it grew from (what the next commit must find stored).
 struct Tree {
     log: LogGrower,
+    committed: TreeHead,
 }
 
 impl Tree {
     /// Loads the right edge of the tree from the store and checks it against
     /// the committed root.
-    fn load(store: &Store, head: &TreeHead) -> Result<Tree> {
-        let size = head.size;
-        let mut rows = Vec::new();
-        for tile in partial_tiles(size) {
-            let data =
-                store
-                    .tile_at(store.own_log(), tile, size)?
-                    .ok_or_else(|| Error::Inconsistent {
-                        what: format!("right-edge tile {tile} of size {size} is missing"),
-                    })?;
-            rows.resize(usize::from(tile.level), Vec::new());
-            rows.push(islet_tlog::tiles::parse_hash_tile(tile, &data)?);
-        }
-        let bundle = match tile_width(size, 0, size / u64::from(TILE_WIDTH)) {
-            Some(w) if w < TILE_WIDTH => {
-                let id = BundleId {
-                    index: size / u64::from(TILE_WIDTH),
-                    width: w,
-                };
-                store
-                    .bundle_at(store.own_log(), id, size)?
-                    .ok_or_else(|| Error::Inconsistent {
-                        what: format!("partial bundle {id} is missing"),
-                    })?
-            }
-            _ => Vec::new(),
-        };
-        let log = LogGrower::resume(size, rows, bundle)?;
-        if log.root() != head.root {
+    fn load(store: &dyn LogStore, log: LogNumber, head: &TreeHead) -> Result<Tree> {
+        let grower = grower_at(store, log, head.size)?;
+        if grower.root() != head.root {
             return Err(Error::Inconsistent {
                 what: format!(
-                    "the right-edge tiles of size {size} do not hash to the committed root"
+                    "the right-edge tiles of size {} do not hash to the committed root",
+                    head.size
                 ),
             });
         }
-        Ok(Tree { log })
+        Ok(Tree {
+            log: grower,
+            committed: head.clone(),
+        })
     }
 
     fn size(&self) -> u64 {
@@ -301,33 +281,16 @@ impl Tree {
     /// Appends entries (with their leaf hashes); adds the tiles and
     /// bundles to write to `batch`.
     fn append(&mut self, entries: &[(&[u8], Hash)], batch: &mut CommitBatch) -> Result<()> {
-        for (e, leaf) in entries {
-            self.log.push_hashed(e, *leaf, &mut |grown| match grown {
-                Grown::Tile(t, hashes) => batch.tiles.push((t, encode_hash_tile(hashes))),
-                Grown::Bundle(id, data) => {
-                    batch
-                        .bundles
-                        .push((id, bytes::Bytes::copy_from_slice(data)));
-                }
-            })?;
-        }
-        let edge = self.log.edge();
-        for (t, hashes) in edge.tiles {
-            batch.tiles.push((t, encode_hash_tile(hashes)));
-        }
-        if let Some((id, data)) = edge.bundle {
-            batch
-                .bundles
-                .push((id, bytes::Bytes::copy_from_slice(data)));
-        }
-        Ok(())
+        Ok(grow_batch(&mut self.log, entries, batch)?)
     }
 }
 
 /// Everything the sequencer thread owns.
 pub struct SequencerParts {
-    /// The store.
-    pub store: Arc<Store>,
+    /// The store (either engine).
+    pub store: Arc<dyn LogStore>,
+    /// The log it sequences in that store.
+    pub log: LogNumber,
     /// The log key.
     pub signer: Arc<dyn NoteSigner>,
     /// The checkpoint origin.
@@ -367,8 +330,9 @@ pub(crate) fn sign_head(
 /// published checkpoint; [`Error::Store`] when the store is inconsistent.
 pub fn start(parts: SequencerParts) -> Result<Sequencer> {
     let store = Arc::clone(&parts.store);
+    let log = parts.log;
     let verifier = parts.signer.verifier();
-    let head = match store.tree_head(store.own_log())? {
+    let head = match store.tree_head(log)? {
         Some(h) => h,
         None => {
             // A new log: its first checkpoint is the empty tree.
@@ -384,7 +348,7 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
                 checkpoint: note,
             };
             parts.guard.check_new_log()?;
-            store.commit(store.own_log(), &CommitBatch::default(), &head)?;
+            store.append(log, None, &CommitBatch::default(), &head)?;
             parts.guard.record(&head.checkpoint)?;
             head
         }
@@ -404,11 +368,13 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
             what: "the stored checkpoint does not match the stored tree head".into(),
         });
     }
-    parts.guard.check(&store, &head, &verifier, &parts.origin)?;
-    let tree = Tree::load(&store, &head)?;
+    parts
+        .guard
+        .check(store.as_ref(), log, &head, &verifier, &parts.origin)?;
+    let tree = Tree::load(store.as_ref(), log, &head)?;
     // Served with the cosignatures it gathered, when it has any.
     let note = store
-        .checkpoint_at(store.own_log(), head.size)?
+        .checkpoint_at(log, head.size)?
         .unwrap_or_else(|| head.checkpoint.clone());
     let latest = Arc::new(SignedHead {
         size: head.size,
@@ -489,6 +455,7 @@ fn sequence(
     shared: &Shared,
 ) -> Result<()> {
     let store = Arc::clone(&parts.store);
+    let log = parts.log;
     let old_size = tree.size();
     let mut batch = CommitBatch::default();
     let mut fresh: Vec<(Job, u64, Hash)> = Vec::new();
@@ -500,7 +467,7 @@ fn sequence(
         let key: Hash = leaf_hash(&job.entry.body);
         let existing = match in_batch.get(&key) {
             Some(&i) => Some(i),
-            None => store.dedup_lookup(store.own_log(), &key)?,
+            None => store.dedup_lookup(log, &key)?,
         };
         if let Some(index) = existing {
             duplicates.push((job, index));
@@ -546,14 +513,15 @@ fn sequence(
         root,
         checkpoint: note,
     };
-    store.commit(store.own_log(), &batch, &head)?;
+    store.append(log, Some(&tree.committed), &batch, &head)?;
     parts.guard.record(&head.checkpoint)?;
     let signed = Arc::new(SignedHead {
         size: head.size,
         root,
-        note: head.checkpoint,
+        note: head.checkpoint.clone(),
         signed_at: std::time::SystemTime::now(),
     });
+    tree.committed = head;
     let fail_closed = parts.witness.as_ref().is_some_and(|w| w.fail_closed);
     if !fail_closed {
         shared.offer_latest(Arc::clone(&signed));
@@ -586,7 +554,7 @@ fn sequence(
     if let Some(hook) = &parts.witness {
         hook.committed(Arc::clone(&signed), Vec::new());
     }
-    let reader = store.hash_reader(store.own_log(), signed.size);
+    let reader = hash_reader(store.as_ref(), log, signed.size);
     for (job, index, _) in fresh {
         let outcome = inclusion_proof(index, signed.size, &reader)
             .map_err(Error::Tlog)

@@ -118,7 +118,7 @@ pub fn freeze(data: &DataDir, config: &Config, now: SystemTime) -> Result<Freeze
         reason: format!("{} has no entries: there is nothing to freeze", own.origin),
     })?;
     let guard = CheckpointGuard::new(data.guard_record_path(&config.raw));
-    guard.check(&store, &head, &signer.verifier(), &own.origin)?;
+    guard.check(&store, log, &head, &signer.verifier(), &own.origin)?;
     let note = Checkpoint {
         origin: own.origin.clone(),
         size: head.size,

@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use crate::schema::LogNumber;
+
 /// Everything that can go wrong in the store or the data directory.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -83,6 +85,28 @@ pub enum Error {
         expected: u64,
         /// The size stored now.
         stored: u64,
+    },
+    /// The stored head is not the one a writer grew its batch from:
+    /// another writer committed, or took the log over. Nothing was written.
+    #[error("the head of log {log} moved: expected size {}, stored {}", fmt_size(*.expected), fmt_size(*.stored))]
+    HeadMoved {
+        /// The log.
+        log: LogNumber,
+        /// The size the writer grew from (`None`: a new log).
+        expected: Option<u64>,
+        /// The size stored now (`None`: no head).
+        stored: Option<u64>,
+    },
+    /// A storage engine other than RocksDB failed (PostgreSQL: the
+    /// connection, a statement, the server's refusal).
+    #[error("{engine}: {op}: {reason}")]
+    Engine {
+        /// The engine.
+        engine: &'static str,
+        /// The operation.
+        op: &'static str,
+        /// The engine's error, as it says it.
+        reason: String,
     },
     /// An attempt to change a full tile or bundle that already exists.
     #[error("refusing to overwrite immutable {path} with different bytes")]
@@ -222,3 +246,8 @@ pub(crate) fn corrupt(what: impl Into<String>) -> Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A tree size in a message, or "none" for a log with no head.
+fn fmt_size(size: Option<u64>) -> String {
+    size.map_or_else(|| "none".to_owned(), |s| s.to_string())
+}

@@ -26,16 +26,13 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result, corrupt};
+use crate::error::{Error, Result};
 use crate::{CommitBatch, Evidence, LogNumber, LogRecord, StagedProgress, Store, TreeHead};
 use islet_tlog::grow::{Grown, LogGrower};
 use islet_tlog::merkle::Hash;
 use islet_tlog::merkle::tree_hash;
 use islet_tlog::note::NoteVerifier;
-use islet_tlog::tiles::{
-    BundleId, TILE_WIDTH, TileId, encode_hash_tile, for_each_bundle_entry, parse_hash_tile,
-    partial_tiles, tile_width,
-};
+use islet_tlog::tiles::{BundleId, TILE_WIDTH, TileId, encode_hash_tile, for_each_bundle_entry};
 
 /// Staged tiles and bundles are written to the store in batches of about
 /// this many bytes.
@@ -700,32 +697,7 @@ fn ends_after(level: u8, index: u64, width: u16, size: u64) -> bool {
     end > size
 }
 
-/// A grower for the stored tree of `log` at `size` entries, from its
-/// partial tiles and bundle (staged or committed).
-///
-/// # Errors
-/// [`Error::Db`] when a tile is missing.
-pub fn grower_at(store: &Store, log: LogNumber, size: u64) -> Result<LogGrower> {
-    if size == 0 {
-        return Ok(LogGrower::new());
-    }
-    let mut rows: Vec<Vec<Hash>> = Vec::new();
-    for t in partial_tiles(size) {
-        let data = store
-            .tile_at(log, t, size)?
-            .ok_or_else(|| corrupt(format!("tile {t} of the local copy is missing")))?;
-        rows.resize(usize::from(t.level), Vec::new());
-        rows.push(parse_hash_tile(t, &data)?);
-    }
-    let index = size / u64::from(TILE_WIDTH);
-    let bundle = match tile_width(size, 0, index) {
-        Some(width) if width < TILE_WIDTH => store
-            .bundle_at(log, BundleId { index, width }, size)?
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    Ok(LogGrower::resume(size, rows, bundle)?)
-}
+pub use crate::engine::grower_at;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -3,6 +3,8 @@
 //! Where islet keeps logs: the RocksDB store of a data directory, the
 //! growth of a stored log from outside, and the data directory itself.
 //!
+//! - [`engine`]: [`LogStore`], what every storage engine of a log does
+//!   (RocksDB here, PostgreSQL in `islet-pgstore`).
 //! - [`schema`]: column families, keys and stored values.
 //! - [`db`]: opening the store ([`Store`]).
 //! - [`read`], [`commit`]: reads as of a tree size; synced commits.
@@ -22,8 +24,10 @@
 
 pub mod commit;
 pub mod config;
+pub mod copy;
 pub mod datadir;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod extend;
 pub mod pending;
@@ -37,8 +41,8 @@ pub mod view;
 pub mod witnessed;
 
 pub use db::Store;
+pub use engine::{LogStore, StoreHashReader};
 pub use error::{Error, Result};
-pub use read::StoreHashReader;
 pub use schema::{
     CommitBatch, Evidence, LogNumber, LogRecord, MAX_LOGS, OWN_LOG, SearchKind, StagedProgress,
     TreeHead,

@@ -7,8 +7,10 @@
 //! - [`vectors_dir`]: the test vectors, which live in the repository under
 //!   `tests/vectors` (their sources in `tests/vectors/PROVENANCE.md`).
 //! - [`cosig`]: an independent `cosignature/v1` verifier.
+//! - [`pg`]: a real PostgreSQL server in a temporary directory.
 
 pub mod cosig;
+pub mod pg;
 
 use std::path::{Path, PathBuf};
 
