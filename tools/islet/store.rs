@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use islet_pgstore::{LogKind, PgStore};
+use islet_pgstore::{LogKind, PgOptions, PgStore};
 use islet_store::copy::{Copied, Side, copy_log};
 use islet_store::datadir::DataDir;
 use islet_store::{LogNumber, LogStore, Store};
@@ -49,6 +49,11 @@ pub(crate) struct MigrateArgs {
     /// are databases (default: whichever end is a data directory).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// PEM certificates a database's TLS certificate must chain to, for a
+    /// URL with `sslmode=require` (default: the system's roots). A database
+    /// off this machine is reached only over TLS.
+    #[arg(long, value_name = "PEM")]
+    pg_ca_file: Option<PathBuf>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -87,12 +92,14 @@ enum End {
 }
 
 impl End {
-    fn open(spec: &str, target: bool) -> Result<End, String> {
+    fn open(spec: &str, target: bool, ca_file: Option<&PathBuf>) -> Result<End, String> {
         if is_url(spec) {
+            let mut options = PgOptions::new(2);
+            options.ca_file = ca_file.cloned();
             let pg = if target {
-                PgStore::create(spec, 2)
+                PgStore::create(spec, &options)
             } else {
-                PgStore::open(spec, 2)
+                PgStore::open(spec, &options)
             };
             return pg.map(End::Pg).map_err(|e| e.to_string());
         }
@@ -161,7 +168,8 @@ fn run_migrate(a: &MigrateArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => return fail(&e),
     };
-    let (from, to) = match (End::open(&a.from, false), End::open(&a.to, true)) {
+    let ca = a.pg_ca_file.as_ref();
+    let (from, to) = match (End::open(&a.from, false, ca), End::open(&a.to, true, ca)) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return fail(&e),
     };

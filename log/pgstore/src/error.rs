@@ -14,7 +14,7 @@ pub enum Error {
         reason: String,
     },
     /// No connection could be made.
-    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    #[error("cannot connect to PostgreSQL at {target}: {}", chain(.source))]
     Connect {
         /// Hosts and database, without the password.
         target: String,
@@ -22,7 +22,7 @@ pub enum Error {
         source: postgres::Error,
     },
     /// A statement failed.
-    #[error("PostgreSQL: {op}: {source}")]
+    #[error("PostgreSQL: {op}: {}", chain(.source))]
     Statement {
         /// What islet was doing.
         op: &'static str,
@@ -77,6 +77,23 @@ pub enum Error {
 
 /// The result type of `islet-pgstore`.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// An error with its causes, each once: the client's own message says
+/// "error performing TLS handshake" and keeps the reason (a certificate
+/// from an unknown issuer) as its source.
+fn chain(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
 
 /// Wraps a failed statement with what islet was doing.
 pub(crate) fn stmt(op: &'static str) -> impl FnOnce(postgres::Error) -> Error {

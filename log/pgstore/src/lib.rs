@@ -6,7 +6,8 @@
 //! implement [`islet_store::LogStore`].
 //!
 //! - [`migrate`]: the versioned schema, applied under an advisory lock.
-//! - [`pool`]: a small pool of blocking connections.
+//! - [`pool`]: a small pool of blocking connections, TLS by rustls (required
+//!   for a database off this machine).
 //! - [`store`]: [`PgStore`], the reads of [`islet_store::LogStore`] and the
 //!   logs a database holds.
 //! - [`append`]: the one write: a batch and its head in one transaction,
@@ -27,4 +28,5 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use lease::Lease;
+pub use pool::PgOptions;
 pub use store::{LogKind, LogRow, PgStore};

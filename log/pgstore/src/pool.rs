@@ -5,8 +5,15 @@
 //! failover) is dropped when it comes back, and the next caller opens a
 //! new one, so the pool heals by itself after the database returns.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
+
+use postgres::config::{Host, SslMode};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Error, Result};
 
@@ -25,6 +32,111 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = '10s'; \
      SET application_name = 'islet'";
 
+/// The system's certificate bundle (Debian's `ca-certificates`), the roots
+/// TLS to the database trusts when no `ca_file` is given.
+pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// How a store connects: pool size and the roots TLS trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// The most connections the pool opens (1 to [`MAX_POOL_SIZE`]).
+    pub pool_size: usize,
+    /// PEM certificates the database's certificate must chain to
+    /// (default: [`SYSTEM_ROOTS`]). Used with `sslmode=require`.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl PgOptions {
+    /// A pool of `pool_size` connections and the system's roots.
+    pub fn new(pool_size: usize) -> PgOptions {
+        PgOptions {
+            pool_size,
+            ca_file: None,
+        }
+    }
+
+    /// The same, trusting the certificates in `ca_file` instead.
+    pub fn with_ca_file(mut self, ca_file: impl Into<PathBuf>) -> PgOptions {
+        self.ca_file = Some(ca_file.into());
+        self
+    }
+}
+
+impl Default for PgOptions {
+    fn default() -> PgOptions {
+        PgOptions::new(DEFAULT_POOL_SIZE)
+    }
+}
+
+/// Plain TCP (loopback only) or TLS by rustls.
+#[derive(Clone)]
+enum Connector {
+    Plain,
+    Tls(MakeRustlsConnect),
+}
+
+/// True for a host on this machine: a Unix socket, `localhost`, or a
+/// loopback address.
+fn is_local(host: &Host) -> bool {
+    match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => {
+            name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+    }
+}
+
+/// The TLS client of a store: aws-lc-rs, TLS 1.2 and 1.3, the database's
+/// certificate checked against the roots in `ca_file` and its name.
+fn tls_connector(ca_file: &Path) -> Result<MakeRustlsConnect> {
+    let bad = |reason: String| Error::Url {
+        reason: format!("{}: {reason}", ca_file.display()),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca_file).map_err(|e| bad(e.to_string()))?;
+    for cert in certs {
+        roots
+            .add(cert.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("holds no certificate".into()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// Checks the URL's `sslmode` against where it points and makes the
+/// connector: TLS is required for any host off this machine (`prefer`
+/// would fall back to plaintext, and the password and the log would
+/// cross the network in the clear).
+fn connector(config: &postgres::Config, options: &PgOptions) -> Result<Connector> {
+    let local = config.get_hosts().iter().all(is_local);
+    match config.get_ssl_mode() {
+        SslMode::Require => {
+            let roots = options
+                .ca_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(SYSTEM_ROOTS));
+            Ok(Connector::Tls(tls_connector(&roots)?))
+        }
+        _ if local => Ok(Connector::Plain),
+        _ => Err(Error::Url {
+            reason: format!(
+                "{} is not on this machine: add sslmode=require to the URL (islet speaks to a \
+                 database elsewhere only over TLS, checking its certificate)",
+                target(config)
+            ),
+        }),
+    }
+}
+
 struct State {
     idle: Vec<postgres::Client>,
     open: usize,
@@ -33,6 +145,7 @@ struct State {
 /// A pool of connections to one database.
 pub struct Pool {
     config: postgres::Config,
+    connector: Connector,
     max: usize,
     state: Mutex<State>,
     returned: Condvar,
@@ -68,12 +181,15 @@ pub fn target(config: &postgres::Config) -> String {
 
 impl Pool {
     /// A pool for `url` (`postgres://user@host:port/db?...`), opening at
-    /// most `max` connections (1 to [`MAX_POOL_SIZE`]). Nothing is
-    /// connected until the first [`Pool::get`].
+    /// most `options.pool_size` connections. Nothing is connected until
+    /// the first [`Pool::get`].
     ///
     /// # Errors
-    /// [`Error::Url`] for a URL that does not parse or a size out of range.
-    pub fn new(url: &str, max: usize) -> Result<Pool> {
+    /// [`Error::Url`] for a URL that does not parse, a size out of range,
+    /// a host off this machine without `sslmode=require`, or roots that do
+    /// not load.
+    pub fn new(url: &str, options: &PgOptions) -> Result<Pool> {
+        let max = options.pool_size;
         let mut config: postgres::Config =
             url.parse().map_err(|e: postgres::Error| Error::Url {
                 reason: e.to_string(),
@@ -86,8 +202,10 @@ impl Pool {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        let connector = connector(&config, options)?;
         Ok(Pool {
             config,
+            connector,
             max,
             state: Mutex::new(State {
                 idle: Vec::new(),
@@ -113,13 +231,14 @@ impl Pool {
     /// # Errors
     /// [`Error::Connect`].
     pub fn connect(&self) -> Result<postgres::Client> {
-        let mut client = self
-            .config
-            .connect(postgres::NoTls)
-            .map_err(|source| Error::Connect {
-                target: self.target(),
-                source,
-            })?;
+        let connected = match &self.connector {
+            Connector::Plain => self.config.connect(postgres::NoTls),
+            Connector::Tls(tls) => self.config.connect(tls.clone()),
+        };
+        let mut client = connected.map_err(|source| Error::Connect {
+            target: self.target(),
+            source,
+        })?;
         client
             .batch_execute(SESSION_SETTINGS)
             .map_err(crate::error::stmt("session settings"))?;

@@ -10,7 +10,7 @@ use islet_tlog::merkle::{Hash, hash_from_slice};
 use crate::error::{Error, Result, stmt, to_i64, to_u64};
 use crate::lease::Lease;
 use crate::migrate;
-use crate::pool::Pool;
+use crate::pool::{PgOptions, Pool};
 
 /// Whose log a database row holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,16 +66,15 @@ fn hash_of(what: &str, bytes: &[u8]) -> Result<Hash> {
 }
 
 impl PgStore {
-    /// Connects to the database at `url` with a pool of at most
-    /// `pool_size` connections and checks that it holds this build's
-    /// schema.
+    /// Connects to the database at `url` (see [`PgOptions`]) and checks
+    /// that it holds this build's schema.
     ///
     /// # Errors
     /// [`Error::Url`], [`Error::Connect`], [`Error::NoSchema`],
     /// [`Error::SchemaNewer`].
-    pub fn open(url: &str, pool_size: usize) -> Result<PgStore> {
+    pub fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
         let store = PgStore {
-            pool: Pool::new(url, pool_size)?,
+            pool: Pool::new(url, options)?,
             leases: Mutex::new(HashMap::new()),
         };
         migrate::check(&mut *store.pool.get()?)?;
@@ -87,8 +86,8 @@ impl PgStore {
     ///
     /// # Errors
     /// As [`PgStore::open`]; a migration that fails.
-    pub fn create(url: &str, pool_size: usize) -> Result<PgStore> {
-        let pool = Pool::new(url, pool_size)?;
+    pub fn create(url: &str, options: &PgOptions) -> Result<PgStore> {
+        let pool = Pool::new(url, options)?;
         migrate::migrate(&mut *pool.get()?)?;
         Ok(PgStore {
             pool,

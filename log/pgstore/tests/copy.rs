@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use islet_pgstore::{LogKind, PgStore};
+use islet_pgstore::{LogKind, PgOptions, PgStore};
 use islet_signer::Ed25519Signer;
 use islet_store::copy::{COPY_CHUNK_ENTRIES, Side, copy_log};
 use islet_store::engine::{grow_batch, grower_at};
@@ -105,7 +105,7 @@ fn rocksdb_to_postgres_and_back_is_identical_tile_for_tile() {
     let size = long + 1;
     let cluster = PgCluster::start();
     let url = cluster.create_db("copy");
-    let pg = PgStore::create(&url, 2).unwrap();
+    let pg = PgStore::create(&url, &PgOptions::new(2)).unwrap();
     let plog = pg
         .register_log(ORIGIN, LogKind::Own, &key.to_vkey())
         .unwrap();

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use islet_pgstore::{Error as PgError, LogKind, PgStore};
+use islet_pgstore::{Error as PgError, LogKind, PgOptions, PgStore};
 use islet_store::engine::{grow_batch, grower_at};
 use islet_store::{CommitBatch, Error, LogNumber, LogStore, SearchKind, Store, TreeHead};
 use islet_testkit::pg::PgCluster;
@@ -19,7 +19,7 @@ const VKEY: &str = "test.example/log+01234567+AQID";
 const TTL: Duration = Duration::from_millis(500);
 
 fn pg(cluster: &PgCluster, db: &str) -> PgStore {
-    PgStore::create(&cluster.create_db(db), 4).unwrap()
+    PgStore::create(&cluster.create_db(db), &PgOptions::new(4)).unwrap()
 }
 
 fn entry(i: u64) -> Vec<u8> {
@@ -211,8 +211,8 @@ fn racing_writers_from_one_head_commit_exactly_once() {
 fn a_leader_whose_lease_was_taken_over_can_never_commit_again() {
     let cluster = PgCluster::start();
     let url = cluster.create_db("fence");
-    let a = PgStore::create(&url, 2).unwrap();
-    let b = PgStore::open(&url, 2).unwrap();
+    let a = PgStore::create(&url, &PgOptions::new(2)).unwrap();
+    let b = PgStore::open(&url, &PgOptions::new(2)).unwrap();
     let log = own_log(&a, "node-a");
     append(&a, log, 10).unwrap();
     // While A's lease runs, B cannot take it, and B cannot write without it.
@@ -358,19 +358,19 @@ fn migrations_apply_once_however_many_nodes_start_together() {
     let cluster = PgCluster::start();
     let url = cluster.create_db("migrate");
     // A database without the schema is refused by open, with what to do.
-    let e = PgStore::open(&url, 1).unwrap_err();
+    let e = PgStore::open(&url, &PgOptions::new(1)).unwrap_err();
     assert!(matches!(e, PgError::NoSchema), "{e}");
     assert!(e.to_string().contains("islet init --store"), "{e}");
     let starters: Vec<_> = (0..6)
         .map(|_| {
             let url = url.clone();
-            std::thread::spawn(move || PgStore::create(&url, 1).map(|_| ()))
+            std::thread::spawn(move || PgStore::create(&url, &PgOptions::new(1)).map(|_| ()))
         })
         .collect();
     for s in starters {
         s.join().unwrap().unwrap();
     }
-    let pg = PgStore::open(&url, 1).unwrap();
+    let pg = PgStore::open(&url, &PgOptions::new(1)).unwrap();
     let version: i32 = pg
         .pool()
         .get()
@@ -386,8 +386,8 @@ fn migrations_apply_once_however_many_nodes_start_together() {
         .execute("UPDATE islet_schema SET version = version + 1", &[])
         .unwrap();
     for e in [
-        PgStore::open(&url, 1).unwrap_err(),
-        PgStore::create(&url, 1).unwrap_err(),
+        PgStore::open(&url, &PgOptions::new(1)).unwrap_err(),
+        PgStore::create(&url, &PgOptions::new(1)).unwrap_err(),
     ] {
         assert!(matches!(e, PgError::SchemaNewer { .. }), "{e}");
     }

@@ -220,6 +220,37 @@ impl PgCluster {
         }
     }
 
+    /// Serves TLS with this certificate and key (PEM) and refuses every
+    /// connection over TCP that is not TLS; restarts the server.
+    ///
+    /// # Panics
+    /// When the files cannot be written or the server does not restart.
+    #[track_caller]
+    pub fn require_tls(&self, cert_pem: &str, key_pem: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        for (name, text) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = self.data.join(name);
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if self.as_postgres {
+                let path = path.to_str().unwrap_or_else(|| panic!("non-UTF-8 path"));
+                self.run_plain("chown", &["postgres:postgres", path]);
+            }
+        }
+        self.append_conf("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        let hba = self.data.join("pg_hba.conf");
+        let old =
+            std::fs::read_to_string(&hba).unwrap_or_else(|e| panic!("{}: {e}", hba.display()));
+        std::fs::write(
+            &hba,
+            format!("hostnossl all all 0.0.0.0/0 reject\nhostnossl all all ::/0 reject\n{old}"),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", hba.display()));
+        self.stop();
+        self.pg_ctl_start();
+    }
+
     /// Starts the server again after [`PgCluster::kill`] or
     /// [`PgCluster::stop`] (crash recovery runs first after a kill).
     #[track_caller]
