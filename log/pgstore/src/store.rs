@@ -161,6 +161,20 @@ impl PgStore {
         })
     }
 
+    /// The server's `synchronous_standby_names`: empty when a commit waits
+    /// for no standby (then an acknowledged write lives on one machine).
+    ///
+    /// # Errors
+    /// [`Error::Statement`].
+    pub fn synchronous_standbys(&self) -> Result<String> {
+        Ok(self
+            .pool
+            .get()?
+            .query_one("SHOW synchronous_standby_names", &[])
+            .map_err(stmt("show synchronous_standby_names"))?
+            .get(0))
+    }
+
     /// The logs the database holds, by number.
     ///
     /// # Errors

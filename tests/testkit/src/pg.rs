@@ -251,6 +251,122 @@ impl PgCluster {
         self.pg_ctl_start();
     }
 
+    /// Runs one statement with `psql` in database `postgres` and returns
+    /// its unaligned output, trimmed.
+    ///
+    /// # Panics
+    /// When psql fails.
+    #[track_caller]
+    pub fn psql(&self, sql: &str) -> String {
+        let port = self.port.to_string();
+        let out = self.run(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                USER,
+                "-d",
+                "postgres",
+                "-At",
+                "-c",
+                sql,
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// A streaming standby of this server, cloned with `pg_basebackup`,
+    /// on a port of its own, connected as `name`; this server waits for it
+    /// on every commit (`synchronous_standby_names = 'FIRST 1 (name)'`,
+    /// reloaded). Returns once the primary reports it as `sync`.
+    ///
+    /// # Panics
+    /// When the clone, the start or the wait (60 s) fails.
+    #[track_caller]
+    pub fn start_sync_standby(&self, name: &str) -> PgCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("islet-pg-standby-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("temporary directory: {e}"));
+        let root = dir.path().to_path_buf();
+        let standby = PgCluster {
+            _dir: dir,
+            data: root.join("data"),
+            root,
+            port: free_port(),
+            bin: self.bin.clone(),
+            as_postgres: self.as_postgres,
+        };
+        if standby.as_postgres {
+            standby.run_plain("chown", &["postgres:postgres", standby.root_str()]);
+        }
+        let port = self.port.to_string();
+        let conninfo = format!("application_name={name}");
+        standby.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                USER,
+                "-D",
+                standby.data_str(),
+                "-R",
+                "-X",
+                "stream",
+                // A fast checkpoint: the default spreads it, which may
+                // take minutes on an idle server.
+                "-c",
+                "fast",
+                "-d",
+                &conninfo,
+            ],
+        );
+        standby.append_conf(&format!(
+            "\n# standby {name}\nport = {}\nunix_socket_directories = '{}'\n",
+            standby.port,
+            standby.root.display()
+        ));
+        standby.pg_ctl_start();
+        self.psql(&format!(
+            "ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 ({name})'"
+        ));
+        self.psql("SELECT pg_reload_conf()");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = self.psql(&format!(
+                "SELECT sync_state FROM pg_stat_replication WHERE application_name = '{name}'"
+            ));
+            if state == "sync" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "standby {name} is not synchronous after 60 s (state {state:?})"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        standby
+    }
+
+    /// Promotes a standby to primary (`pg_ctl promote`, waiting) and lets
+    /// it commit without a standby of its own (it inherited the old
+    /// primary's `synchronous_standby_names`).
+    ///
+    /// # Panics
+    /// When the promotion fails.
+    #[track_caller]
+    pub fn promote(&self) {
+        self.run("pg_ctl", &["-D", self.data_str(), "-w", "promote"]);
+        self.psql("ALTER SYSTEM SET synchronous_standby_names = ''");
+        self.psql("SELECT pg_reload_conf()");
+    }
+
     /// Starts the server again after [`PgCluster::kill`] or
     /// [`PgCluster::stop`] (crash recovery runs first after a kill).
     #[track_caller]
