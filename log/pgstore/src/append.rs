@@ -26,8 +26,12 @@ pub const HEAD_CHANNEL: &str = "islet_head";
 const CAS_HEAD: &str = "UPDATE head SET size = $2, root = $3, checkpoint = $4, updated_at = now() \
      WHERE log_id = $1 AND size = $5 AND root = $6 AND epoch = $7";
 
+/// The first head of a log, written only by the holder of the current
+/// lease: the lease row is locked (`FOR SHARE`) so that a takeover waits
+/// for this commit and then fences the head it wrote, rather than leaving
+/// a head of an older epoch that no new leader could ever swap.
 const FIRST_HEAD: &str = "INSERT INTO head (log_id, size, root, epoch, checkpoint) \
-     SELECT $1, $2, $3, $4, $5 FROM lease WHERE log_id = $1 AND epoch = $4 \
+     SELECT $1, $2, $3, $4, $5 FROM lease WHERE log_id = $1 AND epoch = $4 FOR SHARE \
      ON CONFLICT (log_id) DO NOTHING";
 
 const UPSERT_TILES: &str = "INSERT INTO tiles (log_id, level, idx, width, data) \
