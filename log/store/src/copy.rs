@@ -24,8 +24,10 @@ use crate::error::{Error, Result, corrupt};
 use crate::schema::{CommitBatch, LogNumber, SearchKind, TreeHead};
 
 /// The most entries one commit of a copy carries (a stretch between two
-/// checkpoints longer than this is split).
-pub const COPY_CHUNK_ENTRIES: u64 = 64 * 1024;
+/// checkpoints longer than this is split). It bounds the copy's memory:
+/// the entries of one chunk and their tiles and bundles are held at once
+/// (about 50 MB of Rekor-sized entries).
+pub const COPY_CHUNK_ENTRIES: u64 = 16 * 1024;
 
 /// One end of a copy: a store and the log in it.
 #[derive(Clone, Copy)]
