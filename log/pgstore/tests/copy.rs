@@ -4,13 +4,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use islet_pgstore::{LogKind, PgOptions, PgStore};
 use islet_signer::Ed25519Signer;
 use islet_store::copy::{COPY_CHUNK_ENTRIES, Side, copy_log};
-use islet_store::engine::{grow_batch, grower_at};
-use islet_store::{CommitBatch, Error, LogNumber, LogStore, Store, TreeHead};
+use islet_store::{Error, LogNumber, LogStore, Store, TreeHead};
 use islet_testkit::pg::PgCluster;
 use islet_tlog::checkpoint::Checkpoint;
 use islet_tlog::merkle::{Hash, leaf_hash};
@@ -35,23 +36,13 @@ fn signed(signer: &dyn NoteSigner, size: u64, root: Hash) -> Vec<u8> {
 fn commit(store: &dyn LogStore, log: LogNumber, to: u64, signer: &dyn NoteSigner) {
     let expected = store.tree_head(log).unwrap();
     let from = expected.as_ref().map_or(0, |h| h.size);
-    let mut grower = grower_at(store, log, from).unwrap();
-    let bodies: Vec<Vec<u8>> = (from..to)
-        .map(|i| format!("copied entry {i}").into_bytes())
-        .collect();
-    let leaves: Vec<(&[u8], Hash)> = bodies
-        .iter()
-        .map(|b| (b.as_slice(), leaf_hash(b)))
-        .collect();
-    let mut batch = CommitBatch::default();
-    grow_batch(&mut grower, &leaves, &mut batch).unwrap();
-    for (i, (_, leaf)) in leaves.iter().enumerate() {
-        batch.dedup.push((*leaf, from + i as u64));
-    }
+    let (batch, root) = common::grow_by(store, log, from, to, |i| {
+        format!("copied entry {i}").into_bytes()
+    });
     let head = TreeHead {
         size: to,
-        root: grower.root(),
-        checkpoint: signed(signer, to, grower.root()),
+        root,
+        checkpoint: signed(signer, to, root),
     };
     store.append(log, expected.as_ref(), &batch, &head).unwrap();
 }

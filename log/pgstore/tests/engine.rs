@@ -5,14 +5,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use islet_pgstore::{Error as PgError, LogKind, PgOptions, PgStore};
-use islet_store::engine::{grow_batch, grower_at};
 use islet_store::{CommitBatch, Error, LogNumber, LogStore, SearchKind, Store, TreeHead};
 use islet_testkit::pg::PgCluster;
-use islet_tlog::merkle::{Hash, leaf_hash};
+use islet_tlog::merkle::leaf_hash;
 use islet_tlog::tiles::{BundleId, TILE_WIDTH, tile_width, tiles_for_size};
 
 const VKEY: &str = "test.example/log+01234567+AQID";
@@ -32,24 +33,17 @@ fn entry(i: u64) -> Vec<u8> {
 
 /// The batch and head that grow `store`'s `log` by entries `from..to`.
 fn grow(store: &dyn LogStore, log: LogNumber, from: u64, to: u64) -> (CommitBatch, TreeHead) {
-    let mut grower = grower_at(store, log, from).unwrap();
-    let bodies: Vec<Vec<u8>> = (from..to).map(entry).collect();
-    let leaves: Vec<(&[u8], Hash)> = bodies
-        .iter()
-        .map(|b| (b.as_slice(), leaf_hash(b)))
-        .collect();
-    let mut batch = CommitBatch::default();
-    grow_batch(&mut grower, &leaves, &mut batch).unwrap();
-    for (i, (body, leaf)) in leaves.iter().enumerate() {
-        let index = from + i as u64;
-        batch.dedup.push((*leaf, index));
-        batch
-            .search
-            .push((SearchKind::ArtifactDigest, body[..12].to_vec(), index));
+    let (mut batch, root) = common::grow_by(store, log, from, to, entry);
+    for index in from..to {
+        batch.search.push((
+            SearchKind::ArtifactDigest,
+            entry(index)[..12].to_vec(),
+            index,
+        ));
     }
     let head = TreeHead {
         size: to,
-        root: grower.root(),
+        root,
         checkpoint: format!("test.example/log\n{to}\n").into_bytes(),
     };
     (batch, head)

@@ -4,13 +4,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use islet_pgstore::{LogKind, PgOptions, PgStore};
-use islet_store::engine::{grow_batch, grower_at};
-use islet_store::{CommitBatch, LogNumber, LogStore, TreeHead};
+use islet_store::{LogNumber, LogStore, TreeHead};
 use islet_testkit::pg::PgCluster;
-use islet_tlog::merkle::{Hash, leaf_hash};
+use islet_tlog::merkle::leaf_hash;
 use islet_tlog::tiles::tiles_for_size;
 
 const TTL: Duration = Duration::from_millis(500);
@@ -22,20 +23,10 @@ fn body(i: u64) -> Vec<u8> {
 fn append(store: &dyn LogStore, log: LogNumber, to: u64) -> TreeHead {
     let expected = store.tree_head(log).unwrap();
     let from = expected.as_ref().map_or(0, |h| h.size);
-    let mut grower = grower_at(store, log, from).unwrap();
-    let bodies: Vec<Vec<u8>> = (from..to).map(body).collect();
-    let leaves: Vec<(&[u8], Hash)> = bodies
-        .iter()
-        .map(|b| (b.as_slice(), leaf_hash(b)))
-        .collect();
-    let mut batch = CommitBatch::default();
-    grow_batch(&mut grower, &leaves, &mut batch).unwrap();
-    for (i, (_, leaf)) in leaves.iter().enumerate() {
-        batch.dedup.push((*leaf, from + i as u64));
-    }
+    let (batch, root) = common::grow_by(store, log, from, to, body);
     let head = TreeHead {
         size: to,
-        root: grower.root(),
+        root,
         checkpoint: format!("standby.example/log\n{to}\n").into_bytes(),
     };
     store.append(log, expected.as_ref(), &batch, &head).unwrap();
