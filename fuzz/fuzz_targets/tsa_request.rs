@@ -25,7 +25,8 @@
 //! (sigstore-python's client) sent to sigstage, DER requests of
 //! `openssl ts -query` over `hello` (SHA-256/384/512 and a refused SHA-1,
 //! with and without nonce, policy, certReq), and JSON requests of the
-//! upstream form (with a nonce of any size, a policy, `certificates`).
+//! upstream form (with a nonce of any size, a policy, `certificates`), and
+//! one the fuzzer found: a non-UTF-8 octet inside an unknown member.
 #![no_main]
 
 use std::sync::OnceLock;

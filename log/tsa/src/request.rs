@@ -225,7 +225,16 @@ struct JsonRequest<'a> {
 /// Parses the JSON form (the body is at most [`MAX_JSON_REQUEST_BYTES`],
 /// checked by the caller).
 pub(crate) fn parse_json(body: &[u8]) -> Result<Request, Refusal> {
-    let req: JsonRequest<'_> = serde_json::from_slice(body).map_err(|e| {
+    // JSON is UTF-8 (RFC 8259 §8.1). serde_json skips the strings of
+    // unknown members without checking them, so the whole body is checked
+    // here: a request that is not UTF-8 is refused, wherever its bad octet.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Refusal::new(
+            RefusalReason::Malformed,
+            format!("the body is not a JSON timestamp request: it is not UTF-8 ({e})"),
+        )
+    })?;
+    let req: JsonRequest<'_> = serde_json::from_str(text).map_err(|e| {
         Refusal::new(
             RefusalReason::Malformed,
             format!("the body is not a JSON timestamp request: {e}"),
@@ -368,6 +377,20 @@ mod tests {
         for bad in ["", "-", "1.0", "1e3", "0x10", " 1", "+1"] {
             assert_eq!(decimal_to_integer(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_json_body_that_is_not_utf8_is_refused_even_in_an_unknown_member() {
+        // Found by the tsa_request fuzz target: serde_json skips the string
+        // of an unknown member without checking its octets.
+        let good = br#"{"artifactHash":"LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=","hashAlgorithm":"sha256","x":"1.2"}"#;
+        assert!(parse_json(good).is_ok());
+        let mut bad = good.to_vec();
+        let at = bad.len() - 4; // the '.' of "1.2"
+        bad[at] = 0xda;
+        let refusal = parse_json(&bad).err().expect("refused");
+        assert_eq!(refusal.reason, RefusalReason::Malformed);
+        assert!(refusal.detail.contains("not UTF-8"), "{}", refusal.detail);
     }
 
     #[test]
