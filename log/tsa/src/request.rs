@@ -388,7 +388,9 @@ mod tests {
         let mut bad = good.to_vec();
         let at = bad.len() - 4; // the '.' of "1.2"
         bad[at] = 0xda;
-        let refusal = parse_json(&bad).err().expect("refused");
+        let Err(refusal) = parse_json(&bad) else {
+            panic!("a body that is not UTF-8 was accepted");
+        };
         assert_eq!(refusal.reason, RefusalReason::Malformed);
         assert!(refusal.detail.contains("not UTF-8"), "{}", refusal.detail);
     }
