@@ -5,11 +5,15 @@
 
 use std::path::Path;
 
+use islet_pgstore::{PgOptions, PgStore};
 use islet_store::{LogStore, Store};
 use islet_testkit::pg::PgCluster;
 use islet_tlog::tiles::{BundleId, TILE_WIDTH, tile_width, tiles_for_size};
 
-use crate::support::{Islet, copy_tree, islet, write_entries};
+use crate::support::{
+    Islet, Signer, copy_tree, free_port, islet, islet_serve_refuses, process_alive,
+    sigstore_python, write_entries,
+};
 
 fn migrate(from: &str, to: &str) -> serde_json::Value {
     let out = islet(&["store", "migrate", "--from", from, "--to", to, "--json"]);
@@ -154,5 +158,308 @@ fn a_migration_needs_a_log_a_key_and_a_database_that_answers() {
     assert!(
         stderr.contains("cannot connect to PostgreSQL at 127.0.0.1:"),
         "{stderr}"
+    );
+}
+
+/// `islet init --data DIR --store URL …` for a node on `port`; requires
+/// success and returns stdout.
+fn init_on_postgres(data: &Path, port: u16, url: &str, extra: &[&str]) -> String {
+    let public = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "init",
+        "--data",
+        data.to_str().unwrap(),
+        "--public-url",
+        &public,
+        "--listen",
+        &listen,
+        "--store",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    let out = islet(&args);
+    assert!(
+        out.status.success(),
+        "islet init --store: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn sigstore_python_writes_and_verifies_against_a_node_whose_log_is_in_postgres() {
+    let python = sigstore_python();
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node-a");
+    let port = free_port();
+    let said = init_on_postgres(
+        &data,
+        port,
+        &url,
+        &["--node", "node-a", "--no-sync-standby"],
+    );
+    assert!(said.contains("the log is number 0 in "), "{said}");
+    let toml = std::fs::read_to_string(data.join("islet.toml")).unwrap();
+    assert!(toml.contains("engine = \"postgres\""), "{toml}");
+
+    let mut server = Islet::start_on(&data, port);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_client.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(data.join("client_trust_config.json"))
+        .arg("6")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sigstore-python failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let indexes: Vec<u64> = result["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes, (0..6).collect::<Vec<_>>());
+    let dups = result["duplicate_errors"].as_array().unwrap();
+    assert_eq!(dups.len(), 2, "{result}");
+    let vkey = crate::snapshot::log_key(&data).to_vkey();
+    let fsck = islet(&["fsck", "--vkey", &vkey, &format!("{}/api/v2", server.url)]);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+
+    // The log is in the database, under this node's lease, and nowhere in
+    // the data directory.
+    let pg = PgStore::open(&url, &PgOptions::default()).unwrap();
+    let row = pg.log("127.0.0.1").unwrap().unwrap();
+    assert_eq!(row.vkey, vkey);
+    assert_eq!(
+        LogStore::tree_head(&pg, row.number).unwrap().unwrap().size,
+        6
+    );
+    let lease = pg.lease_state(row.number).unwrap();
+    assert_eq!((lease.holder.as_str(), lease.expired), ("node-a", false));
+    server.kill();
+    let local = Store::open_read_only(&data.join("db")).unwrap();
+    assert_eq!(LogStore::tree_head(&local, local.own_log()).unwrap(), None);
+    drop(local);
+    // Commands that read the own log from the data directory say where it
+    // is instead of reading an empty log.
+    let proof = islet(&["proof", "--data", data.to_str().unwrap(), "--index", "0"]);
+    assert_eq!(proof.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&proof.stderr).contains("kept in PostgreSQL"),
+        "{}",
+        String::from_utf8_lossy(&proof.stderr)
+    );
+
+    // Restarted, the node takes its lease again under a new epoch and
+    // the log grows on from the database.
+    let server = Islet::start_on(&data, port);
+    write_entries(&server, "after a restart", 3);
+    assert_eq!(
+        LogStore::tree_head(&pg, row.number).unwrap().unwrap().size,
+        9
+    );
+    assert!(pg.lease_state(row.number).unwrap().epoch > lease.epoch);
+}
+
+#[test]
+fn a_node_on_postgres_refuses_a_database_without_a_synchronous_standby_or_with_another_key() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let tmp = tempfile::tempdir().unwrap();
+    // The database is reached before anything is written.
+    let bad = tmp.path().join("bad");
+    let out = islet(&[
+        "init",
+        "--data",
+        bad.to_str().unwrap(),
+        "--store",
+        &format!("postgres://islet@127.0.0.1:{}/islet", free_port()),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!bad.join("islet.toml").exists());
+    let out = islet(&[
+        "init",
+        "--data",
+        bad.to_str().unwrap(),
+        "--store",
+        "mysql://h/db",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("store.url"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!bad.join("islet.toml").exists());
+
+    // Durability by default: no synchronous standby, no start.
+    let data = tmp.path().join("node");
+    init_on_postgres(&data, free_port(), &url, &[]);
+    let stderr = islet_serve_refuses(&data);
+    assert!(stderr.contains("no synchronous standby"), "{stderr}");
+
+    // Another key under the same origin: one key, one log.
+    let other = tmp.path().join("other");
+    let out = islet(&[
+        "init",
+        "--data",
+        other.to_str().unwrap(),
+        "--store",
+        &url,
+        "--no-sync-standby",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not as an own log with key"), "{stderr}");
+    assert!(stderr.contains("--key"), "{stderr}");
+    // The same key is a further node of the same log.
+    let again = tmp.path().join("again");
+    let out = islet(&[
+        "init",
+        "--data",
+        again.to_str().unwrap(),
+        "--store",
+        &url,
+        "--no-sync-standby",
+        "--key",
+        data.join("keys/log.pem").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the log is number 0"));
+}
+
+/// POSTs one entry to a server; its status and body (status 0 when the
+/// connection failed). Blocks, with its own runtime.
+fn post_entry(url: &str, body: String) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap();
+        match client
+            .post(format!("{url}/api/v2/log/entries"))
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
+    })
+}
+
+/// Sets `[store] lease_ttl_ms` in a data directory's islet.toml.
+fn set_lease_ttl(data: &Path, ms: u64) {
+    let path = data.join("islet.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen(
+        "engine = \"postgres\"",
+        &format!("engine = \"postgres\"\nlease_ttl_ms = {ms}"),
+        1,
+    );
+    assert!(text.contains("lease_ttl_ms"));
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_paused_leader_cannot_commit_once_another_node_took_the_lease() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (port_a, port_b) = (free_port(), free_port());
+    init_on_postgres(&a, port_a, &url, &["--node", "node-a", "--no-sync-standby"]);
+    let key = a.join("keys/log.pem");
+    init_on_postgres(
+        &b,
+        port_b,
+        &url,
+        &[
+            "--node",
+            "node-b",
+            "--no-sync-standby",
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    set_lease_ttl(&a, 1000);
+    set_lease_ttl(&b, 1000);
+    let node_a = Islet::start_on(&a, port_a);
+    write_entries(&node_a, "under node-a", 5);
+    // node-b waits for the lease, and does not listen meanwhile.
+    let mut node_b = Islet::spawn_unready(&b, port_b);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port_b)).is_err());
+
+    // node-a stops dead; a write reaches its socket while it is stopped.
+    let pid = node_a.server_pid().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let body = Signer::new().request(b"sent to the paused leader");
+    let paused_write = {
+        let (url, body) = (node_a.url.clone(), body.clone());
+        std::thread::spawn(move || post_entry(&url, body))
+    };
+    // Its lease runs out; node-b takes it and the log goes on there.
+    node_b.wait_healthy();
+    write_entries(&node_b, "under node-b", 3);
+
+    // Woken, node-a cannot commit: its client gets an error, not a 201,
+    // and it stops for its supervisor.
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (status, text) = paused_write.join().unwrap();
+    assert_eq!(status, 503, "{text}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while process_alive(&pid) {
+        assert!(std::time::Instant::now() < deadline, "node-a did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The entry it answered 503 for is not in the log: node-b takes it as
+    // new, after the 5 + 3 before it.
+    let (status, text) = post_entry(&node_b.url, body);
+    assert_eq!(status, 201, "{text}");
+    let created: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(created["logIndex"], "8");
+    let pg = PgStore::open(&url, &PgOptions::default()).unwrap();
+    let row = pg.log("127.0.0.1").unwrap().unwrap();
+    let lease = pg.lease_state(row.number).unwrap();
+    assert_eq!(lease.holder, "node-b");
+    let vkey = crate::snapshot::log_key(&b).to_vkey();
+    let fsck = islet(&["fsck", "--vkey", &vkey, &format!("{}/api/v2", node_b.url)]);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stderr)
     );
 }

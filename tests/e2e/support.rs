@@ -202,7 +202,24 @@ impl Islet {
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("SERVING"))
     }
 
-    fn wait_healthy(&mut self) {
+    /// Starts `islet serve` without waiting for it to answer (a node that
+    /// waits for the sequencer lease before it listens); see
+    /// [`Islet::wait_healthy`].
+    pub(crate) fn spawn_unready(data: &Path, port: u16) -> Islet {
+        Islet {
+            child: Some(Self::spawn(data, port, &[], None)),
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data: data.to_owned(),
+            extra: Vec::new(),
+            public_url: None,
+            https: false,
+        }
+    }
+
+    /// Waits up to 30 s for /healthz to answer SERVING; panics with the
+    /// server's stderr if it exits first.
+    pub(crate) fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if self.https {
@@ -482,7 +499,7 @@ impl Drop for Registry {
 
 /// Whether any thread of process `pid` is still running (a zombie with no
 /// other threads is not).
-fn process_alive(pid: &str) -> bool {
+pub(crate) fn process_alive(pid: &str) -> bool {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };

@@ -84,6 +84,10 @@ fn make(a: &ProofArgs) -> Result<(TlogProof, Vec<u8>), (bool, String)> {
     let store = Store::open_read_only(&data.db_path()).map_err(|e| usage(e.to_string()))?;
     let own = data.load_config().ok().and_then(|c| c.origin);
     let (log, origin) = pick_log(&store, a.log.as_deref(), own).map_err(usage)?;
+    if log == store.own_log() {
+        data.require_local_own_log("islet proof")
+            .map_err(|e| usage(e.to_string()))?;
+    }
     let head = store
         .tree_head(log)
         .map_err(|e| usage(e.to_string()))?

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use islet_server::trust;
-use islet_store::config::KeyType;
+use islet_store::config::{EngineKind, KeyType, RawStore, StoreSettings};
 use islet_store::datadir::{DEFAULT_DATA_DIR, DataDir, InitOptions};
 
 use crate::EXIT_USAGE_OR_IO;
@@ -55,8 +55,26 @@ pub(crate) struct InitArgs {
     /// A data directory without a log of its own, that only keeps mirrors
     /// of other logs (a relay host): no origin, no log key, no timestamp
     /// authority.
-    #[arg(long, conflicts_with_all = ["origin", "key", "key_type", "no_tsa", "ca_url"])]
+    #[arg(long, conflicts_with_all = ["origin", "key", "key_type", "no_tsa", "ca_url", "store"])]
     mirror_only: bool,
+    /// Keep the own log in PostgreSQL (`[store] engine = "postgres"`):
+    /// creates or migrates islet's schema there and registers the log. A
+    /// further node of a log already registered gives the same `--key`.
+    #[arg(long, value_name = "postgres://…")]
+    store: Option<String>,
+    /// PEM roots the database's TLS certificate must chain to (`[store]
+    /// ca_file`; default the system's).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pg_ca_file: Option<PathBuf>,
+    /// This node's name in the sequencer lease (`[store] node`; default
+    /// the host name).
+    #[arg(long, value_name = "NAME", requires = "store")]
+    node: Option<String>,
+    /// Start even when the database has no synchronous standby (`[store]
+    /// require_sync_standby = false`): acknowledged entries then live on
+    /// the database's machine only.
+    #[arg(long, requires = "store")]
+    no_sync_standby: bool,
 }
 
 #[derive(Args)]
@@ -146,29 +164,58 @@ pub(crate) fn init(args: &InitArgs) -> ExitCode {
         listen: args.listen.clone(),
         tsa: !args.no_tsa,
         ca_url: args.ca_url.clone(),
+        store: match &args.store {
+            None => RawStore::default(),
+            Some(url) => RawStore {
+                engine: EngineKind::Postgres,
+                url: Some(url.clone()),
+                ca_file: args.pg_ca_file.clone(),
+                node: args.node.clone(),
+                require_sync_standby: args.no_sync_standby.then_some(false),
+                ..RawStore::default()
+            },
+        },
     };
-    match data.init(&opts) {
-        Ok(cfg) => {
-            let own = match cfg.validate() {
-                Ok(config) => config.own,
-                Err(e) => return fail(&e.to_string()),
-            };
-            let Some(own) = own else {
-                return fail("islet init wrote a configuration without a log");
-            };
-            println!(
-                "initialised {} for origin {}",
-                args.data.display(),
-                own.origin
-            );
-            match data.load_signer(&own) {
-                Ok(signer) => println!("verifier key {}", signer.verifier().to_vkey()),
-                Err(e) => return fail(&e.to_string()),
+    // The database is reached and its schema made before anything is
+    // written here.
+    let database = match opts.store.validate() {
+        Ok(StoreSettings::Rocksdb) => None,
+        Ok(StoreSettings::Postgres(pg)) => match islet_server::engine::create_schema(&data, &pg) {
+            Ok(db) => Some(db),
+            Err(e) => return fail(&e.to_string()),
+        },
+        Err(e) => return fail(&e.to_string()),
+    };
+    let config = match data.init(&opts).and_then(|cfg| cfg.validate()) {
+        Ok(config) => config,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let Some(own) = &config.own else {
+        return fail("islet init wrote a configuration without a log");
+    };
+    let vkey = match data.load_signer(own) {
+        Ok(signer) => signer.verifier().to_vkey(),
+        Err(e) => return fail(&e.to_string()),
+    };
+    println!(
+        "initialised {} for origin {}",
+        args.data.display(),
+        own.origin
+    );
+    println!("verifier key {vkey}");
+    if let Some(db) = database {
+        match db.register_log(&own.origin, islet_pgstore::LogKind::Own, &vkey) {
+            Ok(log) => println!("the log is number {log} in {}", db.target()),
+            Err(e) => {
+                return fail(&format!(
+                    "{e}; remove {} and give `islet init` the key of the log the database holds \
+                     (--key), or another origin",
+                    args.data.display()
+                ));
             }
-            ExitCode::SUCCESS
         }
-        Err(e) => fail(&e.to_string()),
     }
+    ExitCode::SUCCESS
 }
 
 pub(crate) fn serve(args: &ServeArgs) -> ExitCode {

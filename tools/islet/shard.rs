@@ -82,6 +82,8 @@ fn fail(json: bool, e: &dyn std::fmt::Display) -> ExitCode {
 }
 
 fn config(data: &DataDir) -> Result<islet_store::config::Config, String> {
+    data.require_local_own_log("islet shard")
+        .map_err(|e| e.to_string())?;
     data.load_config()
         .and_then(|raw| raw.validate())
         .map_err(|e| e.to_string())

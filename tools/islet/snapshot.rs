@@ -163,6 +163,9 @@ fn run_export(a: &ExportArgs) -> ExitCode {
         Err(e) => return fail(a.json, &e),
     };
     if let Some(own) = own.as_ref().filter(|_| log == store.own_log()) {
+        if let Err(e) = data.require_local_own_log("islet snapshot export") {
+            return fail(a.json, &e.into());
+        }
         match data.load_signer(own) {
             Ok(s) => log_keys = vec![s.verifier().to_vkey()],
             Err(e) => return fail(a.json, &e.into()),

@@ -71,6 +71,8 @@ fn is_url(s: &str) -> bool {
 
 /// The own log a data directory names: origin and verifier key.
 fn own_log(dir: &DataDir) -> Result<(String, NoteVerifier), String> {
+    dir.require_local_own_log("islet store migrate")
+        .map_err(|e| e.to_string())?;
     let config = dir
         .load_config()
         .and_then(|raw| raw.validate())

@@ -18,12 +18,14 @@ use crate::error::{Error, Result, stmt};
 use crate::store::{PgStore, log_id};
 
 /// How long a lease lasts unless renewed, when the configuration says
-/// nothing (`[sequencer] lease_ttl`).
-pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(3);
+/// nothing (`[store] lease_ttl_ms`).
+pub const DEFAULT_LEASE_TTL: Duration = islet_store::config::store_limits::DEFAULT_LEASE_TTL;
 
 /// The shortest and longest lease a configuration may set.
-pub const LEASE_TTL_RANGE: (Duration, Duration) =
-    (Duration::from_millis(500), Duration::from_secs(60));
+pub const LEASE_TTL_RANGE: (Duration, Duration) = (
+    islet_store::config::store_limits::MIN_LEASE_TTL,
+    islet_store::config::store_limits::MAX_LEASE_TTL,
+);
 
 /// A lease this process holds on a log.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,11 +17,12 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Error, Result};
 
-/// The most connections a pool opens when the configuration says nothing.
-pub const DEFAULT_POOL_SIZE: usize = 16;
+/// The most connections a pool opens when the configuration says nothing
+/// (`[store] pool_size`).
+pub const DEFAULT_POOL_SIZE: usize = islet_store::config::store_limits::DEFAULT_POOL_SIZE;
 
 /// The most connections a pool may be configured with.
-pub const MAX_POOL_SIZE: usize = 256;
+pub const MAX_POOL_SIZE: usize = islet_store::config::store_limits::MAX_POOL_SIZE;
 
 /// How long a new connection may take before it is given up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

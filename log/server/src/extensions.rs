@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use islet_store::SearchKind;
+use islet_store::engine::hash_reader;
+use islet_store::{LogStore, SearchKind};
 use islet_tlog::merkle::{consistency_proof, inclusion_proof};
 use serde::Deserialize;
 
@@ -108,13 +109,22 @@ pub(crate) async fn search(
     if mirror.is_none() {
         s.own()?;
     }
-    let (store, index) = (Arc::clone(&s.store), Arc::clone(&s.mirrors));
+    let (store, index, own_store) = (
+        Arc::clone(&s.store),
+        Arc::clone(&s.mirrors),
+        s.own_store.clone(),
+    );
     let result =
         tokio::task::spawn_blocking(move || -> crate::Result<Option<serde_json::Value>> {
             // The log searched, its size and root, and how far it is indexed.
-            let (log, head, indexed) = match mirror {
+            let (engine, log, head, indexed): (Arc<dyn LogStore>, _, _, _) = match mirror {
                 None => match own {
-                    Some(own) => (store.own_log(), own, u64::MAX),
+                    Some(own) => (
+                        Arc::clone(own_store.store()),
+                        own_store.log(),
+                        own,
+                        u64::MAX,
+                    ),
                     None => return Ok(None),
                 },
                 Some(hash) => {
@@ -130,11 +140,12 @@ pub(crate) async fn search(
                         note: h.checkpoint,
                         signed_at: std::time::SystemTime::now(),
                     });
-                    (log, head, store.indexed_size(log)?)
+                    let indexed = store.indexed_size(log)?;
+                    (store, log, head, indexed)
                 }
             };
-            let indexes = store.search(log, kind, &key, MAX_SEARCH_RESULTS)?;
-            let reader = store.hash_reader(log, head.size);
+            let indexes = engine.search(log, kind, &key, MAX_SEARCH_RESULTS)?;
+            let reader = hash_reader(engine.as_ref(), log, head.size);
             let mut entries = Vec::new();
             for index in indexes
                 .into_iter()
@@ -144,7 +155,7 @@ pub(crate) async fn search(
                 // The search index says the entry is there: a store that
                 // lacks it is inconsistent, never an empty body.
                 let body =
-                    store
+                    engine
                         .entry(log, index, head.size)?
                         .ok_or_else(|| Error::Inconsistent {
                             what: format!("entry {index} of a tree of {} is missing", head.size),
@@ -198,9 +209,9 @@ pub(crate) async fn prove_inclusion(
             "need index < tree_size <= {latest}"
         )));
     }
-    let store = Arc::clone(&s.store);
+    let own_store = s.own_store.clone();
     let r = tokio::task::spawn_blocking(move || {
-        inclusion_proof(q.index, size, &store.hash_reader(store.own_log(), latest))
+        inclusion_proof(q.index, size, &own_store.hash_reader(latest))
     })
     .await;
     match r {
@@ -238,9 +249,9 @@ pub(crate) async fn prove_consistency(
             "need 0 < first <= second <= {latest}"
         )));
     }
-    let store = Arc::clone(&s.store);
+    let own_store = s.own_store.clone();
     let r = tokio::task::spawn_blocking(move || {
-        consistency_proof(q.first, second, &store.hash_reader(store.own_log(), latest))
+        consistency_proof(q.first, second, &own_store.hash_reader(latest))
     })
     .await;
     match r {
@@ -267,8 +278,8 @@ pub(crate) async fn checkpoint_at(
         return Err(ApiError::bad_request("size must be a canonical decimal"));
     };
     s.own()?;
-    let store = Arc::clone(&s.store);
-    match tokio::task::spawn_blocking(move || store.checkpoint_at(store.own_log(), size)).await {
+    let own_store = s.own_store.clone();
+    match tokio::task::spawn_blocking(move || own_store.checkpoint_at(size)).await {
         Ok(Ok(Some(note))) => {
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
         }

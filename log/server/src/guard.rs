@@ -6,6 +6,11 @@
 //! directory) after the batch is committed and before any client sees the
 //! checkpoint. On start the store must be at or ahead of the record, and
 //! its tree at the record's size must have the record's root.
+//!
+//! On a store several nodes share (PostgreSQL), each node keeps its own
+//! record (`../shared/specs/scale-out.md` §3.7). A node without one joins
+//! the log as the database holds it: it records the stored checkpoint
+//! (already verified with the log key) and guards from there on.
 
 use std::fs::File;
 use std::io::Write;
@@ -21,12 +26,27 @@ use islet_tlog::note::NoteVerifier;
 #[derive(Debug)]
 pub struct CheckpointGuard {
     path: PathBuf,
+    /// The store is shared with other nodes: a missing record means a
+    /// node joining, not a data directory restored without its record.
+    shared_store: bool,
 }
 
 impl CheckpointGuard {
     /// A guard recording into `path` (in the data directory, outside `db/`).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            shared_store: false,
+        }
+    }
+
+    /// A guard of one node of a store other nodes share: without a record
+    /// the node records the stored head it starts from.
+    pub fn for_shared_store(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            shared_store: true,
+        }
     }
 
     /// Where the record lives.
@@ -69,6 +89,12 @@ impl CheckpointGuard {
                 // A new log that stopped between its first commit and its
                 // first record: nothing was published, an empty tree cannot
                 // fork. Record it now.
+                return self.record(&head.checkpoint);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.shared_store => {
+                // A node joining a log other nodes wrote: what it will
+                // guard from is the stored head, whose checkpoint the
+                // caller verified with the log key.
                 return self.record(&head.checkpoint);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -31,8 +31,12 @@ pub const MAX_SEARCH_RESULTS: usize = 100;
 /// What the handlers share.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// The store.
+    /// The data directory's store: mirrors, ended shards, and the site's
+    /// own records (tokens, witness state).
     pub store: Arc<Store>,
+    /// The own log's tiles, bundles, checkpoints and indexes, in whichever
+    /// engine keeps them (the data directory's store, or PostgreSQL).
+    pub own_store: islet_store::SharedLog,
     /// The own log; `None` in a data directory that only mirrors.
     pub own: Option<OwnLogState>,
     /// The shards of the own log that ended, served read-only.

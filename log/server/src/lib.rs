@@ -10,6 +10,7 @@ pub mod access;
 pub mod api;
 mod body;
 mod bucket;
+pub mod engine;
 pub mod error;
 pub mod extensions;
 pub mod guard;
@@ -114,9 +115,22 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         Some(&config.raw.public_url),
     )?);
     let own = match own_keys {
-        Some((own, signer, tsa)) => Some(start_own_log(
-            data, &config, own, signer, tsa, &store, &shards,
-        )?),
+        Some((own, signer, tsa)) => {
+            let engine = engine::open_own(
+                data,
+                &config.store,
+                &own.origin,
+                &signer.verifier().to_vkey(),
+                &store,
+            )?;
+            let parts = OwnParts {
+                own,
+                signer,
+                tsa,
+                engine,
+            };
+            Some(start_own_log(data, &config, parts, &store, &shards)?)
+        }
         None => None,
     };
     let witness_vkey = witness_signer
@@ -152,12 +166,25 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     };
     let mirrors = Arc::new(mirrors::MirrorIndex::load(&store)?);
     mirrors::spawn_indexer(Arc::clone(&store))?;
-    let (own, vkey, tsa, witnessing) = match own {
-        Some(o) => (Some(o.state), Some(o.vkey), o.tsa, o.witnessing),
-        None => (None, None, None, None),
+    let (own, own_store, vkey, tsa, witnessing) = match own {
+        Some(o) => (
+            Some(o.state),
+            o.own_store,
+            Some(o.vkey),
+            o.tsa,
+            o.witnessing,
+        ),
+        None => (
+            None,
+            islet_store::SharedLog::new(Arc::clone(&store) as _, store.own_log()),
+            None,
+            None,
+            None,
+        ),
     };
     let mut state = AppState {
         store,
+        own_store,
         own,
         shards,
         max_request_bytes: config.raw.max_request_bytes,
@@ -194,9 +221,19 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
 /// The own log, started.
 struct StartedLog {
     state: http::OwnLogState,
+    own_store: islet_store::SharedLog,
     vkey: String,
     tsa: Option<Arc<timestamp::TsaService>>,
     witnessing: Option<Arc<witnessing::Witnessing>>,
+}
+
+/// What the own log starts from: its configuration, key, timestamp
+/// authority and engine.
+struct OwnParts<'a> {
+    own: &'a OwnLog,
+    signer: Arc<dyn islet_tlog::note::NoteSigner>,
+    tsa: Option<Arc<timestamp::TsaService>>,
+    engine: engine::OwnEngine,
 }
 
 /// Checks the own log against the fork guard and its witnesses, starts
@@ -205,12 +242,16 @@ struct StartedLog {
 fn start_own_log(
     data: &DataDir,
     config: &Config,
-    own: &OwnLog,
-    signer: Arc<dyn islet_tlog::note::NoteSigner>,
-    tsa: Option<Arc<timestamp::TsaService>>,
+    parts: OwnParts<'_>,
     store: &Arc<Store>,
     shards: &shards::ShardIndex,
 ) -> Result<StartedLog> {
+    let OwnParts {
+        own,
+        signer,
+        tsa,
+        engine,
+    } = parts;
     // A frozen log signs nothing more: nothing goes to its witnesses or
     // mirrors, and writes get 405.
     let frozen = shards::own_freeze(store)?;
@@ -240,7 +281,7 @@ fn start_own_log(
         .raw
         .publish_dir
         .clone()
-        .map(|dir| publish::Publisher::start(Arc::clone(store), dir))
+        .map(|dir| publish::Publisher::start(engine.log.clone(), dir))
         .transpose()?;
     // Witnesses are asked before anything is signed: a data directory
     // behind what they hold must not sign a single checkpoint.
@@ -260,15 +301,22 @@ fn start_own_log(
         None => (None, None),
     };
     let sequencer = start(SequencerParts {
-        store: Arc::clone(store) as Arc<dyn islet_store::LogStore>,
-        log: store.own_log(),
+        store: Arc::clone(engine.log.store()),
+        log: engine.log.log(),
         signer: Arc::clone(&signer),
         origin: own.origin.clone(),
-        guard: CheckpointGuard::new(data.guard_record_path(&config.raw)),
+        guard: if engine.lease.is_some() {
+            CheckpointGuard::for_shared_store(data.guard_record_path(&config.raw))
+        } else {
+            CheckpointGuard::new(data.guard_record_path(&config.raw))
+        },
         config: config.sequencer.clone(),
         publisher: publisher.clone(),
         witness: hook,
     })?;
+    if let Some(lease) = engine.lease {
+        lease.keep(Arc::clone(sequencer.shared()))?;
+    }
     if !pushed.is_empty() {
         pushing::spawn(
             Arc::clone(store),
@@ -318,6 +366,7 @@ fn start_own_log(
         std::fs::write(&path, text).map_err(Error::io(&path))?;
     }
     Ok(StartedLog {
+        own_store: engine.log,
         state: http::OwnLogState {
             sequencer,
             log_id,

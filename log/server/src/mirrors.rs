@@ -135,7 +135,7 @@ pub(crate) async fn tile(
     Path((origin_hash, rest)): Path<(String, String)>,
 ) -> ApiResult {
     let (log, size, _) = find(&s, &origin_hash).await?;
-    serve_tile(&s.store, log, size, &rest).await
+    serve_tile(s.store.clone(), log, size, &rest).await
 }
 
 /// Entries indexed per store batch.

@@ -11,11 +11,10 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc;
 
 use crate::error::{Error, Result};
-use islet_store::Store;
+use islet_store::SharedLog;
 use islet_tlog::tiles::{TilePath, new_tiles};
 
 /// A head to publish: the previous published size and the new note.
@@ -58,22 +57,18 @@ pub fn write_durably(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
 /// Store and I/O errors; [`Error::Inconsistent`] when the store lacks a
 /// tile or bundle of the tree (the checkpoint is then not published, so the
 /// directory never names a tree it does not hold).
-pub fn publish(store: &Store, dir: &Path, old_size: u64, size: u64, note: &[u8]) -> Result<()> {
+pub fn publish(log: &SharedLog, dir: &Path, old_size: u64, size: u64, note: &[u8]) -> Result<()> {
     let missing = |path: &TilePath| Error::Inconsistent {
         what: format!("{path} of the tree of size {size} is missing"),
     };
     for tile in new_tiles(old_size, size) {
         let path = TilePath::Hash(tile);
-        let data = store
-            .tile_at(store.own_log(), tile, size)?
-            .ok_or_else(|| missing(&path))?;
+        let data = log.tile_at(tile, size)?.ok_or_else(|| missing(&path))?;
         write_durably(dir, &path.to_string(), &data)?;
         if tile.level == 0 {
             let bundle = tile.bundle();
             let path = TilePath::Entries(bundle);
-            let data = store
-                .bundle_at(store.own_log(), bundle, size)?
-                .ok_or_else(|| missing(&path))?;
+            let data = log.bundle_at(bundle, size)?.ok_or_else(|| missing(&path))?;
             write_durably(dir, &path.to_string(), &data)?;
         }
     }
@@ -86,7 +81,7 @@ impl Publisher {
     ///
     /// # Errors
     /// [`Error::Io`] when the thread cannot start.
-    pub fn start(store: Arc<Store>, dir: PathBuf) -> Result<Publisher> {
+    pub fn start(log: SharedLog, dir: PathBuf) -> Result<Publisher> {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("islet-publisher".into())
@@ -106,7 +101,7 @@ impl Publisher {
                         continue;
                     }
                     let from = published.min(job.old_size);
-                    match publish(&store, &dir, from, job.size, &job.note) {
+                    match publish(&log, &dir, from, job.size, &job.note) {
                         Ok(()) => published = job.size,
                         Err(e) => eprintln!(
                             "islet: publishing to {} failed (will retry): {e}",

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use islet_store::{LogNumber, Store};
+use islet_store::{LogNumber, LogStore};
 use islet_tlog::tiles::TilePath;
 
 use crate::api::{ApiError, ApiResult};
@@ -51,22 +51,27 @@ pub(crate) async fn tile(
     Path(rest): Path<String>,
 ) -> ApiResult {
     if let Some(shard) = s.shards.for_host(&headers) {
-        return serve_tile(&s.store, shard.number, shard.frozen.size, &rest).await;
+        return serve_tile(s.store.clone(), shard.number, shard.frozen.size, &rest).await;
     }
     let size = s.own()?.sequencer.shared().latest().size;
-    serve_tile(&s.store, s.store.own_log(), size, &rest).await
+    serve_tile(
+        Arc::clone(s.own_store.store()),
+        s.own_store.log(),
+        size,
+        &rest,
+    )
+    .await
 }
 
 /// Answers `tile/<rest>` of log `log` as of `size` entries.
 pub(crate) async fn serve_tile(
-    store: &Arc<Store>,
+    store: Arc<dyn LogStore>,
     log: LogNumber,
     size: u64,
     rest: &str,
 ) -> ApiResult {
     let path = format!("tile/{rest}");
     let parsed = TilePath::parse(&path).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let store = Arc::clone(store);
     let found = tokio::task::spawn_blocking(move || match parsed {
         TilePath::Hash(t) => store.tile_at(log, t, size),
         TilePath::Entries(b) => store.bundle_at(log, b, size),

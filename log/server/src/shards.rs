@@ -394,7 +394,7 @@ pub(crate) async fn tile(
     Path((origin_hash, rest)): Path<(String, String)>,
 ) -> ApiResult {
     let shard = s.shards.find(&origin_hash)?;
-    serve_tile(&s.store, shard.number, shard.frozen.size, &rest).await
+    serve_tile(s.store.clone(), shard.number, shard.frozen.size, &rest).await
 }
 
 /// `POST /shards/<hash>/api/v2/log/entries`: 405, the shard is frozen.

@@ -44,12 +44,17 @@ fn grown_store(dir: &std::path::Path) -> (Store, TreeHead) {
     (store, head)
 }
 
+/// The own log of `store`, as the publisher holds it.
+fn own(store: Store) -> islet_store::SharedLog {
+    islet_store::SharedLog::new(std::sync::Arc::new(store), OWN_LOG)
+}
+
 #[test]
 fn a_complete_tree_is_published_with_its_checkpoint_last() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, head) = grown_store(tmp.path());
     let public = tmp.path().join("public");
-    publish(&store, &public, 0, SIZE, &head.checkpoint).unwrap();
+    publish(&own(store), &public, 0, SIZE, &head.checkpoint).unwrap();
     assert_eq!(
         std::fs::read(public.join("checkpoint")).unwrap(),
         head.checkpoint
@@ -73,7 +78,7 @@ fn a_store_missing_a_tile_of_its_tree_publishes_no_checkpoint() {
         .commit(OWN_LOG, &CommitBatch::default(), &head)
         .unwrap();
     let public = tmp.path().join("public");
-    let e = publish(&store, &public, 0, SIZE, &head.checkpoint).unwrap_err();
+    let e = publish(&own(store), &public, 0, SIZE, &head.checkpoint).unwrap_err();
     assert!(
         matches!(&e, Error::Store(islet_store::Error::Corrupt { what }) if what.contains("tile/0/000")),
         "{e:?}"

@@ -47,6 +47,8 @@ pub struct InitOptions {
     pub tsa: bool,
     /// The site's Fulcio, listed in the signing config.
     pub ca_url: Option<String>,
+    /// `[store]`: where the own log is kept (RocksDB here by default).
+    pub store: crate::config::RawStore,
 }
 
 /// How long the TSA chain `islet init` issues is valid. Timestamps stay
@@ -65,6 +67,7 @@ impl Default for InitOptions {
             listen: DEFAULT_LISTEN.into(),
             tsa: true,
             ca_url: None,
+            store: crate::config::RawStore::default(),
         }
     }
 }
@@ -202,6 +205,7 @@ impl DataDir {
             tls: None,
             auth: crate::config::RawAuth::default(),
             client_limits: crate::config::RawClientLimits::default(),
+            store: opts.store.clone(),
         };
         let config = raw.clone().validate()?;
         if let Some(tsa) = &config.tsa {
@@ -210,6 +214,31 @@ impl DataDir {
         let cfg = self.config_path();
         std::fs::write(&cfg, raw.to_toml()?).map_err(Error::io(&cfg))?;
         Ok(raw)
+    }
+
+    /// Refuses a command that reads or writes the own log in this
+    /// directory's RocksDB when `[store]` keeps it in PostgreSQL (where
+    /// the directory's RocksDB holds none of it).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the command and what to use instead; the
+    /// errors of reading `islet.toml`.
+    pub fn require_local_own_log(&self, command: &str) -> Result<()> {
+        if !self.is_initialised() {
+            return Ok(());
+        }
+        let raw = self.load_config()?;
+        if raw.store.engine == crate::config::EngineKind::Rocksdb {
+            return Ok(());
+        }
+        Err(Error::Config {
+            reason: format!(
+                "{command}: the own log of {} is kept in PostgreSQL ([store] of islet.toml), not \
+                 in this directory; read it over HTTP (`islet fsck --log URL`) or copy it to a \
+                 directory of its own (`islet store migrate --from postgres://… --to DIR`)",
+                self.root.display()
+            ),
+        })
     }
 
     /// True when the directory holds a store but no `islet.toml`: it was
@@ -520,6 +549,7 @@ fn mirror_only_config(public_url: &str, listen: &str) -> RawConfig {
         tls: None,
         auth: crate::config::RawAuth::default(),
         client_limits: crate::config::RawClientLimits::default(),
+        store: crate::config::RawStore::default(),
     }
 }
 

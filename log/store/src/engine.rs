@@ -334,3 +334,91 @@ impl HashReader for StoreHashReader<'_> {
             .collect()
     }
 }
+
+/// One log of a shared store: the engine and the log's number in it, as
+/// the server's own-log paths (the read API, proofs, the publisher, the
+/// sequencer) hold it, whichever engine keeps the log.
+#[derive(Clone)]
+pub struct SharedLog {
+    store: std::sync::Arc<dyn LogStore>,
+    log: LogNumber,
+}
+
+impl std::fmt::Debug for SharedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLog")
+            .field("engine", &self.store.engine())
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+impl SharedLog {
+    /// Log `log` of `store`.
+    pub fn new(store: std::sync::Arc<dyn LogStore>, log: LogNumber) -> SharedLog {
+        SharedLog { store, log }
+    }
+
+    /// The engine.
+    pub fn store(&self) -> &std::sync::Arc<dyn LogStore> {
+        &self.store
+    }
+
+    /// The log's number in its engine.
+    pub fn log(&self) -> LogNumber {
+        self.log
+    }
+
+    /// The committed tree head.
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn tree_head(&self) -> Result<Option<TreeHead>> {
+        self.store.tree_head(self.log)
+    }
+
+    /// A tile as of a tree of `size` ([`LogStore::tile_at`]).
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn tile_at(&self, tile: TileId, size: u64) -> Result<Option<Vec<u8>>> {
+        self.store.tile_at(self.log, tile, size)
+    }
+
+    /// A bundle as of a tree of `size` ([`LogStore::bundle_at`]).
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn bundle_at(&self, bundle: BundleId, size: u64) -> Result<Option<Vec<u8>>> {
+        self.store.bundle_at(self.log, bundle, size)
+    }
+
+    /// Entry `index` of a tree of `size` ([`LogStore::entry`]).
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn entry(&self, index: u64, size: u64) -> Result<Option<Vec<u8>>> {
+        self.store.entry(self.log, index, size)
+    }
+
+    /// The signed checkpoint of the tree of `size`, if one was stored.
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<Vec<u8>>> {
+        self.store.checkpoint_at(self.log, size)
+    }
+
+    /// Indexes of entries under a search key ([`LogStore::search`]).
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn search(&self, kind: SearchKind, key: &[u8], limit: usize) -> Result<Vec<u64>> {
+        self.store.search(self.log, kind, key, limit)
+    }
+
+    /// A hash reader over the tree of `size` ([`hash_reader`]).
+    pub fn hash_reader(&self, size: u64) -> StoreHashReader<'_> {
+        hash_reader(self.store.as_ref(), self.log, size)
+    }
+}

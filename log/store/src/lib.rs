@@ -41,7 +41,7 @@ pub mod view;
 pub mod witnessed;
 
 pub use db::Store;
-pub use engine::{LogStore, StoreHashReader};
+pub use engine::{LogStore, SharedLog, StoreHashReader};
 pub use error::{Error, Result};
 pub use schema::{
     CommitBatch, Evidence, LogNumber, LogRecord, MAX_LOGS, OWN_LOG, SearchKind, StagedProgress,

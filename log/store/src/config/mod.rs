@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 mod access;
 mod export;
 mod mirror;
+mod store;
 mod witness;
 pub use access::{
     AccessMode, AccessSettings, Rate, RawAuth, RawClientLimits, RawTls, TlsSettings,
@@ -18,6 +19,7 @@ pub use access::{
 };
 pub use export::{ExportJob, ExportMode, ExportTarget, RawExport};
 pub use mirror::{RawMirror, RawPushTarget, RawUpstream, Upstream};
+pub use store::{EngineKind, PostgresSettings, RawStore, StoreSettings, limits as store_limits};
 pub use witness::{
     RawGuard, RawWitness, RawWitnessService, RawWitnessedLog, StartCheck, WitnessMode,
     WitnessServiceSettings, WitnessSettings, WitnessedLog,
@@ -148,6 +150,9 @@ pub struct RawConfig {
     /// Per-client rate limits (`[client_limits]`).
     #[serde(default, skip_serializing_if = "RawClientLimits::is_unset")]
     pub client_limits: RawClientLimits,
+    /// The engine that keeps the own log (`[store]`).
+    #[serde(default, skip_serializing_if = "RawStore::is_unset")]
+    pub store: RawStore,
 }
 
 /// `[tsa]`: the timestamp authority `islet serve` runs beside the log at
@@ -363,6 +368,8 @@ pub struct Config {
     pub exports: Vec<ExportJob>,
     /// HTTPS, when `[tls]` is set.
     pub tls: Option<TlsSettings>,
+    /// The engine that keeps the own log.
+    pub store: StoreSettings,
     /// Who may call which route group, and per-client rates.
     pub access: AccessSettings,
     /// The URL clients use: `public_url`, its scheme `https` when TLS is
@@ -515,8 +522,30 @@ impl RawConfig {
             ));
         }
         let client_url = client_url(&self.public_url, tls.is_some())?;
+        let store = store::validate_store(&self.store)?;
+        if store != StoreSettings::Rocksdb {
+            // These read or record the own log through the data
+            // directory's RocksDB; on PostgreSQL they are not built yet.
+            let own_export = exports
+                .iter()
+                .any(|e| own.as_ref().is_some_and(|o| o.origin == e.origin));
+            for (table, set) in [
+                ("witness", witness.is_some()),
+                ("mirror.push", !mirror_push.is_empty()),
+                ("export", own_export),
+            ] {
+                if set {
+                    return Err(invalid(
+                        table,
+                        "is not available yet with [store] engine = \"postgres\" \
+                         (it reads the own log from the data directory's RocksDB)",
+                    ));
+                }
+            }
+        }
         if own.is_none() {
             for (table, set) in [
+                ("store", store != StoreSettings::Rocksdb),
                 ("witness", witness.is_some()),
                 ("mirror.push", !mirror_push.is_empty()),
                 ("guard", !self.guard.is_unset()),
@@ -547,6 +576,7 @@ impl RawConfig {
             mirror_push,
             exports,
             tls,
+            store,
             access,
             client_url,
         })

@@ -1,0 +1,217 @@
+//! Which engine keeps the own log (`[store]` of islet.toml), opened for
+//! `islet serve`: RocksDB in the data directory, or PostgreSQL, where the
+//! node registers the log (or finds it registered with the same key),
+//! checks the durability the database gives, takes the sequencer lease
+//! before it signs anything and keeps it renewed
+//! (`../shared/specs/scale-out.md` §3.6).
+//!
+//! Losing the lease is a store failure for this node: its commits are
+//! fenced by the epoch anyway, and the process exits for its supervisor to
+//! restart it, when it waits for the lease again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use islet_pgstore::lease::Lease;
+use islet_pgstore::{LogKind, PgOptions, PgStore};
+use islet_store::config::{PostgresSettings, StoreSettings};
+use islet_store::datadir::DataDir;
+use islet_store::{SharedLog, Store};
+
+use crate::error::{Error, Result};
+use crate::sequencer::Shared;
+
+/// The own log's engine, opened.
+#[derive(Debug)]
+pub struct OwnEngine {
+    /// The own log in its engine.
+    pub log: SharedLog,
+    /// On PostgreSQL: the lease this node holds, to keep renewed once the
+    /// sequencer runs.
+    pub lease: Option<LeaseKeeper>,
+}
+
+/// A held sequencer lease, not yet renewed by a thread.
+#[derive(Debug)]
+pub struct LeaseKeeper {
+    store: Arc<PgStore>,
+    lease: Lease,
+    ttl: Duration,
+}
+
+/// Opens the engine `settings` name for the own log of `origin`, whose
+/// verifier key is `vkey`; `local` is the data directory's store.
+///
+/// # Errors
+/// [`Error::Config`] for a database that cannot be reached, lacks the
+/// schema, holds the origin with another key, or has no synchronous
+/// standby when one is required; [`Error::Store`] for a failing database.
+pub fn open_own(
+    data: &DataDir,
+    settings: &StoreSettings,
+    origin: &str,
+    vkey: &str,
+    local: &Arc<Store>,
+) -> Result<OwnEngine> {
+    match settings {
+        StoreSettings::Rocksdb => Ok(OwnEngine {
+            log: SharedLog::new(Arc::clone(local) as _, local.own_log()),
+            lease: None,
+        }),
+        StoreSettings::Postgres(pg) => open_postgres(data, pg, origin, vkey),
+    }
+}
+
+/// The options a node's pool connects with.
+pub fn pg_options(data: &DataDir, pg: &PostgresSettings) -> PgOptions {
+    let options = PgOptions::new(pg.pool_size);
+    match &pg.ca_file {
+        Some(ca) => options.with_ca_file(data.resolve(ca)),
+        None => options,
+    }
+}
+
+fn open_postgres(
+    data: &DataDir,
+    pg: &PostgresSettings,
+    origin: &str,
+    vkey: &str,
+) -> Result<OwnEngine> {
+    let config = |e: islet_pgstore::Error| Error::Config {
+        reason: format!("[store] {e}"),
+    };
+    let store = Arc::new(PgStore::open(&pg.url, &pg_options(data, pg)).map_err(config)?);
+    let standbys = store
+        .synchronous_standbys()
+        .map_err(islet_store::Error::from)?;
+    if standbys.trim().is_empty() {
+        if pg.require_sync_standby {
+            return Err(Error::Config {
+                reason: format!(
+                    "[store] the database at {} has no synchronous standby \
+                     (synchronous_standby_names is empty), so an acknowledged entry would live on \
+                     one machine only; configure one, or set require_sync_standby = false",
+                    store.target()
+                ),
+            });
+        }
+        eprintln!(
+            "islet: the database at {} has no synchronous standby: acknowledged entries live on \
+             its machine only (require_sync_standby = false)",
+            store.target()
+        );
+    }
+    let log = store
+        .register_log(origin, LogKind::Own, vkey)
+        .map_err(config)?;
+    let holder = pg.node.clone().unwrap_or_else(host_name);
+    let lease = wait_for_lease(&store, log, &holder, pg.lease_ttl)?;
+    eprintln!(
+        "islet: {holder} holds the sequencer lease of {origin} on {} (epoch {})",
+        store.target(),
+        lease.epoch
+    );
+    Ok(OwnEngine {
+        log: SharedLog::new(Arc::clone(&store) as _, log),
+        lease: Some(LeaseKeeper {
+            store,
+            lease,
+            ttl: pg.lease_ttl,
+        }),
+    })
+}
+
+/// Takes the lease of `log`, waiting while another node holds it.
+fn wait_for_lease(
+    store: &PgStore,
+    log: islet_store::LogNumber,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Lease> {
+    let mut told = false;
+    loop {
+        if let Some(lease) = store
+            .take_lease(log, holder, ttl)
+            .map_err(islet_store::Error::from)?
+        {
+            return Ok(lease);
+        }
+        if !told {
+            let state = store.lease_state(log).map_err(islet_store::Error::from)?;
+            eprintln!(
+                "islet: waiting for the sequencer lease, held by {} (epoch {})",
+                state.holder, state.epoch
+            );
+            told = true;
+        }
+        std::thread::sleep(ttl / 3);
+    }
+}
+
+/// The machine's host name, the default lease holder name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "islet".into())
+}
+
+impl LeaseKeeper {
+    /// Renews the lease every third of its time to live on a thread of its
+    /// own. When it is lost (another node took it) or cannot be renewed
+    /// before it would run out, this node stops committing and `shared`
+    /// is marked failed, so the server exits for its supervisor.
+    ///
+    /// # Errors
+    /// [`Error::Thread`] when the thread cannot start.
+    pub fn keep(self, shared: Arc<Shared>) -> Result<()> {
+        std::thread::Builder::new()
+            .name("islet-lease".into())
+            .spawn(move || self.run(&shared))
+            .map_err(|e| Error::Thread {
+                thread: "islet-lease",
+                reason: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    fn run(self, shared: &Shared) {
+        let mut renewed = Instant::now();
+        // Stop before the database could give the lease away: a third of
+        // the ttl is left for the commit in flight.
+        let margin = self.ttl / 3;
+        while shared.healthy() {
+            std::thread::sleep(self.ttl / 3);
+            match self.store.renew_lease(&self.lease, self.ttl) {
+                Ok(true) => renewed = Instant::now(),
+                Ok(false) => {
+                    shared.fail(&"another node took the sequencer lease");
+                    return;
+                }
+                Err(e) if renewed.elapsed() + margin >= self.ttl => {
+                    self.store.forget_lease(&self.lease);
+                    shared.fail(&format!(
+                        "the sequencer lease could not be renewed for {} ms: {e}",
+                        renewed.elapsed().as_millis()
+                    ));
+                    return;
+                }
+                Err(e) => eprintln!("islet: renewing the sequencer lease failed (will retry): {e}"),
+            }
+        }
+        // The server is stopping: hand the lease over at once.
+        let _ = self.store.release_lease(&self.lease);
+    }
+}
+
+/// Connects to the database `pg` names and creates or migrates islet's
+/// schema there (`islet init --store`, before it writes anything).
+///
+/// # Errors
+/// [`Error::Config`] for a database that cannot be reached or migrated.
+pub fn create_schema(data: &DataDir, pg: &PostgresSettings) -> Result<PgStore> {
+    PgStore::create(&pg.url, &pg_options(data, pg)).map_err(|e| Error::Config {
+        reason: format!("[store] {e}"),
+    })
+}
