@@ -12,6 +12,8 @@ mod access;
 mod export;
 mod mirror;
 mod store;
+mod urls;
+pub use urls::{client_url, origin_of};
 mod witness;
 pub use access::{
     AccessMode, AccessSettings, Rate, RawAuth, RawClientLimits, RawTls, TlsSettings,
@@ -29,48 +31,7 @@ use crate::error::{Error, Result};
 use islet_rekor::request::MAX_REQUEST_BYTES;
 
 /// Limits on tuning values, with the reason for each.
-pub mod limits {
-    /// A batch is one fsync; more than this many entries per batch only
-    /// grows latency.
-    pub const MAX_BATCH_SIZE: usize = 65_536;
-    /// Waiting longer than a second for a batch to fill defeats the
-    /// "at most 1 s to a checkpoint" promise.
-    pub const MAX_BATCH_AGE_MS: u64 = 1000;
-    /// A queue deeper than this is memory and latency nobody wants.
-    pub const MAX_PENDING: usize = 1_000_000;
-    /// Request bodies: at least a small entry, at most 64 MiB.
-    pub const MIN_REQUEST_BYTES: usize = 1024;
-    /// See [`MIN_REQUEST_BYTES`].
-    pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
-    /// Client timeouts: shorter than this cuts off honest clients on a
-    /// loaded network.
-    pub const MIN_TIMEOUT_MS: u64 = 100;
-    /// Client timeouts: longer than ten minutes only helps slowloris.
-    pub const MAX_TIMEOUT_MS: u64 = 600_000;
-    /// Open connections: one file descriptor each.
-    pub const MAX_CONNECTIONS: usize = 65_536;
-    /// Upstreams one `islet serve` follows.
-    pub const MAX_UPSTREAMS: usize = 64;
-    /// Logs one islet witnesses (`[[witness_service.log]]`).
-    pub const MAX_WITNESSED_LOGS: usize = 256;
-    /// Timestamps per second: a rate above this is no limit at all (one
-    /// P-384 signature costs a few hundred microseconds of a core).
-    pub const MAX_TSA_RATE: u32 = 100_000;
-    /// Certificate authorities and CT logs listed in the trusted root.
-    pub const MAX_TRUST_ENTRIES: usize = 64;
-    /// Polling an upstream more often than every second is a load test.
-    pub const MIN_FOLLOW_INTERVAL_SECS: u64 = 1;
-    /// Less often than daily is not following.
-    pub const MAX_FOLLOW_INTERVAL_SECS: u64 = 86_400;
-    /// Scheduled exports (`[[export]]`) of one data directory.
-    pub const MAX_EXPORTS: usize = 64;
-    /// A snapshot more often than every minute is a mirror, not a carry.
-    pub const MIN_EXPORT_INTERVAL_SECS: u64 = 60;
-    /// Less often than every 31 days and the other side falls far behind.
-    pub const MAX_EXPORT_INTERVAL_SECS: u64 = 31 * 86_400;
-    /// Snapshot files an export directory keeps (`keep`; 0 keeps all).
-    pub const MAX_EXPORT_KEEP: usize = 100_000;
-}
+pub mod limits;
 
 /// Log key algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,47 +344,6 @@ pub(crate) fn invalid(field: &str, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// The origin a public URL implies: its host, without scheme, port or path
-/// (the Rekor convention that sigstore-go checks).
-///
-/// # Errors
-/// [`Error::Config`] for a URL that is not http(s) with a host.
-pub fn origin_of(public_url: &str) -> Result<String> {
-    let url = url::Url::parse(public_url).map_err(|e| invalid("public_url", e))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("public_url", "must be http:// or https://"));
-    }
-    let host = url
-        .host_str()
-        .ok_or_else(|| invalid("public_url", "has no host"))?;
-    Ok(host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned())
-}
-
-/// The URL clients reach the server at: `public_url`, with `https` for
-/// `http` when TLS is on (the port and path as given).
-///
-/// # Errors
-/// [`Error::Config`] for a URL that does not parse.
-pub fn client_url(public_url: &str, tls: bool) -> Result<String> {
-    if !tls {
-        return Ok(public_url.to_owned());
-    }
-    let mut url = url::Url::parse(public_url).map_err(|e| invalid("public_url", e))?;
-    if url.scheme() == "http" {
-        url.set_scheme("https")
-            .map_err(|()| invalid("public_url", "cannot be made https"))?;
-    }
-    // Url adds a trailing slash to a bare host; keep what was written.
-    let mut text = url.to_string();
-    if !public_url.ends_with('/') && text.ends_with('/') && url.path() == "/" {
-        text.pop();
-    }
-    Ok(text)
-}
-
 impl RawConfig {
     /// Validates every field.
     ///
@@ -523,26 +443,13 @@ impl RawConfig {
         }
         let client_url = client_url(&self.public_url, tls.is_some())?;
         let store = store::validate_store(&self.store)?;
-        if store != StoreSettings::Rocksdb {
-            // These read or record the own log through the data
-            // directory's RocksDB; on PostgreSQL they are not built yet.
-            let own_export = exports
-                .iter()
-                .any(|e| own.as_ref().is_some_and(|o| o.origin == e.origin));
-            for (table, set) in [
-                ("witness", witness.is_some()),
-                ("mirror.push", !mirror_push.is_empty()),
-                ("export", own_export),
-            ] {
-                if set {
-                    return Err(invalid(
-                        table,
-                        "is not available yet with [store] engine = \"postgres\" \
-                         (it reads the own log from the data directory's RocksDB)",
-                    ));
-                }
-            }
-        }
+        store::refuse_what_postgres_lacks(
+            &store,
+            own.as_ref(),
+            &exports,
+            witness.is_some(),
+            !mirror_push.is_empty(),
+        )?;
         if own.is_none() {
             for (table, set) in [
                 ("store", store != StoreSettings::Rocksdb),

@@ -216,6 +216,39 @@ pub(super) fn validate_store(raw: &RawStore) -> Result<StoreSettings> {
     }))
 }
 
+/// Refuses, on PostgreSQL, the tables that read or record the own log
+/// through the data directory's RocksDB (not built for PostgreSQL yet).
+pub(super) fn refuse_what_postgres_lacks(
+    store: &StoreSettings,
+    own: Option<&super::OwnLog>,
+    exports: &[super::ExportJob],
+    witness: bool,
+    mirror_push: bool,
+) -> Result<()> {
+    if *store == StoreSettings::Rocksdb {
+        return Ok(());
+    }
+    // These read or record the own log through the data
+    // directory's RocksDB; on PostgreSQL they are not built yet.
+    let own_export = exports
+        .iter()
+        .any(|e| own.is_some_and(|o| o.origin == e.origin));
+    for (table, set) in [
+        ("witness", witness),
+        ("mirror.push", mirror_push),
+        ("export", own_export),
+    ] {
+        if set {
+            return Err(invalid(
+                table,
+                "is not available yet with [store] engine = \"postgres\" \
+                     (it reads the own log from the data directory's RocksDB)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -273,6 +306,20 @@ mod tests {
         assert_eq!(p.pool_size, limits::DEFAULT_POOL_SIZE);
         assert_eq!(p.lease_ttl, limits::DEFAULT_LEASE_TTL);
         assert!(p.require_sync_standby, "durability by default");
+    }
+
+    #[test]
+    fn tables_that_read_the_own_log_locally_are_refused_on_postgres_only() {
+        let postgres = pg("").unwrap();
+        for (witness, push, field) in [(true, false, "witness"), (false, true, "mirror.push")] {
+            let e = refuse_what_postgres_lacks(&postgres, None, &[], witness, push).unwrap_err();
+            assert!(e.to_string().contains(field), "{e}");
+            assert!(
+                refuse_what_postgres_lacks(&StoreSettings::Rocksdb, None, &[], witness, push)
+                    .is_ok()
+            );
+        }
+        assert!(refuse_what_postgres_lacks(&postgres, None, &[], false, false).is_ok());
     }
 
     #[test]
