@@ -7,7 +7,7 @@ use crate::error::Result;
 /// (the Rekor convention that sigstore-go checks).
 ///
 /// # Errors
-/// [`Error::Config`] for a URL that is not http(s) with a host.
+/// [`Error::Config`](crate::Error::Config) for a URL that is not http(s) with a host.
 pub fn origin_of(public_url: &str) -> Result<String> {
     let url = url::Url::parse(public_url).map_err(|e| invalid("public_url", e))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -26,7 +26,7 @@ pub fn origin_of(public_url: &str) -> Result<String> {
 /// `http` when TLS is on (the port and path as given).
 ///
 /// # Errors
-/// [`Error::Config`] for a URL that does not parse.
+/// [`Error::Config`](crate::Error::Config) for a URL that does not parse.
 pub fn client_url(public_url: &str, tls: bool) -> Result<String> {
     if !tls {
         return Ok(public_url.to_owned());
