@@ -12,7 +12,7 @@ use islet_tlog::tiles::{BundleId, TILE_WIDTH, tile_width, tiles_for_size};
 
 use crate::support::{
     Islet, Signer, copy_tree, free_port, islet, islet_serve_refuses, process_alive,
-    sigstore_python, write_entries,
+    sigstore_client, write_entries,
 };
 
 fn migrate(from: &str, to: &str) -> serde_json::Value {
@@ -189,7 +189,6 @@ fn init_on_postgres(data: &Path, port: u16, url: &str, extra: &[&str]) -> String
 
 #[test]
 fn sigstore_python_writes_and_verifies_against_a_node_whose_log_is_in_postgres() {
-    let python = sigstore_python();
     let cluster = PgCluster::start();
     let url = cluster.create_db("islet");
     let tmp = tempfile::tempdir().unwrap();
@@ -206,20 +205,7 @@ fn sigstore_python_writes_and_verifies_against_a_node_whose_log_is_in_postgres()
     assert!(toml.contains("engine = \"postgres\""), "{toml}");
 
     let mut server = Islet::start_on(&data, port);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_client.py");
-    let out = std::process::Command::new(python)
-        .arg(&script)
-        .arg(data.join("client_trust_config.json"))
-        .arg("6")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sigstore-python failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = sigstore_client(&data.join("client_trust_config.json"), 6);
     let indexes: Vec<u64> = result["indexes"]
         .as_array()
         .unwrap()

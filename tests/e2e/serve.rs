@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::support::{Islet, Signer, islet, sigstore_python};
+use crate::support::{Islet, Signer, islet, sigstore_client};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -46,24 +46,10 @@ fn fsck_size(log: &str, vkey: &str) -> u64 {
 
 #[test]
 fn sigstore_python_writes_and_verifies_entries_and_gets_409_on_resubmission() {
-    let python = sigstore_python();
     let dir = tempfile::tempdir().unwrap();
     let server = Islet::start(dir.path());
     let config = dir.path().join("client_trust_config.json");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_client.py");
-    let out = std::process::Command::new(python)
-        .arg(&script)
-        .arg(&config)
-        .arg("6")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sigstore-python failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = sigstore_client(&config, 6);
     let indexes: Vec<u64> = result["indexes"]
         .as_array()
         .unwrap()

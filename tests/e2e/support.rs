@@ -654,3 +654,24 @@ pub(crate) fn sigstore_js() -> PathBuf {
         })
         .clone()
 }
+
+/// Runs `tests/e2e/python/sigstore_client.py` (sigstore-python) with a
+/// client trust config: `n` entries signed, resubmitted and verified.
+/// Requires success; returns what it printed (`indexes`,
+/// `duplicate_errors`).
+pub(crate) fn sigstore_client(trust_config: &Path, n: usize) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/python/sigstore_client.py");
+    let out = Command::new(sigstore_python())
+        .arg(&script)
+        .arg(trust_config)
+        .arg(n.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sigstore-python failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
