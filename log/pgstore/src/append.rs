@@ -47,14 +47,32 @@ const UPSERT_BUNDLES: &str = "INSERT INTO bundles (log_id, idx, width, data) \
 const INSERT_ENTRIES: &str = "INSERT INTO entries (log_id, hash, leaf_index) \
      SELECT $1, * FROM unnest($2::bytea[], $3::bigint[])";
 
+const INSERT_ENTRIES_TAKEN: &str = "INSERT INTO entries (log_id, hash, leaf_index, pseq) \
+     SELECT $1, * FROM unnest($2::bytea[], $3::bigint[], $4::bigint[])";
+
+const DELETE_TAKEN: &str = "DELETE FROM pending WHERE log_id = $1 AND pseq = ANY($2)";
+
 const INSERT_SEARCH: &str = "INSERT INTO search (log_id, kind, key, leaf_index) \
      SELECT $1, * FROM unnest($2::smallint[], $3::bytea[], $4::bigint[]) ON CONFLICT DO NOTHING";
 
 const INSERT_CHECKPOINT: &str =
     "INSERT INTO checkpoints (log_id, size, checkpoint) VALUES ($1, $2, $3)";
 
+/// What an integration took from `pending` (`crate::pending`): the row
+/// each new leaf came from, in the order of the batch's dedup rows, and
+/// every row it took (those also found in the log already included), all
+/// deleted in the commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Taken {
+    /// The pending row of each new leaf, as `CommitBatch::dedup`.
+    pub leaf_rows: Vec<i64>,
+    /// Every pending row taken.
+    pub rows: Vec<i64>,
+}
+
 /// Commits `batch` and `head` for `log` as the holder of `lease`, if the
-/// stored head is still `expected` (see the module docs).
+/// stored head is still `expected` (see the module docs); with `taken`,
+/// the pending rows the batch came from go in the same transaction.
 ///
 /// # Errors
 /// [`islet_store::Error::HeadMoved`] (inside [`Error::Store`]) when the
@@ -68,6 +86,7 @@ pub fn append(
     expected: Option<&TreeHead>,
     batch: &CommitBatch,
     head: &TreeHead,
+    taken: Option<&Taken>,
 ) -> Result<()> {
     let id = log_id(log)?;
     let mut tx = client.transaction().map_err(stmt("begin append"))?;
@@ -110,7 +129,7 @@ pub fn append(
             stored: stored.and_then(|s| u64::try_from(s).ok()),
         }));
     }
-    write_rows(&mut tx, id, batch).map_err(|e| {
+    write_rows(&mut tx, id, batch, taken).map_err(|e| {
         if e.is_immutable_refusal() {
             Error::Store(islet_store::Error::ImmutableTile {
                 path: e.to_string(),
@@ -146,7 +165,12 @@ fn expect_rows(what: &'static str, wrote: u64, given: usize) -> Result<()> {
     })
 }
 
-fn write_rows(tx: &mut postgres::Transaction<'_>, id: i32, batch: &CommitBatch) -> Result<()> {
+fn write_rows(
+    tx: &mut postgres::Transaction<'_>,
+    id: i32,
+    batch: &CommitBatch,
+    taken: Option<&Taken>,
+) -> Result<()> {
     if !batch.tiles.is_empty() {
         let mut levels = Vec::with_capacity(batch.tiles.len());
         let mut indexes = Vec::with_capacity(batch.tiles.len());
@@ -184,10 +208,32 @@ fn write_rows(tx: &mut postgres::Transaction<'_>, id: i32, batch: &CommitBatch) 
             .iter()
             .map(|(_, i)| to_i64("leaf index", *i))
             .collect::<Result<Vec<i64>>>()?;
-        let wrote = tx
-            .execute(INSERT_ENTRIES, &[&id, &hashes, &indexes])
-            .map_err(stmt("write entries"))?;
+        let wrote = match taken {
+            Some(taken) => {
+                if taken.leaf_rows.len() != batch.dedup.len() {
+                    return Err(Error::Inconsistent {
+                        what: format!(
+                            "{} pending rows for {} new leaves",
+                            taken.leaf_rows.len(),
+                            batch.dedup.len()
+                        ),
+                    });
+                }
+                tx.execute(
+                    INSERT_ENTRIES_TAKEN,
+                    &[&id, &hashes, &indexes, &taken.leaf_rows],
+                )
+            }
+            None => tx.execute(INSERT_ENTRIES, &[&id, &hashes, &indexes]),
+        }
+        .map_err(stmt("write entries"))?;
         expect_rows("entries", wrote, batch.dedup.len())?;
+    }
+    if let Some(taken) = taken.filter(|t| !t.rows.is_empty()) {
+        let deleted = tx
+            .execute(DELETE_TAKEN, &[&id, &taken.rows])
+            .map_err(stmt("delete taken pending rows"))?;
+        expect_rows("pending rows deleted", deleted, taken.rows.len())?;
     }
     if !batch.search.is_empty() {
         let kinds: Vec<i16> = batch

@@ -56,6 +56,10 @@ pub enum Error {
         /// The epoch the database holds.
         current: i64,
     },
+    /// A durability barrier whose wait for the synchronous standby was
+    /// cancelled: what the connection read may be on the primary only.
+    #[error("the synchronous standby did not confirm the barrier (its wait was cancelled)")]
+    Unconfirmed,
     /// A value read from the database breaks islet's rules.
     #[error("the database is inconsistent: {what}")]
     Inconsistent {
@@ -123,6 +127,7 @@ impl Error {
             Error::Statement { op, .. } => op,
             Error::NoSchema | Error::SchemaNewer { .. } => "schema",
             Error::NoLease { .. } | Error::LeaseLost { .. } => "lease",
+            Error::Unconfirmed => "barrier",
             Error::Inconsistent { .. } | Error::OutOfRange { .. } | Error::Store(_) => "value",
         }
     }

@@ -12,6 +12,9 @@
 //!   logs a database holds.
 //! - [`append`]: the one write: a batch and its head in one transaction,
 //!   guarded by a compare-and-swap on the head's size, root and epoch.
+//! - [`pending`]: the write path of several nodes: verified entries wait
+//!   in `pending` for the lease holder; each node reads what became of
+//!   its own and confirms it with a durability barrier before answering.
 //! - [`lease`]: who sequences a log; taking it over raises the epoch, so a
 //!   leader that lost it can never commit again.
 //!
@@ -23,10 +26,14 @@ pub mod append;
 pub mod error;
 pub mod lease;
 pub mod migrate;
+pub mod pending;
 pub mod pool;
 pub mod store;
 
+pub use append::Taken;
 pub use error::{Error, Result};
 pub use lease::Lease;
 pub use pool::PgOptions;
+/// The blocking client connections are (dedicated ones are handed out).
+pub use postgres::Client;
 pub use store::{LogKind, LogRow, PgStore};

@@ -232,9 +232,27 @@ impl Pool {
     /// # Errors
     /// [`Error::Connect`].
     pub fn connect(&self) -> Result<postgres::Client> {
+        self.open(&self.config)
+    }
+
+    /// Opens a connection of its own, as [`Pool::connect`], whose notices
+    /// (warnings the server sends beside results) go to `on_notice`.
+    ///
+    /// # Errors
+    /// [`Error::Connect`].
+    pub fn connect_with_notices(
+        &self,
+        on_notice: impl Fn(postgres::error::DbError) + Send + Sync + 'static,
+    ) -> Result<postgres::Client> {
+        let mut config = self.config.clone();
+        config.notice_callback(on_notice);
+        self.open(&config)
+    }
+
+    fn open(&self, config: &postgres::Config) -> Result<postgres::Client> {
         let connected = match &self.connector {
-            Connector::Plain => self.config.connect(postgres::NoTls),
-            Connector::Tls(tls) => self.config.connect(tls.clone()),
+            Connector::Plain => config.connect(postgres::NoTls),
+            Connector::Tls(tls) => config.connect(tls.clone()),
         };
         let mut client = connected.map_err(|source| Error::Connect {
             target: self.target(),

@@ -372,6 +372,7 @@ impl LogStore for PgStore {
             expected,
             batch,
             head,
+            None,
         )?)
     }
 }

@@ -1,13 +1,13 @@
 //! Which engine keeps the own log (`[store]` of islet.toml), opened for
 //! `islet serve`: RocksDB in the data directory, or PostgreSQL, where the
 //! node registers the log (or finds it registered with the same key),
-//! checks the durability the database gives, takes the sequencer lease
-//! before it signs anything and keeps it renewed
-//! (`../shared/specs/scale-out.md` §3.6).
+//! checks the durability the database gives; the node's write path and
+//! its bid for the sequencer lease are `crate::cluster`'s. [`LeaseKeeper`]
+//! keeps a lease renewed (`../shared/specs/scale-out.md` §3.6).
 //!
 //! Losing the lease is a store failure for this node: its commits are
 //! fenced by the epoch anyway, and the process exits for its supervisor to
-//! restart it, when it waits for the lease again.
+//! restart it, when it serves again and bids for the lease anew.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,9 +26,20 @@ use crate::sequencer::Shared;
 pub struct OwnEngine {
     /// The own log in its engine.
     pub log: SharedLog,
-    /// On PostgreSQL: the lease this node holds, to keep renewed once the
-    /// sequencer runs.
-    pub lease: Option<LeaseKeeper>,
+    /// On PostgreSQL: this node of the log, which takes the sequencer
+    /// lease when it is free (`crate::cluster`).
+    pub node: Option<PgNode>,
+}
+
+/// A node of a log on PostgreSQL.
+#[derive(Debug)]
+pub struct PgNode {
+    /// The database.
+    pub store: Arc<PgStore>,
+    /// The node's name (lease holder, `pending.node`).
+    pub name: String,
+    /// How long its lease lasts unless renewed.
+    pub lease_ttl: Duration,
 }
 
 /// A held sequencer lease, not yet renewed by a thread.
@@ -56,7 +67,7 @@ pub fn open_own(
     match settings {
         StoreSettings::Rocksdb => Ok(OwnEngine {
             log: SharedLog::new(Arc::clone(local) as _, local.own_log()),
-            lease: None,
+            node: None,
         }),
         StoreSettings::Postgres(pg) => open_postgres(data, pg, origin, vkey),
     }
@@ -104,48 +115,14 @@ fn open_postgres(
     let log = store
         .register_log(origin, LogKind::Own, vkey)
         .map_err(config)?;
-    let holder = pg.node.clone().unwrap_or_else(host_name);
-    let lease = wait_for_lease(&store, log, &holder, pg.lease_ttl)?;
-    eprintln!(
-        "islet: {holder} holds the sequencer lease of {origin} on {} (epoch {})",
-        store.target(),
-        lease.epoch
-    );
     Ok(OwnEngine {
         log: SharedLog::new(Arc::clone(&store) as _, log),
-        lease: Some(LeaseKeeper {
+        node: Some(PgNode {
             store,
-            lease,
-            ttl: pg.lease_ttl,
+            name: pg.node.clone().unwrap_or_else(host_name),
+            lease_ttl: pg.lease_ttl,
         }),
     })
-}
-
-/// Takes the lease of `log`, waiting while another node holds it.
-fn wait_for_lease(
-    store: &PgStore,
-    log: islet_store::LogNumber,
-    holder: &str,
-    ttl: Duration,
-) -> Result<Lease> {
-    let mut told = false;
-    loop {
-        if let Some(lease) = store
-            .take_lease(log, holder, ttl)
-            .map_err(islet_store::Error::from)?
-        {
-            return Ok(lease);
-        }
-        if !told {
-            let state = store.lease_state(log).map_err(islet_store::Error::from)?;
-            eprintln!(
-                "islet: waiting for the sequencer lease, held by {} (epoch {})",
-                state.holder, state.epoch
-            );
-            told = true;
-        }
-        std::thread::sleep(ttl / 3);
-    }
 }
 
 /// The machine's host name, the default lease holder name.
@@ -158,6 +135,11 @@ fn host_name() -> String {
 }
 
 impl LeaseKeeper {
+    /// A lease this node took, to keep renewed.
+    pub fn new(store: Arc<PgStore>, lease: Lease, ttl: Duration) -> LeaseKeeper {
+        LeaseKeeper { store, lease, ttl }
+    }
+
     /// Renews the lease every third of its time to live on a thread of its
     /// own. When it is lost (another node took it) or cannot be renewed
     /// before it would run out, this node stops committing and `shared`

@@ -10,6 +10,7 @@ pub mod access;
 pub mod api;
 mod body;
 mod bucket;
+pub mod cluster;
 pub mod engine;
 pub mod error;
 pub mod extensions;
@@ -300,23 +301,30 @@ fn start_own_log(
         }
         None => (None, None),
     };
-    let sequencer = start(SequencerParts {
-        store: Arc::clone(engine.log.store()),
-        log: engine.log.log(),
-        signer: Arc::clone(&signer),
-        origin: own.origin.clone(),
-        guard: if engine.lease.is_some() {
-            CheckpointGuard::for_shared_store(data.guard_record_path(&config.raw))
-        } else {
-            CheckpointGuard::new(data.guard_record_path(&config.raw))
-        },
-        config: config.sequencer.clone(),
-        publisher: publisher.clone(),
-        witness: hook,
-    })?;
-    if let Some(lease) = engine.lease {
-        lease.keep(Arc::clone(sequencer.shared()))?;
-    }
+    let guard_path = data.guard_record_path(&config.raw);
+    let sequencer = match engine.node {
+        Some(node) => cluster::start(cluster::ClusterParts {
+            store: node.store,
+            log: engine.log.log(),
+            node: node.name,
+            lease_ttl: node.lease_ttl,
+            signer: Arc::clone(&signer),
+            origin: own.origin.clone(),
+            guard: CheckpointGuard::for_shared_store(guard_path),
+            config: config.sequencer.clone(),
+            publisher: publisher.clone(),
+        })?,
+        None => start(SequencerParts {
+            store: Arc::clone(engine.log.store()),
+            log: engine.log.log(),
+            signer: Arc::clone(&signer),
+            origin: own.origin.clone(),
+            guard: CheckpointGuard::new(guard_path),
+            config: config.sequencer.clone(),
+            publisher: publisher.clone(),
+            witness: hook,
+        })?,
+    };
     if !pushed.is_empty() {
         pushing::spawn(
             Arc::clone(store),

@@ -81,10 +81,11 @@ pub struct SignedHead {
 
 pub(crate) type Reply = oneshot::Sender<Result<Outcome>>;
 
-struct Job {
-    entry: ValidatedEntry,
-    reply: Reply,
-    queued_at: Instant,
+/// A submission and where its answer goes.
+pub(crate) struct Job {
+    pub(crate) entry: ValidatedEntry,
+    pub(crate) reply: Reply,
+    pub(crate) queued_at: Instant,
 }
 
 /// The handle the HTTP layer submits through.
@@ -237,8 +238,63 @@ impl Sequencer {
     }
 }
 
+impl Sequencer {
+    /// A handle whose jobs go to `tx`, for another engine's write path
+    /// (`crate::cluster`).
+    pub(crate) fn with_queue(tx: mpsc::Sender<Job>, shared: Arc<Shared>) -> Sequencer {
+        Sequencer { tx, shared }
+    }
+}
+
+impl Shared {
+    /// The state of a sequencer starting from `head`, serving it.
+    pub(crate) fn new(head: SignedHead) -> Shared {
+        let size = head.size;
+        let shared = Shared {
+            latest: std::sync::RwLock::new(Arc::new(head)),
+            healthy: AtomicBool::new(true),
+            failed: watch::Sender::new(false),
+            pending: AtomicU64::new(0),
+            metrics: Metrics::default(),
+        };
+        shared.metrics.tree_size.store(size, Ordering::Relaxed);
+        shared
+    }
+
+    /// Counts `n` jobs as taken off the queue.
+    pub(crate) fn took(&self, n: u64) {
+        self.take_pending(n);
+    }
+}
+
+/// Waits for the next job, then takes whatever else arrives within
+/// `max_age` of it, up to `max` jobs. None when the queue closed.
+pub(crate) fn next_batch(
+    rx: &mut mpsc::Receiver<Job>,
+    max: usize,
+    max_age: Duration,
+) -> Option<Vec<Job>> {
+    let first = rx.blocking_recv()?;
+    let deadline = Instant::now() + max_age;
+    let mut jobs = vec![first];
+    while jobs.len() < max.max(1) {
+        match rx.try_recv() {
+            Ok(j) => jobs.push(j),
+            Err(mpsc::error::TryRecvError::Empty) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::sleep((deadline - now).min(Duration::from_micros(500)));
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        }
+    }
+    Some(jobs)
+}
+
 /// The answer to writes once the store failed.
-fn store_failed() -> Error {
+pub(crate) fn store_failed() -> Error {
     Error::Unavailable {
         reason: format!(
             "the log's store failed; the server stops within {} s for its supervisor to restart it \
@@ -250,15 +306,15 @@ fn store_failed() -> Error {
 
 /// The tree as the sequencer holds it in memory, and the committed head
 /// it grew from (what the next commit must find stored).
-struct Tree {
-    log: LogGrower,
-    committed: TreeHead,
+pub(crate) struct Tree {
+    pub(crate) log: LogGrower,
+    pub(crate) committed: TreeHead,
 }
 
 impl Tree {
     /// Loads the right edge of the tree from the store and checks it against
     /// the committed root.
-    fn load(store: &dyn LogStore, log: LogNumber, head: &TreeHead) -> Result<Tree> {
+    pub(crate) fn load(store: &dyn LogStore, log: LogNumber, head: &TreeHead) -> Result<Tree> {
         let grower = grower_at(store, log, head.size)?;
         if grower.root() != head.root {
             return Err(Error::Inconsistent {
@@ -274,13 +330,17 @@ impl Tree {
         })
     }
 
-    fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.log.size()
     }
 
     /// Appends entries (with their leaf hashes); adds the tiles and
     /// bundles to write to `batch`.
-    fn append(&mut self, entries: &[(&[u8], Hash)], batch: &mut CommitBatch) -> Result<()> {
+    pub(crate) fn append(
+        &mut self,
+        entries: &[(&[u8], Hash)],
+        batch: &mut CommitBatch,
+    ) -> Result<()> {
         Ok(grow_batch(&mut self.log, entries, batch)?)
     }
 }
@@ -323,6 +383,33 @@ pub(crate) fn sign_head(
     .map_err(Error::Tlog)
 }
 
+/// Checks that a stored head's checkpoint is signed by the log key and
+/// names that head.
+///
+/// # Errors
+/// [`Error::Inconsistent`].
+pub(crate) fn check_stored_head(
+    head: &TreeHead,
+    verifier: &islet_tlog::note::NoteVerifier,
+    origin: &str,
+) -> Result<()> {
+    let signed = islet_tlog::checkpoint::SignedCheckpoint::open(
+        &head.checkpoint,
+        verifier,
+        &[],
+        Some(origin),
+    )
+    .map_err(|e| Error::Inconsistent {
+        what: format!("the stored checkpoint does not verify with the log key: {e}"),
+    })?;
+    if signed.checkpoint.size != head.size || signed.checkpoint.root != head.root {
+        return Err(Error::Inconsistent {
+            what: "the stored checkpoint does not match the stored tree head".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks the store against the fork guard and starts the sequencer thread.
 ///
 /// # Errors
@@ -353,21 +440,7 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
             head
         }
     };
-    // The committed checkpoint must be ours and match the committed tree.
-    let signed = islet_tlog::checkpoint::SignedCheckpoint::open(
-        &head.checkpoint,
-        &verifier,
-        &[],
-        Some(&parts.origin),
-    )
-    .map_err(|e| Error::Inconsistent {
-        what: format!("the stored checkpoint does not verify with the log key: {e}"),
-    })?;
-    if signed.checkpoint.size != head.size || signed.checkpoint.root != head.root {
-        return Err(Error::Inconsistent {
-            what: "the stored checkpoint does not match the stored tree head".into(),
-        });
-    }
+    check_stored_head(&head, &verifier, &parts.origin)?;
     parts
         .guard
         .check(store.as_ref(), log, &head, &verifier, &parts.origin)?;
@@ -376,21 +449,13 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
     let note = store
         .checkpoint_at(log, head.size)?
         .unwrap_or_else(|| head.checkpoint.clone());
-    let latest = Arc::new(SignedHead {
+    let (tx, rx) = mpsc::channel(parts.config.max_pending.max(1));
+    let shared = Arc::new(Shared::new(SignedHead {
         size: head.size,
         root: head.root,
         note,
         signed_at: std::time::SystemTime::now(),
-    });
-    let (tx, rx) = mpsc::channel(parts.config.max_pending.max(1));
-    let shared = Arc::new(Shared {
-        latest: std::sync::RwLock::new(latest),
-        healthy: AtomicBool::new(true),
-        failed: watch::Sender::new(false),
-        pending: AtomicU64::new(0),
-        metrics: Metrics::default(),
-    });
-    shared.metrics.tree_size.store(head.size, Ordering::Relaxed);
+    }));
     let thread_shared = Arc::clone(&shared);
     std::thread::Builder::new()
         .name("islet-sequencer".into())
@@ -416,23 +481,8 @@ impl Drop for FailOnPanic<'_> {
 
 fn run(mut parts: SequencerParts, mut tree: Tree, mut rx: mpsc::Receiver<Job>, shared: &Shared) {
     let _fail_on_panic = FailOnPanic(shared);
-    let max = parts.config.batch_max_size.max(1);
-    while let Some(first) = rx.blocking_recv() {
-        let deadline = Instant::now() + parts.config.batch_max_age;
-        let mut jobs = vec![first];
-        while jobs.len() < max {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
-                    std::thread::sleep((deadline - now).min(Duration::from_micros(500)));
-                }
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-            }
-        }
+    let (max, max_age) = (parts.config.batch_max_size, parts.config.batch_max_age);
+    while let Some(jobs) = next_batch(&mut rx, max, max_age) {
         shared.take_pending(jobs.len() as u64);
         if let Err(e) = sequence(&mut parts, &mut tree, jobs, shared) {
             // The batch's own writes are answered 503 by their dropped
