@@ -4,6 +4,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod auth;
+mod cluster;
 mod durability;
 mod faults;
 mod fsck;

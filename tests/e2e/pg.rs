@@ -11,8 +11,7 @@ use islet_testkit::pg::PgCluster;
 use islet_tlog::tiles::{BundleId, TILE_WIDTH, tile_width, tiles_for_size};
 
 use crate::support::{
-    Islet, Signer, copy_tree, free_port, islet, islet_serve_refuses, process_alive,
-    sigstore_client, write_entries,
+    Islet, copy_tree, free_port, islet, islet_serve_refuses, sigstore_client, write_entries,
 };
 
 fn migrate(from: &str, to: &str) -> serde_json::Value {
@@ -163,7 +162,7 @@ fn a_migration_needs_a_log_a_key_and_a_database_that_answers() {
 
 /// `islet init --data DIR --store URL …` for a node on `port`; requires
 /// success and returns stdout.
-fn init_on_postgres(data: &Path, port: u16, url: &str, extra: &[&str]) -> String {
+pub(crate) fn init_on_postgres(data: &Path, port: u16, url: &str, extra: &[&str]) -> String {
     let public = format!("http://127.0.0.1:{port}");
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec![
@@ -332,30 +331,8 @@ fn a_node_on_postgres_refuses_a_database_without_a_synchronous_standby_or_with_a
 
 /// POSTs one entry to a server; its status and body (status 0 when the
 /// connection failed). Blocks, with its own runtime.
-fn post_entry(url: &str, body: String) -> (u16, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .unwrap();
-        match client
-            .post(format!("{url}/api/v2/log/entries"))
-            .body(body)
-            .send()
-            .await
-        {
-            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-            Err(e) => (0, e.to_string()),
-        }
-    })
-}
-
 /// Sets `[store] lease_ttl_ms` in a data directory's islet.toml.
-fn set_lease_ttl(data: &Path, ms: u64) {
+pub(crate) fn set_lease_ttl(data: &Path, ms: u64) {
     let path = data.join("islet.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let text = text.replacen(
@@ -365,87 +342,4 @@ fn set_lease_ttl(data: &Path, ms: u64) {
     );
     assert!(text.contains("lease_ttl_ms"));
     std::fs::write(path, text).unwrap();
-}
-
-#[test]
-fn a_paused_leader_cannot_commit_once_another_node_took_the_lease() {
-    let cluster = PgCluster::start();
-    let url = cluster.create_db("islet");
-    let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let (port_a, port_b) = (free_port(), free_port());
-    init_on_postgres(&a, port_a, &url, &["--node", "node-a", "--no-sync-standby"]);
-    let key = a.join("keys/log.pem");
-    init_on_postgres(
-        &b,
-        port_b,
-        &url,
-        &[
-            "--node",
-            "node-b",
-            "--no-sync-standby",
-            "--key",
-            key.to_str().unwrap(),
-        ],
-    );
-    set_lease_ttl(&a, 1000);
-    set_lease_ttl(&b, 1000);
-    let node_a = Islet::start_on(&a, port_a);
-    write_entries(&node_a, "under node-a", 5);
-    // node-b waits for the lease, and does not listen meanwhile.
-    let mut node_b = Islet::spawn_unready(&b, port_b);
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port_b)).is_err());
-
-    // node-a stops dead; a write reaches its socket while it is stopped.
-    let pid = node_a.server_pid().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-STOP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let body = Signer::new().request(b"sent to the paused leader");
-    let paused_write = {
-        let (url, body) = (node_a.url.clone(), body.clone());
-        std::thread::spawn(move || post_entry(&url, body))
-    };
-    // Its lease runs out; node-b takes it and the log goes on there.
-    node_b.wait_healthy();
-    write_entries(&node_b, "under node-b", 3);
-
-    // Woken, node-a cannot commit: its client gets an error, not a 201,
-    // and it stops for its supervisor.
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-CONT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let (status, text) = paused_write.join().unwrap();
-    assert_eq!(status, 503, "{text}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while process_alive(&pid) {
-        assert!(std::time::Instant::now() < deadline, "node-a did not stop");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    // The entry it answered 503 for is not in the log: node-b takes it as
-    // new, after the 5 + 3 before it.
-    let (status, text) = post_entry(&node_b.url, body);
-    assert_eq!(status, 201, "{text}");
-    let created: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(created["logIndex"], "8");
-    let pg = PgStore::open(&url, &PgOptions::default()).unwrap();
-    let row = pg.log("127.0.0.1").unwrap().unwrap();
-    let lease = pg.lease_state(row.number).unwrap();
-    assert_eq!(lease.holder, "node-b");
-    let vkey = crate::snapshot::log_key(&b).to_vkey();
-    let fsck = islet(&["fsck", "--vkey", &vkey, &format!("{}/api/v2", node_b.url)]);
-    assert!(
-        fsck.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fsck.stderr)
-    );
 }

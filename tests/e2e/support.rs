@@ -202,21 +202,6 @@ impl Islet {
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("SERVING"))
     }
 
-    /// Starts `islet serve` without waiting for it to answer (a node that
-    /// waits for the sequencer lease before it listens); see
-    /// [`Islet::wait_healthy`].
-    pub(crate) fn spawn_unready(data: &Path, port: u16) -> Islet {
-        Islet {
-            child: Some(Self::spawn(data, port, &[], None)),
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-            data: data.to_owned(),
-            extra: Vec::new(),
-            public_url: None,
-            https: false,
-        }
-    }
-
     /// Waits up to 30 s for /healthz to answer SERVING; panics with the
     /// server's stderr if it exits first.
     pub(crate) fn wait_healthy(&mut self) {

@@ -1,0 +1,598 @@
+//! One log served by several `islet serve` nodes on one PostgreSQL
+//! database (`../shared/specs/scale-out.md` §7): writes through every
+//! node at once, exact dedup across nodes, the lease holder killed again
+//! and again under load, and a paused leader that wakes after a takeover.
+//!
+//! After each, the log is checked from the database itself: every
+//! acknowledged entry is at its index, every checkpoint any client saw
+//! is a checkpoint of the final tree, no leaf is there twice, and
+//! `islet fsck` passes.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use islet_pgstore::{PgOptions, PgStore};
+use islet_store::{LogNumber, LogStore};
+use islet_testkit::pg::PgCluster;
+use islet_tlog::merkle::{Hash, MemoryTree, leaf_hash};
+use islet_tlog::tiles::{BundleId, TILE_WIDTH, parse_bundle, tile_width};
+
+use crate::pg::{init_on_postgres, set_lease_ttl};
+use crate::support::{Islet, Signer, free_port, islet};
+
+/// The lease of the nodes in these tests: short, so that takeovers are
+/// quick (the shortest a configuration may set is 500 ms).
+const LEASE_TTL_MS: u64 = 1000;
+
+fn b64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// Several nodes of one log.
+struct Nodes {
+    _tmp: tempfile::TempDir,
+    dirs: Vec<PathBuf>,
+    names: Vec<String>,
+    nodes: Vec<Islet>,
+    urls: Vec<String>,
+    pg_url: String,
+}
+
+impl Nodes {
+    /// `n` nodes on the database at `pg_url`, initialised with one key and
+    /// started: the first creates the log, the others join it.
+    fn start(pg_url: &str, n: usize, init_extra: &[&str]) -> Nodes {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut dirs = Vec::new();
+        let mut names = Vec::new();
+        let mut ports = Vec::new();
+        for i in 0..n {
+            let name = format!("node-{}", char::from(b'a' + u8::try_from(i).unwrap()));
+            let dir = tmp.path().join(&name);
+            let port = free_port();
+            let mut extra = vec!["--node", name.as_str()];
+            extra.extend_from_slice(init_extra);
+            let key = dirs.first().map(|d: &PathBuf| d.join("keys/log.pem"));
+            let key_arg = key.as_ref().map(|k| k.to_str().unwrap().to_owned());
+            if let Some(k) = &key_arg {
+                extra.extend_from_slice(&["--key", k]);
+            }
+            init_on_postgres(&dir, port, pg_url, &extra);
+            set_lease_ttl(&dir, LEASE_TTL_MS);
+            dirs.push(dir);
+            names.push(name);
+            ports.push(port);
+        }
+        let nodes: Vec<Islet> = dirs
+            .iter()
+            .zip(&ports)
+            .map(|(d, p)| Islet::start_on(d, *p))
+            .collect();
+        let urls = nodes.iter().map(|n| n.url.clone()).collect();
+        Nodes {
+            _tmp: tmp,
+            dirs,
+            names,
+            nodes,
+            urls,
+            pg_url: pg_url.to_owned(),
+        }
+    }
+
+    fn store(&self) -> (PgStore, LogNumber) {
+        let pg = PgStore::open(&self.pg_url, &PgOptions::default()).unwrap();
+        let log = pg.log("127.0.0.1").unwrap().unwrap().number;
+        (pg, log)
+    }
+
+    /// The node holding the lease, and its epoch.
+    fn holder(&self, pg: &PgStore, log: LogNumber) -> (usize, i64) {
+        let state = pg.lease_state(log).unwrap();
+        let at = self
+            .names
+            .iter()
+            .position(|n| *n == state.holder)
+            .unwrap_or_else(|| panic!("the lease is held by {:?}", state.holder));
+        (at, state.epoch)
+    }
+
+    fn vkey(&self) -> String {
+        crate::snapshot::log_key(&self.dirs[0]).to_vkey()
+    }
+}
+
+/// What clients were told.
+#[derive(Default)]
+struct Seen {
+    /// 201s: index and the body the node said it logged.
+    created: Vec<(u64, Vec<u8>)>,
+    /// 409s: the index each named.
+    conflicts: Vec<u64>,
+    /// Checkpoints (size, root) from 201s and from polls.
+    checkpoints: Vec<(u64, Hash)>,
+    /// Other answers: status and message (connection errors are 0).
+    other: Vec<(u16, String)>,
+}
+
+/// Sends one write and records what came back.
+async fn submit(client: &reqwest::Client, url: &str, body: String, seen: &Mutex<Seen>) {
+    let answer = client
+        .post(format!("{url}/api/v2/log/entries"))
+        .body(body)
+        .send()
+        .await;
+    let r = match answer {
+        Ok(r) => r,
+        Err(e) => {
+            seen.lock().unwrap().other.push((0, e.to_string()));
+            return;
+        }
+    };
+    let status = r.status().as_u16();
+    let index = r
+        .headers()
+        .get("x-log-index")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let text = r.text().await.unwrap_or_default();
+    let mut seen = seen.lock().unwrap();
+    match status {
+        201 => {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let index: u64 = v["logIndex"].as_str().unwrap().parse().unwrap();
+            let proof = &v["inclusionProof"];
+            let size: u64 = proof["treeSize"].as_str().unwrap().parse().unwrap();
+            let root: Hash = b64(proof["rootHash"].as_str().unwrap()).try_into().unwrap();
+            seen.created
+                .push((index, b64(v["canonicalizedBody"].as_str().unwrap())));
+            seen.checkpoints.push((size, root));
+        }
+        409 => seen
+            .conflicts
+            .push(index.unwrap_or_else(|| panic!("a 409 without x-log-index: {text}"))),
+        _ => seen.other.push((status, text)),
+    }
+}
+
+/// Writers spread over the nodes, and a reader of every node's checkpoint.
+struct Load {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Seen>>,
+    writers: Option<std::thread::JoinHandle<()>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    /// `writers` tasks sending distinct entries round-robin over `urls`,
+    /// at most `cap` in all, until stopped; and a reader polling every
+    /// node's checkpoint every 100 ms.
+    fn start(urls: &[String], writers: usize, cap: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let writer_thread = {
+            let (urls, stop, sent, seen) = (
+                urls.to_vec(),
+                Arc::clone(&stop),
+                Arc::clone(&sent),
+                Arc::clone(&seen),
+            );
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let client = reqwest::Client::builder()
+                        .timeout(Duration::from_secs(30))
+                        .build()
+                        .unwrap();
+                    let signer = Arc::new(Signer::new());
+                    let mut tasks = Vec::new();
+                    for w in 0..writers {
+                        let (client, urls, stop, sent, seen, signer) = (
+                            client.clone(),
+                            urls.clone(),
+                            Arc::clone(&stop),
+                            Arc::clone(&sent),
+                            Arc::clone(&seen),
+                            Arc::clone(&signer),
+                        );
+                        tasks.push(tokio::spawn(async move {
+                            while !stop.load(Ordering::SeqCst) {
+                                let k = sent.fetch_add(1, Ordering::SeqCst);
+                                if k >= cap {
+                                    break;
+                                }
+                                let body = signer.request(format!("load {w} {k}").as_bytes());
+                                submit(&client, &urls[k % urls.len()], body, &seen).await;
+                            }
+                        }));
+                    }
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                });
+            })
+        };
+        let reader_thread = {
+            let (urls, stop, seen) = (urls.to_vec(), Arc::clone(&stop), Arc::clone(&seen));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    for url in &urls {
+                        if let Some(cp) = poll_checkpoint(url) {
+                            seen.lock().unwrap().checkpoints.push(cp);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        Load {
+            stop,
+            seen,
+            writers: Some(writer_thread),
+            reader: Some(reader_thread),
+        }
+    }
+
+    /// Waits for the writers to reach their cap (or stops them), then the
+    /// reader; returns what was seen.
+    fn finish(mut self, stop_now: bool) -> Seen {
+        if stop_now {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        if let Some(w) = self.writers.take() {
+            w.join().unwrap();
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+/// A node's checkpoint (size, root), if it answers.
+fn poll_checkpoint(url: &str) -> Option<(u64, Hash)> {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "--max-time",
+            "5",
+            &format!("{url}/api/v2/checkpoint"),
+        ])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut lines = text.lines().skip(1);
+    let size = lines.next()?.parse().ok()?;
+    let root = b64(lines.next()?).try_into().ok()?;
+    Some((size, root))
+}
+
+/// Every leaf of the log, from the database's bundles.
+fn leaves(pg: &PgStore, log: LogNumber) -> (u64, Vec<Vec<u8>>) {
+    let head = pg.tree_head(log).unwrap().unwrap();
+    let mut bodies = Vec::new();
+    for index in 0..head.size.div_ceil(u64::from(TILE_WIDTH)) {
+        let id = BundleId {
+            index,
+            width: tile_width(head.size, 0, index).unwrap(),
+        };
+        let data = pg.bundle(log, index).unwrap().unwrap();
+        bodies.extend(
+            parse_bundle(id, &data)
+                .unwrap()
+                .into_iter()
+                .map(<[u8]>::to_vec),
+        );
+    }
+    assert_eq!(bodies.len() as u64, head.size);
+    (head.size, bodies)
+}
+
+/// Checks the final log against everything clients were told (see the
+/// module docs), `islet fsck` through node `via`; returns the tree size.
+fn assert_log_holds(nodes: &Nodes, seen: &Seen, via: usize) -> u64 {
+    let (pg, log) = nodes.store();
+    let (size, bodies) = leaves(&pg, log);
+    let hashes: Vec<Hash> = bodies.iter().map(|b| leaf_hash(b)).collect();
+    let distinct: HashSet<&Hash> = hashes.iter().collect();
+    assert_eq!(distinct.len(), hashes.len(), "a leaf is in the log twice");
+    for (index, body) in &seen.created {
+        let at = usize::try_from(*index).unwrap();
+        assert!(at < bodies.len(), "acknowledged entry {index} is missing");
+        assert_eq!(&bodies[at], body, "acknowledged entry {index} changed");
+    }
+    for index in &seen.conflicts {
+        assert!(
+            *index < size,
+            "a 409 named index {index} of a log of {size}"
+        );
+    }
+    // Every checkpoint seen is a checkpoint of this tree.
+    let mut wanted: BTreeMap<u64, HashSet<Hash>> = BTreeMap::new();
+    for (s, root) in &seen.checkpoints {
+        assert!(
+            *s <= size,
+            "a checkpoint of size {s} was seen; the log has {size}"
+        );
+        wanted.entry(*s).or_default().insert(*root);
+    }
+    let mut tree = MemoryTree::new();
+    let check = |tree: &MemoryTree| {
+        if let Some(roots) = wanted.get(&tree.size()) {
+            assert_eq!(
+                roots.iter().collect::<Vec<_>>(),
+                vec![&tree.root()],
+                "checkpoints of size {} disagree with the final tree",
+                tree.size()
+            );
+        }
+    };
+    check(&tree);
+    for h in &hashes {
+        tree.append_leaf_hash(*h);
+        check(&tree);
+    }
+    let fsck = islet(&[
+        "fsck",
+        "--vkey",
+        &nodes.vkey(),
+        &format!("{}/api/v2", nodes.urls[via]),
+    ]);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+    size
+}
+
+/// Waits until every node serves a checkpoint of at least `size`.
+fn wait_for_size(urls: &[String], size: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for url in urls {
+        while poll_checkpoint(url).is_none_or(|(s, _)| s < size) {
+            assert!(Instant::now() < deadline, "{url} never served size {size}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn three_nodes_take_writes_at_once_and_a_thousand_identical_submissions_give_one_leaf() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let nodes = Nodes::start(&url, 3, &["--no-sync-standby"]);
+
+    // Distinct entries through all three at once.
+    let seen = Load::start(&nodes.urls, 24, 600).finish(false);
+    assert_eq!(seen.created.len(), 600, "not all created: {:?}", seen.other);
+    let size = assert_log_holds(&nodes, &seen, 0);
+    assert_eq!(size, 600);
+
+    // One entry, submitted 1,000 times at once, spread over the nodes.
+    let body = Signer::new().request(b"submitted a thousand times");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let (client, urls, body, seen, next) = (
+                client.clone(),
+                nodes.urls.clone(),
+                body.clone(),
+                Arc::clone(&seen),
+                Arc::clone(&next),
+            );
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= 1000 {
+                        break;
+                    }
+                    submit(&client, &urls[k % urls.len()], body.clone(), &seen).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(seen.other.is_empty(), "{:?}", seen.other);
+    assert_eq!(seen.created.len(), 1);
+    assert_eq!(seen.conflicts.len(), 999);
+    let index = seen.created[0].0;
+    assert_eq!(index, 600);
+    assert!(seen.conflicts.iter().all(|i| *i == index));
+    assert_eq!(assert_log_holds(&nodes, &seen, 1), 601);
+    eprintln!("three nodes: 600 distinct entries, then 1 x 201 and 999 x 409 at index {index}");
+}
+
+/// A small deterministic generator of pauses (xorshift), seeded from the
+/// clock and printed, so that a failing run can be told apart.
+struct Pauses(u64);
+
+impl Pauses {
+    fn next_ms(&mut self, from: u64, to: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        from + self.0 % (to - from)
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[test]
+fn killing_the_lease_holder_twenty_times_under_load_loses_no_acknowledged_entry() {
+    const KILLS: usize = 20;
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let mut nodes = Nodes::start(&url, 3, &["--no-sync-standby"]);
+    let (pg, log) = nodes.store();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("pause seed {seed}");
+    let mut pauses = Pauses(seed);
+    let load = Load::start(&nodes.urls, 16, usize::MAX);
+    let mut no_holder = Vec::new();
+    let mut no_commit = Vec::new();
+    for round in 0..KILLS {
+        std::thread::sleep(Duration::from_millis(pauses.next_ms(200, 1500)));
+        let (at, epoch) = nodes.holder(&pg, log);
+        let size_before = pg.tree_head(log).unwrap().unwrap().size;
+        let killed_at = Instant::now();
+        assert_eq!(
+            nodes.nodes[at].kill(),
+            1,
+            "{} was not running",
+            nodes.names[at]
+        );
+        // Until another node holds the lease, then until it commits.
+        let deadline = killed_at + Duration::from_secs(30);
+        let mut taken = None;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no takeover in 30 s"
+            );
+            let state = pg.lease_state(log).unwrap();
+            if taken.is_none() && state.epoch > epoch && !state.expired {
+                taken = Some(killed_at.elapsed());
+            }
+            let size = pg.tree_head(log).unwrap().unwrap().size;
+            if taken.is_some() && size > size_before {
+                no_commit.push(killed_at.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        no_holder.push(taken.unwrap());
+        // The supervisor starts it again; it joins as a follower.
+        nodes.nodes[at].restart();
+    }
+    let seen = load.finish(true);
+    let created = seen.created.len();
+    assert!(
+        created > 100,
+        "only {created} writes acknowledged: {:?}",
+        seen.other
+    );
+    // Whatever is still in line is integrated; every node catches up.
+    let size = pg.tree_head(log).unwrap().unwrap().size;
+    wait_for_size(&nodes.urls, size);
+    let size = assert_log_holds(&nodes, &seen, 2);
+    let refused = seen.other.iter().filter(|(s, _)| *s == 503).count();
+    let (max_holder, max_commit) = (
+        *no_holder.iter().max().unwrap(),
+        *no_commit.iter().max().unwrap(),
+    );
+    eprintln!(
+        "{KILLS} kills of the lease holder (ttl {LEASE_TTL_MS} ms): {created} acknowledged, \
+         {} conflicts, {refused} x 503 and {} connections to a killed node broken, final size {size}; time without a holder median {} ms, \
+         max {} ms; from the kill to the next commit median {} ms, max {} ms",
+        seen.conflicts.len(),
+        seen.other.len() - refused,
+        median(no_holder).as_millis(),
+        max_holder.as_millis(),
+        median(no_commit).as_millis(),
+        max_commit.as_millis(),
+    );
+    // A lease runs out at most ttl after its last renewal, and the others
+    // bid every ttl/3; the margin is for two busy cores.
+    assert!(
+        max_holder < Duration::from_millis(2 * LEASE_TTL_MS + 1000),
+        "a takeover took {} ms",
+        max_holder.as_millis()
+    );
+}
+
+#[test]
+fn a_paused_leader_cannot_commit_once_another_node_took_the_lease() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let mut nodes = Nodes::start(&url, 2, &["--no-sync-standby"]);
+    let (pg, log) = nodes.store();
+    crate::support::write_entries(&nodes.nodes[0], "before the pause", 5);
+    let (leader, epoch) = nodes.holder(&pg, log);
+    let follower = 1 - leader;
+
+    // The leader stops dead; writes reach its socket while it is stopped.
+    let pid = nodes.nodes[leader].server_pid().to_string();
+    signal("-STOP", &pid);
+    let paused = Load::start(&nodes.urls[leader..=leader], 4, 4);
+    // Its lease runs out; the follower takes it and the log goes on there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pg.lease_state(log).unwrap().epoch == epoch {
+        assert!(Instant::now() < deadline, "nobody took the lease over");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    crate::support::write_entries(&nodes.nodes[follower], "after the takeover", 3);
+
+    // Woken, the old leader's renewal fails: it stops, and its clients get
+    // errors, or answers the database confirms, never a 201 for an entry
+    // that is not in the log.
+    signal("-CONT", &pid);
+    let seen = paused.finish(false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while crate::support::process_alive(&pid) {
+        assert!(Instant::now() < deadline, "the old leader did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        seen.created.len() + seen.conflicts.len() + seen.other.len(),
+        4
+    );
+    for (status, text) in &seen.other {
+        assert!([0, 503].contains(status), "{status} {text}");
+    }
+    eprintln!(
+        "writes sent to the paused leader: {} x 201, {} x 409, others {:?}",
+        seen.created.len(),
+        seen.conflicts.len(),
+        seen.other
+    );
+    let size = assert_log_holds(&nodes, &seen, follower);
+    assert!(size >= 8, "{size}");
+    let lease = pg.lease_state(log).unwrap();
+    assert_eq!(lease.holder, nodes.names[follower]);
+    nodes.nodes[leader].restart();
+    crate::support::write_entries(&nodes.nodes[leader], "rejoined", 2);
+}
+
+fn signal(which: &str, pid: &str) {
+    assert!(
+        std::process::Command::new("kill")
+            .args([which, pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
