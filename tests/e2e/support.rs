@@ -156,7 +156,12 @@ impl Islet {
 
     /// The PID of the server process (the child of its `timeout` wrapper).
     pub(crate) fn server_pid(&self) -> u32 {
-        let child = self.child.as_ref().expect("a running server");
+        self.running_pid().expect("the server under timeout")
+    }
+
+    /// The PID of the server process, while it runs.
+    pub(crate) fn running_pid(&self) -> Option<u32> {
+        let child = self.child.as_ref()?;
         let out = Command::new("pgrep")
             .args(["-P", &child.id().to_string()])
             .output()
@@ -164,9 +169,8 @@ impl Islet {
         String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
             .next()
-            .expect("the server under timeout")
-            .parse()
-            .unwrap()
+            .and_then(|pid| pid.parse().ok())
+            .filter(|pid: &u32| process_alive(&pid.to_string()))
     }
 
     fn spawn(data: &Path, port: u16, extra: &[&str], public_url: Option<&str>) -> Child {
