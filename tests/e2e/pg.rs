@@ -93,12 +93,17 @@ fn a_log_migrated_to_postgres_and_back_is_identical_and_serves_on() {
     assert_eq!(again.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("already holds"), "{stderr}");
+    // The source keeps its copy but never appends to it again.
+    let refused = islet_serve_refuses(&data);
+    assert!(refused.contains("was copied to postgres://"), "{refused}");
+    assert!(refused.contains("engine = \"postgres\""), "{refused}");
 
     // Back into a data directory with the same keys and configuration and
     // no store.
     let back = tmp.path().join("back");
     copy_tree(&data, &back);
     std::fs::remove_dir_all(back.join("db")).unwrap();
+    std::fs::remove_file(back.join("migrated-to")).unwrap();
     let home = migrate(&url, back.to_str().unwrap());
     assert_eq!(home["root"], there["root"]);
     assert_eq!(assert_same_log(&data, &back), 300);

@@ -232,6 +232,11 @@ fn run_migrate(a: &MigrateArgs) -> ExitCode {
         if let End::Rocks(store, dir) = &to {
             record_guard(store, to_log, dir, c.size)?;
         }
+        if let (End::Rocks(_, dir), End::Pg(p)) = (&from, &to) {
+            // The source never appends again: one writable copy.
+            DataDir::new(dir.clone())
+                .mark_migrated(&format!("postgres://{}", p.target()), c.size)?;
+        }
         Ok(c)
     });
     match copied {

@@ -65,10 +65,24 @@ pub fn open_own(
     local: &Arc<Store>,
 ) -> Result<OwnEngine> {
     match settings {
-        StoreSettings::Rocksdb => Ok(OwnEngine {
-            log: SharedLog::new(Arc::clone(local) as _, local.own_log()),
-            node: None,
-        }),
+        StoreSettings::Rocksdb => {
+            if let Some(target) = data.migrated_to()? {
+                return Err(Error::Config {
+                    reason: format!(
+                        "the own log of {} was copied to {target} by `islet store migrate` \
+                         ({}); it is served from there: set [store] engine = \"postgres\" and its \
+                         url in islet.toml. This directory's copy is never appended to again, so \
+                         that the log has one writable copy",
+                        data.root().display(),
+                        data.migrated_marker_path().display()
+                    ),
+                });
+            }
+            Ok(OwnEngine {
+                log: SharedLog::new(Arc::clone(local) as _, local.own_log()),
+                node: None,
+            })
+        }
         StoreSettings::Postgres(pg) => open_postgres(data, pg, origin, vkey),
     }
 }

@@ -95,6 +95,48 @@ impl DataDir {
         self.root.join("islet.toml")
     }
 
+    /// The marker `islet store migrate` leaves in a data directory whose
+    /// own log it copied into PostgreSQL: from then on the directory's
+    /// copy is never appended to (never two writable copies of one log).
+    pub fn migrated_marker_path(&self) -> PathBuf {
+        self.root.join("migrated-to")
+    }
+
+    /// Records that the own log was copied to `target` (a database,
+    /// named without its password), durably.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn mark_migrated(&self, target: &str, size: u64) -> Result<()> {
+        let path = self.migrated_marker_path();
+        let text = format!("{target}\n{size}\n");
+        let tmp = path.with_extension("tmp");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(Error::io(&tmp))?;
+            f.write_all(text.as_bytes()).map_err(Error::io(&tmp))?;
+            f.sync_all().map_err(Error::io(&tmp))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(Error::io(&path))?;
+        std::fs::File::open(&self.root)
+            .and_then(|d| d.sync_all())
+            .map_err(Error::io(&self.root))
+    }
+
+    /// Where the own log was migrated to, if `islet store migrate` moved
+    /// it out of this directory (the marker's first line).
+    ///
+    /// # Errors
+    /// I/O errors other than a missing marker.
+    pub fn migrated_to(&self) -> Result<Option<String>> {
+        let path = self.migrated_marker_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text.lines().next().unwrap_or("").to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path)(e)),
+        }
+    }
+
     /// The RocksDB directory.
     pub fn db_path(&self) -> PathBuf {
         self.root.join("db")
