@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use islet_store::{LogNumber, Store};
+use islet_store::{LogNumber, LogStore, Store};
 use islet_tlog::tiles::TilePath;
 use sha2::{Digest, Sha256};
 
@@ -28,10 +28,10 @@ use crate::{MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL, progress_bar};
 pub const READ_AHEAD_FILES: usize = 4;
 
 /// Which log to export, and how.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExportRequest<'a> {
-    /// The store holding the log.
-    pub store: &'a Store,
+    /// The store holding the log (either engine).
+    pub store: &'a dyn LogStore,
     /// The log's number in the store.
     pub log: LogNumber,
     /// Its checkpoint origin.
@@ -46,6 +46,18 @@ pub struct ExportRequest<'a> {
     pub zstd_level: i32,
     /// Draw a progress bar on a terminal.
     pub progress: bool,
+}
+
+impl std::fmt::Debug for ExportRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportRequest")
+            .field("engine", &self.store.engine())
+            .field("log", &self.log)
+            .field("origin", &self.origin)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an export wrote.

@@ -4,12 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use islet_pgstore::PgStore;
 use islet_snapshot::export::{ExportRequest, export, log_of};
 use islet_snapshot::import::{ImportRequest, Outcome, import};
 use islet_snapshot::inspect::{Signature, inspect};
 use islet_snapshot::{DEFAULT_ZSTD_LEVEL, Error};
-use islet_store::Store;
+use islet_store::config::StoreSettings;
 use islet_store::datadir::DataDir;
+use islet_store::{LogStore, Store};
 
 use crate::EXIT_VERIFICATION;
 use crate::keys::{KeyArgs, key_and_origin};
@@ -137,12 +139,30 @@ fn usage(json: bool, reason: String) -> ExitCode {
 }
 
 /// The data directory's own log: `None` when it only mirrors (with or
-/// without an `islet.toml`).
-fn own_log(data: &DataDir) -> islet_store::Result<Option<islet_store::config::OwnLog>> {
+/// without an `islet.toml`), and the engine that keeps it.
+fn own_log(
+    data: &DataDir,
+) -> islet_store::Result<Option<(islet_store::config::OwnLog, StoreSettings)>> {
     if !data.is_initialised() {
         return Ok(None);
     }
-    Ok(data.load_config()?.validate()?.own)
+    let config = data.load_config()?.validate()?;
+    Ok(config.own.map(|own| (own, config.store)))
+}
+
+/// The own log in PostgreSQL, for a node whose `[store]` keeps it there.
+fn own_log_in_postgres(
+    data: &DataDir,
+    pg: &islet_store::config::PostgresSettings,
+    origin: &str,
+) -> islet_store::Result<(PgStore, islet_store::LogNumber)> {
+    let store = PgStore::open(&pg.url, &islet_server::engine::pg_options(data, pg))?;
+    let row = store
+        .log(origin)?
+        .ok_or_else(|| islet_store::Error::Usage {
+            reason: format!("{} holds no log {origin} yet", store.target()),
+        })?;
+    Ok((store, row.number))
 }
 
 fn run_export(a: &ExportArgs) -> ExitCode {
@@ -157,22 +177,33 @@ fn run_export(a: &ExportArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(a.json, &e.into()),
     };
-    let own_origin = own.as_ref().map(|o| o.origin.as_str());
-    let (log, origin, mut log_keys) = match log_of(&store, own_origin, a.origin.as_deref()) {
+    let own_origin = own.as_ref().map(|(o, _)| o.origin.as_str());
+    let (mut log, origin, mut log_keys) = match log_of(&store, own_origin, a.origin.as_deref()) {
         Ok(l) => l,
         Err(e) => return fail(a.json, &e),
     };
-    if let Some(own) = own.as_ref().filter(|_| log == store.own_log()) {
-        if let Err(e) = data.require_local_own_log("islet snapshot export") {
-            return fail(a.json, &e.into());
-        }
+    let mut in_postgres = None;
+    if let Some((own, engine)) = own.as_ref().filter(|_| log == store.own_log()) {
         match data.load_signer(own) {
             Ok(s) => log_keys = vec![s.verifier().to_vkey()],
             Err(e) => return fail(a.json, &e.into()),
         }
+        if let StoreSettings::Postgres(pg) = engine {
+            match own_log_in_postgres(&data, pg, &own.origin) {
+                Ok((pg_store, number)) => {
+                    log = number;
+                    in_postgres = Some(pg_store);
+                }
+                Err(e) => return fail(a.json, &e.into()),
+            }
+        }
     }
+    let source: &dyn LogStore = match &in_postgres {
+        Some(pg) => pg,
+        None => &store,
+    };
     let req = ExportRequest {
-        store: &store,
+        store: source,
         log,
         origin,
         log_keys,
@@ -304,7 +335,7 @@ fn run_import(a: &ImportArgs) -> ExitCode {
     };
     let data = DataDir::new(&a.data);
     let own_origin = match own_log(&data) {
-        Ok(own) => own.map(|o| o.origin),
+        Ok(own) => own.map(|(o, _)| o.origin),
         Err(e) => return fail(a.json, &e.into()),
     };
     if let Err(e) = std::fs::create_dir_all(&a.data) {
