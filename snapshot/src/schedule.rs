@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use islet_store::Store;
 use islet_store::config::{ExportJob, ExportMode, ExportTarget};
+use islet_store::{LogStore, SharedLog, Store};
 use sha2::{Digest, Sha256};
 
 use crate::DEFAULT_ZSTD_LEVEL;
@@ -241,19 +241,25 @@ impl Exporter {
     }
 
     /// Exports once: from the last size (or 0 when full) to the current
-    /// one, unless the log has not grown.
+    /// one, unless the log has not grown. Mirrors are read from `store`;
+    /// the own log from `own_log`, the engine that keeps it (the data
+    /// directory's RocksDB, or PostgreSQL).
     ///
     /// # Errors
     /// Store, export, registry and I/O errors; nothing is recorded then,
     /// so the next run covers the same range.
-    pub fn run_once(&self, store: &Store) -> Result<RunOutcome> {
+    pub fn run_once(&self, store: &Store, own_log: &SharedLog) -> Result<RunOutcome> {
         let own_origin = self.own.as_ref().map(|(o, _)| o.as_str());
-        let (log, origin, mut log_keys) = log_of(store, own_origin, Some(&self.job.origin))?;
+        let (mut log, origin, mut log_keys) = log_of(store, own_origin, Some(&self.job.origin))?;
+        let mut source: &dyn LogStore = store;
         if let Some((o, keys)) = &self.own
             && *o == origin
         {
             log_keys.clone_from(keys);
+            source = own_log.store().as_ref();
+            log = own_log.log();
         }
+        let store = source;
         let size = store.tree_head(log)?.map_or(0, |h| h.size);
         let last = self.last_size()?;
         if size == 0 || size == last {
@@ -355,16 +361,20 @@ fn prune(dir: &Path, origin: &str, keep: usize) -> Result<usize> {
 ///
 /// # Errors
 /// [`Error::Io`] when a thread cannot start.
-pub fn spawn(store: Arc<Store>, exporters: Vec<Exporter>) -> Result<Arc<ExportMetrics>> {
+pub fn spawn(
+    store: Arc<Store>,
+    own_log: SharedLog,
+    exporters: Vec<Exporter>,
+) -> Result<Arc<ExportMetrics>> {
     let metrics = Arc::new(ExportMetrics::default());
     for exporter in exporters {
-        let (store, m) = (Arc::clone(&store), Arc::clone(&metrics));
+        let (store, own_log, m) = (Arc::clone(&store), own_log.clone(), Arc::clone(&metrics));
         let name = format!("islet-export-{}", exporter.job.origin);
         let interval = exporter.job.interval.as_secs();
         m.update(&exporter.job, |row| row.interval = interval);
         std::thread::Builder::new()
             .name(name.clone())
-            .spawn(move || run_forever(&store, &exporter, &m))
+            .spawn(move || run_forever(&store, &own_log, &exporter, &m))
             .map_err(|e| Error::Io {
                 path: name,
                 source: e,
@@ -379,11 +389,11 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn run_forever(store: &Store, exporter: &Exporter, metrics: &ExportMetrics) {
+fn run_forever(store: &Store, own_log: &SharedLog, exporter: &Exporter, metrics: &ExportMetrics) {
     let job = &exporter.job;
     let target = describe(&job.target);
     loop {
-        let wait = match exporter.run_once(store) {
+        let wait = match exporter.run_once(store, own_log) {
             Ok(outcome) => {
                 let size = match &outcome {
                     RunOutcome::Exported {

@@ -312,6 +312,7 @@ pub(crate) fn serve(args: &ServeArgs) -> ExitCode {
         if exporting > 0 {
             let metrics = islet_snapshot::schedule::spawn(
                 std::sync::Arc::clone(&prepared.state.store),
+                prepared.state.own_store.clone(),
                 exporters,
             )
             .map_err(|e| islet_server::Error::Config {

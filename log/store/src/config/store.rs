@@ -220,8 +220,6 @@ pub(super) fn validate_store(raw: &RawStore) -> Result<StoreSettings> {
 /// through the data directory's RocksDB (not built for PostgreSQL yet).
 pub(super) fn refuse_what_postgres_lacks(
     store: &StoreSettings,
-    own: Option<&super::OwnLog>,
-    exports: &[super::ExportJob],
     witness: bool,
     mirror_push: bool,
 ) -> Result<()> {
@@ -230,14 +228,7 @@ pub(super) fn refuse_what_postgres_lacks(
     }
     // These read or record the own log through the data
     // directory's RocksDB; on PostgreSQL they are not built yet.
-    let own_export = exports
-        .iter()
-        .any(|e| own.is_some_and(|o| o.origin == e.origin));
-    for (table, set) in [
-        ("witness", witness),
-        ("mirror.push", mirror_push),
-        ("export", own_export),
-    ] {
+    for (table, set) in [("witness", witness), ("mirror.push", mirror_push)] {
         if set {
             return Err(invalid(
                 table,
@@ -312,14 +303,11 @@ mod tests {
     fn tables_that_read_the_own_log_locally_are_refused_on_postgres_only() {
         let postgres = pg("").unwrap();
         for (witness, push, field) in [(true, false, "witness"), (false, true, "mirror.push")] {
-            let e = refuse_what_postgres_lacks(&postgres, None, &[], witness, push).unwrap_err();
+            let e = refuse_what_postgres_lacks(&postgres, witness, push).unwrap_err();
             assert!(e.to_string().contains(field), "{e}");
-            assert!(
-                refuse_what_postgres_lacks(&StoreSettings::Rocksdb, None, &[], witness, push)
-                    .is_ok()
-            );
+            assert!(refuse_what_postgres_lacks(&StoreSettings::Rocksdb, witness, push).is_ok());
         }
-        assert!(refuse_what_postgres_lacks(&postgres, None, &[], false, false).is_ok());
+        assert!(refuse_what_postgres_lacks(&postgres, false, false).is_ok());
     }
 
     #[test]
