@@ -10,6 +10,7 @@
 //!   for a database off this machine).
 //! - [`store`]: [`PgStore`], the reads of [`islet_store::LogStore`] and the
 //!   logs a database holds.
+//! - [`cache`]: full tiles and bundles kept in memory (they never change).
 //! - [`append`]: the one write: a batch and its head in one transaction,
 //!   guarded by a compare-and-swap on the head's size, root and epoch.
 //! - [`pending`]: the write path of several nodes: verified entries wait
@@ -23,6 +24,7 @@
 //! `spawn_blocking`, never on an async worker.
 
 pub mod append;
+pub mod cache;
 pub mod error;
 pub mod lease;
 pub mod migrate;

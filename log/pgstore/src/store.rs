@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use islet_store::{CommitBatch, LogNumber, LogStore, SearchKind, TreeHead};
 use islet_tlog::merkle::{Hash, hash_from_slice};
+use islet_tlog::tiles::TILE_WIDTH;
 
+use crate::cache::Key;
 use crate::error::{Error, Result, stmt, to_i64, to_u64};
 use crate::lease::Lease;
 use crate::migrate;
@@ -47,9 +49,14 @@ pub struct LogRow {
 #[derive(Debug)]
 pub struct PgStore {
     pub(crate) pool: Pool,
+    /// Full tiles and bundles read before (they never change).
+    pub(crate) full: crate::cache::FullCache,
     /// The leases this process holds, by log: the epoch its commits carry.
     pub(crate) leases: Mutex<HashMap<LogNumber, Lease>>,
 }
+
+/// The bytes of a full hash tile.
+const FULL_TILE_BYTES: usize = 32 * TILE_WIDTH as usize;
 
 /// A log number as the database's `integer`.
 pub(crate) fn log_id(log: LogNumber) -> Result<i32> {
@@ -75,6 +82,7 @@ impl PgStore {
     pub fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
         let store = PgStore {
             pool: Pool::new(url, options)?,
+            full: crate::cache::FullCache::default(),
             leases: Mutex::new(HashMap::new()),
         };
         migrate::check(&mut *store.pool.get()?)?;
@@ -91,6 +99,7 @@ impl PgStore {
         migrate::migrate(&mut *pool.get()?)?;
         Ok(PgStore {
             pool,
+            full: crate::cache::FullCache::default(),
             leases: Mutex::new(HashMap::new()),
         })
     }
@@ -264,7 +273,11 @@ impl LogStore for PgStore {
     }
 
     fn tile(&self, log: LogNumber, level: u8, index: u64) -> islet_store::Result<Option<Vec<u8>>> {
-        Ok(self.read_bytes(
+        let key = Key::Tile(log, level, index);
+        if let Some(data) = self.full.get(key) {
+            return Ok(Some(data));
+        }
+        let data = self.read_bytes(
             "read tile",
             "SELECT data FROM tiles WHERE log_id = $1 AND level = $2 AND idx = $3",
             &[
@@ -272,15 +285,33 @@ impl LogStore for PgStore {
                 &i16::from(level),
                 &to_i64("tile index", index)?,
             ],
-        )?)
+        )?;
+        if let Some(d) = data.as_ref().filter(|d| d.len() == FULL_TILE_BYTES) {
+            self.full.put(key, d);
+        }
+        Ok(data)
     }
 
     fn bundle(&self, log: LogNumber, index: u64) -> islet_store::Result<Option<Vec<u8>>> {
-        Ok(self.read_bytes(
-            "read bundle",
-            "SELECT data FROM bundles WHERE log_id = $1 AND idx = $2",
-            &[&log_id(log)?, &to_i64("bundle index", index)?],
-        )?)
+        let key = Key::Bundle(log, index);
+        if let Some(data) = self.full.get(key) {
+            return Ok(Some(data));
+        }
+        let row = self
+            .pool
+            .get()?
+            .query_opt(
+                "SELECT width, data FROM bundles WHERE log_id = $1 AND idx = $2",
+                &[&log_id(log)?, &to_i64("bundle index", index)?],
+            )
+            .map_err(stmt("read bundle"))?;
+        Ok(row.map(|row| {
+            let (width, data): (i16, Vec<u8>) = (row.get(0), row.get(1));
+            if i32::from(width) == i32::from(TILE_WIDTH) {
+                self.full.put(key, &data);
+            }
+            data
+        }))
     }
 
     fn checkpoint_at(&self, log: LogNumber, size: u64) -> islet_store::Result<Option<Vec<u8>>> {

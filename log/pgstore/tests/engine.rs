@@ -406,3 +406,29 @@ fn a_lease_shorter_or_longer_than_allowed_is_refused() {
     assert!(pg.take_lease(log, "a", max).unwrap().is_some());
     assert!(pg.take_lease(log, "a", min).unwrap().is_some());
 }
+
+#[test]
+fn full_tiles_and_bundles_are_read_once_and_partial_ones_every_time() {
+    let cluster = PgCluster::start();
+    let store = pg(&cluster, "cache");
+    let log = own_log(&store, "node-a");
+    append(&store, log, 300).unwrap();
+    let full_tile = store.tile(log, 0, 0).unwrap().unwrap();
+    let full_bundle = store.bundle(log, 0).unwrap().unwrap();
+    assert_eq!(full_tile.len(), 32 * usize::from(TILE_WIDTH));
+    assert!(store.tile(log, 0, 1).unwrap().is_some());
+    assert!(store.bundle(log, 1).unwrap().is_some());
+    // The rows gone behind the store's back (only a test may: the trigger
+    // guards updates, nothing deletes): the full ones are still served from
+    // memory, the partial ones are read again and are missing.
+    store
+        .pool()
+        .get()
+        .unwrap()
+        .batch_execute("DELETE FROM tiles; DELETE FROM bundles")
+        .unwrap();
+    assert_eq!(store.tile(log, 0, 0).unwrap(), Some(full_tile));
+    assert_eq!(store.bundle(log, 0).unwrap(), Some(full_bundle));
+    assert_eq!(store.tile(log, 0, 1).unwrap(), None);
+    assert_eq!(store.bundle(log, 1).unwrap(), None);
+}
