@@ -493,8 +493,9 @@ fn killing_the_lease_holder_twenty_times_under_load_loses_no_acknowledged_entry(
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_nanos() as u64
-        | 1;
+        .subsec_nanos()
+        .max(1);
+    let seed = u64::from(seed);
     eprintln!("pause seed {seed}");
     let mut pauses = Pauses(seed);
     let load = Load::start(&nodes.urls, 16, usize::MAX);
@@ -709,4 +710,45 @@ fn the_primary_killed_under_load_and_its_synchronous_standby_promoted_loses_noth
         outage.as_millis()
     );
     assert!(seen.created.iter().any(|(i, _)| *i >= before));
+}
+
+/// `cp -a`: a copy that keeps owners and modes (the server's files belong
+/// to the postgres user when the tests run as root).
+fn copy_preserving(from: &std::path::Path, to: &std::path::Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_node_refuses_a_database_restored_from_an_older_copy() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let mut nodes = Nodes::start(&url, 1, &["--no-sync-standby"]);
+    crate::support::write_entries(&nodes.nodes[0], "before the backup", 5);
+    // A copy of the database at size 5.
+    nodes.nodes[0].kill();
+    cluster.stop();
+    let data = cluster.data_dir().to_path_buf();
+    let backup = data.with_extension("backup");
+    copy_preserving(&data, &backup);
+    cluster.restart();
+    nodes.nodes[0].restart();
+    crate::support::write_entries(&nodes.nodes[0], "after the backup", 5);
+    wait_for_size(&nodes.urls, 10);
+    // The database restored from the copy: the node saw size 10 confirmed.
+    nodes.nodes[0].kill();
+    cluster.stop();
+    std::fs::remove_dir_all(&data).unwrap();
+    copy_preserving(&backup, &data);
+    cluster.restart();
+    let refused = crate::support::islet_serve_refuses(&nodes.dirs[0]);
+    assert!(
+        refused.contains("the store is at size 5 but a checkpoint of size 10 was published"),
+        "{refused}"
+    );
 }
