@@ -41,8 +41,10 @@ use islet_tlog::merkle::{hash_from_slice, leaf_hash, verify_inclusion};
 #[command(name = "hammer", version, about = "Load generator for Rekor v2 logs")]
 struct Args {
     /// The log's base URL (the entries go to URL/api/v2/log/entries).
+    /// Given more than once, the requests go round-robin to each (the
+    /// nodes of one log).
     #[arg(long, default_value = "http://127.0.0.1:3000")]
-    url: String,
+    url: Vec<String>,
     /// Requests to pre-sign and send.
     #[arg(long, default_value_t = 20_000)]
     entries: usize,
@@ -58,9 +60,14 @@ struct Args {
     /// Signing keys to spread the entries over.
     #[arg(long, default_value_t = 64)]
     keys: usize,
-    /// PID of the server, to report its CPU time per entry.
+    /// PID of the server, to report its CPU time per entry; given more
+    /// than once, their CPU time is added up.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
+    /// PID of a database's postmaster: its CPU time, its backends' and
+    /// that of the backends that ended meanwhile are reported too.
+    #[arg(long, value_name = "PID")]
+    db_pid: Option<u32>,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -236,13 +243,53 @@ fn ecdsa_verify_seconds() -> f64 {
     rounds[rounds.len() / 2]
 }
 
+/// `path` under each `--url`.
+fn endpoints(args: &Args, path: &str) -> Vec<String> {
+    args.url
+        .iter()
+        .map(|u| format!("{}/{path}", u.trim_end_matches('/')))
+        .collect()
+}
+
+/// The CPU time of all `pids` together, in seconds (None without any).
+fn servers_cpu(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| cpu_seconds(*p)).sum()
+}
+
 /// utime + stime of a process, in seconds.
 fn cpu_seconds(pid: u32) -> Option<f64> {
+    proc_times(pid, false)
+}
+
+/// A database server's CPU time: its postmaster's, with the children it
+/// reaped (cutime, cstime: the backends that ended), and every live
+/// child's (backends, walsender, checkpointer...).
+fn database_cpu_seconds(postmaster: u32) -> Option<f64> {
+    let mut total = proc_times(postmaster, true)?;
+    let children = std::fs::read_to_string(format!(
+        "/proc/{postmaster}/task/{postmaster}/children"
+    ))
+    .ok()?;
+    for child in children.split_whitespace() {
+        if let Ok(pid) = child.parse() {
+            total += proc_times(pid, false).unwrap_or(0.0);
+        }
+    }
+    Some(total)
+}
+
+/// utime + stime (and, with `reaped`, cutime + cstime) of a process.
+fn proc_times(pid: u32, reaped: bool) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let mut ticks_used: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    if reaped {
+        ticks_used += fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
+    }
     let ticks = std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -250,7 +297,7 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse::<f64>().ok())
         .unwrap_or(100.0);
-    Some((utime + stime) / ticks)
+    Some(ticks_used / ticks)
 }
 
 struct Sample {
@@ -269,7 +316,7 @@ type Judge = fn(usize, u16, &[u8]) -> (bool, Option<Result<(), String>>);
 /// when set) and judges each answer.
 fn send_all(
     args: &Args,
-    url: &str,
+    urls: &[String],
     content_type: &'static str,
     bodies: Arc<Vec<Vec<u8>>>,
     judge: Judge,
@@ -284,9 +331,9 @@ fn send_all(
         let client = http_client(args);
         let mut tasks = Vec::new();
         for _ in 0..args.concurrency.max(1) {
-            let (client, url, bodies, next) = (
+            let (client, urls, bodies, next) = (
                 client.clone(),
-                url.to_owned(),
+                urls.to_vec(),
                 Arc::clone(&bodies),
                 Arc::clone(&next),
             );
@@ -302,7 +349,7 @@ fn send_all(
                     }
                     let t = Instant::now();
                     let resp = client
-                        .post(&url)
+                        .post(&urls[i % urls.len()])
                         .header("content-type", content_type)
                         .body(body.clone())
                         .send()
@@ -416,14 +463,15 @@ fn main() {
     );
     let clients = make_clients(args.keys.max(1));
     let requests = Arc::new(presign(&clients, args.entries));
-    let cpu_before = args.server_pid.and_then(cpu_seconds);
-    let url = format!("{}/api/v2/log/entries", args.url.trim_end_matches('/'));
+    let cpu_before = servers_cpu(&args.server_pid);
+    let db_before = args.db_pid.and_then(database_cpu_seconds);
+    let urls = endpoints(&args, "api/v2/log/entries");
     let check_every = args.check_every.max(1);
     CHECK_EVERY.store(check_every, Ordering::Relaxed);
     let bodies = Arc::new(requests.iter().map(|r| r.as_bytes().to_vec()).collect());
     let (samples, elapsed) = send_all(
         &args,
-        &url,
+        &urls,
         "application/json",
         bodies,
         |i, status, body| {
@@ -432,7 +480,8 @@ fn main() {
             (status == 201, checked)
         },
     );
-    let cpu_after = args.server_pid.and_then(cpu_seconds);
+    let cpu_after = servers_cpu(&args.server_pid);
+    let db_after = args.db_pid.and_then(database_cpu_seconds);
     let ok = samples.iter().filter(|s| s.ok).count();
     let (latencies, by_status) = summarise(&samples);
     let checked = samples.iter().filter(|s| s.checked.is_some()).count();
@@ -444,6 +493,11 @@ fn main() {
         (Some(a), Some(b)) if ok > 0 => Some((b - a) / ok as f64),
         _ => None,
     };
+    let db_per_entry = match (db_before, db_after) {
+        (Some(a), Some(b)) if ok > 0 => Some((b - a) / ok as f64),
+        _ => None,
+    };
+    let total_per_entry = cpu_per_entry.map(|c| c + db_per_entry.unwrap_or(0.0));
     let report = serde_json::json!({
         "entries_sent": samples.len(),
         "entries_ok": ok,
@@ -458,6 +512,9 @@ fn main() {
         "ecdsa_p256_verify_s": verify,
         "server_cpu_s_per_entry": cpu_per_entry,
         "server_cpu_per_entry_in_verifications": cpu_per_entry.map(|c| c / verify),
+        "db_cpu_s_per_entry": db_per_entry,
+        "total_cpu_s_per_entry": total_per_entry,
+        "total_cpu_per_entry_in_verifications": total_per_entry.map(|c| c / verify),
     });
     if args.json {
         println!("{report}");
@@ -485,6 +542,13 @@ fn main() {
                 c / verify
             );
         }
+        if let Some(d) = db_per_entry {
+            println!(
+                "database CPU per entry: {:.1} µs = {:.2} verifications",
+                d * 1e6,
+                d / verify
+            );
+        }
     }
     if let Some(e) = bad_proofs.first() {
         eprintln!("hammer: an inclusion proof failed: {e}");
@@ -501,8 +565,8 @@ fn hammer_tsa(args: &Args) {
             .map(|i| timestamp_query(i, &run))
             .collect(),
     );
-    let cpu_before = args.server_pid.and_then(cpu_seconds);
-    let url = format!("{}/api/v1/timestamp", args.url.trim_end_matches('/'));
+    let cpu_before = servers_cpu(&args.server_pid);
+    let url = endpoints(args, "api/v1/timestamp");
     let (samples, elapsed) = send_all(
         args,
         &url,
@@ -510,7 +574,7 @@ fn hammer_tsa(args: &Args) {
         queries,
         |_, status, body| (status == 200 && granted(body), None),
     );
-    let cpu_after = args.server_pid.and_then(cpu_seconds);
+    let cpu_after = servers_cpu(&args.server_pid);
     let ok = samples.iter().filter(|s| s.ok).count();
     let (latencies, by_status) = summarise(&samples);
     let rate = ok as f64 / elapsed;
@@ -618,10 +682,10 @@ fn hammer_witness(args: &Args) {
         .nth(1)
         .and_then(|l| l.parse().ok())
         .expect("a checkpoint");
-    let url = format!("{}/witness/add-checkpoint", args.url.trim_end_matches('/'));
+    let url = endpoints(args, "witness/add-checkpoint");
     // Bring the witness to this size: from what it holds (its 409 says),
     // with no proof only if it holds nothing or this very size.
-    let (status, body) = add_checkpoint_once(&url, &format!("old 0\n\n{note}"));
+    let (status, body) = add_checkpoint_once(&url[0], &format!("old 0\n\n{note}"));
     let held: u64 = match status {
         200 => size,
         409 => body.trim().parse().expect("a 409 size"),
@@ -633,14 +697,14 @@ fn hammer_witness(args: &Args) {
     );
     let request = format!("old {size}\n\n{note}");
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(vec![request.into_bytes(); args.entries]);
-    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let cpu_before = servers_cpu(&args.server_pid);
     let (samples, elapsed) = send_all(args, &url, "text/plain", bodies, |_, status, body| {
         (
             status == 200 && body.starts_with("\u{2014} ".as_bytes()),
             None,
         )
     });
-    let cpu_after = args.server_pid.and_then(cpu_seconds);
+    let cpu_after = servers_cpu(&args.server_pid);
     let ok = samples.iter().filter(|s| s.ok).count();
     let (latencies, by_status) = summarise(&samples);
     let rate = ok as f64 / elapsed;
