@@ -269,10 +269,8 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 /// child's (backends, walsender, checkpointer...).
 fn database_cpu_seconds(postmaster: u32) -> Option<f64> {
     let mut total = proc_times(postmaster, true)?;
-    let children = std::fs::read_to_string(format!(
-        "/proc/{postmaster}/task/{postmaster}/children"
-    ))
-    .ok()?;
+    let children =
+        std::fs::read_to_string(format!("/proc/{postmaster}/task/{postmaster}/children")).ok()?;
     for child in children.split_whitespace() {
         if let Ok(pid) = child.parse() {
             total += proc_times(pid, false).unwrap_or(0.0);
@@ -286,7 +284,8 @@ fn proc_times(pid: u32, reaped: bool) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let mut ticks_used: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let mut ticks_used: f64 =
+        fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     if reaped {
         ticks_used += fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
     }
