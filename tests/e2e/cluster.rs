@@ -24,9 +24,13 @@ use islet_tlog::tiles::{BundleId, TILE_WIDTH, parse_bundle, tile_width};
 use crate::pg::{init_on_postgres, set_lease_ttl};
 use crate::support::{Islet, Signer, free_port, islet};
 
-/// The lease of the nodes in these tests: short, so that takeovers are
-/// quick (the shortest a configuration may set is 500 ms).
+/// The lease of the nodes in the takeover tests: short, so that takeovers
+/// are quick (the shortest a configuration may set is 500 ms).
 const LEASE_TTL_MS: u64 = 1000;
+
+/// The lease of the nodes in the other tests: the default, so that a node
+/// starved of CPU by the tests running beside it does not lose its lease.
+const CALM_LEASE_TTL_MS: u64 = 3000;
 
 fn b64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
@@ -45,7 +49,7 @@ struct Nodes {
 impl Nodes {
     /// `n` nodes on the database at `pg_url`, initialised with one key and
     /// started: the first creates the log, the others join it.
-    fn start(pg_url: &str, n: usize, init_extra: &[&str]) -> Nodes {
+    fn start(pg_url: &str, n: usize, init_extra: &[&str], lease_ttl_ms: u64) -> Nodes {
         let tmp = tempfile::tempdir().unwrap();
         let mut dirs = Vec::new();
         let mut names = Vec::new();
@@ -62,7 +66,7 @@ impl Nodes {
                 extra.extend_from_slice(&["--key", k]);
             }
             init_on_postgres(&dir, port, pg_url, &extra);
-            set_lease_ttl(&dir, LEASE_TTL_MS);
+            set_lease_ttl(&dir, lease_ttl_ms);
             dirs.push(dir);
             names.push(name);
             ports.push(port);
@@ -373,7 +377,7 @@ fn wait_for_size(urls: &[String], size: u64) {
 fn three_nodes_take_writes_at_once_and_a_thousand_identical_submissions_give_one_leaf() {
     let cluster = PgCluster::start();
     let url = cluster.create_db("islet");
-    let nodes = Nodes::start(&url, 3, &["--no-sync-standby"]);
+    let nodes = Nodes::start(&url, 3, &["--no-sync-standby"], CALM_LEASE_TTL_MS);
 
     // Distinct entries through all three at once.
     let seen = Load::start(&nodes.urls, 24, 600).finish(false);
@@ -503,7 +507,7 @@ fn killing_the_lease_holder_twenty_times_under_load_loses_no_acknowledged_entry(
     const KILLS: usize = 20;
     let cluster = PgCluster::start();
     let url = cluster.create_db("islet");
-    let mut nodes = Nodes::start(&url, 3, &["--no-sync-standby"]);
+    let mut nodes = Nodes::start(&url, 3, &["--no-sync-standby"], LEASE_TTL_MS);
     let (pg, log) = nodes.store();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -590,7 +594,7 @@ fn killing_the_lease_holder_twenty_times_under_load_loses_no_acknowledged_entry(
 fn a_paused_leader_cannot_commit_once_another_node_took_the_lease() {
     let cluster = PgCluster::start();
     let url = cluster.create_db("islet");
-    let mut nodes = Nodes::start(&url, 2, &["--no-sync-standby"]);
+    let mut nodes = Nodes::start(&url, 2, &["--no-sync-standby"], LEASE_TTL_MS);
     let (pg, log) = nodes.store();
     crate::support::write_entries(&nodes.nodes[0], "before the pause", 5);
     let (leader, epoch) = nodes.holder(&pg, log);
@@ -649,6 +653,41 @@ fn signal(which: &str, pid: &str) {
     );
 }
 
+/// Writes one entry through node `at` as a client would: a 503 or a
+/// broken connection is retried (after the supervisor restarted what
+/// stopped) until `deadline`; a retry may find its first attempt logged
+/// (409). Returns the entry's index.
+fn write_as_a_client_would(nodes: &mut Nodes, at: usize, tag: &str, deadline: Instant) -> u64 {
+    let body = Signer::new().request(tag.as_bytes());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    loop {
+        let seen = Mutex::new(Seen::default());
+        rt.block_on(submit(&client, &nodes.urls[at], body.clone(), &seen));
+        let seen = seen.into_inner().unwrap();
+        if let Some((index, _)) = seen.created.first() {
+            return *index;
+        }
+        if let Some(index) = seen.conflicts.first() {
+            return *index;
+        }
+        let (status, text) = &seen.other[0];
+        assert!([0, 503].contains(status), "{status} {text}");
+        assert!(
+            Instant::now() < deadline,
+            "no write through node {at}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        supervise(nodes, deadline);
+    }
+}
+
 /// Restarts every node whose process has exited (what systemd does with
 /// `Restart=always`); a start that fails is tried again until `deadline`.
 fn supervise(nodes: &mut Nodes, deadline: Instant) {
@@ -680,7 +719,7 @@ fn the_primary_killed_under_load_and_its_synchronous_standby_promoted_loses_noth
         primary.port(),
         standby.port()
     );
-    let mut nodes = Nodes::start(&url, 2, &[]);
+    let mut nodes = Nodes::start(&url, 2, &[], LEASE_TTL_MS);
     let (pg, log) = nodes.store();
     let load = Load::start(&nodes.urls, 8, usize::MAX);
     std::thread::sleep(Duration::from_secs(3));
@@ -708,9 +747,13 @@ fn the_primary_killed_under_load_and_its_synchronous_standby_promoted_loses_noth
     };
     std::thread::sleep(Duration::from_secs(2));
     let seen = load.finish(true);
-    supervise(&mut nodes, deadline);
-    for (i, node) in nodes.nodes.iter().enumerate() {
-        crate::support::write_entries(node, &format!("after the failover via {i}"), 2);
+    for i in 0..nodes.nodes.len() {
+        write_as_a_client_would(
+            &mut nodes,
+            i,
+            &format!("after the failover via {i}"),
+            deadline,
+        );
     }
     let size = pg.tree_head(log).unwrap().unwrap().size;
     wait_for_size(&nodes.urls, size);
@@ -743,7 +786,7 @@ fn copy_preserving(from: &std::path::Path, to: &std::path::Path) {
 fn a_node_refuses_a_database_restored_from_an_older_copy() {
     let cluster = PgCluster::start();
     let url = cluster.create_db("islet");
-    let mut nodes = Nodes::start(&url, 1, &["--no-sync-standby"]);
+    let mut nodes = Nodes::start(&url, 1, &["--no-sync-standby"], CALM_LEASE_TTL_MS);
     crate::support::write_entries(&nodes.nodes[0], "before the backup", 5);
     // A copy of the database at size 5.
     nodes.nodes[0].kill();

@@ -32,9 +32,16 @@ pub const MAX_TAKE_BYTES: i64 = 8 << 20;
 
 /// A node's entries into `pending`, skipping those in `entries` already
 /// (the log has them) and those another node's copy holds a row for.
+///
+/// The lookups in `entries` are written as `LATERAL` subqueries so that
+/// each is one probe of its primary key whatever the planner believes of
+/// the table's size (a log that grew faster than `ANALYZE` ran would
+/// otherwise be read whole, measured at 5 ms per call at 5,000 entries).
 const ENQUEUE: &str = "INSERT INTO pending (log_id, hash, body, node) \
      SELECT $1, u.hash, u.body, $2 FROM unnest($3::bytea[], $4::bytea[]) AS u(hash, body) \
-     WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.log_id = $1 AND e.hash = u.hash) \
+     LEFT JOIN LATERAL (SELECT true AS logged FROM entries e \
+       WHERE e.log_id = $1 AND e.hash = u.hash LIMIT 1) AS x ON true \
+     WHERE x.logged IS NULL \
      ON CONFLICT (log_id, hash) DO NOTHING RETURNING hash, pseq";
 
 /// The oldest pending rows, up to a count and (past the first row) a
@@ -45,10 +52,16 @@ const TAKE: &str = "SELECT pseq, hash, body FROM ( \
      WHERE upto <= $3 OR pseq = (SELECT min(pseq) FROM pending WHERE log_id = $1) \
      ORDER BY pseq";
 
-const LOGGED: &str =
-    "SELECT hash, leaf_index, pseq FROM entries WHERE log_id = $1 AND hash = ANY($2)";
+/// Where each of some hashes is in the log: one primary-key probe each
+/// (see [`ENQUEUE`]).
+const LOGGED: &str = "SELECT e.hash, e.leaf_index, e.pseq FROM unnest($2::bytea[]) AS u(hash) \
+     CROSS JOIN LATERAL (SELECT hash, leaf_index, pseq FROM entries \
+       WHERE log_id = $1 AND hash = u.hash LIMIT 1) AS e";
 
-const STILL_PENDING: &str = "SELECT hash FROM pending WHERE log_id = $1 AND hash = ANY($2)";
+/// Which of some hashes are in line: one probe each of `pending`'s key.
+const STILL_PENDING: &str = "SELECT p.hash FROM unnest($2::bytea[]) AS u(hash) \
+     CROSS JOIN LATERAL (SELECT hash FROM pending \
+       WHERE log_id = $1 AND hash = u.hash LIMIT 1) AS p";
 
 const HEAD: &str = "SELECT size, root, checkpoint FROM head WHERE log_id = $1";
 
@@ -121,9 +134,12 @@ impl PgStore {
     /// in line: an item missing from the answer is in the log already or
     /// in line as another submission's copy.
     ///
-    /// The transaction commits with `synchronous_commit = local`: nothing
-    /// is acknowledged on it, and a row a failover loses is inserted again
-    /// by the node that waits for it.
+    /// The transaction commits with `synchronous_commit = off`, waiting
+    /// for no flush: nothing is acknowledged on it, the integration commit
+    /// that takes the row flushes the WAL before it (in order), and a row
+    /// a crash or a failover loses is inserted again by the node that
+    /// waits for it. (The scale-out spec proposed `local`; that costs an
+    /// fsync per micro-batch and buys nothing the re-insertion does not.)
     ///
     /// # Errors
     /// [`Error::Connect`], [`Error::Statement`].
@@ -138,7 +154,7 @@ impl PgStore {
         let bodies: Vec<&[u8]> = items.iter().map(|(_, b)| *b).collect();
         let mut client = self.pool.get()?;
         let mut tx = client.transaction().map_err(stmt("begin enqueue"))?;
-        tx.batch_execute("SET LOCAL synchronous_commit = local")
+        tx.batch_execute("SET LOCAL synchronous_commit = off")
             .map_err(stmt("enqueue durability"))?;
         let mine = tx
             .query(ENQUEUE, &[&id, &node, &hashes, &bodies])
