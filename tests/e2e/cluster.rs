@@ -362,13 +362,20 @@ fn assert_log_holds(nodes: &Nodes, seen: &Seen, via: usize) -> u64 {
     size
 }
 
-/// Waits until every node serves a checkpoint of at least `size`.
-fn wait_for_size(urls: &[String], size: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for url in urls {
-        while poll_checkpoint(url).is_none_or(|(s, _)| s < size) {
-            assert!(Instant::now() < deadline, "{url} never served size {size}");
+/// Waits until every node serves a checkpoint of at least `size`,
+/// restarting (as their supervisor) the nodes that stopped meanwhile.
+fn wait_for_size(nodes: &mut Nodes, size: u64) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for at in 0..nodes.nodes.len() {
+        while poll_checkpoint(&nodes.urls[at]).is_none_or(|(s, _)| s < size) {
+            assert!(
+                Instant::now() < deadline,
+                "{} never served size {size}; its stderr:\n{}",
+                nodes.urls[at],
+                nodes.nodes[at].stderr_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
+            supervise(nodes, deadline);
         }
     }
 }
@@ -563,7 +570,7 @@ fn killing_the_lease_holder_twenty_times_under_load_loses_no_acknowledged_entry(
     );
     // Whatever is still in line is integrated; every node catches up.
     let size = pg.tree_head(log).unwrap().unwrap().size;
-    wait_for_size(&nodes.urls, size);
+    wait_for_size(&mut nodes, size);
     let size = assert_log_holds(&nodes, &seen, 2);
     let refused = seen.other.iter().filter(|(s, _)| *s == 503).count();
     let (max_holder, max_commit) = (
@@ -582,9 +589,10 @@ fn killing_the_lease_holder_twenty_times_under_load_loses_no_acknowledged_entry(
         max_commit.as_millis(),
     );
     // A lease runs out at most ttl after its last renewal, and the others
-    // bid every ttl/3; the margin is for two busy cores.
+    // bid every ttl/3 (about 1.1 s here when the machine is quiet); the
+    // margin is for two cores shared with the other tests.
     assert!(
-        max_holder < Duration::from_millis(2 * LEASE_TTL_MS + 1000),
+        max_holder < Duration::from_millis(3 * LEASE_TTL_MS + 2000),
         "a takeover took {} ms",
         max_holder.as_millis()
     );
@@ -756,7 +764,7 @@ fn the_primary_killed_under_load_and_its_synchronous_standby_promoted_loses_noth
         );
     }
     let size = pg.tree_head(log).unwrap().unwrap().size;
-    wait_for_size(&nodes.urls, size);
+    wait_for_size(&mut nodes, size);
     let size = assert_log_holds(&nodes, &seen, 0);
     let refused = seen.other.iter().filter(|(s, _)| *s == 503).count();
     eprintln!(
@@ -797,7 +805,7 @@ fn a_node_refuses_a_database_restored_from_an_older_copy() {
     cluster.restart();
     nodes.nodes[0].restart();
     crate::support::write_entries(&nodes.nodes[0], "after the backup", 5);
-    wait_for_size(&nodes.urls, 10);
+    wait_for_size(&mut nodes, 10);
     // The database restored from the copy: the node saw size 10 confirmed.
     nodes.nodes[0].kill();
     cluster.stop();

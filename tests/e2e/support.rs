@@ -3,6 +3,7 @@
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The vectors directory (see `islet_testkit::vectors_dir`).
@@ -114,6 +115,37 @@ pub(crate) struct Islet {
     /// The port speaks TLS (`[tls]` in islet.toml): health is asked with
     /// curl over HTTPS.
     https: bool,
+    /// The tail of the running server's stderr, read as it comes (a pipe
+    /// nobody reads fills up and then blocks the server mid-write).
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+/// How much of a server's stderr [`Islet`] keeps (its tail).
+const STDERR_KEPT: usize = 256 << 10;
+
+/// Reads `child`'s stderr on a thread of its own into a buffer that keeps
+/// the last [`STDERR_KEPT`] bytes.
+fn drain_stderr(child: &mut Child) -> Arc<Mutex<Vec<u8>>> {
+    use std::io::Read;
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    if let Some(mut pipe) = child.stderr.take() {
+        let into = Arc::clone(&kept);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                let mut buf = into.lock().unwrap_or_else(|e| e.into_inner());
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > STDERR_KEPT {
+                    let cut = buf.len() - STDERR_KEPT;
+                    buf.drain(..cut);
+                }
+            }
+        });
+    }
+    kept
 }
 
 impl Islet {
@@ -139,9 +171,11 @@ impl Islet {
     }
 
     fn start_full(data: &Path, port: u16, extra: &[&str], https: bool) -> Islet {
-        let child = Self::spawn(data, port, extra, None);
+        let mut child = Self::spawn(data, port, extra, None);
+        let stderr = drain_stderr(&mut child);
         let scheme = if https { "https" } else { "http" };
         let mut islet = Islet {
+            stderr,
             child: Some(child),
             url: format!("{scheme}://127.0.0.1:{port}"),
             port,
@@ -228,12 +262,9 @@ impl Islet {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
-                panic!("islet serve exited with {status}: {err}");
+                // The reader thread takes what is left in the pipe.
+                std::thread::sleep(Duration::from_millis(200));
+                panic!("islet serve exited with {status}: {}", self.stderr_text());
             }
             assert!(
                 Instant::now() < deadline,
@@ -294,14 +325,17 @@ impl Islet {
     pub(crate) fn restart(&mut self) -> usize {
         let killed = self.kill();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        self.child = Some(Self::spawn(
-            &self.data,
-            self.port,
-            &extra,
-            self.public_url.as_deref(),
-        ));
+        let mut child = Self::spawn(&self.data, self.port, &extra, self.public_url.as_deref());
+        self.stderr = drain_stderr(&mut child);
+        self.child = Some(child);
         self.wait_healthy();
         killed
+    }
+
+    /// The tail of the running (or last) server's stderr.
+    pub(crate) fn stderr_text(&self) -> String {
+        let buf = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&buf).into_owned()
     }
 
     /// Restarts with another `--public-url` (kept for later restarts),
