@@ -46,8 +46,8 @@ use crate::error::{Error, Result};
 use crate::guard::CheckpointGuard;
 use crate::publish::Publisher;
 use crate::sequencer::{
-    Appended, Job, Outcome, Sequencer, Shared, SignedHead, Tree, check_stored_head, next_batch,
-    sign_head, store_failed,
+    Appended, Job, Outcome, Sequencer, Shared, SignedHead, Tree, check_stored_head, empty_head,
+    next_batch, sign_head, store_failed,
 };
 
 /// How long a submission waits for its entry to be integrated and
@@ -191,17 +191,7 @@ fn first_head(parts: &ClusterParts) -> Result<(TreeHead, Option<Lease>)> {
         if let Some(lease) = take_lease(parts)? {
             // Written only under the lease (the statement checks its
             // epoch), so two nodes cannot both create the log.
-            let note = sign_head(
-                &parts.origin,
-                0,
-                islet_tlog::merkle::EMPTY_ROOT,
-                parts.signer.as_ref(),
-            )?;
-            let head = TreeHead {
-                size: 0,
-                root: islet_tlog::merkle::EMPTY_ROOT,
-                checkpoint: note,
-            };
+            let head = empty_head(&parts.origin, parts.signer.as_ref())?;
             parts.guard.check_new_log()?;
             let mut client = parts.store.pool().get().map_err(islet_store::Error::from)?;
             islet_pgstore::append::append(
@@ -427,11 +417,17 @@ fn answer_round(
     }
     // Nothing read above is answered or served before this returns.
     pending::barrier(watched).map_err(islet_store::Error::from)?;
-    if head.size > *confirmed {
-        publish_confirmed(parts, shared, &head, *confirmed)?;
-        *confirmed = head.size;
+    let signed = Arc::new(SignedHead {
+        size: head.size,
+        root: head.root,
+        note: head.checkpoint,
+        signed_at: std::time::SystemTime::now(),
+    });
+    if signed.size > *confirmed {
+        publish_confirmed(parts, shared, &signed, *confirmed)?;
+        *confirmed = signed.size;
     }
-    answer_logged(parts, shared, waiting, &head, &outcomes)?;
+    answer_logged(parts, shared, waiting, &signed, &outcomes)?;
     requeue_lost(parts, waiting, &hashes, &outcomes)
 }
 
@@ -439,21 +435,15 @@ fn answer_round(
 fn publish_confirmed(
     parts: &ClusterParts,
     shared: &Shared,
-    head: &TreeHead,
+    signed: &Arc<SignedHead>,
     old_size: u64,
 ) -> Result<()> {
-    parts.guard.record(&head.checkpoint)?;
-    let signed = Arc::new(SignedHead {
-        size: head.size,
-        root: head.root,
-        note: head.checkpoint.clone(),
-        signed_at: std::time::SystemTime::now(),
-    });
-    shared.offer_latest(Arc::clone(&signed));
+    parts.guard.record(&signed.note)?;
+    shared.offer_latest(Arc::clone(signed));
     shared
         .metrics
         .tree_size
-        .fetch_max(head.size, Ordering::Relaxed);
+        .fetch_max(signed.size, Ordering::Relaxed);
     if let Some(publisher) = &parts.publisher {
         publisher.send(old_size, signed.size, signed.note.clone());
     }
@@ -465,7 +455,7 @@ fn answer_logged(
     parts: &ClusterParts,
     shared: &Shared,
     waiting: &Waiting,
-    head: &TreeHead,
+    signed: &Arc<SignedHead>,
     outcomes: &Outcomes,
 ) -> Result<()> {
     let done: Vec<(Hash, Waiter)> = {
@@ -479,14 +469,8 @@ fn answer_logged(
     if done.is_empty() {
         return Ok(());
     }
-    let signed = Arc::new(SignedHead {
-        size: head.size,
-        root: head.root,
-        note: head.checkpoint.clone(),
-        signed_at: std::time::SystemTime::now(),
-    });
     let store: &dyn LogStore = parts.store.as_ref();
-    let reader = hash_reader(store, parts.log, head.size);
+    let reader = hash_reader(store, parts.log, signed.size);
     let m = &shared.metrics;
     for (hash, waiter) in done {
         let logged = outcomes.logged[&hash];
@@ -497,16 +481,16 @@ fn answer_logged(
             if appended {
                 // The proof comes from the database's tiles; it is checked
                 // against the confirmed root before it goes out.
-                let outcome = inclusion_proof(logged.index, head.size, &reader)
+                let outcome = inclusion_proof(logged.index, signed.size, &reader)
                     .and_then(|proof| {
-                        verify_inclusion(logged.index, head.size, &hash, &proof, &head.root)
+                        verify_inclusion(logged.index, signed.size, &hash, &proof, &signed.root)
                             .map(|()| proof)
                     })
                     .map_err(Error::Tlog)
                     .map(|proof| {
                         Outcome::Appended(Appended {
                             index: logged.index,
-                            checkpoint: Arc::clone(&signed),
+                            checkpoint: Arc::clone(signed),
                             proof,
                         })
                     });

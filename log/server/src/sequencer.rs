@@ -383,6 +383,16 @@ pub(crate) fn sign_head(
     .map_err(Error::Tlog)
 }
 
+/// The head of a new log: the empty tree, its checkpoint signed.
+pub(crate) fn empty_head(origin: &str, signer: &dyn NoteSigner) -> Result<TreeHead> {
+    let root = islet_tlog::merkle::EMPTY_ROOT;
+    Ok(TreeHead {
+        size: 0,
+        root,
+        checkpoint: sign_head(origin, 0, root, signer)?,
+    })
+}
+
 /// Checks that a stored head's checkpoint is signed by the log key and
 /// names that head.
 ///
@@ -423,17 +433,7 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
         Some(h) => h,
         None => {
             // A new log: its first checkpoint is the empty tree.
-            let note = sign_head(
-                &parts.origin,
-                0,
-                islet_tlog::merkle::EMPTY_ROOT,
-                parts.signer.as_ref(),
-            )?;
-            let head = TreeHead {
-                size: 0,
-                root: islet_tlog::merkle::EMPTY_ROOT,
-                checkpoint: note,
-            };
+            let head = empty_head(&parts.origin, parts.signer.as_ref())?;
             parts.guard.check_new_log()?;
             store.append(log, None, &CommitBatch::default(), &head)?;
             parts.guard.record(&head.checkpoint)?;
