@@ -1,7 +1,8 @@
 //! One log served by several `islet serve` nodes on one PostgreSQL
 //! database (`../shared/specs/scale-out.md` §7): writes through every
 //! node at once, exact dedup across nodes, the lease holder killed again
-//! and again under load, and a paused leader that wakes after a takeover.
+//! and again under load, a paused leader that wakes after a takeover, and
+//! a node without the key, which never sequences.
 //!
 //! After each, the log is checked from the database itself: every
 //! acknowledged entry is at its index, every checkpoint any client saw
@@ -50,6 +51,18 @@ impl Nodes {
     /// `n` nodes on the database at `pg_url`, initialised with one key and
     /// started: the first creates the log, the others join it.
     fn start(pg_url: &str, n: usize, init_extra: &[&str], lease_ttl_ms: u64) -> Nodes {
+        Nodes::start_with_keyless(pg_url, n, 0, init_extra, lease_ttl_ms)
+    }
+
+    /// As [`Nodes::start`], the last `keyless` of the `n` initialised with
+    /// `--role never` and no key.
+    fn start_with_keyless(
+        pg_url: &str,
+        n: usize,
+        keyless: usize,
+        init_extra: &[&str],
+        lease_ttl_ms: u64,
+    ) -> Nodes {
         let tmp = tempfile::tempdir().unwrap();
         let mut dirs = Vec::new();
         let mut names = Vec::new();
@@ -62,10 +75,16 @@ impl Nodes {
             extra.extend_from_slice(init_extra);
             let key = dirs.first().map(|d: &PathBuf| d.join("keys/log.pem"));
             let key_arg = key.as_ref().map(|k| k.to_str().unwrap().to_owned());
-            if let Some(k) = &key_arg {
+            if i + keyless >= n {
+                extra.extend_from_slice(&["--role", "never"]);
+            } else if let Some(k) = &key_arg {
                 extra.extend_from_slice(&["--key", k]);
             }
-            init_on_postgres(&dir, port, pg_url, &extra);
+            let said = init_on_postgres(&dir, port, pg_url, &extra);
+            if i + keyless >= n {
+                assert!(said.contains("never sequences and holds no key"), "{said}");
+                assert!(!dir.join("keys/log.pem").exists());
+            }
             set_lease_ttl(&dir, lease_ttl_ms);
             dirs.push(dir);
             names.push(name);
@@ -384,7 +403,9 @@ fn wait_for_size(nodes: &mut Nodes, size: u64) {
 fn three_nodes_take_writes_at_once_and_a_thousand_identical_submissions_give_one_leaf() {
     let cluster = PgCluster::start();
     let url = cluster.create_db("islet");
-    let nodes = Nodes::start(&url, 3, &["--no-sync-standby"], CALM_LEASE_TTL_MS);
+    // The third node carries no key: it verifies, answers, searches and
+    // exports like the others, and never sequences.
+    let nodes = Nodes::start_with_keyless(&url, 3, 1, &["--no-sync-standby"], CALM_LEASE_TTL_MS);
 
     // Distinct entries through all three at once.
     let seen = Load::start(&nodes.urls, 24, 600).finish(false);
@@ -649,6 +670,124 @@ fn a_paused_leader_cannot_commit_once_another_node_took_the_lease() {
     assert_eq!(lease.holder, nodes.names[follower]);
     nodes.nodes[leader].restart();
     crate::support::write_entries(&nodes.nodes[leader], "rejoined", 2);
+}
+
+/// Sends `body` once to `url` and returns what came back.
+fn submit_once(url: &str, body: &str) -> Seen {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let seen = Mutex::new(Seen::default());
+    rt.block_on(submit(&client, url, body.to_owned(), &seen));
+    seen.into_inner().unwrap()
+}
+
+#[test]
+fn a_node_without_the_key_takes_writes_never_the_lease_and_answers_503_at_the_deadline() {
+    use islet_server::cluster::{ANSWER_DEADLINE, POLL};
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    // Before a node with the key registered the log, a key-less node has
+    // no verifier key to take: its init refuses and writes nothing.
+    let early = tempfile::tempdir().unwrap();
+    let early_dir = early.path().join("too-early");
+    let out = islet(&[
+        "init",
+        "--data",
+        early_dir.to_str().unwrap(),
+        "--store",
+        &url,
+        "--role",
+        "never",
+        "--no-sync-standby",
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("holds no own log 127.0.0.1"), "{said}");
+    assert!(!early_dir.join("islet.toml").exists());
+    let mut nodes = Nodes::start_with_keyless(&url, 2, 1, &["--no-sync-standby"], LEASE_TTL_MS);
+    let (pg, log) = nodes.store();
+    // Verified and answered by the key-less node, sequenced by the other.
+    crate::support::write_entries(&nodes.nodes[1], "through the key-less node", 3);
+    assert_eq!(nodes.holder(&pg, log).0, 0);
+    // Its trusted root names the log key the database registered.
+    let tlog = |dir: &PathBuf| {
+        let out = islet(&["trust-root", "--data", dir.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let root: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        root["tlogs"][0]["publicKey"]["rawBytes"].clone()
+    };
+    assert_eq!(tlog(&nodes.dirs[1]), tlog(&nodes.dirs[0]));
+
+    // The only node with the key dies, and stays dead.
+    let pid = nodes.nodes[0].server_pid().to_string();
+    signal("-KILL", &pid);
+    while crate::support::process_alive(&pid) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let epoch = pg.lease_state(log).unwrap().epoch;
+
+    // A write through the key-less node waits for its entry to be
+    // confirmed, and after ANSWER_DEADLINE is told 503: never a 201 for an
+    // entry that is not in the log, never an endless wait.
+    let body = Signer::new().request(b"while no node can sequence");
+    let started = Instant::now();
+    let seen = submit_once(&nodes.urls[1], &body);
+    let waited = started.elapsed();
+    assert!(seen.created.is_empty() && seen.conflicts.is_empty());
+    let (status, text) = &seen.other[0];
+    assert_eq!(*status, 503, "{text}");
+    assert!(
+        text.contains(&format!("within {} s", ANSWER_DEADLINE.as_secs())),
+        "{text}"
+    );
+    // At the deadline, not before it; answered within a few polls of it.
+    assert!(waited >= ANSWER_DEADLINE, "answered after {waited:?}");
+    assert!(
+        waited <= ANSWER_DEADLINE + 8 * POLL,
+        "answered only after {waited:?}"
+    );
+    eprintln!("no node with the key: a write through the key-less node got 503 after {waited:?}");
+    // It never bid for the lease, and it still serves its checkpoint.
+    let lease = pg.lease_state(log).unwrap();
+    assert_eq!(
+        (lease.holder.as_str(), lease.epoch),
+        (nodes.names[0].as_str(), epoch)
+    );
+    assert_eq!(poll_checkpoint(&nodes.urls[1]).unwrap().0, 3);
+    assert!(nodes.nodes[1].running_pid().is_some());
+
+    // The node with the key back: the entry left in line is logged, and
+    // the client's retry through the key-less node is told where.
+    nodes.nodes[0].restart();
+    let retried = submit_once(&nodes.urls[1], &body);
+    assert_eq!(
+        retried.created.len() + retried.conflicts.len(),
+        1,
+        "{:?}",
+        retried.other
+    );
+    let index = retried
+        .created
+        .first()
+        .map(|(i, _)| *i)
+        .or(retried.conflicts.first().copied());
+    assert_eq!(index, Some(3));
+    assert_eq!(assert_log_holds(&nodes, &retried, 1), 4);
+    eprintln!(
+        "the retry after the restart: {} x 201, {} x 409 at index 3",
+        retried.created.len(),
+        retried.conflicts.len()
+    );
 }
 
 fn signal(which: &str, pid: &str) {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use islet_server::trust;
-use islet_store::config::{EngineKind, KeyType, RawStore, StoreSettings};
+use islet_store::config::{EngineKind, KeyType, NodeRole, RawStore, StoreSettings};
 use islet_store::datadir::{DEFAULT_DATA_DIR, DataDir, InitOptions};
 
 use crate::EXIT_USAGE_OR_IO;
@@ -14,6 +14,24 @@ use crate::EXIT_USAGE_OR_IO;
 pub(crate) enum KeyTypeArg {
     Ed25519,
     EcdsaP256,
+}
+
+/// `--role`: whether a node of a log in PostgreSQL may sequence.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// It bids for the sequencer lease and needs the log key.
+    Eligible,
+    /// It never sequences and carries no key.
+    Never,
+}
+
+impl From<RoleArg> for NodeRole {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Eligible => NodeRole::Eligible,
+            RoleArg::Never => NodeRole::Never,
+        }
+    }
 }
 
 impl From<KeyTypeArg> for KeyType {
@@ -70,6 +88,11 @@ pub(crate) struct InitArgs {
     /// the host name).
     #[arg(long, value_name = "NAME", requires = "store")]
     node: Option<String>,
+    /// Whether this node may hold the sequencer lease (`[store] role`).
+    /// A `never` node writes no key: it takes the verifier key of the
+    /// log an eligible node registered in the database.
+    #[arg(long, value_enum, requires = "store", conflicts_with = "key")]
+    role: Option<RoleArg>,
     /// Start even when the database has no synchronous standby (`[store]
     /// require_sync_standby = false`): acknowledged entries then live on
     /// the database's machine only.
@@ -171,6 +194,7 @@ pub(crate) fn init(args: &InitArgs) -> ExitCode {
                 url: Some(url.clone()),
                 ca_file: args.pg_ca_file.clone(),
                 node: args.node.clone(),
+                role: args.role.map(NodeRole::from),
                 require_sync_standby: args.no_sync_standby.then_some(false),
                 ..RawStore::default()
             },
@@ -186,6 +210,31 @@ pub(crate) fn init(args: &InitArgs) -> ExitCode {
         },
         Err(e) => return fail(&e.to_string()),
     };
+    // A node without the key takes the log's verifier key from the
+    // database, where an eligible node registered it.
+    let registered = match (&database, args.role) {
+        (Some(db), Some(RoleArg::Never)) => {
+            let origin = match &opts.origin {
+                Some(o) => o.clone(),
+                None => match islet_store::config::origin_of(&opts.public_url) {
+                    Ok(o) => o,
+                    Err(e) => return fail(&e.to_string()),
+                },
+            };
+            match db.log(&origin) {
+                Ok(Some(row)) if row.kind == islet_pgstore::LogKind::Own => Some(row),
+                Ok(_) => {
+                    return fail(&format!(
+                        "{} holds no own log {origin}: a node with --role never carries no key, \
+                         so initialise a node that has it first",
+                        db.target()
+                    ));
+                }
+                Err(e) => return fail(&e.to_string()),
+            }
+        }
+        _ => None,
+    };
     let config = match data.init(&opts).and_then(|cfg| cfg.validate()) {
         Ok(config) => config,
         Err(e) => return fail(&e.to_string()),
@@ -193,15 +242,23 @@ pub(crate) fn init(args: &InitArgs) -> ExitCode {
     let Some(own) = &config.own else {
         return fail("islet init wrote a configuration without a log");
     };
-    let vkey = match data.load_signer(own) {
-        Ok(signer) => signer.verifier().to_vkey(),
-        Err(e) => return fail(&e.to_string()),
-    };
     println!(
         "initialised {} for origin {}",
         args.data.display(),
         own.origin
     );
+    if let (Some(db), Some(row)) = (&database, registered) {
+        println!("verifier key {} (registered in {})", row.vkey, db.target());
+        println!(
+            "the log is number {}; this node never sequences and holds no key",
+            row.number
+        );
+        return ExitCode::SUCCESS;
+    }
+    let vkey = match data.load_signer(own) {
+        Ok(signer) => signer.verifier().to_vkey(),
+        Err(e) => return fail(&e.to_string()),
+    };
     println!("verifier key {vkey}");
     if let Some(db) = database {
         match db.register_log(&own.origin, islet_pgstore::LogKind::Own, &vkey) {
@@ -469,7 +526,8 @@ fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
             args.data.display()
         ));
     };
-    let signer = data.load_signer(own).map_err(|e| e.to_string())?;
+    let log_key =
+        islet_server::engine::own_verifier(&data, &config, own).map_err(|e| e.to_string())?;
     // The shards that ended and the freeze, from the store once it exists.
     let (frozen, shards) = if data.db_path().exists() {
         let store =
@@ -493,7 +551,7 @@ fn trust_root_json(args: &TrustRootArgs) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let inputs = trust::TrustInputs {
         base_url: &base_url,
-        signer: signer.as_ref(),
+        log_key,
         valid_from: &own.valid_from,
         valid_until: frozen.as_ref().map(|f| f.frozen_at.as_str()),
         retired: islet_server::shards::retired(&shards),

@@ -155,14 +155,14 @@ fn own_log_in_postgres(
     data: &DataDir,
     pg: &islet_store::config::PostgresSettings,
     origin: &str,
-) -> islet_store::Result<(PgStore, islet_store::LogNumber)> {
+) -> islet_store::Result<(PgStore, islet_pgstore::LogRow)> {
     let store = PgStore::open(&pg.url, &islet_server::engine::pg_options(data, pg))?;
     let row = store
         .log(origin)?
         .ok_or_else(|| islet_store::Error::Usage {
             reason: format!("{} holds no log {origin} yet", store.target()),
         })?;
-    Ok((store, row.number))
+    Ok((store, row))
 }
 
 fn run_export(a: &ExportArgs) -> ExitCode {
@@ -184,15 +184,22 @@ fn run_export(a: &ExportArgs) -> ExitCode {
     };
     let mut in_postgres = None;
     if let Some((own, engine)) = own.as_ref().filter(|_| log == store.own_log()) {
-        match data.load_signer(own) {
-            Ok(s) => log_keys = vec![s.verifier().to_vkey()],
-            Err(e) => return fail(a.json, &e.into()),
+        if own.key.is_some() {
+            match data.load_signer(own) {
+                Ok(s) => log_keys = vec![s.verifier().to_vkey()],
+                Err(e) => return fail(a.json, &e.into()),
+            }
         }
         if let StoreSettings::Postgres(pg) = engine {
             match own_log_in_postgres(&data, pg, &own.origin) {
-                Ok((pg_store, number)) => {
-                    log = number;
+                Ok((pg_store, row)) => {
+                    log = row.number;
                     in_postgres = Some(pg_store);
+                    // A node without the key exports under the key the
+                    // database registered for the log.
+                    if own.key.is_none() {
+                        log_keys = vec![row.vkey];
+                    }
                 }
                 Err(e) => return fail(a.json, &e.into()),
             }

@@ -83,8 +83,9 @@ fn own_log(dir: &DataDir) -> Result<(String, NoteVerifier), String> {
             dir.root().display()
         )
     })?;
-    let signer = dir.load_signer(own).map_err(|e| e.to_string())?;
-    Ok((own.origin.clone(), signer.verifier()))
+    let verifier =
+        islet_server::engine::own_verifier(dir, &config, own).map_err(|e| e.to_string())?;
+    Ok((own.origin.clone(), verifier))
 }
 
 /// One end of the migration, opened.

@@ -18,7 +18,9 @@
 //!   guard. An entry found neither in the log nor in line (a failover lost
 //!   its row) is put in line again; one still waiting after
 //!   [`ANSWER_DEADLINE`] gets 503, never a guess.
-//! - **lead** (`islet-lead`): waits for the sequencer lease; once held,
+//! - **lead** (`islet-lead`, only on a node eligible for the lease: one
+//!   with `[store] role = "never"` carries no key and never runs it):
+//!   waits for the sequencer lease; once held,
 //!   loads the right edge of the tree, and integrates the oldest pending
 //!   rows in batches: each commit of tiles, bundles, dedup rows, the
 //!   deletion of the rows taken and the new signed head is one
@@ -38,7 +40,7 @@ use islet_store::config::SequencerConfig;
 use islet_store::engine::hash_reader;
 use islet_store::{CommitBatch, LogNumber, LogStore, SearchKind, TreeHead};
 use islet_tlog::merkle::{Hash, inclusion_proof, leaf_hash, verify_inclusion};
-use islet_tlog::note::NoteSigner;
+use islet_tlog::note::{NoteSigner, NoteVerifier};
 use tokio::sync::mpsc;
 
 use crate::engine::LeaseKeeper;
@@ -74,8 +76,13 @@ pub struct ClusterParts {
     pub node: String,
     /// How long a lease lasts unless renewed.
     pub lease_ttl: Duration,
-    /// The log key (used only while this node holds the lease).
-    pub signer: Arc<dyn NoteSigner>,
+    /// The log key, used only while this node holds the lease; `None` on
+    /// a node that never sequences (`[store] role = "never"`), which
+    /// never bids for the lease.
+    pub signer: Option<Arc<dyn NoteSigner>>,
+    /// The log's verifier key, which every checkpoint read is checked
+    /// against.
+    pub verifier: NoteVerifier,
     /// The checkpoint origin.
     pub origin: String,
     /// The record of the latest confirmed checkpoint this node saw.
@@ -123,7 +130,7 @@ impl Waiting {
 /// [`Error::Fork`], [`Error::Inconsistent`], [`Error::Store`],
 /// [`Error::Thread`].
 pub fn start(parts: ClusterParts) -> Result<Sequencer> {
-    let verifier = parts.signer.verifier();
+    let verifier = parts.verifier.clone();
     let (head, lease) = first_head(&parts)?;
     check_stored_head(&head, &verifier, &parts.origin)?;
     parts.guard.check(
@@ -162,10 +169,17 @@ pub fn start(parts: ClusterParts) -> Result<Sequencer> {
         );
         move || answer_loop(&parts, &shared, &waiting, head.size)
     })?;
-    spawn("islet-lead", {
-        let (parts, shared) = (Arc::clone(&parts), Arc::clone(&shared));
-        move || lead(&parts, &shared, lease)
-    })?;
+    if let Some(signer) = parts.signer.clone() {
+        spawn("islet-lead", {
+            let (parts, shared) = (Arc::clone(&parts), Arc::clone(&shared));
+            move || lead(&parts, signer.as_ref(), &shared, lease)
+        })?;
+    } else {
+        eprintln!(
+            "islet: {} never takes the sequencer lease of {} (role = \"never\"): it carries no key",
+            parts.node, parts.origin
+        );
+    }
     Ok(Sequencer::with_queue(tx, shared))
 }
 
@@ -180,18 +194,20 @@ fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<()> {
         })
 }
 
-/// The stored head; for a log without one, whoever takes the lease first
-/// writes the empty tree's, and the others wait for it.
+/// The stored head; for a log without one, whichever eligible node takes
+/// the lease first writes the empty tree's, and the others wait for it.
 fn first_head(parts: &ClusterParts) -> Result<(TreeHead, Option<Lease>)> {
     let mut told = false;
     loop {
         if let Some(head) = parts.store.tree_head(parts.log)? {
             return Ok((head, None));
         }
-        if let Some(lease) = take_lease(parts)? {
+        if let Some(signer) = parts.signer.as_deref()
+            && let Some(lease) = take_lease(parts)?
+        {
             // Written only under the lease (the statement checks its
             // epoch), so two nodes cannot both create the log.
-            let head = empty_head(&parts.origin, parts.signer.as_ref())?;
+            let head = empty_head(&parts.origin, signer)?;
             parts.guard.check_new_log()?;
             let mut client = parts.store.pool().get().map_err(islet_store::Error::from)?;
             islet_pgstore::append::append(
@@ -549,7 +565,7 @@ fn requeue_lost(
 
 /// Waits for the lease (unless `lease` holds it already), then integrates
 /// until the node stops; any failure to commit stops the node.
-fn lead(parts: &ClusterParts, shared: &Arc<Shared>, lease: Option<Lease>) {
+fn lead(parts: &ClusterParts, signer: &dyn NoteSigner, shared: &Arc<Shared>, lease: Option<Lease>) {
     let lease = match lease {
         Some(l) => l,
         None => loop {
@@ -573,14 +589,19 @@ fn lead(parts: &ClusterParts, shared: &Arc<Shared>, lease: Option<Lease>) {
         shared.fail(&e);
         return;
     }
-    if let Err(e) = integrate(parts, shared, &lease) {
+    if let Err(e) = integrate(parts, signer, shared, &lease) {
         shared.fail(&format_args!("the sequencer stopped: {e}"));
     }
 }
 
 /// The lease holder's loop: the oldest pending rows, integrated batch by
 /// batch, until the node stops or a commit fails.
-fn integrate(parts: &ClusterParts, shared: &Shared, lease: &Lease) -> Result<()> {
+fn integrate(
+    parts: &ClusterParts,
+    signer: &dyn NoteSigner,
+    shared: &Shared,
+    lease: &Lease,
+) -> Result<()> {
     let db = |e: islet_pgstore::Error| Error::Store(islet_store::Error::from(e));
     let mut client = parts.store.pool().connect().map_err(db)?;
     client
@@ -598,12 +619,12 @@ fn integrate(parts: &ClusterParts, shared: &Shared, lease: &Lease) -> Result<()>
         .ok_or_else(|| Error::Inconsistent {
             what: "the log has no head under a held lease".into(),
         })?;
-    check_stored_head(&head, &parts.signer.verifier(), &parts.origin)?;
+    check_stored_head(&head, &parts.verifier, &parts.origin)?;
     parts.guard.check(
         parts.store.as_ref(),
         parts.log,
         &head,
-        &parts.signer.verifier(),
+        &parts.verifier,
         &parts.origin,
     )?;
     let mut tree = Tree::load(parts.store.as_ref(), parts.log, &head)?;
@@ -614,7 +635,7 @@ fn integrate(parts: &ClusterParts, shared: &Shared, lease: &Lease) -> Result<()>
             pending::wait_notification(&mut client, INTEGRATE_POLL).map_err(db)?;
             continue;
         }
-        integrate_batch(parts, shared, lease, &mut client, &mut tree, rows)?;
+        integrate_batch(parts, signer, shared, lease, &mut client, &mut tree, rows)?;
     }
     Ok(())
 }
@@ -622,6 +643,7 @@ fn integrate(parts: &ClusterParts, shared: &Shared, lease: &Lease) -> Result<()>
 /// Integrates one batch of pending rows (see the module docs).
 fn integrate_batch(
     parts: &ClusterParts,
+    signer: &dyn NoteSigner,
     shared: &Shared,
     lease: &Lease,
     client: &mut islet_pgstore::Client,
@@ -673,7 +695,7 @@ fn integrate_batch(
     let leaves: Vec<(&[u8], Hash)> = fresh.iter().map(|r| (r.body.as_slice(), r.hash)).collect();
     tree.append(&leaves, &mut batch)?;
     let root = tree.log.root();
-    let note = sign_head(&parts.origin, tree.size(), root, parts.signer.as_ref())?;
+    let note = sign_head(&parts.origin, tree.size(), root, signer)?;
     let head = TreeHead {
         size: tree.size(),
         root,

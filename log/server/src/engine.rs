@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use islet_pgstore::lease::Lease;
 use islet_pgstore::{LogKind, PgOptions, PgStore};
-use islet_store::config::{PostgresSettings, StoreSettings};
+use islet_store::config::{Config, NodeRole, OwnLog, PostgresSettings, StoreSettings};
 use islet_store::datadir::DataDir;
-use islet_store::{SharedLog, Store};
+use islet_store::{LogNumber, SharedLog, Store};
+use islet_tlog::note::NoteVerifier;
 
 use crate::error::{Error, Result};
 use crate::sequencer::Shared;
@@ -26,6 +27,9 @@ use crate::sequencer::Shared;
 pub struct OwnEngine {
     /// The own log in its engine.
     pub log: SharedLog,
+    /// Its verifier key: the log key's, or on a node that carries no key,
+    /// the one the database registered for the log.
+    pub verifier: NoteVerifier,
     /// On PostgreSQL: this node of the log, which takes the sequencer
     /// lease when it is free (`crate::cluster`).
     pub node: Option<PgNode>,
@@ -40,6 +44,8 @@ pub struct PgNode {
     pub name: String,
     /// How long its lease lasts unless renewed.
     pub lease_ttl: Duration,
+    /// Whether it may hold the lease.
+    pub role: NodeRole,
 }
 
 /// A held sequencer lease, not yet renewed by a thread.
@@ -51,17 +57,20 @@ pub struct LeaseKeeper {
 }
 
 /// Opens the engine `settings` name for the own log of `origin`, whose
-/// verifier key is `vkey`; `local` is the data directory's store.
+/// key is `key` (`None` on a node that carries none, which takes the
+/// verifier key the database registered); `local` is the data
+/// directory's store.
 ///
 /// # Errors
 /// [`Error::Config`] for a database that cannot be reached, lacks the
-/// schema, holds the origin with another key, or has no synchronous
-/// standby when one is required; [`Error::Store`] for a failing database.
+/// schema, holds the origin with another key (or, for a key-less node,
+/// not at all), or has no synchronous standby when one is required;
+/// [`Error::Store`] for a failing database.
 pub fn open_own(
     data: &DataDir,
     settings: &StoreSettings,
     origin: &str,
-    vkey: &str,
+    key: Option<&NoteVerifier>,
     local: &Arc<Store>,
 ) -> Result<OwnEngine> {
     match settings {
@@ -78,13 +87,76 @@ pub fn open_own(
                     ),
                 });
             }
+            let verifier = key.cloned().ok_or_else(|| Error::Config {
+                reason: "a log in RocksDB has one node, which signs: it needs the log key".into(),
+            })?;
             Ok(OwnEngine {
                 log: SharedLog::new(Arc::clone(local) as _, local.own_log()),
+                verifier,
                 node: None,
             })
         }
-        StoreSettings::Postgres(pg) => open_postgres(data, pg, origin, vkey),
+        StoreSettings::Postgres(pg) => open_postgres(data, pg, origin, key),
     }
+}
+
+/// The own log's verifier key: its key file's, or on a node that carries
+/// no key (`[store] role = "never"`), the one its database registered.
+///
+/// # Errors
+/// Key errors; as [`registered_verifier`].
+pub fn own_verifier(data: &DataDir, config: &Config, own: &OwnLog) -> Result<NoteVerifier> {
+    match (&own.key, &config.store) {
+        (None, StoreSettings::Postgres(pg)) => registered_verifier(data, pg, &own.origin),
+        _ => Ok(data.load_signer(own)?.verifier()),
+    }
+}
+
+/// The verifier key the database at `pg` registered for the own log of
+/// `origin` (what a node without the key checks checkpoints with).
+///
+/// # Errors
+/// [`Error::Config`] when the database cannot be reached or holds no own
+/// log of that origin; [`Error::Store`] for a failing database.
+pub fn registered_verifier(
+    data: &DataDir,
+    pg: &PostgresSettings,
+    origin: &str,
+) -> Result<NoteVerifier> {
+    let store = PgStore::open(&pg.url, &pg_options(data, pg)).map_err(|e| Error::Config {
+        reason: format!("[store] {e}"),
+    })?;
+    Ok(verifier_of(&store, origin)?.1)
+}
+
+/// The number and registered verifier key of the own log of `origin`.
+fn verifier_of(store: &PgStore, origin: &str) -> Result<(LogNumber, NoteVerifier)> {
+    let row = store.log(origin).map_err(islet_store::Error::from)?;
+    let row = match row {
+        Some(row) if row.kind == LogKind::Own => row,
+        Some(_) => {
+            return Err(Error::Config {
+                reason: format!(
+                    "{} holds {origin} as a mirrored log, not as this node's own",
+                    store.target()
+                ),
+            });
+        }
+        None => {
+            return Err(Error::Config {
+                reason: format!(
+                    "{} holds no log {origin} yet: a node with role = \"never\" carries no key, \
+                     so a node that has it must register the log first (`islet init --store` or \
+                     `islet serve` there)",
+                    store.target()
+                ),
+            });
+        }
+    };
+    let verifier = NoteVerifier::from_vkey(&row.vkey).map_err(|e| Error::Config {
+        reason: format!("{}: the key registered for {origin}: {e}", store.target()),
+    })?;
+    Ok((row.number, verifier))
 }
 
 /// The options a node's pool connects with.
@@ -100,7 +172,7 @@ fn open_postgres(
     data: &DataDir,
     pg: &PostgresSettings,
     origin: &str,
-    vkey: &str,
+    key: Option<&NoteVerifier>,
 ) -> Result<OwnEngine> {
     let config = |e: islet_pgstore::Error| Error::Config {
         reason: format!("[store] {e}"),
@@ -126,15 +198,23 @@ fn open_postgres(
             store.target()
         );
     }
-    let log = store
-        .register_log(origin, LogKind::Own, vkey)
-        .map_err(config)?;
+    let (log, verifier) = match key {
+        Some(key) => {
+            let log = store
+                .register_log(origin, LogKind::Own, &key.to_vkey())
+                .map_err(config)?;
+            (log, key.clone())
+        }
+        None => verifier_of(&store, origin)?,
+    };
     Ok(OwnEngine {
         log: SharedLog::new(Arc::clone(&store) as _, log),
+        verifier,
         node: Some(PgNode {
             store,
             name: pg.node.clone().unwrap_or_else(host_name),
             lease_ttl: pg.lease_ttl,
+            role: pg.role,
         }),
     })
 }

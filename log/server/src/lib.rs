@@ -101,11 +101,20 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
     } else {
         Some(data.load_witness_signer(&config, &mirror_signer)?)
     };
-    // Keys and the TSA are checked before the store is opened (or made).
+    // Keys and the TSA are checked before the store is opened (or made);
+    // a node without the log key checks its TSA once the database told
+    // it the log's verifier key.
     let own_keys = match &config.own {
         Some(own) => {
-            let signer = data.load_signer(own)?;
-            let tsa = start_tsa(data, &config, signer.as_ref())?;
+            let signer = own
+                .key
+                .as_ref()
+                .map(|_| data.load_signer(own))
+                .transpose()?;
+            let tsa = signer
+                .as_ref()
+                .map(|s| start_tsa(data, &config, &s.verifier()))
+                .transpose()?;
             Some((own, signer, tsa))
         }
         None => None,
@@ -121,9 +130,13 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
                 data,
                 &config.store,
                 &own.origin,
-                &signer.verifier().to_vkey(),
+                signer.as_ref().map(|s| s.verifier()).as_ref(),
                 &store,
             )?;
+            let tsa = match tsa {
+                Some(checked) => checked,
+                None => start_tsa(data, &config, &engine.verifier)?,
+            };
             let parts = OwnParts {
                 own,
                 signer,
@@ -232,7 +245,8 @@ struct StartedLog {
 /// authority and engine.
 struct OwnParts<'a> {
     own: &'a OwnLog,
-    signer: Arc<dyn islet_tlog::note::NoteSigner>,
+    /// `None` on a node that never sequences.
+    signer: Option<Arc<dyn islet_tlog::note::NoteSigner>>,
     tsa: Option<Arc<timestamp::TsaService>>,
     engine: engine::OwnEngine,
 }
@@ -274,7 +288,7 @@ fn start_own_log(
             ),
         });
     }
-    let verifier = signer.verifier();
+    let verifier = engine.verifier.clone();
     let log_id = verifier.rekor_log_id().ok_or_else(|| Error::Config {
         reason: "the log key must be Ed25519 or ECDSA P-256".into(),
     })?;
@@ -286,14 +300,17 @@ fn start_own_log(
         .transpose()?;
     // Witnesses are asked before anything is signed: a data directory
     // behind what they hold must not sign a single checkpoint.
-    let witnessing = start_witnessing(
-        data,
-        witnessed.as_ref(),
-        &pushed,
-        own,
-        store,
-        signer.as_ref(),
-    )?;
+    let witnessing = match signer.as_deref() {
+        Some(signer) => start_witnessing(data, witnessed.as_ref(), &pushed, own, store, signer)?,
+        None if witnessed.is_none() && pushed.is_empty() => None,
+        None => {
+            return Err(Error::Config {
+                reason: "witness and mirror.push are the sequencing node's: a node with \
+                         [store] role = \"never\" carries no key and signs nothing to show them"
+                    .into(),
+            });
+        }
+    };
     let (hook, hook_rx) = match &witnessing {
         Some((w, _)) => {
             let (hook, rx) = w.channel();
@@ -308,7 +325,8 @@ fn start_own_log(
             log: engine.log.log(),
             node: node.name,
             lease_ttl: node.lease_ttl,
-            signer: Arc::clone(&signer),
+            signer: signer.clone(),
+            verifier: verifier.clone(),
             origin: own.origin.clone(),
             guard: CheckpointGuard::for_shared_store(guard_path),
             config: config.sequencer.clone(),
@@ -317,7 +335,9 @@ fn start_own_log(
         None => start(SequencerParts {
             store: Arc::clone(engine.log.store()),
             log: engine.log.log(),
-            signer: Arc::clone(&signer),
+            signer: signer.clone().ok_or_else(|| Error::Config {
+                reason: "a log in RocksDB has one node, which signs: it needs the log key".into(),
+            })?,
             origin: own.origin.clone(),
             guard: CheckpointGuard::new(guard_path),
             config: config.sequencer.clone(),
@@ -352,7 +372,7 @@ fn start_own_log(
     let site = trust::site_trust(data, config, &config.client_url, shards.first_valid_from())?;
     let inputs = trust::TrustInputs {
         base_url: &config.client_url,
-        signer: signer.as_ref(),
+        log_key: verifier.clone(),
         valid_from: &own.valid_from,
         valid_until: frozen.as_ref().map(|f| f.frozen_at.as_str()),
         retired: shards::retired(shards),
@@ -489,7 +509,7 @@ fn read_policy(path: &std::path::Path) -> Result<Vec<u8>> {
 fn start_tsa(
     data: &DataDir,
     config: &Config,
-    log_signer: &dyn islet_tlog::note::NoteSigner,
+    log_key: &islet_tlog::note::NoteVerifier,
 ) -> Result<Option<Arc<timestamp::TsaService>>> {
     let Some(settings) = &config.tsa else {
         return Ok(None);
@@ -509,7 +529,7 @@ fn start_tsa(
             reason: format!("tsa: {e}"),
         }
     })?;
-    if let islet_tlog::note::PublicKey::EcdsaP256 { spki, .. } = log_signer.verifier().public_key()
+    if let islet_tlog::note::PublicKey::EcdsaP256 { spki, .. } = log_key.public_key()
         && timestamp::leaf_spki(authority.chain_der()).as_deref() == Some(spki.as_slice())
     {
         return Err(Error::Config {

@@ -199,7 +199,7 @@ pub fn start_next(
     }
     let signer = data.load_signer(own)?;
     let verifier = signer.verifier();
-    let (spki, details) = crate::trust::public_key(signer.as_ref());
+    let (spki, details) = crate::trust::public_key(&signer.verifier());
     let record = ShardRecord {
         number: log,
         origin: own.origin.clone(),

@@ -16,7 +16,7 @@ use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 
 use islet_rekor::request::encode_base64;
-use islet_tlog::note::{NoteSigner, NoteVerifier, PublicKey};
+use islet_tlog::note::{NoteVerifier, PublicKey};
 
 /// The path of the TSA under the public URL (Sigstore's timestamp-authority
 /// service, and so every client's default).
@@ -61,8 +61,8 @@ pub struct CtLog {
 pub struct TrustInputs<'a> {
     /// The URL clients reach the log at.
     pub base_url: &'a str,
-    /// The log key.
-    pub signer: &'a dyn NoteSigner,
+    /// The log's verifier key.
+    pub log_key: NoteVerifier,
     /// Start of validity, RFC 3339.
     pub valid_from: &'a str,
     /// End of validity, RFC 3339, once the log is frozen.
@@ -105,8 +105,8 @@ fn valid_for(start: &str, end: Option<&str>) -> Value {
 }
 
 /// DER SubjectPublicKeyInfo and `keyDetails` of the log key.
-pub(crate) fn public_key(signer: &dyn NoteSigner) -> (Vec<u8>, &'static str) {
-    match signer.verifier().public_key() {
+pub(crate) fn public_key(log_key: &NoteVerifier) -> (Vec<u8>, &'static str) {
+    match log_key.public_key() {
         PublicKey::Ed25519(k) | PublicKey::CosignatureV1(k) => {
             (islet_tlog::note::ed25519_spki(k), "PKIX_ED25519")
         }
@@ -137,14 +137,10 @@ fn authority_json(a: &Authority) -> Value {
 /// Ed25519 nor ECDSA P-256): a trusted root without the log's ID would
 /// verify nothing.
 pub fn trusted_root(t: &TrustInputs<'_>) -> Result<Value> {
-    let (spki, details) = public_key(t.signer);
-    let log_id = t
-        .signer
-        .verifier()
-        .rekor_log_id()
-        .ok_or_else(|| Error::Config {
-            reason: "the log key must be Ed25519 or ECDSA P-256".into(),
-        })?;
+    let (spki, details) = public_key(&t.log_key);
+    let log_id = t.log_key.rekor_log_id().ok_or_else(|| Error::Config {
+        reason: "the log key must be Ed25519 or ECDSA P-256".into(),
+    })?;
     let ctlogs: Vec<Value> = t
         .ctlogs
         .iter()
@@ -474,11 +470,12 @@ pub fn site_trust(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use islet_tlog::note::NoteSigner;
 
     fn inputs(s: &islet_signer::Ed25519Signer) -> TrustInputs<'_> {
         TrustInputs {
             base_url: "http://127.0.0.1:3000",
-            signer: s,
+            log_key: s.verifier(),
             valid_from: "2020-01-01T00:00:00Z",
             valid_until: None,
             retired: Vec::new(),

@@ -201,28 +201,41 @@ impl DataDir {
         std::fs::create_dir_all(&keys).map_err(Error::io(&keys))?;
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))
             .map_err(Error::io(&keys))?;
-        let pem = match &opts.key_file {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(Error::io(path))?;
-                load_signer_pem(opts.key_type, &origin, &pem)?;
-                pem
-            }
-            None => {
-                let der = match opts.key_type {
-                    KeyType::Ed25519 => Ed25519Signer::generate(&origin)?.1,
-                    KeyType::EcdsaP256 => EcdsaP256Signer::generate(&origin)?.1,
-                };
-                pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes()
-            }
+        // A node that never sequences carries no key: it learns the
+        // verifier key from the database.
+        let keyless = opts.store.role == Some(crate::config::NodeRole::Never);
+        if keyless && opts.key_file.is_some() {
+            return Err(Error::Config {
+                reason: "a node with role \"never\" carries no log key; leave out --key".into(),
+            });
+        }
+        let key_rel = if keyless {
+            None
+        } else {
+            let pem = match &opts.key_file {
+                Some(path) => {
+                    let pem = std::fs::read(path).map_err(Error::io(path))?;
+                    load_signer_pem(opts.key_type, &origin, &pem)?;
+                    pem
+                }
+                None => {
+                    let der = match opts.key_type {
+                        KeyType::Ed25519 => Ed25519Signer::generate(&origin)?.1,
+                        KeyType::EcdsaP256 => EcdsaP256Signer::generate(&origin)?.1,
+                    };
+                    pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes()
+                }
+            };
+            let key_rel = PathBuf::from("keys/log.pem");
+            write_private_key(&self.root.join(&key_rel), &pem)?;
+            Some(key_rel)
         };
-        let key_rel = PathBuf::from("keys/log.pem");
-        write_private_key(&self.root.join(&key_rel), &pem)?;
         let raw = RawConfig {
             origin: Some(origin.clone()),
             public_url: opts.public_url.clone(),
             listen: opts.listen.clone(),
-            key: Some(key_rel),
-            key_type: Some(opts.key_type),
+            key_type: key_rel.as_ref().map(|_| opts.key_type),
+            key: key_rel,
             valid_from: Some(
                 humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             ),
@@ -392,9 +405,19 @@ impl DataDir {
     /// Loads the log key, refusing a key file readable by group or others.
     ///
     /// # Errors
-    /// [`Error::Config`] for loose permissions; key and I/O errors.
+    /// [`Error::Config`] for loose permissions, or for a node that carries
+    /// no key (`[store] role = "never"`); key and I/O errors.
     pub fn load_signer(&self, own: &OwnLog) -> Result<Arc<dyn NoteSigner>> {
-        let pem = read_private_key(&self.root.join(&own.key))?;
+        let Some(key) = &own.key else {
+            return Err(Error::Config {
+                reason: format!(
+                    "{} carries no log key for {} ([store] role = \"never\"): it never signs",
+                    self.root.display(),
+                    own.origin
+                ),
+            });
+        };
+        let pem = read_private_key(&self.root.join(key))?;
         load_signer_pem(own.key_type, &own.origin, &pem)
     }
 
@@ -556,10 +579,10 @@ impl DataDir {
     /// The own log's key when it is Ed25519 (the only kind a cosigner key
     /// could be the same as); `None` for a mirror-only directory.
     fn own_ed25519_key(&self, cfg: &Config) -> Result<Option<Ed25519Signer>> {
-        let Some(own) = &cfg.own else {
+        let Some((own, key)) = cfg.own.as_ref().and_then(|o| Some((o, o.key.as_ref()?))) else {
             return Ok(None);
         };
-        let pem = read_private_key(&self.root.join(&own.key))?;
+        let pem = read_private_key(&self.root.join(key))?;
         Ok(Ed25519Signer::from_pkcs8(&own.origin, &pem).ok())
     }
 }

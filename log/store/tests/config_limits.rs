@@ -672,3 +672,36 @@ fn a_fresh_config_writes_no_access_tables_and_reads_them_back() {
     assert_eq!(again.access, c.access);
     assert_eq!(again.tls, c.tls);
 }
+
+#[test]
+fn a_node_that_never_sequences_carries_no_key_and_every_other_own_log_has_one() {
+    use islet_store::config::{EngineKind, NodeRole};
+    let postgres = |role: Option<NodeRole>| {
+        let mut c = base();
+        c.store.engine = EngineKind::Postgres;
+        c.store.url = Some("postgres://islet@127.0.0.1:5432/islet".into());
+        c.store.role = role;
+        c
+    };
+    // Role never: origin and valid_from, no key.
+    let mut keyless = postgres(Some(NodeRole::Never));
+    keyless.key = None;
+    keyless.key_type = None;
+    let own = keyless.validate().unwrap().own.unwrap();
+    assert_eq!(own.key, None);
+    assert_eq!(own.origin, "log.example.org");
+    // ... and a key given to it is refused, key_type too.
+    let e = postgres(Some(NodeRole::Never)).validate().unwrap_err();
+    assert!(config_error(&e, &["key", "role = \"never\""]), "{e:?}");
+    let mut typed = postgres(Some(NodeRole::Never));
+    typed.key = None;
+    let e = typed.validate().unwrap_err();
+    assert!(config_error(&e, &["key_type"]), "{e:?}");
+    // An eligible node (the default) and a RocksDB log need their key.
+    for mut c in [postgres(Some(NodeRole::Eligible)), postgres(None), base()] {
+        assert!(c.clone().validate().unwrap().own.unwrap().key.is_some());
+        c.key = None;
+        let e = c.validate().unwrap_err();
+        assert!(config_error(&e, &["go together"]), "{e:?}");
+    }
+}

@@ -21,7 +21,9 @@ pub use access::{
 };
 pub use export::{ExportJob, ExportMode, ExportTarget, RawExport};
 pub use mirror::{RawMirror, RawPushTarget, RawUpstream, Upstream};
-pub use store::{EngineKind, PostgresSettings, RawStore, StoreSettings, limits as store_limits};
+pub use store::{
+    EngineKind, NodeRole, PostgresSettings, RawStore, StoreSettings, limits as store_limits,
+};
 pub use witness::{
     RawGuard, RawWitness, RawWitnessService, RawWitnessedLog, StartCheck, WitnessMode,
     WitnessServiceSettings, WitnessSettings, WitnessedLog,
@@ -287,8 +289,9 @@ impl Default for RawSequencer {
 pub struct OwnLog {
     /// Checkpoint origin and key name.
     pub origin: String,
-    /// The log key file, relative to the data directory unless absolute.
-    pub key: PathBuf,
+    /// The log key file, relative to the data directory unless absolute;
+    /// `None` on a node that never sequences (`[store] role = "never"`).
+    pub key: Option<PathBuf>,
     /// Its algorithm.
     pub key_type: KeyType,
     /// Start of the key's validity in trusted roots (RFC 3339).
@@ -350,7 +353,8 @@ impl RawConfig {
     /// # Errors
     /// [`Error::Config`] naming the field and the rule.
     pub fn validate(self) -> Result<Config> {
-        let own = self.validate_own()?;
+        let store = store::validate_store(&self.store)?;
+        let own = self.validate_own(store.is_keyless())?;
         let site_name = match &own {
             Some(own) => own.origin.clone(),
             None => origin_of(&self.public_url)?,
@@ -442,7 +446,6 @@ impl RawConfig {
             ));
         }
         let client_url = client_url(&self.public_url, tls.is_some())?;
-        let store = store::validate_store(&self.store)?;
         store::refuse_what_postgres_lacks(&store, witness.is_some(), !mirror_push.is_empty())?;
         if own.is_none() {
             for (table, set) in [
@@ -484,11 +487,20 @@ impl RawConfig {
     }
 
     /// The own log: `origin`, `key` and `valid_from` all given, or none
-    /// of them (a directory that only mirrors).
-    fn validate_own(&self) -> Result<Option<OwnLog>> {
+    /// of them (a directory that only mirrors). A `keyless` node (`[store]
+    /// role = "never"`) gives `origin` and `valid_from` but never `key`.
+    fn validate_own(&self, keyless: bool) -> Result<Option<OwnLog>> {
+        if keyless && (self.key.is_some() || self.key_type.is_some()) {
+            return Err(invalid(
+                "key",
+                "a node with [store] role = \"never\" never signs and carries no log key; \
+                 remove key and key_type (the verifier key comes from the database)",
+            ));
+        }
         let (origin, key, valid_from) = match (&self.origin, &self.key, &self.valid_from) {
             (None, None, None) if self.key_type.is_none() => return Ok(None),
-            (Some(o), Some(k), Some(v)) => (o, k, v),
+            (Some(o), None, Some(v)) if keyless => (o, None, v),
+            (Some(o), Some(k), Some(v)) => (o, Some(k), v),
             _ => {
                 return Err(invalid(
                     "origin",
@@ -506,7 +518,7 @@ impl RawConfig {
         humantime::parse_rfc3339(valid_from).map_err(|e| invalid("valid_from", e))?;
         Ok(Some(OwnLog {
             origin: origin.clone(),
-            key: key.clone(),
+            key: key.cloned(),
             key_type: self.key_type.unwrap_or(KeyType::Ed25519),
             valid_from: valid_from.clone(),
         }))

@@ -9,6 +9,7 @@
 //! pool_size = 16
 //! ca_file = "pg-ca.pem"       # TLS to the database off loopback
 //! node = "node-a"             # the name this node holds the lease under
+//! role = "eligible"           # or "never": a node that never sequences and carries no key
 //! lease_ttl_ms = 3000
 //! require_sync_standby = true # refuse to start without one
 //! ```
@@ -56,6 +57,21 @@ pub enum EngineKind {
     Postgres,
 }
 
+/// Whether a node of a log on PostgreSQL may hold the sequencer lease
+/// (`[store] role`, `../shared/specs/scale-out.md` §3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// It bids for the lease, and signs checkpoints while it holds it: it
+    /// needs the log key (the default).
+    #[default]
+    Eligible,
+    /// It verifies, deduplicates, answers and serves reads, but never
+    /// sequences: it carries no log key, and learns the verifier key
+    /// from the database's `logs` row.
+    Never,
+}
+
 /// `[store]` as written.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +93,9 @@ pub struct RawStore {
     /// host name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// Whether this node may sequence (default `eligible`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<NodeRole>,
     /// The sequencer lease's time to live, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_ttl_ms: Option<u64>,
@@ -95,6 +114,7 @@ impl RawStore {
             && self.pool_size.is_none()
             && self.ca_file.is_none()
             && self.node.is_none()
+            && self.role.is_none()
             && self.lease_ttl_ms.is_none()
             && self.require_sync_standby.is_none()
     }
@@ -129,10 +149,19 @@ pub struct PostgresSettings {
     pub ca_file: Option<PathBuf>,
     /// This node's name in the lease row; `None` for the host name.
     pub node: Option<String>,
+    /// Whether this node may hold the lease (and so needs the key).
+    pub role: NodeRole,
     /// The sequencer lease's time to live.
     pub lease_ttl: Duration,
     /// Refuse to start without a synchronous standby.
     pub require_sync_standby: bool,
+}
+
+impl StoreSettings {
+    /// True for a node that never sequences and carries no log key.
+    pub fn is_keyless(&self) -> bool {
+        matches!(self, StoreSettings::Postgres(pg) if pg.role == NodeRole::Never)
+    }
 }
 
 /// Validates `[store]`.
@@ -143,6 +172,7 @@ pub(super) fn validate_store(raw: &RawStore) -> Result<StoreSettings> {
             ("store.pool_size", raw.pool_size.is_some()),
             ("store.ca_file", raw.ca_file.is_some()),
             ("store.node", raw.node.is_some()),
+            ("store.role", raw.role.is_some()),
             ("store.lease_ttl_ms", raw.lease_ttl_ms.is_some()),
             (
                 "store.require_sync_standby",
@@ -211,6 +241,7 @@ pub(super) fn validate_store(raw: &RawStore) -> Result<StoreSettings> {
         pool_size,
         ca_file: raw.ca_file.clone(),
         node: raw.node.clone(),
+        role: raw.role.unwrap_or_default(),
         lease_ttl,
         require_sync_standby: raw.require_sync_standby.unwrap_or(true),
     }))
@@ -265,6 +296,22 @@ mod tests {
         );
         let raw: RawStore = toml::from_str("url = \"postgres://h/db\"").unwrap();
         assert!(message(validate_store(&raw)).contains("store.url"));
+    }
+
+    #[test]
+    fn a_role_is_eligible_or_never_and_only_on_postgres() {
+        let role = |r: Result<StoreSettings>| match r.unwrap() {
+            StoreSettings::Postgres(p) => p.role,
+            StoreSettings::Rocksdb => panic!("rocksdb"),
+        };
+        assert_eq!(role(pg("")), NodeRole::Eligible);
+        assert_eq!(role(pg("role = \"eligible\"")), NodeRole::Eligible);
+        assert_eq!(role(pg("role = \"never\"")), NodeRole::Never);
+        assert!(pg("role = \"never\"").unwrap().is_keyless());
+        assert!(!pg("").unwrap().is_keyless());
+        assert!(toml::from_str::<RawStore>("role = \"leader\"").is_err());
+        let raw: RawStore = toml::from_str("role = \"never\"").unwrap();
+        assert!(message(validate_store(&raw)).contains("store.role"));
     }
 
     #[test]
