@@ -23,7 +23,8 @@ use islet_tlog::merkle::{Hash, MemoryTree, leaf_hash};
 use islet_tlog::tiles::{BundleId, TILE_WIDTH, parse_bundle, tile_width};
 
 use crate::pg::{init_on_postgres, set_lease_ttl};
-use crate::support::{Islet, Signer, free_port, islet};
+use crate::support::{Islet, Signer, free_port, http_get, islet};
+use islet_testkit::cosig::Cosigner;
 
 /// The lease of the nodes in the takeover tests: short, so that takeovers
 /// are quick (the shortest a configuration may set is 500 ms).
@@ -670,6 +671,75 @@ fn a_paused_leader_cannot_commit_once_another_node_took_the_lease() {
     assert_eq!(lease.holder, nodes.names[follower]);
     nodes.nodes[leader].restart();
     crate::support::write_entries(&nodes.nodes[leader], "rejoined", 2);
+}
+
+#[test]
+fn the_lease_holder_pushes_the_log_to_a_mirror_and_the_next_holder_carries_on() {
+    use crate::witness::{append_config, eventually, origin_hash, size_of, tree_paths};
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let mut nodes = Nodes::start(&url, 2, &["--no-sync-standby"], LEASE_TTL_MS);
+    // A site whose tlog-mirror accepts the log, and both nodes configured
+    // to push to it (one islet.toml for every node, as a site deploys it).
+    let site = crate::witness::init(nodes._tmp.path(), "mirror-site");
+    append_config(
+        &site,
+        &format!("[[mirror.accept]]\nvkey = \"{}\"", nodes.vkey()),
+    );
+    let mirror_vkey =
+        crate::witness::islet_ok(&["mirror", "key", "--data", site.data.to_str().unwrap()])
+            .trim()
+            .to_owned();
+    let _mirror = crate::witness::start(&site);
+    for (node, dir) in nodes.nodes.iter_mut().zip(&nodes.dirs) {
+        node.kill();
+        let mut toml = std::fs::read_to_string(dir.join("islet.toml")).unwrap();
+        toml.push_str(&format!(
+            "\n[[mirror.push]]\nurl = \"http://127.0.0.1:{}/mirror\"\nvkey = \"{mirror_vkey}\"\n",
+            site.port
+        ));
+        std::fs::write(dir.join("islet.toml"), toml).unwrap();
+        node.restart();
+    }
+    let path = format!("/mirror/{}/checkpoint", origin_hash("127.0.0.1"));
+    let mirrored = |size: u64| {
+        let (status, body) = http_get(site.port, &path);
+        let note = String::from_utf8_lossy(&body).into_owned();
+        status == 200
+            && size_of(&note) == size
+            && Cosigner::from_vkey(&mirror_vkey).verify_in(&note).is_some()
+    };
+    let seen = Load::start(&nodes.urls, 8, 300).finish(false);
+    assert_eq!(seen.created.len(), 300, "{:?}", seen.other);
+    eventually(60, "the mirror cosigning size 300", || mirrored(300));
+
+    // The holder dies; the other node takes the lease, shows the mirror
+    // its head before it signs, and pushes from where the mirror is.
+    let (pg, log) = nodes.store();
+    let (leader, epoch) = nodes.holder(&pg, log);
+    let follower = 1 - leader;
+    nodes.nodes[leader].kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pg.lease_state(log).unwrap().epoch == epoch {
+        assert!(Instant::now() < deadline, "nobody took the lease over");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let more = Load::start(&nodes.urls[follower..=follower], 8, 200).finish(false);
+    assert_eq!(more.created.len(), 200, "{:?}", more.other);
+    eventually(60, "the mirror cosigning size 500", || mirrored(500));
+    // The mirror's tiles and entries are the log's, byte for byte.
+    let prefix = format!("/mirror/{}/", origin_hash("127.0.0.1"));
+    let follower_port = nodes.nodes[follower].port;
+    for p in tree_paths(500) {
+        let (s1, from_mirror) = http_get(site.port, &format!("{prefix}{p}"));
+        let (s2, from_log) = http_get(follower_port, &format!("/api/v2/{p}"));
+        assert_eq!((s1, s2), (200, 200), "{p}");
+        assert_eq!(from_mirror, from_log, "{p}: the mirror and the log differ");
+    }
+    let mut all = seen;
+    all.created.extend(more.created);
+    all.checkpoints.extend(more.checkpoints);
+    assert_eq!(assert_log_holds(&nodes, &all, follower), 500);
 }
 
 /// Sends `body` once to `url` and returns what came back.

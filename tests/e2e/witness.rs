@@ -12,14 +12,14 @@ use islet_testkit::cosig::Cosigner;
 use crate::support::{Islet, Signer, copy_tree, free_port, http_get};
 
 /// A data directory with its port, origin and keys.
-struct Site {
-    data: PathBuf,
-    port: u16,
-    origin: String,
-    vkey: String,
+pub(crate) struct Site {
+    pub(crate) data: PathBuf,
+    pub(crate) port: u16,
+    pub(crate) origin: String,
+    pub(crate) vkey: String,
 }
 
-fn islet_ok(args: &[&str]) -> String {
+pub(crate) fn islet_ok(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_islet"))
         .args(args)
         .output()
@@ -33,7 +33,7 @@ fn islet_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn init(dir: &Path, name: &str) -> Site {
+pub(crate) fn init(dir: &Path, name: &str) -> Site {
     init_with(dir, name, &["--no-tsa"])
 }
 
@@ -72,7 +72,7 @@ fn init_with(dir: &Path, name: &str, extra: &[&str]) -> Site {
     }
 }
 
-fn append_config(site: &Site, text: &str) {
+pub(crate) fn append_config(site: &Site, text: &str) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -130,7 +130,7 @@ fn witnessed_by(log: &Site, b: (&Site, &str), c: (&Site, &str), mode: &str, time
     );
 }
 
-fn start(site: &Site) -> Islet {
+pub(crate) fn start(site: &Site) -> Islet {
     Islet::start_on(&site.data, site.port)
 }
 
@@ -157,7 +157,7 @@ fn envelope(json: &serde_json::Value) -> String {
 }
 
 /// The size a checkpoint note names.
-fn size_of(note: &str) -> u64 {
+pub(crate) fn size_of(note: &str) -> u64 {
     note.lines().nth(1).unwrap().parse().unwrap()
 }
 
@@ -167,13 +167,13 @@ fn checkpoint(port: u16) -> String {
     String::from_utf8(body).unwrap()
 }
 
-fn origin_hash(origin: &str) -> String {
+pub(crate) fn origin_hash(origin: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(origin.as_bytes()))
 }
 
 /// Polls `f` until it holds, for at most `secs` seconds.
-fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !f() {
         assert!(Instant::now() < deadline, "{what} within {secs} s");
@@ -710,7 +710,7 @@ fn sigstore_python_and_js_accept_cosigned_checkpoints() {
 }
 
 /// The paths of every tile and bundle of a tree of `size` entries.
-fn tree_paths(size: u64) -> Vec<String> {
+pub(crate) fn tree_paths(size: u64) -> Vec<String> {
     use islet_tlog::tiles::{TilePath, new_tiles};
     let mut out = Vec::new();
     for tile in new_tiles(0, size) {

@@ -91,7 +91,14 @@ pub struct ClusterParts {
     pub config: SequencerConfig,
     /// Told of each confirmed head (`--publish-dir`).
     pub publisher: Option<Publisher>,
+    /// Run once the lease is held, before anything is signed, with the
+    /// head the node will sign from: shows it to the tlog-mirrors this
+    /// log pushes to, and refuses (a fork) when one holds more.
+    pub before_sequencing: Option<BeforeSequencing>,
 }
+
+/// The check [`ClusterParts::before_sequencing`] names.
+pub type BeforeSequencing = Box<dyn Fn(&SignedHead) -> Result<()> + Send + Sync>;
 
 /// A submitted entry waiting for its outcome, with every copy of it this
 /// node received meanwhile.
@@ -150,6 +157,8 @@ pub fn start(parts: ClusterParts) -> Result<Sequencer> {
         note,
         signed_at: std::time::SystemTime::now(),
     }));
+    // It sequences only once it holds the lease.
+    shared.set_sequencing(false);
     let (tx, rx) = mpsc::channel(parts.config.max_pending.max(1));
     let waiting = Arc::new(Waiting::default());
     let parts = Arc::new(parts);
@@ -627,7 +636,20 @@ fn integrate(
         &parts.verifier,
         &parts.origin,
     )?;
+    if let Some(check) = &parts.before_sequencing {
+        let note = parts
+            .store
+            .checkpoint_at(parts.log, head.size)?
+            .unwrap_or_else(|| head.checkpoint.clone());
+        check(&SignedHead {
+            size: head.size,
+            root: head.root,
+            note,
+            signed_at: std::time::SystemTime::now(),
+        })?;
+    }
     let mut tree = Tree::load(parts.store.as_ref(), parts.log, &head)?;
+    shared.set_sequencing(true);
     let max = parts.config.batch_max_size.max(1);
     while shared.healthy() {
         let rows = pending::take_pending(&mut client, parts.log, max).map_err(db)?;

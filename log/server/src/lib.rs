@@ -300,16 +300,45 @@ fn start_own_log(
         .transpose()?;
     // Witnesses are asked before anything is signed: a data directory
     // behind what they hold must not sign a single checkpoint.
+    // On PostgreSQL the node that takes the lease shows the mirrors its
+    // head then, before it signs (`cluster::ClusterParts::before_sequencing`):
+    // until it holds the lease, other nodes may sign and push meanwhile.
+    let on_postgres = engine.node.is_some();
+    let probed_now: &[_] = if on_postgres { &[] } else { &pushed };
     let witnessing = match signer.as_deref() {
-        Some(signer) => start_witnessing(data, witnessed.as_ref(), &pushed, own, store, signer)?,
-        None if witnessed.is_none() && pushed.is_empty() => None,
-        None => {
+        Some(signer) => {
+            let inputs = WitnessingStart {
+                witness: witnessed.as_ref(),
+                mirror_push: probed_now,
+                own,
+                log: &engine.log,
+                store,
+                signer,
+            };
+            start_witnessing(data, inputs)?
+        }
+        None if witnessed.is_some() => {
             return Err(Error::Config {
-                reason: "witness and mirror.push are the sequencing node's: a node with \
-                         [store] role = \"never\" carries no key and signs nothing to show them"
+                reason: "[witness] is the sequencing node's: a node with [store] role = \"never\" \
+                         carries no key and signs nothing for witnesses to cosign"
                     .into(),
             });
         }
+        None => {
+            if !pushed.is_empty() {
+                eprintln!(
+                    "islet: [[mirror.push]]: this node never sequences (role = \"never\"); \
+                     the node holding the sequencer lease pushes"
+                );
+                pushed.clear();
+            }
+            None
+        }
+    };
+    let before_sequencing = if on_postgres && !pushed.is_empty() {
+        Some(probe_before_sequencing(pushed.clone(), own.origin.clone())?)
+    } else {
+        None
     };
     let (hook, hook_rx) = match &witnessing {
         Some((w, _)) => {
@@ -331,6 +360,7 @@ fn start_own_log(
             guard: CheckpointGuard::for_shared_store(guard_path),
             config: config.sequencer.clone(),
             publisher: publisher.clone(),
+            before_sequencing,
         })?,
         None => start(SequencerParts {
             store: Arc::clone(engine.log.store()),
@@ -347,7 +377,7 @@ fn start_own_log(
     };
     if !pushed.is_empty() {
         pushing::spawn(
-            Arc::clone(store),
+            engine.log.clone(),
             own.origin.clone(),
             &pushed,
             Arc::clone(sequencer.shared()),
@@ -414,14 +444,12 @@ fn start_own_log(
 /// memory only (an empty tree is consistent with every tree).
 fn head_to_show(
     own: &OwnLog,
-    store: &Store,
+    log: &islet_store::SharedLog,
     signer: &dyn islet_tlog::note::NoteSigner,
 ) -> Result<sequencer::SignedHead> {
-    Ok(match store.tree_head(store.own_log())? {
+    Ok(match log.tree_head()? {
         Some(h) => {
-            let note = store
-                .checkpoint_at(store.own_log(), h.size)?
-                .unwrap_or(h.checkpoint);
+            let note = log.checkpoint_at(h.size)?.unwrap_or(h.checkpoint);
             sequencer::SignedHead {
                 size: h.size,
                 root: h.root,
@@ -442,18 +470,32 @@ fn head_to_show(
 /// would sign from, before anything is signed, refusing to start when one
 /// holds more (the data directory was restored from an older copy) or
 /// another tree. Returns the witnesses with what they answered.
+/// What [`start_witnessing`] shows the head to, and signs it with.
+struct WitnessingStart<'a> {
+    witness: Option<&'a islet_store::config::WitnessSettings>,
+    mirror_push: &'a [islet_store::config::RawPushTarget],
+    own: &'a OwnLog,
+    log: &'a islet_store::SharedLog,
+    store: &'a Arc<Store>,
+    signer: &'a dyn islet_tlog::note::NoteSigner,
+}
+
 fn start_witnessing(
     data: &DataDir,
-    witness: Option<&islet_store::config::WitnessSettings>,
-    mirror_push: &[islet_store::config::RawPushTarget],
-    own: &OwnLog,
-    store: &Arc<Store>,
-    signer: &dyn islet_tlog::note::NoteSigner,
+    start: WitnessingStart<'_>,
 ) -> Result<Option<(Arc<witnessing::Witnessing>, witnessing::Probed)>> {
+    let WitnessingStart {
+        witness,
+        mirror_push,
+        own,
+        log,
+        store,
+        signer,
+    } = start;
     if witness.is_none() && mirror_push.is_empty() {
         return Ok(None);
     }
-    let head = Arc::new(head_to_show(own, store, signer)?);
+    let head = Arc::new(head_to_show(own, log, signer)?);
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Config {
         reason:
             "witnessing and pushing run on the server's async runtime; start the server inside one"
@@ -482,6 +524,22 @@ fn start_witnessing(
     let probe = w.probe(head);
     let probed = tokio::task::block_in_place(|| runtime.block_on(probe))?;
     Ok(Some((w, probed)))
+}
+
+/// The check a node of a log on PostgreSQL runs once it holds the
+/// sequencer lease: the head it signs from, shown to each mirror it
+/// pushes to, refused when one holds more (the database was restored from
+/// an older copy).
+fn probe_before_sequencing(
+    targets: Vec<islet_store::config::RawPushTarget>,
+    origin: String,
+) -> Result<cluster::BeforeSequencing> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Config {
+        reason: "pushing runs on the server's async runtime; start the server inside one".into(),
+    })?;
+    Ok(Box::new(move |head| {
+        runtime.block_on(pushing::probe(&targets, head, &origin))
+    }))
 }
 
 /// Reads a witness policy file, at most [`islet_tlog::policy::MAX_POLICY_BYTES`].

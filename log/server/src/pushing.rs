@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use islet_store::Store;
+use islet_store::SharedLog;
 use islet_store::config::RawPushTarget;
 use islet_tlog::merkle::subtree_consistency_proof;
 use islet_tlog::mirror_push::{
@@ -138,7 +138,7 @@ fn client_for(target: &RawPushTarget) -> crate::Result<reqwest::Client> {
 /// [`crate::Error::Config`] for a key that does not parse (validated
 /// configuration never has one).
 pub fn spawn(
-    store: Arc<Store>,
+    log: SharedLog,
     origin: String,
     targets: &[RawPushTarget],
     shared: Arc<Shared>,
@@ -160,18 +160,16 @@ pub fn spawn(
         .map(client_for)
         .collect::<crate::Result<Vec<_>>>()?;
     for (mut target, client) in list.into_iter().zip(clients) {
-        let (client, store, origin, shared) = (
-            client,
-            Arc::clone(&store),
-            origin.clone(),
-            Arc::clone(&shared),
-        );
+        let (client, log, origin, shared) =
+            (client, log.clone(), origin.clone(), Arc::clone(&shared));
         tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);
             loop {
                 let head = shared.latest();
-                if target.cosigned.is_none_or(|c| head.size > c) {
-                    match push(&client, &store, &origin, &mut target, &head).await {
+                // Of the nodes of a log on PostgreSQL, only the one that
+                // sequences pushes.
+                if shared.is_sequencing() && target.cosigned.is_none_or(|c| head.size > c) {
+                    match push(&client, &log, &origin, &mut target, &head).await {
                         Ok(()) => backoff = Duration::from_secs(1),
                         Err(Stop::Transient(why)) => {
                             eprintln!(
@@ -240,15 +238,15 @@ fn unexpected(status: u16, bytes: &[u8]) -> Stop {
 /// Brings one mirror to `head`.
 async fn push(
     client: &reqwest::Client,
-    store: &Arc<Store>,
+    log: &SharedLog,
     origin: &str,
     t: &mut Target,
     head: &SignedHead,
 ) -> Result<(), Stop> {
-    add_checkpoint(client, store, origin, t, head).await?;
+    add_checkpoint(client, log, origin, t, head).await?;
     let url = format!("{}/add-entries", t.base);
     for _ in 0..(head.size / 256 / PACKAGES_PER_REQUEST as u64 + MAX_RESYNCS as u64 + 2) {
-        let body = entries_body(store, origin, t.next_entry.min(head.size), head.size).await?;
+        let body = entries_body(log, origin, t.next_entry.min(head.size), head.size).await?;
         let (status, ct, bytes) = post(client, &url, ADD_ENTRIES_CONTENT_TYPE, body).await?;
         match status {
             200 => {
@@ -292,7 +290,7 @@ async fn push(
 
 async fn add_checkpoint(
     client: &reqwest::Client,
-    store: &Arc<Store>,
+    log: &SharedLog,
     origin: &str,
     t: &mut Target,
     head: &SignedHead,
@@ -305,7 +303,7 @@ async fn add_checkpoint(
                 t.pending, head.size
             )));
         }
-        let proof = proof_between(store, t.pending, head.size)
+        let proof = proof_between(log, t.pending, head.size)
             .await
             .map_err(Stop::Transient)?;
         let body = AddCheckpoint {
@@ -340,22 +338,21 @@ async fn add_checkpoint(
 /// An `add-entries` body from `start` to `size`: the header and at most
 /// [`PACKAGES_PER_REQUEST`] packages.
 async fn entries_body(
-    store: &Arc<Store>,
+    log: &SharedLog,
     origin: &str,
     start: u64,
     size: u64,
 ) -> Result<Vec<u8>, Stop> {
-    let (store, origin) = (Arc::clone(store), origin.to_owned());
+    let (log, origin) = (log.clone(), origin.to_owned());
     tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         let mut body = encode_header(&origin, start, size, &[]).map_err(|e| e.to_string())?;
-        let reader = store.hash_reader(store.own_log(), size);
+        let reader = log.hash_reader(size);
         let ranges = package_ranges(start, size).map_err(|e| e.to_string())?;
         for range in ranges.take(PACKAGES_PER_REQUEST) {
             let mut entries = Vec::with_capacity(range.entry_count());
             for i in range.entries() {
                 entries.push(
-                    store
-                        .entry(store.own_log(), i, size)
+                    log.entry(i, size)
                         .map_err(|e| e.to_string())?
                         .ok_or_else(|| format!("entry {i} is not stored"))?,
                 );

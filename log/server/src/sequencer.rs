@@ -106,6 +106,10 @@ pub struct Shared {
     latest: std::sync::RwLock<Arc<SignedHead>>,
     /// False once the sequencer hit a fatal error.
     healthy: AtomicBool,
+    /// True while this node sequences the log: always on RocksDB; on
+    /// PostgreSQL while it holds the lease (what pushes to mirrors wait
+    /// for).
+    sequencing: AtomicBool,
     /// Becomes true, once and for good, when the store failed.
     failed: watch::Sender<bool>,
     /// Entries queued and not answered.
@@ -126,6 +130,16 @@ impl Shared {
     /// Whether the sequencer is running.
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Whether this node sequences the log (see the field).
+    pub fn is_sequencing(&self) -> bool {
+        self.sequencing.load(Ordering::Relaxed)
+    }
+
+    /// Records whether this node sequences the log.
+    pub fn set_sequencing(&self, yes: bool) {
+        self.sequencing.store(yes, Ordering::Relaxed);
     }
 
     /// Marks the store failed: from now on writes are refused with 503,
@@ -253,6 +267,7 @@ impl Shared {
         let shared = Shared {
             latest: std::sync::RwLock::new(Arc::new(head)),
             healthy: AtomicBool::new(true),
+            sequencing: AtomicBool::new(true),
             failed: watch::Sender::new(false),
             pending: AtomicU64::new(0),
             metrics: Metrics::default(),
@@ -639,6 +654,7 @@ mod tests {
                 signed_at: std::time::SystemTime::now(),
             })),
             healthy: AtomicBool::new(true),
+            sequencing: AtomicBool::new(true),
             failed: watch::Sender::new(false),
             pending: AtomicU64::new(0),
             metrics: Metrics::default(),

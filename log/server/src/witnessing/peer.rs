@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use islet_store::Store;
+use islet_store::{SharedLog, Store};
 use islet_tlog::merkle::{Hash, consistency_proof};
 use islet_tlog::note::{Note, NoteSignature, NoteVerifier};
 use islet_tlog::witness::{AddCheckpoint, CONFLICT_CONTENT_TYPE, parse_conflict_body};
@@ -74,7 +74,8 @@ pub async fn ask(
         if *known > head.size {
             return Verdict::Ahead { size: *known };
         }
-        let proof = match proof_between(store, *known, head.size).await {
+        let log = SharedLog::new(std::sync::Arc::clone(store) as _, store.own_log());
+        let proof = match proof_between(&log, *known, head.size).await {
             Ok(p) => p,
             Err(e) => return Verdict::Transient(format!("consistency proof: {e}")),
         };
@@ -139,17 +140,16 @@ pub async fn ask(
 /// The consistency proof from `old` to `size` of this log (empty from 0
 /// or to the same size), read on the blocking pool.
 pub(crate) async fn proof_between(
-    store: &std::sync::Arc<Store>,
+    log: &SharedLog,
     old: u64,
     size: u64,
 ) -> Result<Vec<Hash>, String> {
     if old == 0 || old == size {
         return Ok(Vec::new());
     }
-    let store = std::sync::Arc::clone(store);
+    let log = log.clone();
     tokio::task::spawn_blocking(move || {
-        consistency_proof(old, size, &store.hash_reader(store.own_log(), size))
-            .map_err(|e| e.to_string())
+        consistency_proof(old, size, &log.hash_reader(size)).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
