@@ -742,6 +742,172 @@ fn the_lease_holder_pushes_the_log_to_a_mirror_and_the_next_holder_carries_on() 
     assert_eq!(assert_log_holds(&nodes, &all, follower), 500);
 }
 
+/// Node `at` of `nodes` as the witness tests' site of a log.
+fn log_site(nodes: &Nodes, at: usize) -> crate::witness::Site {
+    crate::witness::Site {
+        data: nodes.dirs[at].clone(),
+        port: nodes.nodes[at].port,
+        origin: "127.0.0.1".into(),
+        vkey: nodes.vkey(),
+    }
+}
+
+#[test]
+fn fail_closed_witnesses_cosign_everything_every_node_serves_and_answers() {
+    use crate::witness::{
+        checkpoint, envelope, make_witness, post_entry, size_of, start, witnessed_by,
+    };
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let mut nodes = Nodes::start_with_keyless(&url, 3, 1, &["--no-sync-standby"], LEASE_TTL_MS);
+    // Two witnesses, B and C, under a 2-of-2 fail-closed policy that every
+    // node carries (the key-less one too: it answers by the policy).
+    let tmp = tempfile::tempdir().unwrap();
+    let (b, c) = (
+        crate::witness::init(tmp.path(), "site-b"),
+        crate::witness::init(tmp.path(), "site-c"),
+    );
+    let (wb, wc) = (
+        make_witness(&b, &log_site(&nodes, 0)),
+        make_witness(&c, &log_site(&nodes, 0)),
+    );
+    let (_b, mut c_server) = (start(&b), start(&c));
+    for at in 0..3 {
+        nodes.nodes[at].kill();
+        witnessed_by(
+            &log_site(&nodes, at),
+            (&b, &wb),
+            (&c, &wc),
+            "fail-closed",
+            3000,
+        );
+        nodes.nodes[at].restart();
+    }
+    let (cb, cc) = (Cosigner::from_vkey(&wb), Cosigner::from_vkey(&wc));
+    let both = |note: &str| cb.verify_in(note).is_some() && cc.verify_in(note).is_some();
+
+    // Writes through every node: each 201's checkpoint carries both
+    // cosignatures, and so does every checkpoint every node serves.
+    let signer = Signer::new();
+    for i in 0..12 {
+        let port = nodes.nodes[i % 3].port;
+        let (status, json) = post_entry(port, &signer, &format!("witnessed {i}"));
+        assert_eq!(status, 201, "{json}");
+        let note = envelope(&json);
+        assert!(both(&note), "a 201 without both cosignatures: {note}");
+    }
+    for node in &nodes.nodes {
+        crate::witness::eventually(10, "every node serving the cosigned 12", || {
+            let note = checkpoint(node.port);
+            size_of(&note) == 12 && both(&note)
+        });
+    }
+
+    // Without C there is no quorum: a write is logged but answered 503
+    // after the policy's timeout, and no node serves the head that covers
+    // it.
+    c_server.kill();
+    let body = Signer::new().request(b"while C is down");
+    let seen = submit_once(&nodes.urls[2], &body);
+    let (status, text) = seen.other.first().cloned().unwrap_or_default();
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("logged at index 12") && text.contains("quorum"),
+        "{text}"
+    );
+    for node in &nodes.nodes {
+        let note = checkpoint(node.port);
+        assert_eq!(size_of(&note), 12, "an unwitnessed head served: {note}");
+    }
+    // C back: the quorum covers it again, and the client's retry is told
+    // its index.
+    c_server.restart();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let retried = loop {
+        let seen = submit_once(&nodes.urls[2], &body);
+        if seen.created.len() + seen.conflicts.len() == 1 {
+            break seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no quorum again: {:?}",
+            seen.other
+        );
+    };
+    assert_eq!(retried.conflicts, vec![12]);
+
+    // The lease holder killed: the other node with the key takes the lease,
+    // shows the witnesses its head before it signs, and the log goes on
+    // cosigned.
+    let (pg, log) = nodes.store();
+    let (leader, epoch) = nodes.holder(&pg, log);
+    assert!(leader < 2, "the key-less node holds the lease");
+    nodes.nodes[leader].kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pg.lease_state(log).unwrap().epoch == epoch {
+        assert!(Instant::now() < deadline, "nobody took the lease over");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, json) = post_entry(nodes.nodes[2].port, &signer, "after the takeover");
+    assert_eq!(status, 201, "{json}");
+    assert!(both(&envelope(&json)));
+    assert_eq!(json["logIndex"], "13");
+    let witnessed = pg.witnessed(log).unwrap().unwrap();
+    assert_eq!(witnessed.size, 14);
+    assert_eq!(assert_log_holds(&nodes, &Seen::default(), 2), 14);
+}
+
+#[test]
+fn fail_open_writes_go_on_without_witnesses_and_every_node_serves_their_cosignatures_later() {
+    use crate::witness::{
+        append_start_check, checkpoint, eventually, make_witness, post_entry, size_of, start,
+        witnessed_by,
+    };
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("islet");
+    let mut nodes = Nodes::start_with_keyless(&url, 2, 1, &["--no-sync-standby"], LEASE_TTL_MS);
+    let tmp = tempfile::tempdir().unwrap();
+    let (b, c) = (
+        crate::witness::init(tmp.path(), "site-b"),
+        crate::witness::init(tmp.path(), "site-c"),
+    );
+    let (wb, wc) = (
+        make_witness(&b, &log_site(&nodes, 0)),
+        make_witness(&c, &log_site(&nodes, 0)),
+    );
+    // C is down from the start: the lease holder's probe goes on without
+    // it (start_check = "none").
+    let _b = start(&b);
+    for at in 0..2 {
+        nodes.nodes[at].kill();
+        let site = log_site(&nodes, at);
+        witnessed_by(&site, (&b, &wb), (&c, &wc), "fail-open", 1000);
+        append_start_check(&site, "none");
+        nodes.nodes[at].restart();
+    }
+    let (cb, cc) = (Cosigner::from_vkey(&wb), Cosigner::from_vkey(&wc));
+    let signer = Signer::new();
+    for i in 0..6 {
+        let (status, json) = post_entry(nodes.nodes[i % 2].port, &signer, &format!("open {i}"));
+        assert_eq!(status, 201, "fail-open answers without the quorum: {json}");
+    }
+    for node in &nodes.nodes {
+        let note = checkpoint(node.port);
+        assert_eq!(size_of(&note), 6);
+        assert!(cc.verify_in(&note).is_none(), "C is down: {note}");
+    }
+    // C back: once the quorum cosigned the head, every node serves it
+    // with both cosignatures.
+    let _c = start(&c);
+    for node in &nodes.nodes {
+        eventually(90, "both cosignatures on every node's checkpoint", || {
+            let note = checkpoint(node.port);
+            size_of(&note) == 6 && cb.verify_in(&note).is_some() && cc.verify_in(&note).is_some()
+        });
+    }
+    assert_eq!(assert_log_holds(&nodes, &Seen::default(), 1), 6);
+}
+
 /// Sends `body` once to `url` and returns what came back.
 fn submit_once(url: &str, body: &str) -> Seen {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -82,7 +82,7 @@ pub(crate) fn append_config(site: &Site, text: &str) {
 }
 
 /// Makes `site` a witness of `log`'s log; returns its witness vkey.
-fn make_witness(site: &Site, log: &Site) -> String {
+pub(crate) fn make_witness(site: &Site, log: &Site) -> String {
     append_config(
         site,
         &format!(
@@ -116,7 +116,13 @@ fn pushes_to(log: &Site, mirror: &Site) -> String {
 }
 
 /// Gives `log` the 2-of-2 policy of witnesses `b` and `c`.
-fn witnessed_by(log: &Site, b: (&Site, &str), c: (&Site, &str), mode: &str, timeout_ms: u64) {
+pub(crate) fn witnessed_by(
+    log: &Site,
+    b: (&Site, &str),
+    c: (&Site, &str),
+    mode: &str,
+    timeout_ms: u64,
+) {
     let policy = format!(
         "# A's witnesses\nlog {} http://127.0.0.1:{}\nwitness B {} http://127.0.0.1:{}/witness\nwitness C {} http://127.0.0.1:{}/witness\ngroup both all B C\nquorum both\n",
         log.vkey, log.port, b.1, b.0.port, c.1, c.0.port
@@ -135,7 +141,7 @@ pub(crate) fn start(site: &Site) -> Islet {
 }
 
 /// POSTs one new hashedrekord entry: the status and the body.
-fn post_entry(port: u16, signer: &Signer, tag: &str) -> (u16, serde_json::Value) {
+pub(crate) fn post_entry(port: u16, signer: &Signer, tag: &str) -> (u16, serde_json::Value) {
     let body = signer.request(tag.as_bytes());
     let (status, _, body) = crate::support::http_request(
         port,
@@ -149,7 +155,7 @@ fn post_entry(port: u16, signer: &Signer, tag: &str) -> (u16, serde_json::Value)
 }
 
 /// The checkpoint of a 201 body.
-fn envelope(json: &serde_json::Value) -> String {
+pub(crate) fn envelope(json: &serde_json::Value) -> String {
     json["inclusionProof"]["checkpoint"]["envelope"]
         .as_str()
         .expect("a checkpoint envelope")
@@ -161,7 +167,7 @@ pub(crate) fn size_of(note: &str) -> u64 {
     note.lines().nth(1).unwrap().parse().unwrap()
 }
 
-fn checkpoint(port: u16) -> String {
+pub(crate) fn checkpoint(port: u16) -> String {
     let (status, body) = http_get(port, "/api/v2/checkpoint");
     assert_eq!(status, 200);
     String::from_utf8(body).unwrap()
@@ -553,7 +559,7 @@ fn fail_closed_writes_stop_without_the_quorum_and_fail_open_ones_catch_up() {
     });
 }
 
-fn append_start_check(site: &Site, check: &str) {
+pub(crate) fn append_start_check(site: &Site, check: &str) {
     let path = site.data.join("islet.toml");
     let config = std::fs::read_to_string(&path).unwrap();
     std::fs::write(

@@ -31,6 +31,7 @@ pub mod migrate;
 pub mod pending;
 pub mod pool;
 pub mod store;
+pub mod witnessed;
 
 pub use append::Taken;
 pub use error::{Error, Result};
@@ -39,3 +40,4 @@ pub use pool::PgOptions;
 /// The blocking client connections are (dedicated ones are handed out).
 pub use postgres::Client;
 pub use store::{LogKind, LogRow, PgStore};
+pub use witnessed::Witnessed;

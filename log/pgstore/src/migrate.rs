@@ -9,10 +9,13 @@
 use crate::error::{Error, Result, stmt};
 
 /// The migrations, by version (1, 2, ...), in order.
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/001_logs.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/001_logs.sql")),
+    (2, include_str!("../migrations/002_witnessed.sql")),
+];
 
 /// The schema version this build brings a database to.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock key migrations hold (`islet` in ASCII, then 1).
 pub const MIGRATION_LOCK: i64 = 0x6973_6c65_7401;

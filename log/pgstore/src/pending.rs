@@ -98,6 +98,8 @@ pub struct Outcomes {
     pub logged: HashMap<Hash, Logged>,
     /// The waited-for entries still in `pending`.
     pub pending: HashSet<Hash>,
+    /// The newest checkpoint the witnesses' quorum cosigned, if any.
+    pub witnessed: Option<crate::Witnessed>,
 }
 
 fn hash(what: &str, bytes: &[u8]) -> Result<Hash> {
@@ -323,11 +325,16 @@ pub fn read_outcomes(watched: &mut Watched, log: LogNumber, hashes: &[Hash]) -> 
             .collect::<Result<HashSet<Hash>>>()?;
         (logged, pending)
     };
+    let witnessed = tx
+        .query_opt(crate::witnessed::READ_WITNESSED, &[&id])
+        .map_err(stmt("read witnessed"))?;
+    let witnessed = crate::witnessed::from_row(witnessed.as_ref())?;
     tx.commit().map_err(stmt("end read outcomes"))?;
     Ok(Outcomes {
         head,
         logged,
         pending,
+        witnessed,
     })
 }
 

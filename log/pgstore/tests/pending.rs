@@ -192,3 +192,93 @@ fn a_barrier_whose_wait_for_the_standby_was_cancelled_is_not_a_confirmation() {
     let outcome = waiting.join().unwrap();
     assert!(matches!(outcome, Err(Error::Unconfirmed)), "{outcome:?}");
 }
+
+#[test]
+fn cosignatures_keep_the_log_signature_and_the_witnessed_checkpoint_only_grows() {
+    use islet_signer::Ed25519Signer;
+    use islet_tlog::checkpoint::Checkpoint;
+    use islet_tlog::note::NoteSigner;
+    let cluster = PgCluster::start();
+    let store = PgStore::create(&cluster.create_db("witnessed"), &PgOptions::new(2)).unwrap();
+    let origin = "test.example/log";
+    let key = Ed25519Signer::from_seed(origin, &[7; 32]).unwrap();
+    let (b, c) = (
+        Ed25519Signer::from_seed("witness-b", &[8; 32]).unwrap(),
+        Ed25519Signer::from_seed("witness-c", &[9; 32]).unwrap(),
+    );
+    let log = store
+        .register_log(origin, LogKind::Own, &key.verifier().to_vkey())
+        .unwrap();
+    let lease = store.take_lease(log, "node-a", TTL).unwrap().unwrap();
+    let checkpoint = |size: u64, root: Hash| Checkpoint {
+        origin: origin.into(),
+        size,
+        root,
+        extensions: Vec::new(),
+    };
+    let mut client = store.pool().get().unwrap();
+    let empty = checkpoint(0, EMPTY_ROOT);
+    let head = |cp: &Checkpoint| TreeHead {
+        size: cp.size,
+        root: cp.root,
+        checkpoint: cp.sign(&[&key]).unwrap(),
+    };
+    append(
+        &mut client,
+        log,
+        &lease,
+        None,
+        &CommitBatch::default(),
+        &head(&empty),
+        None,
+    )
+    .unwrap();
+    let (batch, root) = common::grow_by(&store, log, 0, 1, |_| b"one".to_vec());
+    let one = checkpoint(1, root);
+    append(
+        &mut client,
+        log,
+        &lease,
+        Some(&head(&empty)),
+        &batch,
+        &head(&one),
+        None,
+    )
+    .unwrap();
+    drop(client);
+
+    // The stored note with a cosignature added is taken; without the
+    // quorum nothing is recorded as witnessed.
+    let with_b = one.sign(&[&key, &b]).unwrap();
+    store.record_cosignatures(log, 1, &with_b, false).unwrap();
+    assert_eq!(store.checkpoint_at(log, 1).unwrap().unwrap(), with_b);
+    assert_eq!(store.witnessed(log).unwrap(), None);
+    // With the quorum it is.
+    let with_both = one.sign(&[&key, &b, &c]).unwrap();
+    store.record_cosignatures(log, 1, &with_both, true).unwrap();
+    let witnessed = store.witnessed(log).unwrap().unwrap();
+    assert_eq!(
+        (witnessed.size, witnessed.checkpoint),
+        (1, with_both.clone())
+    );
+
+    // A note that drops the log's signature, or has another text, or a
+    // size never stored, is refused, and nothing changes.
+    let refused = |size: u64, note: &[u8]| {
+        let e = store
+            .record_cosignatures(log, size, note, true)
+            .unwrap_err();
+        assert!(matches!(e, Error::Inconsistent { .. }), "{e:?}");
+    };
+    refused(1, &one.sign(&[&b, &c]).unwrap());
+    refused(1, &checkpoint(1, [9; 32]).sign(&[&key, &b, &c]).unwrap());
+    refused(2, &with_both);
+    assert_eq!(store.checkpoint_at(log, 1).unwrap().unwrap(), with_both);
+
+    // The witnessed checkpoint never goes back to a smaller one.
+    let empty_cosigned = empty.sign(&[&key, &b, &c]).unwrap();
+    store
+        .record_cosignatures(log, 0, &empty_cosigned, true)
+        .unwrap();
+    assert_eq!(store.witnessed(log).unwrap().unwrap().size, 1);
+}

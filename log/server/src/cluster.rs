@@ -28,6 +28,16 @@
 //!   A commit that fails, the swap included, is fatal for the node (it
 //!   exits for its supervisor to restart it, as on RocksDB): its tree may
 //!   be ahead of the database, and another node may hold the lease.
+//!   Once it holds the lease, and before it signs, it shows its head to
+//!   the log's witnesses and mirrors ([`ClusterParts::before_sequencing`]);
+//!   it alone pushes to the mirrors and asks the witnesses to cosign.
+//!
+//! **Witnesses.** With `[witness]`, the lease holder's witnessing task
+//! records in the database the newest checkpoint the policy's quorum
+//! cosigned; every answerer checks it (log key and policy) and, under a
+//! fail-closed policy, serves only it and answers a write only once it
+//! covers the entry (else 503 after the policy's timeout); fail-open, it
+//! serves the head, with the quorum's cosignatures once they cover it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,6 +61,7 @@ use crate::sequencer::{
     Appended, Job, Outcome, Sequencer, Shared, SignedHead, Tree, check_stored_head, empty_head,
     next_batch, sign_head, store_failed,
 };
+use crate::witnessing::{WitnessHook, Witnessing};
 
 /// How long a submission waits for its entry to be integrated and
 /// confirmed before it is answered 503 (rekor-tiles' server timeout).
@@ -92,13 +103,21 @@ pub struct ClusterParts {
     /// Told of each confirmed head (`--publish-dir`).
     pub publisher: Option<Publisher>,
     /// Run once the lease is held, before anything is signed, with the
-    /// head the node will sign from: shows it to the tlog-mirrors this
-    /// log pushes to, and refuses (a fork) when one holds more.
+    /// head the node will sign from: shows it to the witnesses and the
+    /// tlog-mirrors of this log, refusing (a fork) when one holds more,
+    /// and starts asking the witnesses to cosign.
     pub before_sequencing: Option<BeforeSequencing>,
+    /// Where the lease holder hands each committed head to be witnessed.
+    pub witness_hook: Option<WitnessHook>,
+    /// The log's witness policy (`[witness]`): the answerer serves, and
+    /// fail-closed answers against, the newest checkpoint its quorum
+    /// cosigned (checked here, not taken on trust).
+    pub witnesses: Option<Arc<Witnessing>>,
 }
 
-/// The check [`ClusterParts::before_sequencing`] names.
-pub type BeforeSequencing = Box<dyn Fn(&SignedHead) -> Result<()> + Send + Sync>;
+/// The step [`ClusterParts::before_sequencing`] names: given the head
+/// this node signs from and the node's state, once.
+pub type BeforeSequencing = Box<dyn FnOnce(&SignedHead, &Arc<Shared>) -> Result<()> + Send + Sync>;
 
 /// A submitted entry waiting for its outcome, with every copy of it this
 /// node received meanwhile.
@@ -112,6 +131,9 @@ struct Waiter {
     jobs: Vec<Job>,
     /// When the first arrived.
     since: Instant,
+    /// Its index once the log holds it but no checkpoint this node may
+    /// serve covers it yet (a fail-closed witness policy's quorum).
+    logged_at: Option<u64>,
 }
 
 /// The entries this node waits for, shared by the enqueue and answer
@@ -136,8 +158,9 @@ impl Waiting {
 /// # Errors
 /// [`Error::Fork`], [`Error::Inconsistent`], [`Error::Store`],
 /// [`Error::Thread`].
-pub fn start(parts: ClusterParts) -> Result<Sequencer> {
+pub fn start(mut parts: ClusterParts) -> Result<Sequencer> {
     let verifier = parts.verifier.clone();
+    let before_sequencing = parts.before_sequencing.take();
     let (head, lease) = first_head(&parts)?;
     check_stored_head(&head, &verifier, &parts.origin)?;
     parts.guard.check(
@@ -151,12 +174,29 @@ pub fn start(parts: ClusterParts) -> Result<Sequencer> {
         .store
         .checkpoint_at(parts.log, head.size)?
         .unwrap_or_else(|| head.checkpoint.clone());
-    let shared = Arc::new(Shared::new(SignedHead {
+    let first = SignedHead {
         size: head.size,
         root: head.root,
         note,
         signed_at: std::time::SystemTime::now(),
-    }));
+    };
+    // Fail-closed, a node serves from the start only what the witnesses'
+    // quorum cosigned, once there is such a checkpoint.
+    let first = match parts.witnesses.as_ref().filter(|w| w.fail_closed()) {
+        Some(_) => {
+            let witnessed = parts
+                .store
+                .witnessed(parts.log)
+                .map_err(islet_store::Error::from)?;
+            match witnessed_head(&parts, &head, witnessed.as_ref())? {
+                Some(cosigned) => Arc::unwrap_or_clone(cosigned),
+                None => first,
+            }
+        }
+        None => first,
+    };
+    let start_size = first.size;
+    let shared = Arc::new(Shared::new(first));
     // It sequences only once it holds the lease.
     shared.set_sequencing(false);
     let (tx, rx) = mpsc::channel(parts.config.max_pending.max(1));
@@ -176,12 +216,12 @@ pub fn start(parts: ClusterParts) -> Result<Sequencer> {
             Arc::clone(&shared),
             Arc::clone(&waiting),
         );
-        move || answer_loop(&parts, &shared, &waiting, head.size)
+        move || answer_loop(&parts, &shared, &waiting, start_size)
     })?;
     if let Some(signer) = parts.signer.clone() {
         spawn("islet-lead", {
             let (parts, shared) = (Arc::clone(&parts), Arc::clone(&shared));
-            move || lead(&parts, signer.as_ref(), &shared, lease)
+            move || lead(&parts, signer.as_ref(), &shared, lease, before_sequencing)
         })?;
     } else {
         eprintln!(
@@ -308,6 +348,7 @@ fn enqueue_loop(
                             body,
                             jobs,
                             since,
+                            logged_at: None,
                         },
                     );
                 }
@@ -374,7 +415,7 @@ fn answer_loop(parts: &ClusterParts, shared: &Shared, waiting: &Waiting, start_s
             if connection.is_none() {
                 std::thread::sleep(RECONNECT_AFTER);
             }
-            refuse_overdue(waiting);
+            refuse_overdue(parts, waiting);
             continue;
         };
         wait_for_news(watched, waiting);
@@ -387,7 +428,7 @@ fn answer_loop(parts: &ClusterParts, shared: &Shared, waiting: &Waiting, start_s
                 }
             }
         }
-        refuse_overdue(waiting);
+        refuse_overdue(parts, waiting);
     }
     // The node stopped: nobody will answer what still waits.
     for waiter in waiting.lock().drain().map(|(_, w)| w) {
@@ -397,30 +438,107 @@ fn answer_loop(parts: &ClusterParts, shared: &Shared, waiting: &Waiting, start_s
     }
 }
 
-/// Answers 503 to waiters older than [`ANSWER_DEADLINE`].
-fn refuse_overdue(waiting: &Waiting) {
+/// Answers 503 to waiters older than [`ANSWER_DEADLINE`], and to those
+/// the log holds but no checkpoint with the witnesses' quorum covered
+/// within the policy's timeout (fail-closed).
+fn refuse_overdue(parts: &ClusterParts, waiting: &Waiting) {
+    let witness_timeout = parts.witnesses.as_ref().map(|w| w.timeout());
+    let deadline = |w: &Waiter| match (w.logged_at, witness_timeout) {
+        (Some(_), Some(timeout)) => timeout,
+        _ => ANSWER_DEADLINE,
+    };
     let overdue: Vec<Waiter> = {
         let mut by_hash = waiting.lock();
         let late: Vec<Hash> = by_hash
             .iter()
-            .filter(|(_, w)| w.since.elapsed() >= ANSWER_DEADLINE)
+            .filter(|(_, w)| w.since.elapsed() >= deadline(w))
             .map(|(h, _)| *h)
             .collect();
         late.iter().filter_map(|h| by_hash.remove(h)).collect()
     };
     for waiter in overdue {
+        let reason = match waiter.logged_at {
+            Some(index) => format!(
+                "the entry is logged at index {index}, but no checkpoint covering it got the \
+                 witnesses' quorum within {} ms; a retry answers 409 with its index",
+                deadline(&waiter).as_millis()
+            ),
+            None => format!(
+                "the entry was not confirmed in the log within {} s (no node holds the \
+                 sequencer lease, or the database's standby does not confirm); it may or \
+                 may not be in the log: retry, a retry gets 201 or 409 with its index",
+                ANSWER_DEADLINE.as_secs()
+            ),
+        };
         for job in waiter.jobs {
-            refuse(
-                job,
-                format!(
-                    "the entry was not confirmed in the log within {} s (no node holds the \
-                     sequencer lease, or the database's standby does not confirm); it may or \
-                     may not be in the log: retry, a retry gets 201 or 409 with its index",
-                    ANSWER_DEADLINE.as_secs()
-                ),
-            );
+            refuse(job, reason.clone());
         }
     }
+}
+
+/// The newest checkpoint the witnesses' quorum cosigned, as recorded in
+/// the database, checked with the log key and the policy; `None` when
+/// there is none (or no policy).
+///
+/// # Errors
+/// [`Error::Inconsistent`] for a record that is not a checkpoint of this
+/// log, larger than its head, or without the quorum.
+fn witnessed_head(
+    parts: &ClusterParts,
+    head: &TreeHead,
+    witnessed: Option<&islet_pgstore::Witnessed>,
+) -> Result<Option<Arc<SignedHead>>> {
+    let (Some(policy), Some(cosigned)) = (&parts.witnesses, witnessed) else {
+        return Ok(None);
+    };
+    let bad = |why: String| Error::Inconsistent {
+        what: format!(
+            "the witnessed checkpoint of size {} in the database {why}",
+            cosigned.size
+        ),
+    };
+    let signed = islet_tlog::checkpoint::SignedCheckpoint::open(
+        &cosigned.checkpoint,
+        &parts.verifier,
+        &[],
+        Some(&parts.origin),
+    )
+    .map_err(|e| bad(format!("does not verify with the log key: {e}")))?;
+    if signed.checkpoint.size != cosigned.size || cosigned.size > head.size {
+        return Err(bad(format!("does not fit the head of size {}", head.size)));
+    }
+    if !policy.has_quorum(&cosigned.checkpoint) {
+        return Err(bad("lacks the witness policy's quorum".into()));
+    }
+    Ok(Some(Arc::new(SignedHead {
+        size: cosigned.size,
+        root: signed.checkpoint.root,
+        note: cosigned.checkpoint.clone(),
+        signed_at: std::time::SystemTime::now(),
+    })))
+}
+
+/// What this node may serve and answer against, given a snapshot: the
+/// head; with a fail-closed witness policy, the newest checkpoint its
+/// quorum cosigned (`None` before there is one); fail-open, the head,
+/// with the quorum's cosignatures once they cover it.
+fn served_head(parts: &ClusterParts, outcomes: &Outcomes) -> Result<Option<Arc<SignedHead>>> {
+    let Some(head) = &outcomes.head else {
+        return Ok(None);
+    };
+    let cosigned = witnessed_head(parts, head, outcomes.witnessed.as_ref())?;
+    if parts.witnesses.as_ref().is_some_and(|w| w.fail_closed()) {
+        return Ok(cosigned);
+    }
+    Ok(Some(match cosigned {
+        Some(c) if c.size == head.size && c.root == head.root => c,
+        _ => Arc::new(SignedHead {
+            size: head.size,
+            root: head.root,
+            note: head.checkpoint.clone(),
+            signed_at: std::time::SystemTime::now(),
+        }),
+    }))
 }
 
 /// One read, one barrier, and the answers they allow.
@@ -434,25 +552,21 @@ fn answer_round(
     let hashes: Vec<Hash> = waiting.lock().keys().copied().collect();
     let outcomes =
         pending::read_outcomes(watched, parts.log, &hashes).map_err(islet_store::Error::from)?;
-    let Some(head) = outcomes.head.clone() else {
-        return Ok(());
-    };
-    if outcomes.logged.is_empty() && head.size <= *confirmed {
+    let served = served_head(parts, &outcomes)?;
+    // A larger checkpoint, or the same one with the quorum's cosignatures.
+    let fresh = served.as_ref().is_some_and(|s| {
+        s.size > *confirmed || (s.size == *confirmed && s.note != shared.latest().note)
+    });
+    if outcomes.logged.is_empty() && !fresh {
         return requeue_lost(parts, waiting, &hashes, &outcomes);
     }
     // Nothing read above is answered or served before this returns.
     pending::barrier(watched).map_err(islet_store::Error::from)?;
-    let signed = Arc::new(SignedHead {
-        size: head.size,
-        root: head.root,
-        note: head.checkpoint,
-        signed_at: std::time::SystemTime::now(),
-    });
-    if signed.size > *confirmed {
-        publish_confirmed(parts, shared, &signed, *confirmed)?;
+    if let Some(signed) = served.as_ref().filter(|_| fresh) {
+        publish_confirmed(parts, shared, signed, *confirmed)?;
         *confirmed = signed.size;
     }
-    answer_logged(parts, shared, waiting, &signed, &outcomes)?;
+    answer_logged(parts, shared, waiting, served.as_ref(), &outcomes)?;
     requeue_lost(parts, waiting, &hashes, &outcomes)
 }
 
@@ -480,20 +594,27 @@ fn answer_logged(
     parts: &ClusterParts,
     shared: &Shared,
     waiting: &Waiting,
-    signed: &Arc<SignedHead>,
+    served: Option<&Arc<SignedHead>>,
     outcomes: &Outcomes,
 ) -> Result<()> {
+    let covered_below = served.map_or(0, |s| s.size);
     let done: Vec<(Hash, Waiter)> = {
         let mut by_hash = waiting.lock();
-        outcomes
-            .logged
-            .keys()
-            .filter_map(|h| by_hash.remove(h).map(|w| (*h, w)))
-            .collect()
+        let mut done = Vec::new();
+        for (hash, logged) in &outcomes.logged {
+            if logged.index < covered_below {
+                done.extend(by_hash.remove(hash).map(|w| (*hash, w)));
+            } else if let Some(w) = by_hash.get_mut(hash) {
+                // Logged, but not yet under a checkpoint this node may
+                // serve: it waits for the witnesses' quorum.
+                w.logged_at = Some(logged.index);
+            }
+        }
+        done
     };
-    if done.is_empty() {
+    let Some(signed) = served.filter(|_| !done.is_empty()) else {
         return Ok(());
-    }
+    };
     let store: &dyn LogStore = parts.store.as_ref();
     let reader = hash_reader(store, parts.log, signed.size);
     let m = &shared.metrics;
@@ -574,7 +695,13 @@ fn requeue_lost(
 
 /// Waits for the lease (unless `lease` holds it already), then integrates
 /// until the node stops; any failure to commit stops the node.
-fn lead(parts: &ClusterParts, signer: &dyn NoteSigner, shared: &Arc<Shared>, lease: Option<Lease>) {
+fn lead(
+    parts: &ClusterParts,
+    signer: &dyn NoteSigner,
+    shared: &Arc<Shared>,
+    lease: Option<Lease>,
+    before_sequencing: Option<BeforeSequencing>,
+) {
     let lease = match lease {
         Some(l) => l,
         None => loop {
@@ -598,7 +725,7 @@ fn lead(parts: &ClusterParts, signer: &dyn NoteSigner, shared: &Arc<Shared>, lea
         shared.fail(&e);
         return;
     }
-    if let Err(e) = integrate(parts, signer, shared, &lease) {
+    if let Err(e) = integrate(parts, signer, shared, &lease, before_sequencing) {
         shared.fail(&format_args!("the sequencer stopped: {e}"));
     }
 }
@@ -608,8 +735,9 @@ fn lead(parts: &ClusterParts, signer: &dyn NoteSigner, shared: &Arc<Shared>, lea
 fn integrate(
     parts: &ClusterParts,
     signer: &dyn NoteSigner,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     lease: &Lease,
+    before_sequencing: Option<BeforeSequencing>,
 ) -> Result<()> {
     let db = |e: islet_pgstore::Error| Error::Store(islet_store::Error::from(e));
     let mut client = parts.store.pool().connect().map_err(db)?;
@@ -636,17 +764,18 @@ fn integrate(
         &parts.verifier,
         &parts.origin,
     )?;
-    if let Some(check) = &parts.before_sequencing {
+    if let Some(step) = before_sequencing {
         let note = parts
             .store
             .checkpoint_at(parts.log, head.size)?
             .unwrap_or_else(|| head.checkpoint.clone());
-        check(&SignedHead {
+        let signed = SignedHead {
             size: head.size,
             root: head.root,
             note,
             signed_at: std::time::SystemTime::now(),
-        })?;
+        };
+        step(&signed, shared)?;
     }
     let mut tree = Tree::load(parts.store.as_ref(), parts.log, &head)?;
     shared.set_sequencing(true);
@@ -737,6 +866,17 @@ fn integrate_batch(
         Some(&taken),
     )
     .map_err(db)?;
+    if let Some(hook) = &parts.witness_hook {
+        hook.committed(
+            Arc::new(SignedHead {
+                size: head.size,
+                root: head.root,
+                note: head.checkpoint.clone(),
+                signed_at: std::time::SystemTime::now(),
+            }),
+            Vec::new(),
+        );
+    }
     tree.committed = head;
     let m = &shared.metrics;
     m.appended.fetch_add(fresh.len() as u64, Ordering::Relaxed);

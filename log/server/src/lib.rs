@@ -299,53 +299,51 @@ fn start_own_log(
         .map(|dir| publish::Publisher::start(engine.log.clone(), dir))
         .transpose()?;
     // Witnesses are asked before anything is signed: a data directory
-    // behind what they hold must not sign a single checkpoint.
-    // On PostgreSQL the node that takes the lease shows the mirrors its
-    // head then, before it signs (`cluster::ClusterParts::before_sequencing`):
-    // until it holds the lease, other nodes may sign and push meanwhile.
-    let on_postgres = engine.node.is_some();
-    let probed_now: &[_] = if on_postgres { &[] } else { &pushed };
-    let witnessing = match signer.as_deref() {
-        Some(signer) => {
+    // behind what they hold must not sign a single checkpoint. On
+    // PostgreSQL that is done by the node that takes the lease, once it
+    // holds it (`cluster::ClusterParts::before_sequencing`): until then
+    // other nodes sign, push and ask witnesses.
+    let (witnessing, hook, hook_rx, on_lease) = match &engine.node {
+        None => {
+            let signer = signer.as_deref().ok_or_else(|| Error::Config {
+                reason: "a log in RocksDB has one node, which signs: it needs the log key".into(),
+            })?;
             let inputs = WitnessingStart {
                 witness: witnessed.as_ref(),
-                mirror_push: probed_now,
+                mirror_push: &pushed,
                 own,
                 log: &engine.log,
-                store,
+                recorder: witnessing::Recorder::Local(Arc::clone(store)),
                 signer,
             };
-            start_witnessing(data, inputs)?
+            let witnessing = start_witnessing(data, inputs)?;
+            let (hook, rx) = match &witnessing {
+                Some((w, _)) => {
+                    let (hook, rx) = w.channel();
+                    (Some(hook), Some(rx))
+                }
+                None => (None, None),
+            };
+            (witnessing, hook, rx, OnLease::default())
         }
-        None if witnessed.is_some() => {
-            return Err(Error::Config {
-                reason: "[witness] is the sequencing node's: a node with [store] role = \"never\" \
-                         carries no key and signs nothing for witnesses to cosign"
-                    .into(),
-            });
-        }
-        None => {
-            if !pushed.is_empty() {
+        Some(node) => {
+            if signer.is_none() && !pushed.is_empty() {
                 eprintln!(
                     "islet: [[mirror.push]]: this node never sequences (role = \"never\"); \
                      the node holding the sequencer lease pushes"
                 );
                 pushed.clear();
             }
-            None
+            let recorder = witnessing::Recorder::Shared(Arc::clone(&node.store), engine.log.log());
+            let witnesses = witnessed
+                .as_ref()
+                .map(|settings| {
+                    load_witnessing(data, settings, own, &verifier, &engine.log, recorder)
+                })
+                .transpose()?;
+            let on_lease = on_lease(signer.is_some(), &pushed, &own.origin, witnesses)?;
+            (None, None, None, on_lease)
         }
-    };
-    let before_sequencing = if on_postgres && !pushed.is_empty() {
-        Some(probe_before_sequencing(pushed.clone(), own.origin.clone())?)
-    } else {
-        None
-    };
-    let (hook, hook_rx) = match &witnessing {
-        Some((w, _)) => {
-            let (hook, rx) = w.channel();
-            (Some(hook), Some(rx))
-        }
-        None => (None, None),
     };
     let guard_path = data.guard_record_path(&config.raw);
     let sequencer = match engine.node {
@@ -360,7 +358,9 @@ fn start_own_log(
             guard: CheckpointGuard::for_shared_store(guard_path),
             config: config.sequencer.clone(),
             publisher: publisher.clone(),
-            before_sequencing,
+            before_sequencing: on_lease.before_sequencing,
+            witness_hook: on_lease.hook,
+            witnesses: on_lease.witnesses.clone(),
         })?,
         None => start(SequencerParts {
             store: Arc::clone(engine.log.store()),
@@ -393,7 +393,7 @@ fn start_own_log(
             );
             Some(w)
         }
-        _ => None,
+        _ => on_lease.witnesses,
     };
     if let Some(p) = &publisher {
         let head = sequencer.shared().latest();
@@ -476,7 +476,7 @@ struct WitnessingStart<'a> {
     mirror_push: &'a [islet_store::config::RawPushTarget],
     own: &'a OwnLog,
     log: &'a islet_store::SharedLog,
-    store: &'a Arc<Store>,
+    recorder: witnessing::Recorder,
     signer: &'a dyn islet_tlog::note::NoteSigner,
 }
 
@@ -489,7 +489,7 @@ fn start_witnessing(
         mirror_push,
         own,
         log,
-        store,
+        recorder,
         signer,
     } = start;
     if witness.is_none() && mirror_push.is_empty() {
@@ -508,38 +508,95 @@ fn start_witnessing(
     let Some(settings) = witness else {
         return Ok(None);
     };
+    let w = load_witnessing(data, settings, own, &signer.verifier(), log, recorder)?;
+    let probe = w.probe(head);
+    let probed = tokio::task::block_in_place(|| runtime.block_on(probe))?;
+    Ok(Some((w, probed)))
+}
+
+/// The witnesses of `[witness]`: its policy read and checked against the
+/// log's key.
+fn load_witnessing(
+    data: &DataDir,
+    settings: &islet_store::config::WitnessSettings,
+    own: &OwnLog,
+    log_key: &islet_tlog::note::NoteVerifier,
+    log: &islet_store::SharedLog,
+    recorder: witnessing::Recorder,
+) -> Result<Arc<witnessing::Witnessing>> {
     let mut settings = settings.clone();
     for path in settings.tokens.values_mut() {
         *path = data.resolve(path);
     }
     let path = data.root().join(&settings.policy);
     let text = read_policy(&path)?;
-    let w = Arc::new(witnessing::Witnessing::new(
+    Ok(Arc::new(witnessing::Witnessing::new(
         &text,
-        &signer.verifier(),
+        log_key,
         &own.origin,
         settings,
-        Arc::clone(store),
-    )?);
-    let probe = w.probe(head);
-    let probed = tokio::task::block_in_place(|| runtime.block_on(probe))?;
-    Ok(Some((w, probed)))
+        log.clone(),
+        recorder,
+    )?))
 }
 
-/// The check a node of a log on PostgreSQL runs once it holds the
-/// sequencer lease: the head it signs from, shown to each mirror it
-/// pushes to, refused when one holds more (the database was restored from
-/// an older copy).
-fn probe_before_sequencing(
-    targets: Vec<islet_store::config::RawPushTarget>,
-    origin: String,
-) -> Result<cluster::BeforeSequencing> {
+/// What a node of a log on PostgreSQL does once it holds the lease.
+#[derive(Default)]
+struct OnLease {
+    /// The step before it signs (see [`on_lease`]).
+    before_sequencing: Option<cluster::BeforeSequencing>,
+    /// Where it hands committed heads to its witnessing task.
+    hook: Option<witnessing::WitnessHook>,
+    /// The log's witnesses, whose quorum every node's answers follow.
+    witnesses: Option<Arc<witnessing::Witnessing>>,
+}
+
+/// The lease holder's duties, for a node that may hold the lease
+/// (`eligible`): once it holds it, and before it signs, it shows the head
+/// it signs from to each mirror it pushes to and each witness, refusing
+/// (a fork: the database was restored from an older copy) when one holds
+/// more; then it asks the witnesses to cosign each head it commits.
+fn on_lease(
+    eligible: bool,
+    targets: &[islet_store::config::RawPushTarget],
+    origin: &str,
+    witnesses: Option<Arc<witnessing::Witnessing>>,
+) -> Result<OnLease> {
+    if !eligible || (targets.is_empty() && witnesses.is_none()) {
+        return Ok(OnLease {
+            witnesses,
+            ..OnLease::default()
+        });
+    }
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Config {
-        reason: "pushing runs on the server's async runtime; start the server inside one".into(),
+        reason: "witnessing and pushing run on the server's async runtime; start the server \
+                 inside one"
+            .into(),
     })?;
-    Ok(Box::new(move |head| {
-        runtime.block_on(pushing::probe(&targets, head, &origin))
-    }))
+    let (hook, rx) = match &witnesses {
+        Some(w) => {
+            let (hook, rx) = w.channel();
+            (Some(hook), Some(rx))
+        }
+        None => (None, None),
+    };
+    let (targets, origin, tasked) = (targets.to_vec(), origin.to_owned(), witnesses.clone());
+    let step: cluster::BeforeSequencing = Box::new(move |head, shared| {
+        if !targets.is_empty() {
+            runtime.block_on(pushing::probe(&targets, head, &origin))?;
+        }
+        if let (Some(w), Some(rx)) = (tasked, rx) {
+            let probed = runtime.block_on(w.probe(Arc::new(head.clone())))?;
+            let _entered = runtime.enter();
+            w.spawn(rx, probed, Arc::clone(shared), None);
+        }
+        Ok(())
+    });
+    Ok(OnLease {
+        before_sequencing: Some(step),
+        hook,
+        witnesses,
+    })
 }
 
 /// Reads a witness policy file, at most [`islet_tlog::policy::MAX_POLICY_BYTES`].

@@ -41,8 +41,9 @@ use self::peer::{Peer, Verdict, ask};
 use crate::error::{Error, Result};
 use crate::publish::Publisher;
 use crate::sequencer::{Appended, Outcome, Reply, Shared, SignedHead};
-use islet_store::Store;
+use islet_pgstore::PgStore;
 use islet_store::config::{StartCheck, WitnessMode, WitnessSettings};
+use islet_store::{LogNumber, SharedLog, Store};
 use islet_tlog::merkle::inclusion_proof;
 use islet_tlog::note::{Note, NoteSignature, NoteVerifier};
 use islet_tlog::policy::Policy;
@@ -58,9 +59,23 @@ pub struct Witnessing {
     policy: Policy,
     peers: Vec<Peer>,
     origin: String,
-    store: Arc<Store>,
+    log: SharedLog,
+    recorder: Recorder,
     settings: WitnessSettings,
     metrics: WitnessMetrics,
+}
+
+/// Where the cosignatures of a head are recorded, and who answers.
+#[derive(Debug, Clone)]
+pub enum Recorder {
+    /// The data directory's RocksDB: this task also serves each cosigned
+    /// head and, fail-closed, answers the writes it covers.
+    Local(Arc<Store>),
+    /// PostgreSQL, where the log is shared by several nodes: this task
+    /// (run by the lease holder) records the cosignatures and the newest
+    /// checkpoint with the quorum's; every node's answerer serves and
+    /// answers from there (`crate::cluster`).
+    Shared(Arc<PgStore>, LogNumber),
 }
 
 impl std::fmt::Debug for Witnessing {
@@ -129,7 +144,8 @@ impl Witnessing {
         log_key: &NoteVerifier,
         origin: &str,
         settings: WitnessSettings,
-        store: Arc<Store>,
+        log: SharedLog,
+        recorder: Recorder,
     ) -> Result<Witnessing> {
         let file = settings.policy.display().to_string();
         let config = |reason: String| Error::Config {
@@ -195,7 +211,8 @@ impl Witnessing {
             policy,
             peers,
             origin: origin.to_owned(),
-            store,
+            log,
+            recorder,
             settings,
             metrics,
         })
@@ -204,6 +221,33 @@ impl Witnessing {
     /// Whether writes wait for the quorum.
     pub fn fail_closed(&self) -> bool {
         self.settings.mode == WitnessMode::FailClosed
+    }
+
+    /// How long a write waits for a checkpoint with the quorum's
+    /// cosignatures (fail-closed) before it is answered 503.
+    pub fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    /// Whether `note` carries valid cosignatures of enough of the policy's
+    /// witnesses to satisfy its quorum.
+    pub fn has_quorum(&self, note: &[u8]) -> bool {
+        let Ok(parsed) = Note::parse(note) else {
+            return false;
+        };
+        let cosigners: HashSet<String> = self
+            .peers
+            .iter()
+            .filter(|p| {
+                parsed.signatures.iter().any(|s| {
+                    s.name == p.verifier.name()
+                        && s.key_id == p.verifier.key_id()
+                        && p.verifier.verify(&parsed.text, &s.signature).is_some()
+                })
+            })
+            .map(|p| p.name.clone())
+            .collect();
+        self.policy.satisfied_by(&cosigners)
     }
 
     /// Shows every witness the head this log is about to sign from, before
@@ -218,17 +262,16 @@ impl Witnessing {
     pub async fn probe(&self, head: Arc<SignedHead>) -> Result<Probed> {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, peer) in self.peers.iter().enumerate() {
-            let (client, store, peer, head) = (
+            let (client, log, peer, head) = (
                 self.client.clone(),
-                Arc::clone(&self.store),
+                self.log.clone(),
                 peer.clone(),
                 Arc::clone(&head),
             );
             let (origin, timeout) = (self.origin.clone(), self.settings.timeout);
             tasks.spawn(async move {
                 let mut known = 0;
-                let verdict =
-                    ask(&client, &store, &peer, &head, &origin, &mut known, timeout).await;
+                let verdict = ask(&client, &log, &peer, &head, &origin, &mut known, timeout).await;
                 (i, verdict, known)
             });
         }
@@ -423,17 +466,16 @@ impl Witnessing {
         let head = Arc::clone(&run.target);
         let mut tasks = tokio::task::JoinSet::new();
         for &i in due {
-            let (client, store, peer, head) = (
+            let (client, log, peer, head) = (
                 self.client.clone(),
-                Arc::clone(&self.store),
+                self.log.clone(),
                 self.peers[i].clone(),
                 Arc::clone(&head),
             );
             let (origin, timeout, mut known) =
                 (self.origin.clone(), self.settings.timeout, run.known[i]);
             tasks.spawn(async move {
-                let verdict =
-                    ask(&client, &store, &peer, &head, &origin, &mut known, timeout).await;
+                let verdict = ask(&client, &log, &peer, &head, &origin, &mut known, timeout).await;
                 (i, verdict, known)
             });
         }
@@ -517,7 +559,32 @@ impl Witnessing {
             note,
             signed_at: head.signed_at,
         });
-        let store = Arc::clone(&self.store);
+        let quorum = self.policy.satisfied_by(&cosigners);
+        let store = match &self.recorder {
+            Recorder::Local(store) => Arc::clone(store),
+            Recorder::Shared(pg, log) => {
+                // Every node's answerer serves it and answers from there.
+                let (pg, log, kept) = (Arc::clone(pg), *log, Arc::clone(&cosigned));
+                let recorded = tokio::task::spawn_blocking(move || {
+                    pg.record_cosignatures(log, kept.size, &kept.note, quorum)
+                })
+                .await;
+                match recorded {
+                    Ok(Ok(())) if quorum => {
+                        self.metrics
+                            .quorum_size
+                            .fetch_max(head.size, Ordering::Relaxed);
+                    }
+                    Ok(Ok(())) => {}
+                    other => eprintln!(
+                        "islet: witnessing: the cosignatures of size {} were not recorded \
+                         (asked again with the next checkpoint): {other:?}",
+                        head.size
+                    ),
+                }
+                return;
+            }
+        };
         let kept = Arc::clone(&cosigned);
         let attached = tokio::task::spawn_blocking(move || {
             store.attach_cosignatures(store.own_log(), kept.size, &kept.note)
@@ -537,7 +604,6 @@ impl Witnessing {
                 head.size
             ),
         }
-        let quorum = self.policy.satisfied_by(&cosigners);
         if quorum {
             self.metrics
                 .quorum_size
@@ -568,9 +634,9 @@ impl Witnessing {
         if covered.is_empty() {
             return;
         }
-        let (store, head) = (Arc::clone(&self.store), Arc::clone(head));
+        let (log, head) = (self.log.clone(), Arc::clone(head));
         let answered = tokio::task::spawn_blocking(move || {
-            let reader = store.hash_reader(store.own_log(), head.size);
+            let reader = log.hash_reader(head.size);
             for w in covered {
                 let outcome = inclusion_proof(w.index, head.size, &reader)
                     .map_err(Error::Tlog)

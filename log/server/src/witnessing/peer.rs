@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use islet_store::{SharedLog, Store};
+use islet_store::SharedLog;
 use islet_tlog::merkle::{Hash, consistency_proof};
 use islet_tlog::note::{Note, NoteSignature, NoteVerifier};
 use islet_tlog::witness::{AddCheckpoint, CONFLICT_CONTENT_TYPE, parse_conflict_body};
@@ -63,7 +63,7 @@ pub enum Verdict {
 /// hold (`known`, updated as it answers).
 pub async fn ask(
     client: &reqwest::Client,
-    store: &std::sync::Arc<Store>,
+    log: &SharedLog,
     peer: &Peer,
     head: &SignedHead,
     origin: &str,
@@ -74,8 +74,7 @@ pub async fn ask(
         if *known > head.size {
             return Verdict::Ahead { size: *known };
         }
-        let log = SharedLog::new(std::sync::Arc::clone(store) as _, store.own_log());
-        let proof = match proof_between(&log, *known, head.size).await {
+        let proof = match proof_between(log, *known, head.size).await {
             Ok(p) => p,
             Err(e) => return Verdict::Transient(format!("consistency proof: {e}")),
         };

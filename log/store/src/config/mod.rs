@@ -446,7 +446,6 @@ impl RawConfig {
             ));
         }
         let client_url = client_url(&self.public_url, tls.is_some())?;
-        store::refuse_what_postgres_lacks(&store, witness.is_some())?;
         if own.is_none() {
             for (table, set) in [
                 ("store", store != StoreSettings::Rocksdb),

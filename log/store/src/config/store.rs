@@ -247,21 +247,6 @@ pub(super) fn validate_store(raw: &RawStore) -> Result<StoreSettings> {
     }))
 }
 
-/// Refuses, on PostgreSQL, `[witness]`: the witnesses' cosignatures are
-/// recorded in the data directory's RocksDB, and a fail-closed policy
-/// would hold every node's answers, which the cluster's answerer does not
-/// do yet.
-pub(super) fn refuse_what_postgres_lacks(store: &StoreSettings, witness: bool) -> Result<()> {
-    if *store != StoreSettings::Rocksdb && witness {
-        return Err(invalid(
-            "witness",
-            "is not available yet with [store] engine = \"postgres\" \
-             (the witnesses' cosignatures are recorded in the data directory's RocksDB)",
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -335,15 +320,6 @@ mod tests {
         assert_eq!(p.pool_size, limits::DEFAULT_POOL_SIZE);
         assert_eq!(p.lease_ttl, limits::DEFAULT_LEASE_TTL);
         assert!(p.require_sync_standby, "durability by default");
-    }
-
-    #[test]
-    fn witnessing_is_refused_on_postgres_only() {
-        let postgres = pg("").unwrap();
-        let e = refuse_what_postgres_lacks(&postgres, true).unwrap_err();
-        assert!(e.to_string().contains("witness"), "{e}");
-        assert!(refuse_what_postgres_lacks(&StoreSettings::Rocksdb, true).is_ok());
-        assert!(refuse_what_postgres_lacks(&postgres, false).is_ok());
     }
 
     #[test]
