@@ -332,6 +332,33 @@ fn a_node_on_postgres_refuses_a_database_without_a_synchronous_standby_or_with_a
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("the log is number 0"));
+
+    // A database whose schema an older islet made (version 1: before the
+    // `witnessed` table) is refused by a node, naming the command that
+    // brings it up; that command does, once.
+    let pg = islet_pgstore::PgStore::open(&url, &islet_pgstore::PgOptions::new(1)).unwrap();
+    pg.pool()
+        .get()
+        .unwrap()
+        .batch_execute("DROP TABLE witnessed; UPDATE islet_schema SET version = 1")
+        .unwrap();
+    let stderr = islet_serve_refuses(&again);
+    assert!(
+        stderr.contains("version 1, older") && stderr.contains("islet store schema"),
+        "{stderr}"
+    );
+    let out = islet(&["store", "schema", "--url", &url, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["version_before"], 1);
+    assert_eq!(said["version"], islet_pgstore::migrate::SCHEMA_VERSION);
+    let out = islet(&["store", "schema", "--url", &url]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already current"));
+    assert!(pg.witnessed(0).unwrap().is_none());
 }
 
 /// POSTs one entry to a server; its status and body (status 0 when the

@@ -1,6 +1,7 @@
 //! `islet store migrate`: a log moved between storage engines, RocksDB
 //! (a data directory) and PostgreSQL (a `postgres://` URL), verified tile
-//! for tile.
+//! for tile; `islet store schema`: a database's schema created or brought
+//! to this islet's version.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,29 @@ pub(crate) enum StoreCommand {
     /// Exit status: 0 when copied and verified, 1 when the source or the
     /// copy does not verify, 2 on a usage or I/O error.
     Migrate(MigrateArgs),
+    /// Create islet's schema in a PostgreSQL database, or bring it to this
+    /// islet's version (after an upgrade, which the nodes refuse to start
+    /// without). Migrations run in one transaction under an advisory lock
+    /// and only add: nodes still running go on; nodes of an older islet
+    /// then refuse to start, so upgrade every node's islet.
+    ///
+    /// Exit status: 0 when the schema is at this islet's version, 2 when
+    /// the database cannot be reached or is newer than this islet.
+    Schema(SchemaArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct SchemaArgs {
+    /// The database: `postgres://user@host/db`.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// PEM certificates the database's TLS certificate must chain to
+    /// (default: the system's roots).
+    #[arg(long, value_name = "PEM")]
+    pg_ca_file: Option<PathBuf>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -62,7 +86,42 @@ pub(crate) struct MigrateArgs {
 pub(crate) fn run(command: &StoreCommand) -> ExitCode {
     match command {
         StoreCommand::Migrate(a) => run_migrate(a),
+        StoreCommand::Schema(a) => run_schema(a),
     }
+}
+
+fn run_schema(a: &SchemaArgs) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| failure("islet store schema", a.json, false, e);
+    if !is_url(&a.url) {
+        return fail(&format!("{:?} is not a postgres:// URL", a.url));
+    }
+    let mut options = PgOptions::new(1);
+    if let Some(ca) = &a.pg_ca_file {
+        options = options.with_ca_file(ca.clone());
+    }
+    let (store, before) = match PgStore::upgrade(&a.url, &options) {
+        Ok(done) => done,
+        Err(e) => return fail(&e),
+    };
+    let after = islet_pgstore::migrate::SCHEMA_VERSION;
+    if a.json {
+        print_json(serde_json::json!({
+            "database": store.target(),
+            "version_before": before,
+            "version": after,
+        }));
+    } else if before == after {
+        println!(
+            "{}: islet schema version {after}, already current",
+            store.target()
+        );
+    } else {
+        println!(
+            "{}: islet schema version {before} -> {after}",
+            store.target()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 fn is_url(s: &str) -> bool {

@@ -32,6 +32,18 @@ pub enum Error {
     /// The database holds no islet schema (run `islet init --store`).
     #[error("the database holds no islet schema; `islet init --store URL` creates it")]
     NoSchema,
+    /// The database's schema is older than this islet's.
+    #[error(
+        "the database's islet schema is version {found}, older than this islet's {known}; \
+         `islet store schema --url URL` brings it up (migrations only add: running nodes go on, \
+         and nodes of an older islet then refuse to start, so upgrade every node)"
+    )]
+    SchemaOlder {
+        /// The version in the database.
+        found: i32,
+        /// This build's version.
+        known: i32,
+    },
     /// The database was migrated by a newer islet.
     #[error("the database's islet schema is version {found}; this islet knows up to {known}")]
     SchemaNewer {
@@ -125,7 +137,7 @@ impl Error {
             Error::Url { .. } => "url",
             Error::Connect { .. } => "connect",
             Error::Statement { op, .. } => op,
-            Error::NoSchema | Error::SchemaNewer { .. } => "schema",
+            Error::NoSchema | Error::SchemaOlder { .. } | Error::SchemaNewer { .. } => "schema",
             Error::NoLease { .. } | Error::LeaseLost { .. } => "lease",
             Error::Unconfirmed => "barrier",
             Error::Inconsistent { .. } | Error::OutOfRange { .. } | Error::Store(_) => "value",

@@ -62,9 +62,8 @@ pub fn migrate(client: &mut postgres::Client) -> Result<i32> {
 /// at exactly this build's version.
 ///
 /// # Errors
-/// [`Error::NoSchema`]; [`Error::SchemaNewer`]; [`Error::Statement`], also
-/// for an older schema (run `islet init --store` or `islet store migrate`
-/// with this build to bring it up).
+/// [`Error::NoSchema`]; [`Error::SchemaOlder`] (`islet store schema`
+/// brings it up); [`Error::SchemaNewer`]; [`Error::Statement`].
 pub fn check(client: &mut postgres::Client) -> Result<()> {
     let exists: bool = client
         .query_one("SELECT to_regclass('islet_schema') IS NOT NULL", &[])
@@ -83,11 +82,9 @@ pub fn check(client: &mut postgres::Client) -> Result<()> {
             found: v,
             known: SCHEMA_VERSION,
         }),
-        Some(v) if v < SCHEMA_VERSION => Err(Error::Inconsistent {
-            what: format!(
-                "the schema is version {v}, older than this islet's {SCHEMA_VERSION}; \
-                 `islet init --store URL` migrates it"
-            ),
+        Some(v) if v < SCHEMA_VERSION => Err(Error::SchemaOlder {
+            found: v,
+            known: SCHEMA_VERSION,
         }),
         Some(_) => Ok(()),
     }

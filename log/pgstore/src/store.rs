@@ -104,6 +104,23 @@ impl PgStore {
         })
     }
 
+    /// Connects to the database at `url` and brings islet's schema to
+    /// this build's version (`islet store schema`); returns the store and
+    /// the version the database had (0 for none).
+    ///
+    /// # Errors
+    /// As [`PgStore::create`].
+    pub fn upgrade(url: &str, options: &PgOptions) -> Result<(PgStore, i32)> {
+        let pool = Pool::new(url, options)?;
+        let before = migrate::migrate(&mut *pool.get()?)?;
+        let store = PgStore {
+            pool,
+            full: crate::cache::FullCache::default(),
+            leases: Mutex::new(HashMap::new()),
+        };
+        Ok((store, before))
+    }
+
     /// Where the store connects, without the password.
     pub fn target(&self) -> String {
         self.pool.target()
