@@ -855,6 +855,40 @@ fn fail_closed_witnesses_cosign_everything_every_node_serves_and_answers() {
     let witnessed = pg.witnessed(log).unwrap().unwrap();
     assert_eq!(witnessed.size, 14);
     assert_eq!(assert_log_holds(&nodes, &Seen::default(), 2), 14);
+
+    // A tlog-proof file made from the key-less node's data directory (the
+    // log read from the database) meets the policy offline.
+    let (proof, entry) = (
+        tmp.path().join("13.tlog-proof"),
+        tmp.path().join("13.entry"),
+    );
+    let policy = nodes.dirs[2].join("witness-policy.txt");
+    let policy = policy.to_str().unwrap();
+    crate::witness::islet_ok(&[
+        "proof",
+        "--data",
+        nodes.dirs[2].to_str().unwrap(),
+        "--index",
+        "13",
+        "--policy",
+        policy,
+        "-o",
+        proof.to_str().unwrap(),
+        "--entry-out",
+        entry.to_str().unwrap(),
+    ]);
+    let out = crate::witness::islet_ok(&[
+        "verify",
+        "--tlog-proof",
+        proof.to_str().unwrap(),
+        "--entry",
+        entry.to_str().unwrap(),
+        "--policy",
+        policy,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verified"]["quorum_met"], true, "{v}");
 }
 
 #[test]

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use islet_store::datadir::DataDir;
-use islet_store::{LogNumber, SearchKind, Store};
+use islet_store::engine::hash_reader;
+use islet_store::{LogNumber, LogStore, SearchKind, Store};
 use islet_tlog::merkle::{inclusion_proof, leaf_hash};
 use islet_tlog::note::Note;
 use islet_tlog::proof_file::TlogProof;
@@ -83,18 +84,27 @@ fn make(a: &ProofArgs) -> Result<(TlogProof, Vec<u8>), (bool, String)> {
     let data = DataDir::new(&a.data);
     let store = Store::open_read_only(&data.db_path()).map_err(|e| usage(e.to_string()))?;
     let own = data.load_config().ok().and_then(|c| c.origin);
-    let (log, origin) = pick_log(&store, a.log.as_deref(), own).map_err(usage)?;
-    if log == store.own_log() {
-        data.require_local_own_log("islet proof")
-            .map_err(|e| usage(e.to_string()))?;
-    }
+    let (mut log, origin) = pick_log(&store, a.log.as_deref(), own).map_err(usage)?;
+    // The own log of a node on PostgreSQL is read from the database.
+    let in_postgres = if log == store.own_log() {
+        crate::snapshot::own_log_if_in_postgres(&data).map_err(|e| usage(e.to_string()))?
+    } else {
+        None
+    };
+    let store: &dyn LogStore = match &in_postgres {
+        Some((pg, row)) => {
+            log = row.number;
+            pg
+        }
+        None => &store,
+    };
     let head = store
         .tree_head(log)
         .map_err(|e| usage(e.to_string()))?
         .ok_or_else(|| usage(format!("{origin} has no entries yet")))?;
     let index = match (a.index, &a.digest) {
         (Some(i), _) => i,
-        (None, Some(d)) => by_digest(&store, log, d)?,
+        (None, Some(d)) => by_digest(store, log, d)?,
         (None, None) => return Err(usage("give --index or --digest".into())),
     };
     if index >= head.size {
@@ -111,7 +121,7 @@ fn make(a: &ProofArgs) -> Result<(TlogProof, Vec<u8>), (bool, String)> {
         .checkpoint_at(log, head.size)
         .map_err(|e| usage(e.to_string()))?
         .unwrap_or(head.checkpoint);
-    let proof = inclusion_proof(index, head.size, &store.hash_reader(log, head.size))
+    let proof = inclusion_proof(index, head.size, &hash_reader(store, log, head.size))
         .map_err(|e| usage(e.to_string()))?;
     let mut file = TlogProof {
         extra: None,
@@ -159,7 +169,7 @@ fn pick_log(
     }
 }
 
-fn by_digest(store: &Store, log: LogNumber, digest: &str) -> Result<u64, (bool, String)> {
+fn by_digest(store: &dyn LogStore, log: LogNumber, digest: &str) -> Result<u64, (bool, String)> {
     let d = ArtifactDigest::parse(digest).map_err(|e| (false, format!("--digest {e}")))?;
     let found = store
         .search(

@@ -150,6 +150,19 @@ fn own_log(
     Ok(config.own.map(|own| (own, config.store)))
 }
 
+/// The own log of the data directory in PostgreSQL, when its `[store]`
+/// keeps it there (`None` for RocksDB, or a directory without a log).
+pub(crate) fn own_log_if_in_postgres(
+    data: &DataDir,
+) -> islet_store::Result<Option<(PgStore, islet_pgstore::LogRow)>> {
+    match own_log(data)? {
+        Some((own, StoreSettings::Postgres(pg))) => {
+            own_log_in_postgres(data, &pg, &own.origin).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The own log in PostgreSQL, for a node whose `[store]` keeps it there.
 fn own_log_in_postgres(
     data: &DataDir,
