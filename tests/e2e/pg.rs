@@ -359,6 +359,12 @@ fn a_node_on_postgres_refuses_a_database_without_a_synchronous_standby_or_with_a
     let out = islet(&["store", "schema", "--url", &url]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("already current"));
     assert!(pg.witnessed(0).unwrap().is_none());
+
+    // Shards are not built for a shared log: a freeze refuses, saying why.
+    let out = islet(&["shard", "freeze", "--data", again.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("shards are not built"), "{stderr}");
 }
 
 /// POSTs one entry to a server; its status and body (status 0 when the
