@@ -242,15 +242,42 @@ fn sigstore_python_writes_and_verifies_against_a_node_whose_log_is_in_postgres()
     let local = Store::open_read_only(&data.join("db")).unwrap();
     assert_eq!(LogStore::tree_head(&local, local.own_log()).unwrap(), None);
     drop(local);
-    // Commands that read the own log from the data directory say where it
-    // is instead of reading an empty log.
-    let proof = islet(&["proof", "--data", data.to_str().unwrap(), "--index", "0"]);
-    assert_eq!(proof.status.code(), Some(2));
+    // `islet proof` reads the own log from the database, not the empty
+    // one of the data directory, and the proof verifies offline.
+    let (proof, entry) = (tmp.path().join("0.tlog-proof"), tmp.path().join("0.entry"));
+    let out = islet(&[
+        "proof",
+        "--data",
+        data.to_str().unwrap(),
+        "--index",
+        "0",
+        "-o",
+        proof.to_str().unwrap(),
+        "--entry-out",
+        entry.to_str().unwrap(),
+    ]);
     assert!(
-        String::from_utf8_lossy(&proof.stderr).contains("kept in PostgreSQL"),
+        out.status.success(),
         "{}",
-        String::from_utf8_lossy(&proof.stderr)
+        String::from_utf8_lossy(&out.stderr)
     );
+    let out = islet(&[
+        "verify",
+        "--tlog-proof",
+        proof.to_str().unwrap(),
+        "--entry",
+        entry.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["ok"], true, "{said}");
 
     // Restarted, the node takes its lease again under a new epoch and
     // the log grows on from the database.
