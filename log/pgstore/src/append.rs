@@ -17,6 +17,7 @@ use islet_tlog::tiles::TILE_WIDTH;
 
 use crate::error::{Error, Result, stmt, to_i64};
 use crate::lease::Lease;
+use crate::pool::Conn;
 use crate::store::log_id;
 
 /// The channel `LISTEN`ers hear of new heads on; the payload is
@@ -80,7 +81,7 @@ pub struct Taken {
 /// trigger refused a tile or bundle; [`Error::Statement`]. Nothing is
 /// written in any of these cases.
 pub fn append(
-    client: &mut postgres::Client,
+    client: &mut Conn,
     log: LogNumber,
     lease: &Lease,
     expected: Option<&TreeHead>,
@@ -89,11 +90,12 @@ pub fn append(
     taken: Option<&Taken>,
 ) -> Result<()> {
     let id = log_id(log)?;
+    let statements = Statements::prepare(client, expected.is_some())?;
     let mut tx = client.transaction().map_err(stmt("begin append"))?;
     let swapped = match expected {
         Some(old) => tx
             .execute(
-                CAS_HEAD,
+                &statements.head,
                 &[
                     &id,
                     &to_i64("size", head.size)?,
@@ -107,7 +109,7 @@ pub fn append(
             .map_err(stmt("swap head"))?,
         None => tx
             .execute(
-                FIRST_HEAD,
+                &statements.head,
                 &[
                     &id,
                     &to_i64("size", head.size)?,
@@ -129,7 +131,7 @@ pub fn append(
             stored: stored.and_then(|s| u64::try_from(s).ok()),
         }));
     }
-    write_rows(&mut tx, id, batch, taken).map_err(|e| {
+    write_rows(&mut tx, &statements, id, batch, taken).map_err(|e| {
         if e.is_immutable_refusal() {
             Error::Store(islet_store::Error::ImmutableTile {
                 path: e.to_string(),
@@ -140,13 +142,13 @@ pub fn append(
     })?;
     if !head.checkpoint.is_empty() {
         tx.execute(
-            INSERT_CHECKPOINT,
+            &statements.checkpoint,
             &[&id, &to_i64("size", head.size)?, &head.checkpoint],
         )
         .map_err(stmt("insert checkpoint"))?;
     }
     tx.execute(
-        "SELECT pg_notify($1, $2)",
+        &statements.notify,
         &[&HEAD_CHANNEL, &format!("{log} {}", head.size)],
     )
     .map_err(stmt("notify"))?;
@@ -165,8 +167,42 @@ fn expect_rows(what: &'static str, wrote: u64, given: usize) -> Result<()> {
     })
 }
 
+/// The statements of a commit, prepared on its connection.
+struct Statements {
+    head: postgres::Statement,
+    tiles: postgres::Statement,
+    bundles: postgres::Statement,
+    entries: postgres::Statement,
+    entries_taken: postgres::Statement,
+    delete_taken: postgres::Statement,
+    search: postgres::Statement,
+    checkpoint: postgres::Statement,
+    notify: postgres::Statement,
+}
+
+impl Statements {
+    /// The statements of a commit swapping the head (`swap`) or writing
+    /// the first.
+    fn prepare(conn: &mut Conn, swap: bool) -> Result<Statements> {
+        Ok(Statements {
+            head: conn.prepared(if swap { CAS_HEAD } else { FIRST_HEAD })?,
+            tiles: conn.prepared(UPSERT_TILES)?,
+            bundles: conn.prepared(UPSERT_BUNDLES)?,
+            entries: conn.prepared(INSERT_ENTRIES)?,
+            entries_taken: conn.prepared(INSERT_ENTRIES_TAKEN)?,
+            delete_taken: conn.prepared(DELETE_TAKEN)?,
+            search: conn.prepared(INSERT_SEARCH)?,
+            checkpoint: conn.prepared(INSERT_CHECKPOINT)?,
+            notify: conn.prepared(NOTIFY)?,
+        })
+    }
+}
+
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+
 fn write_rows(
     tx: &mut postgres::Transaction<'_>,
+    statements: &Statements,
     id: i32,
     batch: &CommitBatch,
     taken: Option<&Taken>,
@@ -183,7 +219,7 @@ fn write_rows(
             data.push(bytes.as_slice());
         }
         let wrote = tx
-            .execute(UPSERT_TILES, &[&id, &levels, &indexes, &widths, &data])
+            .execute(&statements.tiles, &[&id, &levels, &indexes, &widths, &data])
             .map_err(stmt("write tiles"))?;
         expect_rows("tiles", wrote, batch.tiles.len())?;
     }
@@ -197,7 +233,7 @@ fn write_rows(
             data.push(bytes.as_ref());
         }
         let wrote = tx
-            .execute(UPSERT_BUNDLES, &[&id, &indexes, &widths, &data])
+            .execute(&statements.bundles, &[&id, &indexes, &widths, &data])
             .map_err(stmt("write bundles"))?;
         expect_rows("bundles", wrote, batch.bundles.len())?;
     }
@@ -220,18 +256,18 @@ fn write_rows(
                     });
                 }
                 tx.execute(
-                    INSERT_ENTRIES_TAKEN,
+                    &statements.entries_taken,
                     &[&id, &hashes, &indexes, &taken.leaf_rows],
                 )
             }
-            None => tx.execute(INSERT_ENTRIES, &[&id, &hashes, &indexes]),
+            None => tx.execute(&statements.entries, &[&id, &hashes, &indexes]),
         }
         .map_err(stmt("write entries"))?;
         expect_rows("entries", wrote, batch.dedup.len())?;
     }
     if let Some(taken) = taken.filter(|t| !t.rows.is_empty()) {
         let deleted = tx
-            .execute(DELETE_TAKEN, &[&id, &taken.rows])
+            .execute(&statements.delete_taken, &[&id, &taken.rows])
             .map_err(stmt("delete taken pending rows"))?;
         expect_rows("pending rows deleted", deleted, taken.rows.len())?;
     }
@@ -247,7 +283,7 @@ fn write_rows(
             .iter()
             .map(|(_, _, i)| to_i64("leaf index", *i))
             .collect::<Result<Vec<i64>>>()?;
-        tx.execute(INSERT_SEARCH, &[&id, &kinds, &keys, &indexes])
+        tx.execute(&statements.search, &[&id, &kinds, &keys, &indexes])
             .map_err(stmt("write search"))?;
     }
     Ok(())

@@ -36,8 +36,8 @@ pub mod witnessed;
 pub use append::Taken;
 pub use error::{Error, Result};
 pub use lease::Lease;
-pub use pool::PgOptions;
 /// The blocking client connections are (dedicated ones are handed out).
-pub use postgres::Client;
+pub use pool::Conn;
+pub use pool::PgOptions;
 pub use store::{LogKind, LogRow, PgStore};
 pub use witnessed::Witnessed;

@@ -20,6 +20,7 @@ use islet_store::{LogNumber, TreeHead};
 use islet_tlog::merkle::{Hash, hash_from_slice};
 
 use crate::error::{Error, Result, stmt, to_u64};
+use crate::pool::Conn;
 use crate::store::{PgStore, log_id};
 
 /// The channel the lease holder `LISTEN`s on for new pending rows; the
@@ -64,6 +65,10 @@ const STILL_PENDING: &str = "SELECT p.hash FROM unnest($2::bytea[]) AS u(hash) \
        WHERE log_id = $1 AND hash = u.hash LIMIT 1) AS p";
 
 const HEAD: &str = "SELECT size, root, checkpoint FROM head WHERE log_id = $1";
+
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+
+const DROP_ROWS: &str = "DELETE FROM pending WHERE log_id = $1 AND pseq = ANY($2)";
 
 /// A WAL record that commits with `synchronous_commit = on`: it returns
 /// once the synchronous standby holds everything before it.
@@ -110,11 +115,12 @@ fn hash(what: &str, bytes: &[u8]) -> Result<Hash> {
 
 fn read_logged(
     client: &mut impl postgres::GenericClient,
+    logged: &postgres::Statement,
     id: i32,
     hashes: &[&[u8]],
 ) -> Result<HashMap<Hash, Logged>> {
     client
-        .query(LOGGED, &[&id, &hashes])
+        .query(logged, &[&id, &hashes])
         .map_err(stmt("read entries"))?
         .iter()
         .map(|row| {
@@ -155,21 +161,19 @@ impl PgStore {
         let hashes: Vec<&[u8]> = items.iter().map(|(h, _)| h.as_slice()).collect();
         let bodies: Vec<&[u8]> = items.iter().map(|(_, b)| *b).collect();
         let mut client = self.pool.get()?;
+        let (enqueue, notify) = (client.prepared(ENQUEUE)?, client.prepared(NOTIFY)?);
         let mut tx = client.transaction().map_err(stmt("begin enqueue"))?;
         tx.batch_execute("SET LOCAL synchronous_commit = off")
             .map_err(stmt("enqueue durability"))?;
         let mine = tx
-            .query(ENQUEUE, &[&id, &node, &hashes, &bodies])
+            .query(&enqueue, &[&id, &node, &hashes, &bodies])
             .map_err(stmt("enqueue"))?
             .iter()
             .map(|row| Ok((hash("a pending hash", row.get(0))?, row.get::<_, i64>(1))))
             .collect::<Result<Vec<_>>>()?;
         if !mine.is_empty() {
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&PENDING_CHANNEL, &log.to_string()],
-            )
-            .map_err(stmt("notify pending"))?;
+            tx.execute(&notify, &[&PENDING_CHANNEL, &log.to_string()])
+                .map_err(stmt("notify pending"))?;
         }
         tx.commit().map_err(stmt("commit enqueue"))?;
         Ok(mine)
@@ -200,7 +204,7 @@ impl PgStore {
 /// synchronous standby.
 pub struct Watched {
     /// The connection.
-    pub client: postgres::Client,
+    pub client: Conn,
     cancelled: Arc<AtomicBool>,
 }
 
@@ -215,15 +219,12 @@ impl std::fmt::Debug for Watched {
 ///
 /// # Errors
 /// [`Error::Statement`], [`Error::Inconsistent`].
-pub fn take_pending(
-    client: &mut postgres::Client,
-    log: LogNumber,
-    rows: usize,
-) -> Result<Vec<PendingRow>> {
+pub fn take_pending(client: &mut Conn, log: LogNumber, rows: usize) -> Result<Vec<PendingRow>> {
     let id = log_id(log)?;
     let limit = i64::try_from(rows).unwrap_or(i64::MAX);
+    let take = client.prepared(TAKE)?;
     client
-        .query(TAKE, &[&id, &limit, &MAX_TAKE_BYTES])
+        .query(&take, &[&id, &limit, &MAX_TAKE_BYTES])
         .map_err(stmt("take pending"))?
         .iter()
         .map(|row| {
@@ -240,13 +241,10 @@ pub fn take_pending(
 ///
 /// # Errors
 /// [`Error::Statement`], [`Error::Inconsistent`].
-pub fn logged(
-    client: &mut postgres::Client,
-    log: LogNumber,
-    hashes: &[Hash],
-) -> Result<HashMap<Hash, Logged>> {
+pub fn logged(client: &mut Conn, log: LogNumber, hashes: &[Hash]) -> Result<HashMap<Hash, Logged>> {
     let hashes: Vec<&[u8]> = hashes.iter().map(Hash::as_slice).collect();
-    read_logged(client, log_id(log)?, &hashes)
+    let statement = client.prepared(LOGGED)?;
+    read_logged(&mut **client, &statement, log_id(log)?, &hashes)
 }
 
 /// Waits up to `timeout` for a notification on a channel `client`
@@ -275,12 +273,10 @@ pub fn wait_notification(client: &mut postgres::Client, timeout: Duration) -> Re
 ///
 /// # Errors
 /// [`Error::Statement`].
-pub fn drop_rows(client: &mut postgres::Client, log: LogNumber, rows: &[i64]) -> Result<()> {
+pub fn drop_rows(client: &mut Conn, log: LogNumber, rows: &[i64]) -> Result<()> {
+    let delete = client.prepared(DROP_ROWS)?;
     client
-        .execute(
-            "DELETE FROM pending WHERE log_id = $1 AND pseq = ANY($2)",
-            &[&log_id(log)?, &rows],
-        )
+        .execute(&delete, &[&log_id(log)?, &rows])
         .map_err(stmt("drop logged pending rows"))?;
     Ok(())
 }
@@ -295,15 +291,21 @@ pub fn drop_rows(client: &mut postgres::Client, log: LogNumber, rows: &[i64]) ->
 pub fn read_outcomes(watched: &mut Watched, log: LogNumber, hashes: &[Hash]) -> Result<Outcomes> {
     let id = log_id(log)?;
     let keys: Vec<&[u8]> = hashes.iter().map(Hash::as_slice).collect();
-    let mut tx = watched
-        .client
+    let conn = &mut watched.client;
+    let (read_head, read_logged_rows, still_pending, read_witnessed) = (
+        conn.prepared(HEAD)?,
+        conn.prepared(LOGGED)?,
+        conn.prepared(STILL_PENDING)?,
+        conn.prepared(crate::witnessed::READ_WITNESSED)?,
+    );
+    let mut tx = conn
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
         .map_err(stmt("begin read outcomes"))?;
     let head = tx
-        .query_opt(HEAD, &[&id])
+        .query_opt(&read_head, &[&id])
         .map_err(stmt("read head"))?
         .map(|row| {
             Ok::<_, Error>(TreeHead {
@@ -316,9 +318,9 @@ pub fn read_outcomes(watched: &mut Watched, log: LogNumber, hashes: &[Hash]) -> 
     let (logged, pending) = if keys.is_empty() {
         (HashMap::new(), HashSet::new())
     } else {
-        let logged = read_logged(&mut tx, id, &keys)?;
+        let logged = read_logged(&mut tx, &read_logged_rows, id, &keys)?;
         let pending = tx
-            .query(STILL_PENDING, &[&id, &keys])
+            .query(&still_pending, &[&id, &keys])
             .map_err(stmt("read pending"))?
             .iter()
             .map(|row| hash("a pending hash", row.get(0)))
@@ -326,7 +328,7 @@ pub fn read_outcomes(watched: &mut Watched, log: LogNumber, hashes: &[Hash]) -> 
         (logged, pending)
     };
     let witnessed = tx
-        .query_opt(crate::witnessed::READ_WITNESSED, &[&id])
+        .query_opt(&read_witnessed, &[&id])
         .map_err(stmt("read witnessed"))?;
     let witnessed = crate::witnessed::from_row(witnessed.as_ref())?;
     tx.commit().map_err(stmt("end read outcomes"))?;

@@ -1,10 +1,12 @@
-//! A small pool of blocking PostgreSQL connections.
+//! A small pool of blocking PostgreSQL connections, each with the
+//! statements it prepared ([`Conn::prepared`]).
 //!
 //! At most [`Pool::max`] connections are open; a caller beyond that waits
 //! for one to come back. A connection that broke (the server restarted, a
 //! failover) is dropped when it comes back, and the next caller opens a
 //! new one, so the pool heals by itself after the database returns.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -139,7 +141,7 @@ fn connector(config: &postgres::Config, options: &PgOptions) -> Result<Connector
 }
 
 struct State {
-    idle: Vec<postgres::Client>,
+    idle: Vec<Conn>,
     open: usize,
 }
 
@@ -231,7 +233,7 @@ impl Pool {
     ///
     /// # Errors
     /// [`Error::Connect`].
-    pub fn connect(&self) -> Result<postgres::Client> {
+    pub fn connect(&self) -> Result<Conn> {
         self.open(&self.config)
     }
 
@@ -243,13 +245,13 @@ impl Pool {
     pub fn connect_with_notices(
         &self,
         on_notice: impl Fn(postgres::error::DbError) + Send + Sync + 'static,
-    ) -> Result<postgres::Client> {
+    ) -> Result<Conn> {
         let mut config = self.config.clone();
         config.notice_callback(on_notice);
         self.open(&config)
     }
 
-    fn open(&self, config: &postgres::Config) -> Result<postgres::Client> {
+    fn open(&self, config: &postgres::Config) -> Result<Conn> {
         let connected = match &self.connector {
             Connector::Plain => config.connect(postgres::NoTls),
             Connector::Tls(tls) => config.connect(tls.clone()),
@@ -261,7 +263,7 @@ impl Pool {
         client
             .batch_execute(SESSION_SETTINGS)
             .map_err(crate::error::stmt("session settings"))?;
-        Ok(client)
+        Ok(Conn::new(client))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -304,7 +306,7 @@ impl Pool {
         }
     }
 
-    fn put_back(&self, client: postgres::Client) {
+    fn put_back(&self, client: Conn) {
         let mut state = self.lock();
         if client.is_closed() {
             state.open -= 1;
@@ -316,22 +318,76 @@ impl Pool {
     }
 }
 
+/// A connection and the statements it prepared: each hot statement is
+/// parsed and planned by the server once per connection, not on every
+/// call. It dereferences to the [`postgres::Client`].
+pub struct Conn {
+    client: postgres::Client,
+    statements: HashMap<&'static str, postgres::Statement>,
+}
+
+impl Conn {
+    fn new(client: postgres::Client) -> Conn {
+        Conn {
+            client,
+            statements: HashMap::new(),
+        }
+    }
+
+    /// `sql` prepared on this connection (the first call prepares it).
+    ///
+    /// # Errors
+    /// [`Error::Statement`] when the server refuses to prepare it.
+    pub fn prepared(&mut self, sql: &'static str) -> Result<postgres::Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let prepared = self
+            .client
+            .prepare(sql)
+            .map_err(crate::error::stmt("prepare"))?;
+        self.statements.insert(sql, prepared.clone());
+        Ok(prepared)
+    }
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("prepared", &self.statements.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+}
+
 /// A connection lent by a [`Pool`].
 pub struct Pooled<'a> {
     pool: &'a Pool,
-    client: Option<postgres::Client>,
+    client: Option<Conn>,
 }
 
 impl std::ops::Deref for Pooled<'_> {
-    type Target = postgres::Client;
-    fn deref(&self) -> &postgres::Client {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
         // Some until drop.
         self.client.as_ref().unwrap_or_else(|| unreachable!())
     }
 }
 
 impl std::ops::DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut postgres::Client {
+    fn deref_mut(&mut self) -> &mut Conn {
         self.client.as_mut().unwrap_or_else(|| unreachable!())
     }
 }

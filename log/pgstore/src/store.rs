@@ -268,13 +268,13 @@ impl PgStore {
     fn read_bytes(
         &self,
         op: &'static str,
-        sql: &str,
+        sql: &'static str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .pool
-            .get()?
-            .query_opt(sql, params)
+        let mut conn = self.pool.get()?;
+        let statement = conn.prepared(sql)?;
+        Ok(conn
+            .query_opt(&statement, params)
             .map_err(stmt(op))?
             .map(|row| row.get(0)))
     }
@@ -314,11 +314,12 @@ impl LogStore for PgStore {
         if let Some(data) = self.full.get(key) {
             return Ok(Some(data));
         }
-        let row = self
-            .pool
-            .get()?
+        let mut conn = self.pool.get()?;
+        let statement =
+            conn.prepared("SELECT width, data FROM bundles WHERE log_id = $1 AND idx = $2")?;
+        let row = conn
             .query_opt(
-                "SELECT width, data FROM bundles WHERE log_id = $1 AND idx = $2",
+                &statement,
                 &[&log_id(log)?, &to_i64("bundle index", index)?],
             )
             .map_err(stmt("read bundle"))?;

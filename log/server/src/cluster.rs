@@ -797,7 +797,7 @@ fn integrate_batch(
     signer: &dyn NoteSigner,
     shared: &Shared,
     lease: &Lease,
-    client: &mut islet_pgstore::Client,
+    client: &mut islet_pgstore::Conn,
     tree: &mut Tree,
     rows: Vec<PendingRow>,
 ) -> Result<()> {
