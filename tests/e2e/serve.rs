@@ -418,3 +418,179 @@ fn an_ecdsa_p256_log_serves_search_proofs_past_checkpoints_and_metrics() {
 fn hex_lower(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// Tiles and bundles are served as a static file server serves immutable
+/// files: the publish directory's bytes, `Cache-Control: immutable`, a
+/// strong `ETag` from their SHA-256 and 304 for a conditional request that
+/// names it, HEAD, a bundle's gzip form (its own tag) for a client that asks
+/// for it, and nothing ahead of the tree or off the canonical paths.
+#[test]
+fn tiles_and_bundles_are_served_like_immutable_files_with_etags_304s_and_gzip() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let public = dir.path().join("public");
+    let server = Islet::start_with(
+        &dir.path().join("data"),
+        crate::support::free_port(),
+        &["--publish-dir", public.to_str().unwrap()],
+    );
+    let rt = runtime();
+    // No automatic decompression: the test sees the bytes on the wire.
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let signer = Signer::new();
+    rt.block_on(async {
+        for i in 0..300 {
+            let status = client
+                .post(format!("{}/api/v2/log/entries", server.url))
+                .body(signer.request(format!("tile cache {i}").as_bytes()))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 201);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(public.join("checkpoint"))
+        .unwrap_or_default()
+        .lines()
+        .nth(1)
+        != Some("300")
+    {
+        assert!(std::time::Instant::now() < deadline, "publish dir behind");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let get = |path: &str, headers: &[(&str, &str)], head: bool| {
+        let mut request = if head {
+            client.head(format!("{}/api/v2/{path}", server.url))
+        } else {
+            client.get(format!("{}/api/v2/{path}", server.url))
+        };
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        rt.block_on(async {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let h = response.headers().clone();
+            let body = response.bytes().await.unwrap().to_vec();
+            (status, h, body)
+        })
+    };
+    let header = |h: &reqwest::header::HeaderMap, name: &str| {
+        h.get(name).map(|v| v.to_str().unwrap().to_owned())
+    };
+    let tag_of = |body: &[u8]| format!("\"{}\"", hex_lower(&sha2::Sha256::digest(body)[..16]));
+
+    for path in [
+        "tile/0/000",
+        "tile/0/001.p/44",
+        "tile/1/000.p/1",
+        "tile/entries/000",
+        "tile/entries/001.p/44",
+    ] {
+        let on_disk = std::fs::read(public.join(path)).unwrap();
+        let bundle = path.starts_with("tile/entries");
+        // Twice: from the store, then from memory; the same answer.
+        for round in 0..2 {
+            let (status, h, body) = get(path, &[], false);
+            assert_eq!(status, 200, "{path} round {round}");
+            assert!(
+                body == on_disk,
+                "{path} round {round}: not the published bytes"
+            );
+            assert_eq!(header(&h, "etag").unwrap(), tag_of(&on_disk), "{path}");
+            assert_eq!(
+                header(&h, "cache-control").unwrap(),
+                "public, max-age=604800, immutable"
+            );
+            assert_eq!(
+                header(&h, "content-type").unwrap(),
+                "application/octet-stream"
+            );
+            assert_eq!(header(&h, "content-encoding"), None);
+            assert_eq!(
+                header(&h, "vary").as_deref(),
+                bundle.then_some("accept-encoding"),
+                "{path}"
+            );
+            assert_eq!(
+                header(&h, "content-length").unwrap(),
+                on_disk.len().to_string()
+            );
+        }
+        let tag = tag_of(&on_disk);
+        // Conditional: the tag (strong or weak, alone or in a list) or *.
+        for condition in [
+            tag.clone(),
+            format!("W/{tag}"),
+            format!("\"other\", {tag}"),
+            "*".to_owned(),
+        ] {
+            let (status, h, body) = get(path, &[("if-none-match", &condition)], false);
+            assert_eq!(status, 304, "{path} with {condition}");
+            assert!(body.is_empty());
+            assert_eq!(header(&h, "etag").unwrap(), tag);
+            assert_eq!(
+                header(&h, "cache-control").unwrap(),
+                "public, max-age=604800, immutable"
+            );
+        }
+        let (status, _, body) = get(path, &[("if-none-match", "\"other\"")], false);
+        assert_eq!(status, 200);
+        assert!(body == on_disk);
+        // HEAD: the headers of GET, no body.
+        let (status, h, body) = get(path, &[], true);
+        assert_eq!(status, 200);
+        assert!(body.is_empty());
+        assert_eq!(
+            header(&h, "content-length").unwrap(),
+            on_disk.len().to_string()
+        );
+        // gzip: bundles only, decompressing to the same bytes, their own tag.
+        let (status, h, body) = get(path, &[("accept-encoding", "br, gzip")], false);
+        assert_eq!(status, 200);
+        if bundle {
+            assert_eq!(header(&h, "content-encoding").as_deref(), Some("gzip"));
+            let mut plain = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+                .unwrap();
+            assert!(plain == on_disk, "{path}: gzip form differs");
+            assert!(body.len() < on_disk.len());
+            let gz_tag = header(&h, "etag").unwrap();
+            assert_eq!(gz_tag, format!("{}-gzip\"", &tag[..tag.len() - 1]));
+            let (status, _, _) = get(
+                path,
+                &[("accept-encoding", "gzip"), ("if-none-match", &gz_tag)],
+                false,
+            );
+            assert_eq!(status, 304);
+            // The plain form's tag does not match the gzip form.
+            let (status, _, _) = get(
+                path,
+                &[("accept-encoding", "gzip"), ("if-none-match", &tag)],
+                false,
+            );
+            assert_eq!(status, 200);
+            let (_, h, body) = get(path, &[("accept-encoding", "gzip;q=0")], false);
+            assert_eq!(header(&h, "content-encoding"), None);
+            assert!(body == on_disk);
+        } else {
+            assert_eq!(header(&h, "content-encoding"), None, "{path}");
+            assert!(body == on_disk);
+        }
+    }
+    // Nothing ahead of the tree, cached or not, and canonical paths only.
+    for (path, status) in [
+        ("tile/0/001.p/45", 404),
+        ("tile/entries/001.p/45", 404),
+        ("tile/entries/002", 404),
+        ("tile/1/000", 404),
+        ("tile/entries/x000/001.p/44", 400),
+        ("tile/00/000", 400),
+        ("tile/entries/001.p/256", 400),
+    ] {
+        let (got, _, _) = get(path, &[], false);
+        assert_eq!(got, status, "{path}");
+    }
+}

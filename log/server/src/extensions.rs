@@ -52,7 +52,7 @@ fn json(v: &serde_json::Value) -> Response {
 /// `GET /api/v2/islet/search`: entries by artifact digest, leaf hash or
 /// key fingerprint, with inclusion proofs against the latest checkpoint.
 pub(crate) async fn search(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Ok(Query(q)) = q else {
@@ -194,7 +194,7 @@ pub(crate) struct InclusionQuery {
 
 /// `GET /api/v2/islet/proof/inclusion`.
 pub(crate) async fn prove_inclusion(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     q: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Ok(Query(q)) = q else {
@@ -234,7 +234,7 @@ pub(crate) struct ConsistencyQuery {
 
 /// `GET /api/v2/islet/proof/consistency`.
 pub(crate) async fn prove_consistency(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Ok(Query(q)) = q else {
@@ -267,7 +267,7 @@ pub(crate) async fn prove_consistency(
 
 /// `GET /api/v2/islet/checkpoint/<size>`: the checkpoint signed at a size.
 pub(crate) async fn checkpoint_at(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     Path(size): Path<String>,
 ) -> ApiResult {
     let Some(size) = size

@@ -67,6 +67,8 @@ pub struct AppState {
     pub more_metrics: Vec<Arc<dyn MetricsSource>>,
     /// Who may call what, and how often; `None` when all is open.
     pub access: Option<Arc<crate::access::Access>>,
+    /// Tiles and bundles already served, kept in memory.
+    pub tiles: Arc<crate::tile_cache::TileCache>,
 }
 
 /// A source of `/metrics` text the server does not know the type of.
@@ -152,7 +154,7 @@ pub fn app(state: AppState) -> Router {
             "/witness/{origin_hash}/checkpoint",
             get(witness_service::checkpoint),
         )
-        .with_state(state.clone());
+        .with_state(Arc::new(state.clone()));
     let router = match state.access {
         Some(access) => router.layer(axum::middleware::from_fn_with_state(
             access,
@@ -160,12 +162,14 @@ pub fn app(state: AppState) -> Router {
         )),
         None => router,
     };
-    router.layer(axum::middleware::from_fn(limit_head))
+    // Heads over the limit are answered 431 before routing
+    // (`crate::listener`).
+    router
 }
 
 /// The size of a request's head as HTTP/1.1 writes it: the request line,
 /// each header as `name: value` and its line end, and the empty line.
-pub fn head_size(request: &axum::extract::Request) -> usize {
+pub fn head_size<B>(request: &axum::http::Request<B>) -> usize {
     let uri = request.uri();
     let target = uri
         .path_and_query()
@@ -177,25 +181,6 @@ pub fn head_size(request: &axum::extract::Request) -> usize {
         .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
         .sum();
     line + headers + 2
-}
-
-/// Answers 431 to a request whose head is over
-/// [`crate::listener::MAX_REQUEST_HEAD_BYTES`] (the transports' own
-/// buffers stop far larger heads before they are parsed).
-async fn limit_head(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let size = head_size(&request);
-    let max = crate::listener::MAX_REQUEST_HEAD_BYTES;
-    if size > max {
-        return crate::api::ApiError::HeadTooLarge(format!(
-            "the request head is {size} bytes; the limit is {max}"
-        ))
-        .into_response();
-    }
-    next.run(request).await
 }
 
 /// Default for [`AppState::max_request_bytes`].

@@ -26,6 +26,7 @@ pub mod read;
 pub mod response;
 pub mod sequencer;
 pub mod shards;
+pub mod tile_cache;
 pub mod timestamp;
 pub mod tls;
 pub mod trust;
@@ -213,6 +214,7 @@ pub fn prepare(data: &DataDir, config: Config) -> Result<Prepared> {
         started: std::time::SystemTime::now(),
         more_metrics: Vec::new(),
         access: access.clone(),
+        tiles: Arc::default(),
     };
     if let Some(a) = access {
         state.more_metrics.push(a);

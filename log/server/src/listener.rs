@@ -214,16 +214,67 @@ struct WithPeer<S> {
 
 impl<S, B> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
 where
-    S: hyper::service::Service<hyper::Request<B>>,
+    S: hyper::service::Service<hyper::Request<B>, Response = axum::response::Response>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = RoutedOrNow<S::Future, S::Error>;
 
     fn call(&self, mut req: hyper::Request<B>) -> Self::Future {
+        // A head over the limit is answered here, before any routing (the
+        // transports' own buffers stop far larger heads before they are
+        // parsed).
+        let size = crate::http::head_size(&req);
+        if size > MAX_REQUEST_HEAD_BYTES {
+            use axum::response::IntoResponse;
+            return RoutedOrNow::Now {
+                answer: Some(Ok(crate::api::ApiError::HeadTooLarge(format!(
+                    "the request head is {size} bytes; the limit is {MAX_REQUEST_HEAD_BYTES}"
+                ))
+                .into_response())),
+            };
+        }
         let extensions = req.extensions_mut();
         extensions.insert(axum::extract::ConnectInfo(self.peer));
         extensions.insert(self.identity.clone());
-        self.inner.call(req)
+        RoutedOrNow::Routed {
+            future: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of [`WithPeer`]: made at once, or by the router.
+    #[project = AnswerProjection]
+    pub(crate) enum RoutedOrNow<F, E> {
+        /// Answered without routing (taken when polled).
+        Now { answer: Option<Result<axum::response::Response, E>> },
+        /// The router's future.
+        Routed { #[pin] future: F },
+    }
+}
+
+impl<F, E> std::future::Future for RoutedOrNow<F, E>
+where
+    F: std::future::Future<Output = Result<axum::response::Response, E>>,
+{
+    type Output = Result<axum::response::Response, E>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            AnswerProjection::Now { answer } => {
+                // Polled again after it answered (hyper never does): a 500
+                // rather than a panic.
+                std::task::Poll::Ready(answer.take().unwrap_or_else(|| {
+                    Ok(axum::response::IntoResponse::into_response(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    ))
+                }))
+            }
+            AnswerProjection::Routed { future } => future.poll(cx),
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! Bodies are not decompressed: a `Content-Encoding` other than
 //! `identity` gets 415 (send the packages uncompressed).
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -87,7 +89,7 @@ async fn read(
 
 /// `POST /mirror/add-checkpoint`.
 pub(crate) async fn add_checkpoint(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -109,7 +111,7 @@ pub(crate) async fn add_checkpoint(
 
 /// `POST /mirror/add-entries`.
 pub(crate) async fn add_entries(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

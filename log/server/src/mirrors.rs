@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 
 use crate::api::{ApiError, ApiResult};
 use crate::error::{Error, Result};
 use crate::http::AppState;
-use crate::read::serve_tile;
+use crate::read::{TileSource, serve_tile};
 use islet_store::{LogNumber, Store};
 use islet_tlog::merkle::Hash;
 
@@ -114,7 +114,7 @@ async fn find(s: &AppState, origin_hash: &str) -> Result<(LogNumber, u64, Vec<u8
 /// served up to this size"; the tree head is committed before it is ever
 /// served).
 pub(crate) async fn checkpoint(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     Path(origin_hash): Path<String>,
 ) -> ApiResult {
     let (_, _, note) = find(&s, &origin_hash).await?;
@@ -131,11 +131,12 @@ pub(crate) async fn checkpoint(
 
 /// `GET /mirror/<hash>/tile/…`.
 pub(crate) async fn tile(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
     Path((origin_hash, rest)): Path<(String, String)>,
 ) -> ApiResult {
     let (log, size, _) = find(&s, &origin_hash).await?;
-    serve_tile(s.store.clone(), log, size, &rest).await
+    serve_tile(&s.tiles, TileSource::local(&s, log, size), &rest, &headers).await
 }
 
 /// Entries indexed per store batch.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use islet_store::config::{Config, KeyType, OwnLog, RawConfig};
 use islet_store::datadir::DataDir;
@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::guard::CheckpointGuard;
 use crate::http::AppState;
 use crate::mirrors::{origin_hash_hex, parse_origin_hash};
-use crate::read::serve_tile;
+use crate::read::{TileSource, serve_tile};
 
 /// rekor-tiles' answer to a write to a frozen log (HTTP 405, plain text).
 pub const FROZEN_MESSAGE: &str = "This log has been frozen, please switch to the latest log.\n";
@@ -364,7 +364,7 @@ pub fn shard_base_url(public_url: &str, origin: &str) -> String {
 
 /// `GET /shards/<hash>/api/v2/checkpoint`: the shard's final checkpoint.
 pub(crate) async fn checkpoint(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     Path(origin_hash): Path<String>,
 ) -> ApiResult {
     let shard = s.shards.find(&origin_hash)?;
@@ -390,15 +390,20 @@ pub(crate) async fn shard_checkpoint(s: &AppState, shard: &ShardRecord) -> ApiRe
 
 /// `GET /shards/<hash>/api/v2/tile/…`.
 pub(crate) async fn tile(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
     Path((origin_hash, rest)): Path<(String, String)>,
 ) -> ApiResult {
     let shard = s.shards.find(&origin_hash)?;
-    serve_tile(s.store.clone(), shard.number, shard.frozen.size, &rest).await
+    let source = TileSource::local(&s, shard.number, shard.frozen.size);
+    serve_tile(&s.tiles, source, &rest, &headers).await
 }
 
 /// `POST /shards/<hash>/api/v2/log/entries`: 405, the shard is frozen.
-pub(crate) async fn write(State(s): State<AppState>, Path(origin_hash): Path<String>) -> ApiResult {
+pub(crate) async fn write(
+    State(s): State<Arc<AppState>>,
+    Path(origin_hash): Path<String>,
+) -> ApiResult {
     s.shards.find(&origin_hash)?;
     Ok(frozen_response())
 }

@@ -7,8 +7,8 @@
 //! and metrics.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -172,7 +172,7 @@ fn answer_response(answer: Answer) -> Response {
 
 /// `POST /api/v1/timestamp`.
 pub(crate) async fn timestamp(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -260,7 +260,7 @@ pub(crate) async fn timestamp(
 }
 
 /// `GET /api/v1/timestamp/certchain`: the chain, PEM, leaf first.
-pub(crate) async fn certchain(State(s): State<AppState>) -> Response {
+pub(crate) async fn certchain(State(s): State<Arc<AppState>>) -> Response {
     let Some(tsa) = s.tsa.clone() else {
         return json_error(
             StatusCode::NOT_FOUND,

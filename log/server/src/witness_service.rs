@@ -406,7 +406,7 @@ fn internal(cause: &dyn std::fmt::Display) -> Answer {
 
 /// `POST /witness/add-checkpoint`.
 pub(crate) async fn add_checkpoint(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     extensions: axum::http::Extensions,
     headers: HeaderMap,
     body: Body,
@@ -444,7 +444,7 @@ pub(crate) async fn add_checkpoint(
 /// `GET /witness/<hash>/checkpoint`: the latest checkpoint this witness
 /// cosigned for that origin (404 when it never cosigned one).
 pub(crate) async fn checkpoint(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     Path(origin_hash): Path<String>,
 ) -> Response {
     let Some(witness) = s.witness.clone() else {

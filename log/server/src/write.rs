@@ -1,5 +1,7 @@
 //! The Rekor v2 write API: `POST /api/v2/log/entries`.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -18,7 +20,7 @@ use crate::sequencer::Outcome;
 /// `POST /api/v2/log/entries`: validates an entry, waits until a signed
 /// checkpoint covers it, and answers the TransparencyLogEntry.
 pub(crate) async fn create_entry(
-    State(s): State<AppState>,
+    State(s): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {

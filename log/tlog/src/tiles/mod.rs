@@ -212,13 +212,26 @@ impl TilePath {
             }
             None => (rest, TILE_WIDTH),
         };
-        let groups: Vec<&str> = index_part.split('/').collect();
-        if groups.len() > MAX_INDEX_GROUPS {
-            return Err(path_err(path, "index has too many groups"));
+        // Allocation-free: servers parse one path per tile request.
+        let mut groups = [""; MAX_INDEX_GROUPS];
+        let mut count = 0;
+        for g in index_part.split('/') {
+            if count == MAX_INDEX_GROUPS {
+                return Err(path_err(path, "index has too many groups"));
+            }
+            groups[count] = g;
+            count += 1;
         }
-        let (last, leading) = groups
+        let (last, leading) = groups[..count]
             .split_last()
             .ok_or_else(|| path_err(path, "missing index"))?;
+        // Canonical form only: the most significant group of a multi-group
+        // index is never zero (a leading x000/ group would re-encode
+        // shorter), which is all that separates a parsed path from the one
+        // Display writes.
+        if leading.first() == Some(&"x000") {
+            return Err(path_err(path, "not in canonical form (leading x000 group)"));
+        }
         let mut index: u64 = 0;
         for g in leading {
             let digits = g
@@ -245,10 +258,7 @@ impl TilePath {
             }),
             None => TilePath::Entries(BundleId { index, width }),
         };
-        // Canonical form only: a leading x000/ group would re-encode shorter.
-        if parsed.to_string() != path {
-            return Err(path_err(path, "not in canonical form (leading x000 group)"));
-        }
+        debug_assert_eq!(parsed.to_string(), path);
         Ok(parsed)
     }
 }
