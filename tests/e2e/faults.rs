@@ -38,8 +38,9 @@ use crate::support::{Signer, free_port, islet};
 
 /// `islet serve`'s exit status after a storage failure (EX_TEMPFAIL).
 const EXIT_STORE_FAILED: i32 = 75;
-/// Concurrent writers during a fault.
-const WRITERS: usize = 8;
+/// Concurrent writers during a fault (enough that batches hold several
+/// entries: a batch closes once every write the server holds is in it).
+const WRITERS: usize = 16;
 /// Longest wait for an injected fault to stop the server.
 const FAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// Longest wait for a start (refused or healthy).

@@ -571,3 +571,52 @@ fn a_canonical_entry_of_the_bundle_limit_is_accepted_and_one_byte_more_is_refuse
         "{err:?}"
     );
 }
+
+/// The direct writer of `entry::canonical` and the general RFC 8785
+/// canonicalizer agree on every body it writes directly: nested objects
+/// with ASCII keys (given out of order), and strings with every escape JCS
+/// knows, controls, DEL, `/`, non-ASCII and astral characters.
+#[test]
+fn plain_json_is_canonical() {
+    let mut strings: Vec<String> = (0u32..0x80)
+        .filter_map(char::from_u32)
+        .map(|c| format!("a{c}b"))
+        .collect();
+    strings.extend(
+        [
+            "",
+            "é",
+            "€",
+            "😀",
+            "\u{2028}\u{2029}",
+            "\u{feff}",
+            "/\\\"",
+            "\u{7f}\u{80}\u{ffff}",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned()),
+    );
+    for (i, text) in strings.iter().enumerate() {
+        let value = serde_json::json!({
+            "zeta": text,
+            "Alpha": [text, null, true, false, {"b": text, "a": [], "B": {}}],
+            "alpha": { "nested": { "z": "1", "a": text } },
+            "_": i.to_string(),
+            "spec": { "hashedRekordV002": { "data": { "digest": text, "algorithm": "SHA2_256" } } },
+        });
+        let fast = islet_rekor::entry::canonical(&value).expect("fast path");
+        let general = serde_json_canonicalizer::to_vec(&value).expect("canonicalizer");
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&general),
+            "{text:?}"
+        );
+    }
+    // Numbers go through the general canonicalizer (JCS writes them as
+    // ECMAScript does).
+    let value = serde_json::json!({"n": 1e21, "m": 0.1, "k": -0.0});
+    assert_eq!(
+        islet_rekor::entry::canonical(&value).expect("numbers"),
+        serde_json_canonicalizer::to_vec(&value).expect("canonicalizer")
+    );
+}

@@ -303,7 +303,7 @@ fn enqueue_loop(
     waiting: &Waiting,
 ) {
     let (max, max_age) = (parts.config.batch_max_size, parts.config.batch_max_age);
-    while let Some(jobs) = next_batch(&mut rx, max, max_age) {
+    while let Some(jobs) = next_batch(&mut rx, max, max_age, shared) {
         shared.took(jobs.len() as u64);
         if !shared.healthy() {
             for job in jobs {

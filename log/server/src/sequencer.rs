@@ -114,6 +114,9 @@ pub struct Shared {
     failed: watch::Sender<bool>,
     /// Entries queued and not answered.
     pending: AtomicU64,
+    /// Writes received and on their way to the queue (being validated):
+    /// while there are any, a batch waits for them (see [`next_batch`]).
+    arriving: AtomicU64,
     /// Counters.
     pub metrics: Metrics,
 }
@@ -184,6 +187,18 @@ impl Shared {
         }
     }
 
+    /// Counts a write as on its way to the queue until the returned
+    /// guard is dropped: once the write is queued, refused, or abandoned.
+    pub fn arriving(&self) -> Arriving<'_> {
+        self.arriving.fetch_add(1, Ordering::SeqCst);
+        Arriving(self)
+    }
+
+    /// Writes on their way to the queue.
+    pub fn arriving_now(&self) -> u64 {
+        self.arriving.load(Ordering::SeqCst)
+    }
+
     /// Entries waiting to be sequenced.
     pub fn pending(&self) -> u64 {
         self.pending.load(Ordering::Relaxed)
@@ -200,6 +215,21 @@ impl Shared {
     }
 }
 
+/// A write on its way to the sequencer's queue (see [`Shared::arriving`]).
+pub struct Arriving<'a>(&'a Shared);
+
+impl std::fmt::Debug for Arriving<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Arriving")
+    }
+}
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.0.arriving.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl std::fmt::Debug for Sequencer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Sequencer(size {})", self.shared.latest().size)
@@ -208,12 +238,18 @@ impl std::fmt::Debug for Sequencer {
 
 impl Sequencer {
     /// Submits an entry and waits until it is committed and covered by a
-    /// signed checkpoint (or found to be a duplicate).
+    /// signed checkpoint (or found to be a duplicate). `arriving`, the
+    /// write's count among those on their way, ends once the entry is
+    /// queued (or refused).
     ///
     /// # Errors
     /// [`Error::Overloaded`] when the queue is full; [`Error::Unavailable`]
     /// when the sequencer has stopped.
-    pub async fn submit(&self, entry: ValidatedEntry) -> Result<Outcome> {
+    pub async fn submit(
+        &self,
+        entry: ValidatedEntry,
+        arriving: Option<Arriving<'_>>,
+    ) -> Result<Outcome> {
         if !self.shared.healthy() {
             return Err(store_failed());
         }
@@ -226,7 +262,11 @@ impl Sequencer {
         // Counted before the sequencer can take the job, so its decrement
         // never comes first; taken back if the job is not queued.
         self.shared.pending.fetch_add(1, Ordering::Relaxed);
-        self.tx.try_send(job).map_err(|e| {
+        let queued = self.tx.try_send(job);
+        // Queued (or refused): no longer on its way. Dropped after the
+        // job is in the queue, so a batch never sees neither.
+        drop(arriving);
+        queued.map_err(|e| {
             self.shared.take_pending(1);
             match e {
                 mpsc::error::TrySendError::Full(_) => Error::Overloaded,
@@ -270,6 +310,7 @@ impl Shared {
             sequencing: AtomicBool::new(true),
             failed: watch::Sender::new(false),
             pending: AtomicU64::new(0),
+            arriving: AtomicU64::new(0),
             metrics: Metrics::default(),
         };
         shared.metrics.tree_size.store(size, Ordering::Relaxed);
@@ -282,12 +323,23 @@ impl Shared {
     }
 }
 
-/// Waits for the next job, then takes whatever else arrives within
-/// `max_age` of it, up to `max` jobs. None when the queue closed.
+/// How long [`next_batch`] sleeps between looks at the queue while writes
+/// are on their way to it.
+const BATCH_POLL: Duration = Duration::from_micros(200);
+
+/// Waits for the next job, then takes whatever else arrives, up to `max`
+/// jobs, until `max_age` after the first or until nothing more is on its
+/// way: the queue is empty and no write is being received or validated
+/// ([`Shared::arriving`]). A batch so closes as soon as every write the
+/// server holds is in it, rather than always waiting `max_age` for
+/// writes that are not coming (64 clients waiting on their answers send
+/// nothing more); under a steady stream it fills for up to `max_age`.
+/// None when the queue closed.
 pub(crate) fn next_batch(
     rx: &mut mpsc::Receiver<Job>,
     max: usize,
     max_age: Duration,
+    shared: &Shared,
 ) -> Option<Vec<Job>> {
     let first = rx.blocking_recv()?;
     let deadline = Instant::now() + max_age;
@@ -300,7 +352,18 @@ pub(crate) fn next_batch(
                 if now >= deadline {
                     break;
                 }
-                std::thread::sleep((deadline - now).min(Duration::from_micros(500)));
+                if shared.arriving_now() == 0 {
+                    // A write counted out since the look above is in the
+                    // queue already.
+                    match rx.try_recv() {
+                        Ok(j) => {
+                            jobs.push(j);
+                            continue;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                std::thread::sleep((deadline - now).min(BATCH_POLL));
             }
             Err(mpsc::error::TryRecvError::Disconnected) => break,
         }
@@ -497,7 +560,7 @@ impl Drop for FailOnPanic<'_> {
 fn run(mut parts: SequencerParts, mut tree: Tree, mut rx: mpsc::Receiver<Job>, shared: &Shared) {
     let _fail_on_panic = FailOnPanic(shared);
     let (max, max_age) = (parts.config.batch_max_size, parts.config.batch_max_age);
-    while let Some(jobs) = next_batch(&mut rx, max, max_age) {
+    while let Some(jobs) = next_batch(&mut rx, max, max_age, shared) {
         shared.take_pending(jobs.len() as u64);
         if let Err(e) = sequence(&mut parts, &mut tree, jobs, shared) {
             // The batch's own writes are answered 503 by their dropped
@@ -642,6 +705,7 @@ fn sequence(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -657,6 +721,7 @@ mod tests {
             sequencing: AtomicBool::new(true),
             failed: watch::Sender::new(false),
             pending: AtomicU64::new(0),
+            arriving: AtomicU64::new(0),
             metrics: Metrics::default(),
         }
     }
@@ -682,6 +747,71 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), shared.store_failed())
             .await
             .expect("store_failed completes at once after a failure");
+    }
+
+    fn job(n: u8) -> Job {
+        let (reply, _) = oneshot::channel();
+        Job {
+            entry: ValidatedEntry {
+                kind: islet_rekor::entry::EntryKind::HashedRekord,
+                body: vec![n],
+                artifact_digest: (islet_rekor::keys::HashAlgorithm::Sha256, vec![n]),
+                key_fingerprints: Vec::new(),
+            },
+            reply,
+            queued_at: Instant::now(),
+        }
+    }
+
+    /// A batch closes once nothing is on its way, without waiting for
+    /// `max_age`; while a write is on its way it waits for it; and it never
+    /// waits past `max_age` for one that does not come.
+    #[test]
+    fn a_batch_closes_when_nothing_more_is_on_its_way() {
+        let shared = shared();
+        let (tx, mut rx) = mpsc::channel(16);
+        let long = Duration::from_secs(30);
+
+        // Nothing arriving: the queued jobs, at once (far before max_age).
+        tx.try_send(job(1)).unwrap();
+        tx.try_send(job(2)).unwrap();
+        let started = Instant::now();
+        let batch = next_batch(&mut rx, 512, long, &shared).unwrap();
+        assert_eq!(batch.len(), 2);
+        assert!(started.elapsed() < long / 2, "{:?}", started.elapsed());
+
+        // A write on its way joins the batch when it is queued.
+        tx.try_send(job(3)).unwrap();
+        std::thread::scope(|scope| {
+            let on_its_way = shared.arriving();
+            let sender = tx.clone();
+            scope.spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                sender.try_send(job(4)).unwrap();
+                drop(on_its_way);
+            });
+            let batch = next_batch(&mut rx, 512, long, &shared).unwrap();
+            let bodies: Vec<u8> = batch.iter().map(|j| j.entry.body[0]).collect();
+            assert_eq!(bodies, [3, 4]);
+        });
+        assert_eq!(shared.arriving_now(), 0);
+
+        // A write that never comes: the batch closes at max_age.
+        tx.try_send(job(5)).unwrap();
+        let stuck = shared.arriving();
+        let max_age = Duration::from_millis(100);
+        let started = Instant::now();
+        let batch = next_batch(&mut rx, 512, max_age, &shared).unwrap();
+        assert_eq!(batch.len(), 1);
+        assert!(started.elapsed() >= max_age);
+        drop(stuck);
+
+        // And max jobs closes it however much is on its way.
+        let _stuck = shared.arriving();
+        for n in 0..3 {
+            tx.try_send(job(n)).unwrap();
+        }
+        assert_eq!(next_batch(&mut rx, 2, long, &shared).unwrap().len(), 2);
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub(crate) async fn create_entry(
             )));
         }
     };
+    // From here until it is queued (or refused), the write is on its way
+    // to the sequencer: a batch waits for it rather than closing.
+    let arriving = own.sequencer.shared().arriving();
     // Decoding and signature verification are CPU work. A small
     // hashedrekord (one verification, well under a millisecond) is checked
     // right here: handing it to the blocking pool costs two thread
@@ -92,7 +95,7 @@ pub(crate) async fn create_entry(
     };
     let kind = entry.kind;
     let body = entry.body.clone();
-    match own.sequencer.submit(entry).await {
+    match own.sequencer.submit(entry, Some(arriving)).await {
         Ok(Outcome::Appended(a)) => {
             let tle = TransparencyLogEntry::new(&EntryResponseParts {
                 index: a.index,

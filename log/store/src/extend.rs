@@ -448,6 +448,12 @@ impl<'s> Extension<'s> {
         self.grower.size()
     }
 
+    /// The root of the rebuilt tree so far (what a log extending itself
+    /// signs and passes to [`Extension::finish`]).
+    pub fn root(&self) -> Hash {
+        self.grower.root()
+    }
+
     /// Appends one entry.
     ///
     /// # Errors

@@ -701,7 +701,9 @@ fn is_dotted_oid(s: &str) -> bool {
 pub struct SequencerConfig {
     /// Most entries in one batch (one fsync).
     pub batch_max_size: usize,
-    /// How long a batch waits for more entries after its first.
+    /// How long a batch waits for more entries after its first, at most: it
+    /// closes earlier once no write is on its way to it (received and
+    /// being validated), see `islet_server::sequencer::next_batch`.
     pub batch_max_age: Duration,
     /// Entries queued beyond this are refused with 503 (pushback).
     pub max_pending: usize,
@@ -712,10 +714,11 @@ impl Default for SequencerConfig {
     /// hammer on 2 cores (64 connections, server and hammer sharing the
     /// cores; README, Benchmarks). A batch costs fixed work (two fsyncs,
     /// the checkpoint signature, rewriting the partial bundle), so larger
-    /// batches mean less CPU per entry; with fewer clients in flight than
-    /// `batch_max_size`, a batch closes at its age, so the age bounds
+    /// batches mean less CPU per entry. Before a batch closed as soon as no
+    /// write was on its way, a batch with fewer clients in flight than
+    /// `batch_max_size` always closed at its age, so the age bounded
     /// latency and, for a fixed number of clients, throughput. Medians of
-    /// two runs each, entries/s, p50 latency, server CPU per entry:
+    /// two runs each then, entries/s, p50 latency, server CPU per entry:
     ///
     /// | `batch_max_age` | entries/s | p50 | CPU per entry |
     /// |---|---|---|---|
@@ -724,13 +727,14 @@ impl Default for SequencerConfig {
     /// | 10 ms | 3,950 | 15.9 ms | 160 µs |
     /// | 25 ms | 2,030 | 31.0 ms | 224 µs |
     ///
-    /// 10 ms keeps CPU per entry lowest (2.7 ECDSA verifications) while
-    /// still well above 3,000 entries/s; 5 ms buys lower latency for a
-    /// quarter more CPU. 512 entries is far above what 10 ms gathers at
-    /// these rates, so batches close by age; it bounds one fsync's work
-    /// when thousands of clients are in flight. 8,192 pending entries bound
-    /// memory (a request is at most 4 MiB, a typical entry 1 to 2 KiB) and
-    /// queueing delay (about 2 s at 4,000 entries/s) before clients get 503.
+    /// Now 64 clients close their batch once all their writes are in it:
+    /// 10,640 entries/s at 110 µs and p50 5.7 ms with the same 10 ms
+    /// (`benches/scripts/writes.sh`, medians of three). The age only bounds
+    /// the wait for writes still arriving under a steady stream; 512
+    /// entries bounds one fsync's work when thousands of clients are in
+    /// flight. 8,192 pending entries bound memory (a request is at most
+    /// 4 MiB, a typical entry 1 to 2 KiB) and queueing delay (under a
+    /// second at 10,000 entries/s) before clients get 503.
     fn default() -> Self {
         Self {
             batch_max_size: 512,
