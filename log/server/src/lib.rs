@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod api;
+pub mod batch;
 mod body;
 mod bucket;
 pub mod cluster;

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::batch::{Arrivals, Arriving, next_batch};
 use super::guard::CheckpointGuard;
 use super::metrics::Metrics;
 use super::publish::Publisher;
@@ -115,8 +116,8 @@ pub struct Shared {
     /// Entries queued and not answered.
     pending: AtomicU64,
     /// Writes received and on their way to the queue (being validated):
-    /// while there are any, a batch waits for them (see [`next_batch`]).
-    arriving: AtomicU64,
+    /// while there are any, a batch waits for them.
+    arriving: Arrivals,
     /// Counters.
     pub metrics: Metrics,
 }
@@ -187,16 +188,9 @@ impl Shared {
         }
     }
 
-    /// Counts a write as on its way to the queue until the returned
-    /// guard is dropped: once the write is queued, refused, or abandoned.
-    pub fn arriving(&self) -> Arriving<'_> {
-        self.arriving.fetch_add(1, Ordering::SeqCst);
-        Arriving(self)
-    }
-
-    /// Writes on their way to the queue.
-    pub fn arriving_now(&self) -> u64 {
-        self.arriving.load(Ordering::SeqCst)
+    /// The writes on their way to the queue (see [`Arrivals`]).
+    pub fn arrivals(&self) -> &Arrivals {
+        &self.arriving
     }
 
     /// Entries waiting to be sequenced.
@@ -212,21 +206,6 @@ impl Shared {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
                 Some(p.saturating_sub(n))
             });
-    }
-}
-
-/// A write on its way to the sequencer's queue (see [`Shared::arriving`]).
-pub struct Arriving<'a>(&'a Shared);
-
-impl std::fmt::Debug for Arriving<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Arriving")
-    }
-}
-
-impl Drop for Arriving<'_> {
-    fn drop(&mut self) {
-        self.0.arriving.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -310,7 +289,7 @@ impl Shared {
             sequencing: AtomicBool::new(true),
             failed: watch::Sender::new(false),
             pending: AtomicU64::new(0),
-            arriving: AtomicU64::new(0),
+            arriving: Arrivals::default(),
             metrics: Metrics::default(),
         };
         shared.metrics.tree_size.store(size, Ordering::Relaxed);
@@ -321,54 +300,6 @@ impl Shared {
     pub(crate) fn took(&self, n: u64) {
         self.take_pending(n);
     }
-}
-
-/// How long [`next_batch`] sleeps between looks at the queue while writes
-/// are on their way to it.
-const BATCH_POLL: Duration = Duration::from_micros(200);
-
-/// Waits for the next job, then takes whatever else arrives, up to `max`
-/// jobs, until `max_age` after the first or until nothing more is on its
-/// way: the queue is empty and no write is being received or validated
-/// ([`Shared::arriving`]). A batch so closes as soon as every write the
-/// server holds is in it, rather than always waiting `max_age` for
-/// writes that are not coming (64 clients waiting on their answers send
-/// nothing more); under a steady stream it fills for up to `max_age`.
-/// None when the queue closed.
-pub(crate) fn next_batch(
-    rx: &mut mpsc::Receiver<Job>,
-    max: usize,
-    max_age: Duration,
-    shared: &Shared,
-) -> Option<Vec<Job>> {
-    let first = rx.blocking_recv()?;
-    let deadline = Instant::now() + max_age;
-    let mut jobs = vec![first];
-    while jobs.len() < max.max(1) {
-        match rx.try_recv() {
-            Ok(j) => jobs.push(j),
-            Err(mpsc::error::TryRecvError::Empty) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                if shared.arriving_now() == 0 {
-                    // A write counted out since the look above is in the
-                    // queue already.
-                    match rx.try_recv() {
-                        Ok(j) => {
-                            jobs.push(j);
-                            continue;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                std::thread::sleep((deadline - now).min(BATCH_POLL));
-            }
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
-        }
-    }
-    Some(jobs)
 }
 
 /// The answer to writes once the store failed.
@@ -560,7 +491,7 @@ impl Drop for FailOnPanic<'_> {
 fn run(mut parts: SequencerParts, mut tree: Tree, mut rx: mpsc::Receiver<Job>, shared: &Shared) {
     let _fail_on_panic = FailOnPanic(shared);
     let (max, max_age) = (parts.config.batch_max_size, parts.config.batch_max_age);
-    while let Some(jobs) = next_batch(&mut rx, max, max_age, shared) {
+    while let Some(jobs) = next_batch(&mut rx, max, max_age, shared.arrivals()) {
         shared.take_pending(jobs.len() as u64);
         if let Err(e) = sequence(&mut parts, &mut tree, jobs, shared) {
             // The batch's own writes are answered 503 by their dropped
@@ -721,7 +652,7 @@ mod tests {
             sequencing: AtomicBool::new(true),
             failed: watch::Sender::new(false),
             pending: AtomicU64::new(0),
-            arriving: AtomicU64::new(0),
+            arriving: Arrivals::default(),
             metrics: Metrics::default(),
         }
     }
@@ -747,71 +678,6 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), shared.store_failed())
             .await
             .expect("store_failed completes at once after a failure");
-    }
-
-    fn job(n: u8) -> Job {
-        let (reply, _) = oneshot::channel();
-        Job {
-            entry: ValidatedEntry {
-                kind: islet_rekor::entry::EntryKind::HashedRekord,
-                body: vec![n],
-                artifact_digest: (islet_rekor::keys::HashAlgorithm::Sha256, vec![n]),
-                key_fingerprints: Vec::new(),
-            },
-            reply,
-            queued_at: Instant::now(),
-        }
-    }
-
-    /// A batch closes once nothing is on its way, without waiting for
-    /// `max_age`; while a write is on its way it waits for it; and it never
-    /// waits past `max_age` for one that does not come.
-    #[test]
-    fn a_batch_closes_when_nothing_more_is_on_its_way() {
-        let shared = shared();
-        let (tx, mut rx) = mpsc::channel(16);
-        let long = Duration::from_secs(30);
-
-        // Nothing arriving: the queued jobs, at once (far before max_age).
-        tx.try_send(job(1)).unwrap();
-        tx.try_send(job(2)).unwrap();
-        let started = Instant::now();
-        let batch = next_batch(&mut rx, 512, long, &shared).unwrap();
-        assert_eq!(batch.len(), 2);
-        assert!(started.elapsed() < long / 2, "{:?}", started.elapsed());
-
-        // A write on its way joins the batch when it is queued.
-        tx.try_send(job(3)).unwrap();
-        std::thread::scope(|scope| {
-            let on_its_way = shared.arriving();
-            let sender = tx.clone();
-            scope.spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                sender.try_send(job(4)).unwrap();
-                drop(on_its_way);
-            });
-            let batch = next_batch(&mut rx, 512, long, &shared).unwrap();
-            let bodies: Vec<u8> = batch.iter().map(|j| j.entry.body[0]).collect();
-            assert_eq!(bodies, [3, 4]);
-        });
-        assert_eq!(shared.arriving_now(), 0);
-
-        // A write that never comes: the batch closes at max_age.
-        tx.try_send(job(5)).unwrap();
-        let stuck = shared.arriving();
-        let max_age = Duration::from_millis(100);
-        let started = Instant::now();
-        let batch = next_batch(&mut rx, 512, max_age, &shared).unwrap();
-        assert_eq!(batch.len(), 1);
-        assert!(started.elapsed() >= max_age);
-        drop(stuck);
-
-        // And max jobs closes it however much is on its way.
-        let _stuck = shared.arriving();
-        for n in 0..3 {
-            tx.try_send(job(n)).unwrap();
-        }
-        assert_eq!(next_batch(&mut rx, 2, long, &shared).unwrap().len(), 2);
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub(crate) async fn create_entry(
     };
     // From here until it is queued (or refused), the write is on its way
     // to the sequencer: a batch waits for it rather than closing.
-    let arriving = own.sequencer.shared().arriving();
+    let arriving = own.sequencer.shared().arrivals().arrive();
     // Decoding and signature verification are CPU work. A small
     // hashedrekord (one verification, well under a millisecond) is checked
     // right here: handing it to the blocking pool costs two thread

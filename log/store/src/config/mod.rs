@@ -703,7 +703,7 @@ pub struct SequencerConfig {
     pub batch_max_size: usize,
     /// How long a batch waits for more entries after its first, at most: it
     /// closes earlier once no write is on its way to it (received and
-    /// being validated), see `islet_server::sequencer::next_batch`.
+    /// being validated), see `islet_server::batch`.
     pub batch_max_age: Duration,
     /// Entries queued beyond this are refused with 503 (pushback).
     pub max_pending: usize,
