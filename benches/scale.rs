@@ -42,16 +42,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use islet_server::guard::CheckpointGuard;
 use islet_store::datadir::DataDir;
 use islet_store::extend::Extension;
-use islet_store::{CommitBatch, OWN_LOG, SearchKind, Store, TreeHead};
-use islet_tlog::checkpoint::Checkpoint;
+use islet_store::{CommitBatch, OWN_LOG, SearchKind, Store};
 use islet_tlog::merkle::leaf_hash;
 use sha2::{Digest, Sha256};
 
 mod support;
-use support::fixture::{ORIGIN, entry, noise, run_islet};
+use support::fixture::{ORIGIN, commit_signed, entry, key_spkis, noise, run_islet};
 use support::{env_u64, median};
 
 /// Entries per commit of the bulk path.
@@ -67,13 +65,7 @@ struct Keys {
 }
 
 fn keys() -> Keys {
-    let raw: Vec<[u8; 91]> = (0..64)
-        .map(|k| {
-            let mut spki = [0u8; 91];
-            noise(1_000_000_007 + k, &mut spki);
-            spki
-        })
-        .collect();
+    let raw = key_spkis();
     Keys {
         encoded: raw.iter().map(|k| STANDARD.encode(k)).collect(),
         fingerprints: raw.iter().map(|k| Sha256::digest(k).into()).collect(),
@@ -86,7 +78,6 @@ fn grow(data: &Path, target: u64, keys: &Keys) {
     let config = dir.load_config().unwrap().validate().unwrap();
     let signer = dir.load_signer(config.own.as_ref().unwrap()).unwrap();
     let store = Store::open(&dir.db_path(), true).unwrap();
-    let guard = CheckpointGuard::new(dir.guard_path());
     let started = Instant::now();
     let stored_size = || store.tree_head(OWN_LOG).unwrap().map_or(0, |h| h.size);
     let from = stored_size();
@@ -120,21 +111,7 @@ fn grow(data: &Path, target: u64, keys: &Keys) {
                 Ok((size, root))
             })
             .unwrap();
-        let note = Checkpoint {
-            origin: ORIGIN.into(),
-            size,
-            root,
-            extensions: vec![],
-        }
-        .sign(&[signer.as_ref()])
-        .unwrap();
-        let head = TreeHead {
-            size,
-            root,
-            checkpoint: note,
-        };
-        store.commit(OWN_LOG, &rows, &head).unwrap();
-        guard.record(&head.checkpoint).unwrap();
+        commit_signed(&store, signer.as_ref(), &dir, &rows, size, root);
         if size % (1 << 22) == 0 || size == target {
             eprintln!(
                 "  grown to {size} entries ({:.0} entries/s)",

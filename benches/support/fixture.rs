@@ -13,6 +13,7 @@ use islet_store::datadir::DataDir;
 use islet_store::{CommitBatch, OWN_LOG, Store, TreeHead};
 use islet_tlog::checkpoint::Checkpoint;
 use islet_tlog::grow::{Grown, LogGrower};
+use islet_tlog::note::NoteSigner;
 use islet_tlog::tiles::encode_hash_tile;
 
 /// Origin of the benchmark logs.
@@ -59,6 +60,48 @@ pub(crate) fn islet(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&run_islet(args)).unwrap()
 }
 
+/// The 64 signing keys of the entries (SubjectPublicKeyInfo-sized noise).
+pub(crate) fn key_spkis() -> Vec<[u8; 91]> {
+    (0..64)
+        .map(|k| {
+            let mut spki = [0u8; 91];
+            noise(1_000_000_007 + k, &mut spki);
+            spki
+        })
+        .collect()
+}
+
+/// Commits `batch` to the own log with the signed head of `size` and
+/// `root`, and records that checkpoint in the fork guard as `islet serve`
+/// does after each commit (without it the server refuses to start on
+/// this store).
+pub(crate) fn commit_signed(
+    store: &Store,
+    signer: &dyn NoteSigner,
+    dir: &DataDir,
+    batch: &CommitBatch,
+    size: u64,
+    root: islet_tlog::merkle::Hash,
+) {
+    let note = Checkpoint {
+        origin: ORIGIN.into(),
+        size,
+        root,
+        extensions: vec![],
+    }
+    .sign(&[signer])
+    .unwrap();
+    let head = TreeHead {
+        size,
+        root,
+        checkpoint: note,
+    };
+    store.commit(OWN_LOG, batch, &head).unwrap();
+    CheckpointGuard::new(dir.guard_path())
+        .record(&head.checkpoint)
+        .unwrap();
+}
+
 /// Initialises `data` and writes `n` entries into its own log.
 pub(crate) fn make_log(data: &Path, n: u64) -> String {
     run_islet(&["init", "--data", data.to_str().unwrap(), "--origin", ORIGIN]);
@@ -66,13 +109,7 @@ pub(crate) fn make_log(data: &Path, n: u64) -> String {
     let config = dir.load_config().unwrap().validate().unwrap();
     let signer = dir.load_signer(config.own.as_ref().unwrap()).unwrap();
     let store = Store::open(&dir.db_path(), true).unwrap();
-    let keys: Vec<String> = (0..64)
-        .map(|k| {
-            let mut spki = [0u8; 91];
-            noise(1_000_000_007 + k, &mut spki);
-            STANDARD.encode(spki)
-        })
-        .collect();
+    let keys: Vec<String> = key_spkis().iter().map(|k| STANDARD.encode(k)).collect();
     let mut log = LogGrower::new();
     let mut batch = CommitBatch::default();
     for i in 0..n {
@@ -90,27 +127,14 @@ pub(crate) fn make_log(data: &Path, n: u64) -> String {
                 batch.bundles.push((b, bytes::Bytes::copy_from_slice(d)));
             }
             let (size, root) = (log.size(), log.root());
-            let note = Checkpoint {
-                origin: ORIGIN.into(),
+            commit_signed(
+                &store,
+                signer.as_ref(),
+                &dir,
+                &std::mem::take(&mut batch),
                 size,
                 root,
-                extensions: vec![],
-            }
-            .sign(&[signer.as_ref()])
-            .unwrap();
-            let head = TreeHead {
-                size,
-                root,
-                checkpoint: note,
-            };
-            store
-                .commit(OWN_LOG, &std::mem::take(&mut batch), &head)
-                .unwrap();
-            // What `islet serve` records after each commit: without it the
-            // server refuses to start on this store.
-            CheckpointGuard::new(dir.guard_path())
-                .record(&head.checkpoint)
-                .unwrap();
+            );
         }
     }
     signer.verifier().to_vkey()
