@@ -20,8 +20,7 @@ steady_rate=50; steady_n=1000; flood_n=$((flood_rate * 25)); limit=100
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -sf "$1/healthz" >/dev/null && return; sleep 0.05; done; echo "$1 did not come up" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 
 start() { # dir limits? -> sets url, pid, steady, flood
   local dir="$1" limits="$2"; local p; p=$(free_port)
@@ -30,7 +29,7 @@ start() { # dir limits? -> sets url, pid, steady, flood
   [ -n "$limits" ] && printf '\n[client_limits]\nwrite_per_second = %s\n' "$limits" >> "$dir/islet.toml"
   steady=$("$bin/islet" token add --data "$dir" release --scope write)
   flood=$("$bin/islet" token add --data "$dir" runaway --scope write)
-  "$bin/islet" serve --data "$dir" 2>"$dir.log" & pid=$!; url="http://127.0.0.1:$p"; wait_up "$url"
+  "$bin/islet" serve --data "$dir" 2>"$dir.log" & pid=$!; url="http://127.0.0.1:$p"; wait_for "$url/healthz"
 }
 steady_run() { "$bin/hammer" --url "$url" --token "$steady" --rate "$steady_rate" --entries "$steady_n" --concurrency 8 --json > "$1" || true; }
 flood_run() { "$bin/hammer" --url "$url" --token "$flood" --rate "$flood_rate" --entries "$flood_n" --concurrency 32 --json > "$1" || true; }

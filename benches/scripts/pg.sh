@@ -27,8 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 400); do curl -sf "$1/healthz" >/dev/null && return; sleep 0.05; done; echo "$1 did not come up" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 # initdb refuses root: as root, the server runs as Debian's postgres user.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -56,7 +55,7 @@ for r in $(seq 1 "$rounds"); do
   # 1. RocksDB.
   p=$(free_port)
   "$bin/islet" init --data "$d/rocks" --public-url "http://127.0.0.1:$p" --listen "127.0.0.1:$p" --no-tsa >/dev/null
-  "$bin/islet" serve --data "$d/rocks" 2>"$d/rocks.log" & pid=$!; wait_up "http://127.0.0.1:$p"
+  "$bin/islet" serve --data "$d/rocks" 2>"$d/rocks.log" & pid=$!; wait_for "http://127.0.0.1:$p/healthz"
   "$bin/hammer" --url "http://127.0.0.1:$p" --entries "$entries" --server-pid "$pid" --json > "$d/rocks.json"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 
@@ -65,7 +64,7 @@ for r in $(seq 1 "$rounds"); do
   # 2. One node on PostgreSQL.
   p=$(free_port)
   node "$d/one-a" "$p" "postgres://islet@127.0.0.1:$pgport/one" node-a
-  "$bin/islet" serve --data "$d/one-a" 2>"$d/one-a.log" & pid=$!; wait_up "http://127.0.0.1:$p"
+  "$bin/islet" serve --data "$d/one-a" 2>"$d/one-a.log" & pid=$!; wait_for "http://127.0.0.1:$p/healthz"
   "$bin/hammer" --url "http://127.0.0.1:$p" --entries "$entries" --server-pid "$pid" \
     --db-pid "$postmaster" --json > "$d/pg1.json"
   kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -73,8 +72,8 @@ for r in $(seq 1 "$rounds"); do
   pa=$(free_port); pb=$(free_port)
   node "$d/two-a" "$pa" "postgres://islet@127.0.0.1:$pgport/two" node-a
   node "$d/two-b" "$pb" "postgres://islet@127.0.0.1:$pgport/two" node-b "$d/two-a/keys/log.pem"
-  "$bin/islet" serve --data "$d/two-a" 2>"$d/two-a.log" & pida=$!; wait_up "http://127.0.0.1:$pa"
-  "$bin/islet" serve --data "$d/two-b" 2>"$d/two-b.log" & pidb=$!; wait_up "http://127.0.0.1:$pb"
+  "$bin/islet" serve --data "$d/two-a" 2>"$d/two-a.log" & pida=$!; wait_for "http://127.0.0.1:$pa/healthz"
+  "$bin/islet" serve --data "$d/two-b" 2>"$d/two-b.log" & pidb=$!; wait_for "http://127.0.0.1:$pb/healthz"
   "$bin/hammer" --url "http://127.0.0.1:$pa" --url "http://127.0.0.1:$pb" --entries "$entries" \
     --server-pid "$pida" --server-pid "$pidb" --db-pid "$postmaster" --json > "$d/pg2.json"
   kill "$pida" "$pidb"; wait "$pida" "$pidb" 2>/dev/null || true

@@ -17,14 +17,13 @@ work=$(mktemp -d)
 chmod 755 "$work"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$1/$2" >/dev/null && return; sleep 0.05; done; echo "port $1 did not come up" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 
 # The log, and its publish directory brought up to the final size.
 p=$(free_port)
 "$bin/islet" init --data "$work/data" --public-url "http://127.0.0.1:$p" --listen "127.0.0.1:$p" --no-tsa >/dev/null
 "$bin/islet" serve --data "$work/data" --publish-dir "$work/public" 2>"$work/islet.log" & islet=$!
-wait_up "$p" healthz
+wait_for "http://127.0.0.1:$p/healthz"
 "$bin/hammer" --url "http://127.0.0.1:$p" --entries "$entries" --json >/dev/null
 for _ in $(seq 1 600); do
   [ "$(sed -n 2p "$work/public/checkpoint" 2>/dev/null)" = "$entries" ] && break; sleep 0.1
@@ -74,7 +73,7 @@ http {
 }
 CONF
 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' & nginx=$!
-wait_up "$n" tile/0/000
+wait_for "http://127.0.0.1:$n/tile/0/000"
 
 run() { # name port prefix paths-file -> requests/s
   PREFIX="$3" PATHS="$4" wrk -t2 -c"$connections" -d"${seconds}s" -s "$work/paths.lua" "http://127.0.0.1:$2" \

@@ -16,8 +16,7 @@ bin="$(cd "$1" && pwd)"; rounds="${2:-3}"; entries="${3:-20000}"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -sfk "$1/healthz" >/dev/null && return; sleep 0.05; done; echo "$1 did not come up" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 
 # A CA and a server certificate for 127.0.0.1 (ECDSA P-256).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
@@ -39,7 +38,7 @@ for r in $(seq 1 "$rounds"); do
   # 1. Plain HTTP.
   p=$(free_port)
   "$bin/islet" init --data "$d/plain" --public-url "http://127.0.0.1:$p" --listen "127.0.0.1:$p" --no-tsa >/dev/null
-  "$bin/islet" serve --data "$d/plain" 2>"$d/plain.log" & pid=$!; wait_up "http://127.0.0.1:$p"
+  "$bin/islet" serve --data "$d/plain" 2>"$d/plain.log" & pid=$!; wait_for "http://127.0.0.1:$p/healthz"
   run plain "http://127.0.0.1:$p" "$pid" --http1-only
   kill "$pid"; wait "$pid" 2>/dev/null || true
   # 2 and 3. HTTPS with a token.
@@ -48,7 +47,7 @@ for r in $(seq 1 "$rounds"); do
   cp "$work/cert.pem" "$d/tls/cert.pem"; install -m 600 "$work/key.pem" "$d/tls/key.pem"
   printf '\n[tls]\ncert = "cert.pem"\nkey = "key.pem"\n\n[auth]\nwrite = "token"\n' >> "$d/tls/islet.toml"
   token=$("$bin/islet" token add --data "$d/tls" bench --scope write)
-  "$bin/islet" serve --data "$d/tls" 2>"$d/tls.log" & pid=$!; wait_up "https://127.0.0.1:$p"
+  "$bin/islet" serve --data "$d/tls" 2>"$d/tls.log" & pid=$!; wait_for "https://127.0.0.1:$p/healthz"
   run https1 "https://127.0.0.1:$p" "$pid" --ca "$work/ca.pem" --token "$token" --http1-only
   run https2 "https://127.0.0.1:$p" "$pid" --ca "$work/ca.pem" --token "$token"
   kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -15,8 +15,7 @@ bin="$(cd "$1" && pwd)"; rounds="${2:-3}"; entries="${3:-20000}"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.05; done; echo "port $1 did not come up" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 init() { # dir port origin -> prints the log vkey
   "$bin/islet" init --data "$1" --public-url "http://127.0.0.1:$2" --listen "127.0.0.1:$2" --origin "$3" --no-tsa | sed -n 's/^verifier key //p'
 }
@@ -25,7 +24,7 @@ for r in $(seq 1 "$rounds"); do
   d="$work/r$r"; mkdir -p "$d"
   # 1. No witness.
   p=$(free_port); init "$d/plain" "$p" plain.example >/dev/null
-  "$bin/islet" serve --data "$d/plain" 2>"$d/plain.log" & pid=$!; wait_up "$p"
+  "$bin/islet" serve --data "$d/plain" 2>"$d/plain.log" & pid=$!; wait_for "http://127.0.0.1:$p/healthz"
   "$bin/hammer" --url "http://127.0.0.1:$p" --entries "$entries" --server-pid "$pid" --json > "$d/plain.json"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   # 2. One local witness, fail-closed.
@@ -36,8 +35,8 @@ for r in $(seq 1 "$rounds"); do
   wvkey=$("$bin/islet" witness key --data "$d/w")
   printf 'log %s http://127.0.0.1:%s\nwitness W %s http://127.0.0.1:%s/witness\nquorum W\n' "$avkey" "$pa" "$wvkey" "$pw" > "$d/a/policy.txt"
   printf '\n[witness]\npolicy = "policy.txt"\nmode = "fail-closed"\n' >> "$d/a/islet.toml"
-  "$bin/islet" serve --data "$d/w" 2>"$d/w.log" & wpid=$!; wait_up "$pw"
-  "$bin/islet" serve --data "$d/a" 2>"$d/a.log" & apid=$!; wait_up "$pa"
+  "$bin/islet" serve --data "$d/w" 2>"$d/w.log" & wpid=$!; wait_for "http://127.0.0.1:$pw/healthz"
+  "$bin/islet" serve --data "$d/a" 2>"$d/a.log" & apid=$!; wait_for "http://127.0.0.1:$pa/healthz"
   "$bin/hammer" --url "http://127.0.0.1:$pa" --entries "$entries" --server-pid "$apid" --json > "$d/witnessed.json"
   # 3. The witness alone, re-cosigning A's checkpoint.
   "$bin/hammer" --witness --url "http://127.0.0.1:$pw" --log-url "http://127.0.0.1:$pa" --entries "$entries" --server-pid "$wpid" --json > "$d/witness.json"

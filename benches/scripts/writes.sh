@@ -15,14 +15,13 @@ bin="$(cd "$1" && pwd)"; rounds="${2:-3}"; entries="${3:-20000}"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.05; done; echo "port $1 did not come up" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 one() { # dir json-out [hammer args...]
   local d="$1" out="$2"; shift 2
   local p; p=$(free_port)
   "$bin/islet" init --data "$d" --public-url "http://127.0.0.1:$p" --listen "127.0.0.1:$p" --no-tsa >/dev/null
   "$bin/islet" serve --data "$d" 2>"$d.log" & local pid=$!
-  wait_up "$p"
+  wait_for "http://127.0.0.1:$p/healthz"
   "$bin/hammer" --url "http://127.0.0.1:$p" --entries "$entries" --server-pid "$pid" --json "$@" > "$out"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }

@@ -32,6 +32,25 @@ fn vkey_of(data: &Path) -> String {
         .to_vkey()
 }
 
+/// Waits (up to a minute) until the publish directory's checkpoint has
+/// `size` entries: the publisher runs behind the log.
+fn wait_for_published(public: &Path, size: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let want = size.to_string();
+    while std::fs::read_to_string(public.join("checkpoint"))
+        .unwrap_or_default()
+        .lines()
+        .nth(1)
+        != Some(want.as_str())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the publish directory did not reach size {size}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Runs `islet fsck --json` on a log, requires success, returns its size.
 fn fsck_size(log: &str, vkey: &str) -> u64 {
     let out = islet(&["fsck", log, "--vkey", vkey, "--json"]);
@@ -180,19 +199,7 @@ fn fsck_passes_over_http_and_on_the_publish_directory_after_ten_thousand_appends
     assert_eq!(fsck_size(&format!("{}/api/v2", server.url), &vkey), 10_000);
     // The publisher runs behind the log: wait for its checkpoint to reach
     // the final size, then check the static tree.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::read_to_string(public.join("checkpoint"))
-        .unwrap_or_default()
-        .lines()
-        .nth(1)
-        != Some("10000")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the publish directory did not reach size 10000"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for_published(&public, 10_000);
     assert_eq!(fsck_size(public.to_str().unwrap(), &vkey), 10_000);
 }
 
@@ -450,16 +457,7 @@ fn tiles_and_bundles_are_served_like_immutable_files_with_etags_304s_and_gzip() 
             assert_eq!(status, 201);
         }
     });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::read_to_string(public.join("checkpoint"))
-        .unwrap_or_default()
-        .lines()
-        .nth(1)
-        != Some("300")
-    {
-        assert!(std::time::Instant::now() < deadline, "publish dir behind");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_published(&public, 300);
     let get = |path: &str, headers: &[(&str, &str)], head: bool| {
         let mut request = if head {
             client.head(format!("{}/api/v2/{path}", server.url))
