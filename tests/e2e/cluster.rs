@@ -752,24 +752,25 @@ fn log_site(nodes: &Nodes, at: usize) -> crate::witness::Site {
     }
 }
 
+/// A witness site `name` of the nodes' log: the site and its vkey.
+fn witness_of(dir: &std::path::Path, name: &str, nodes: &Nodes) -> (crate::witness::Site, String) {
+    let site = crate::witness::init(dir, name);
+    let vkey = crate::witness::make_witness(&site, &log_site(nodes, 0));
+    (site, vkey)
+}
+
 #[test]
 fn fail_closed_witnesses_cosign_everything_every_node_serves_and_answers() {
-    use crate::witness::{
-        checkpoint, envelope, make_witness, post_entry, size_of, start, witnessed_by,
-    };
+    use crate::witness::{checkpoint, envelope, post_entry, size_of, start, witnessed_by};
     let cluster = PgCluster::start();
     let url = cluster.create_db("islet");
     let mut nodes = Nodes::start_with_keyless(&url, 3, 1, &["--no-sync-standby"], LEASE_TTL_MS);
     // Two witnesses, B and C, under a 2-of-2 fail-closed policy that every
     // node carries (the key-less one too: it answers by the policy).
     let tmp = tempfile::tempdir().unwrap();
-    let (b, c) = (
-        crate::witness::init(tmp.path(), "site-b"),
-        crate::witness::init(tmp.path(), "site-c"),
-    );
-    let (wb, wc) = (
-        make_witness(&b, &log_site(&nodes, 0)),
-        make_witness(&c, &log_site(&nodes, 0)),
+    let ((b, wb), (c, wc)) = (
+        witness_of(tmp.path(), "site-b", &nodes),
+        witness_of(tmp.path(), "site-c", &nodes),
     );
     let (_b, mut c_server) = (start(&b), start(&c));
     for at in 0..3 {
@@ -894,20 +895,15 @@ fn fail_closed_witnesses_cosign_everything_every_node_serves_and_answers() {
 #[test]
 fn fail_open_writes_go_on_without_witnesses_and_every_node_serves_their_cosignatures_later() {
     use crate::witness::{
-        append_start_check, checkpoint, eventually, make_witness, post_entry, size_of, start,
-        witnessed_by,
+        append_start_check, checkpoint, eventually, post_entry, size_of, start, witnessed_by,
     };
     let cluster = PgCluster::start();
     let url = cluster.create_db("islet");
     let mut nodes = Nodes::start_with_keyless(&url, 2, 1, &["--no-sync-standby"], LEASE_TTL_MS);
     let tmp = tempfile::tempdir().unwrap();
-    let (b, c) = (
-        crate::witness::init(tmp.path(), "site-b"),
-        crate::witness::init(tmp.path(), "site-c"),
-    );
-    let (wb, wc) = (
-        make_witness(&b, &log_site(&nodes, 0)),
-        make_witness(&c, &log_site(&nodes, 0)),
+    let ((b, wb), (c, wc)) = (
+        witness_of(tmp.path(), "site-b", &nodes),
+        witness_of(tmp.path(), "site-c", &nodes),
     );
     // C is down from the start: the lease holder's probe goes on without
     // it (start_check = "none").
