@@ -921,7 +921,13 @@ fn fail_open_writes_go_on_without_witnesses_and_every_node_serves_their_cosignat
         let (status, json) = post_entry(nodes.nodes[i % 2].port, &signer, &format!("open {i}"));
         assert_eq!(status, 201, "fail-open answers without the quorum: {json}");
     }
+    // Each node serves a head once its answerer has read it (a new-head
+    // notice, or its poll): the other nodes may be a moment behind the
+    // one that answered the last write.
     for node in &nodes.nodes {
+        eventually(10, "every node serves the head of size 6", || {
+            size_of(&checkpoint(node.port)) == 6
+        });
         let note = checkpoint(node.port);
         assert_eq!(size_of(&note), 6);
         assert!(cc.verify_in(&note).is_none(), "C is down: {note}");
