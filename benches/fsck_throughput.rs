@@ -10,8 +10,8 @@
 //! It writes a log with `islet_reader::tiledir`, then alternates, `ISLET_BENCH_ROUNDS`
 //! times (default 5): (a) one thread reading every entry bundle and hashing
 //! its bytes with SHA-256; (b) the real `islet fsck` binary on the directory.
-//! Both read from the page cache. It prints each round, the medians and the
-//! ratio fsck / SHA-256 (the target is at least 0.5), and a JSON line.
+//! Both read from the page cache (one untimed pass of each warms it). It prints each round, the medians and the
+//! ratio fsck / SHA-256 (the target is at least 1.5), and a JSON line.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -125,6 +125,10 @@ fn main() {
         start.elapsed().as_secs_f64()
     );
 
+    // One pass over every file first, so that both sides read from the
+    // page cache from the first round on.
+    plain_sha256(&files);
+    run_fsck(dir, &vkey);
     let (mut sha_rates, mut fsck_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let mut bundle_bytes = 0;
     for round in 1..=rounds {
@@ -146,7 +150,7 @@ fn main() {
     }
     let (sha, fsck, ratio) = (median(sha_rates), median(fsck_rates), median(ratios));
     println!(
-        "median over {rounds} rounds: plain SHA-256 {sha:.1} MB/s, islet fsck {fsck:.1} MB/s ({:.0} entries/s), fsck/SHA-256 = {ratio:.2} (target >= 0.50)",
+        "median over {rounds} rounds: plain SHA-256 {sha:.1} MB/s, islet fsck {fsck:.1} MB/s ({:.0} entries/s), fsck/SHA-256 = {ratio:.2} (target >= 1.5)",
         fsck * 1e6 / (bundle_bytes as f64 / entries as f64)
     );
     println!(

@@ -51,6 +51,12 @@ pub enum Error {
         /// Why.
         source: tokio::task::JoinError,
     },
+    /// A worker thread stopped before sending all it was given (it panicked).
+    #[error("{task} stopped before finishing its work")]
+    WorkerStopped {
+        /// Which worker.
+        task: &'static str,
+    },
     /// A resource larger than the limit for its kind.
     #[error("{path}: larger than the {limit}-byte limit")]
     TooLarge {
@@ -157,6 +163,7 @@ impl Error {
             | Error::Status { .. }
             | Error::Backend { .. }
             | Error::Worker { .. }
+            | Error::WorkerStopped { .. }
             | Error::Tlog(islet_tlog::Error::Source(_)) => false,
             Error::InResource { source, .. } => source.is_verification_failure(),
             _ => true,

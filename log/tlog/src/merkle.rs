@@ -82,15 +82,25 @@ fn largest_pow2_at_most(n: u64) -> (u64, u8) {
 /// # Panics
 /// Debug builds assert that `hashes.len()` is a power of two.
 pub fn perfect_root(hashes: &[Hash]) -> Hash {
+    perfect_root_in_place(&mut hashes.to_vec())
+}
+
+/// [`perfect_root`] computed in the caller's buffer, without allocating;
+/// the buffer's contents are overwritten.
+///
+/// # Panics
+/// Debug builds assert that `hashes.len()` is a power of two; an empty
+/// slice gives the empty tree's root.
+pub fn perfect_root_in_place(hashes: &mut [Hash]) -> Hash {
     debug_assert!(hashes.len().is_power_of_two());
-    let mut level: Vec<Hash> = hashes.to_vec();
-    while level.len() > 1 {
-        for i in 0..level.len() / 2 {
-            level[i] = node_hash(&level[2 * i], &level[2 * i + 1]);
+    let mut len = hashes.len();
+    while len > 1 {
+        for i in 0..len / 2 {
+            hashes[i] = node_hash(&hashes[2 * i], &hashes[2 * i + 1]);
         }
-        level.truncate(level.len() / 2);
+        len /= 2;
     }
-    level[0]
+    hashes.first().copied().unwrap_or(EMPTY_ROOT)
 }
 
 /// Folds the perfect-subtree hashes of a range, left to right, into the

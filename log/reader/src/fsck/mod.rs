@@ -6,9 +6,10 @@
 //! root recomputed from the partial tiles and compared with the signed root.
 //! The first problem is reported with the file, the index, and both hashes.
 //!
-//! Bundles are fetched and hashed concurrently (hashing on the blocking
-//! pool, so every core works); results are consumed in order, so memory is
-//! bounded by the number of fetches in flight.
+//! Bundles are read and hashed on every core ([`bundles`]); the results
+//! are consumed in log order.
+
+mod bundles;
 
 use std::time::{Duration, Instant};
 
@@ -16,13 +17,14 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{Error, Result};
-use crate::source::{LogSource, Resource, read_bundle_in_dir, read_tile_in_dir};
+use crate::source::{LogSource, Resource};
+use bundles::{BundleCheck, bundle_location, tile_location};
 use islet_tlog::checkpoint::SignedCheckpoint;
-use islet_tlog::merkle::{EMPTY_ROOT, Hash, leaf_hash, perfect_root};
+use islet_tlog::merkle::{EMPTY_ROOT, Hash, perfect_root};
 use islet_tlog::note::NoteVerifier;
 use islet_tlog::tiles::{
-    BundleId, TILE_WIDTH, TileBuilder, TileId, TilePath, for_each_bundle_entry, parse_hash_tile,
-    root_from_partial_tiles, tile_width, tiles_for_size,
+    TILE_WIDTH, TileBuilder, TileId, parse_hash_tile, root_from_partial_tiles, tile_width,
+    tiles_for_size,
 };
 
 /// Default number of bundles fetched and hashed at once.
@@ -76,24 +78,6 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, 
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// Result of checking one bundle against its level-0 tile.
-struct BundleCheck {
-    bundle: BundleId,
-    /// Leaf hashes recomputed from the entries.
-    leaves: Vec<Hash>,
-    /// Hashes stored in the level-0 tile.
-    stored: Vec<Hash>,
-    entry_bytes: u64,
-    bytes_read: u64,
-}
-
-impl BundleCheck {
-    /// First position where the entries and the tile disagree.
-    fn mismatch(&self) -> Option<usize> {
-        (0..self.leaves.len()).find(|&i| self.leaves[i] != self.stored[i])
-    }
-}
-
 fn in_resource<E: Into<Error>>(source: &LogSource, r: Resource) -> impl FnOnce(E) -> Error + '_ {
     move |e| match e.into() {
         // These already name their file.
@@ -106,92 +90,13 @@ fn in_resource<E: Into<Error>>(source: &LogSource, r: Resource) -> impl FnOnce(E
         | Error::Transport { .. }
         | Error::Status { .. }
         | Error::Worker { .. }
+        | Error::WorkerStopped { .. }
         | Error::Backend { .. }) => e,
         other => Error::InResource {
             path: source.locate(r),
             source: Box::new(other),
         },
     }
-}
-
-fn bundle_location(source: &LogSource, bundle: BundleId) -> String {
-    source.locate(Resource::Tile(TilePath::Entries(bundle)))
-}
-
-fn tile_location(source: &LogSource, tile: TileId) -> String {
-    source.locate(Resource::Tile(TilePath::Hash(tile)))
-}
-
-async fn check_bundle(source: &LogSource, tile: TileId) -> Result<BundleCheck> {
-    let bundle = tile.bundle();
-    let bundle_path = bundle_location(source, bundle);
-    let tile_path = tile_location(source, tile);
-    let task = if let LogSource::Dir(dir) = source {
-        // Read and hash in one blocking task, into buffers each worker
-        // thread reuses: no allocation churn per bundle.
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || {
-            DIR_BUFFERS.with_borrow_mut(|(bundle_buf, tile_buf)| {
-                read_tile_in_dir(&dir, tile, tile_buf)?;
-                read_bundle_in_dir(&dir, bundle, bundle_buf)?;
-                hash_bundle(bundle, bundle_buf, tile_buf, &bundle_path, &tile_path)
-            })
-        })
-    } else {
-        let (bundle_bytes, tile_bytes) =
-            futures::try_join!(source.fetch_bundle(bundle), source.fetch_tile(tile))?;
-        tokio::task::spawn_blocking(move || {
-            hash_bundle(bundle, &bundle_bytes, &tile_bytes, &bundle_path, &tile_path)
-        })
-    };
-    task.await.map_err(|source| Error::Worker {
-        task: "hashing worker",
-        source,
-    })?
-}
-
-thread_local! {
-    /// Per-thread buffers for a bundle and its tile, reused across bundles.
-    static DIR_BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
-fn hash_bundle(
-    bundle: BundleId,
-    bundle_bytes: &[u8],
-    tile_bytes: &[u8],
-    bundle_path: &str,
-    tile_path: &str,
-) -> Result<BundleCheck> {
-    let tile = bundle.tile();
-    let stored = parse_hash_tile(tile, tile_bytes).map_err(|_| {
-        Error::Tlog(islet_tlog::Error::TileLength {
-            path: tile_path.to_owned(),
-            expected: tile.byte_len(),
-            found: tile_bytes.len(),
-        })
-    })?;
-    let mut leaves = Vec::with_capacity(usize::from(bundle.width));
-    let mut entry_bytes = 0u64;
-    for_each_bundle_entry(bundle, bundle_bytes, |e| {
-        entry_bytes += e.len() as u64;
-        leaves.push(leaf_hash(e));
-    })
-    .map_err(|e| match e {
-        islet_tlog::Error::BundleMalformed { reason, .. } => {
-            Error::Tlog(islet_tlog::Error::BundleMalformed {
-                path: bundle_path.to_owned(),
-                reason,
-            })
-        }
-        other => Error::from(other),
-    })?;
-    Ok(BundleCheck {
-        bundle,
-        leaves,
-        stored,
-        entry_bytes,
-        bytes_read: (bundle_bytes.len() + tile_bytes.len()) as u64,
-    })
 }
 
 /// Which of two disagreeing files is corrupt: the bundle when the tile
@@ -329,8 +234,7 @@ pub async fn fsck(
     let mut upper = TileBuilder::new();
     let mut level0_partial: Vec<Hash> = Vec::new();
     let mut upper_full: Vec<(TileId, Vec<Hash>)> = Vec::new();
-    let mut checks = futures::stream::iter(level0.iter().copied().map(|t| check_bundle(source, t)))
-        .buffered(opts.concurrency.max(1));
+    let mut checks = bundles::level0_checks(source, level0, opts.concurrency);
     let mut partial_mismatch: Option<(BundleCheck, usize)> = None;
     while let Some(check) = checks.next().await {
         let check = check?;
@@ -338,20 +242,22 @@ pub async fn fsck(
         report.tiles += 1;
         report.entry_bytes += check.entry_bytes;
         report.bytes_read += check.bytes_read;
-        bar.inc(check.leaves.len() as u64);
+        bar.inc(check.entries);
         if check.bundle.width < TILE_WIDTH {
             // The partial tile feeds only the root: checked below.
-            if let Some(position) = check.mismatch() {
+            if let Some(position) = check.mismatch {
                 partial_mismatch = Some((check, position));
             } else {
                 level0_partial = check.leaves;
             }
             continue;
         }
-        if let Some(position) = check.mismatch() {
+        // A full bundle has a root exactly when its tile agrees.
+        let Some(root) = check.root else {
+            let position = check.mismatch.unwrap_or_default();
             return Err(blame_full(source, cp.size, &check, position).await);
-        }
-        upper.push(perfect_root(&check.leaves), &mut |t, hashes| {
+        };
+        upper.push(root, &mut |t, hashes| {
             upper_full.push((
                 TileId {
                     level: t.level + 1,
