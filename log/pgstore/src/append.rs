@@ -89,6 +89,13 @@ pub fn append(
     head: &TreeHead,
     taken: Option<&Taken>,
 ) -> Result<()> {
+    if !batch.bundle_appends.is_empty() {
+        // `LogStore::appends_bundles` is false here: bundles come whole.
+        return Err(islet_store::Error::Usage {
+            reason: "the PostgreSQL store takes whole bundles, not appends".to_owned(),
+        }
+        .into());
+    }
     let id = log_id(log)?;
     let statements = Statements::prepare(client, expected.is_some())?;
     let mut tx = client.transaction().map_err(stmt("begin append"))?;

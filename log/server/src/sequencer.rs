@@ -37,7 +37,7 @@ use super::witnessing::{Waiter, WitnessHook};
 use crate::error::{Error, Result};
 use islet_rekor::entry::ValidatedEntry;
 use islet_store::config::SequencerConfig;
-use islet_store::engine::{grow_batch, grower_at, hash_reader};
+use islet_store::engine::{grow_batch, grow_batch_appending, grower_at, hash_reader};
 use islet_store::{CommitBatch, LogNumber, LogStore, SearchKind, TreeHead};
 use islet_tlog::checkpoint::Checkpoint;
 use islet_tlog::grow::LogGrower;
@@ -318,6 +318,11 @@ pub(crate) fn store_failed() -> Error {
 pub(crate) struct Tree {
     pub(crate) log: LogGrower,
     pub(crate) committed: TreeHead,
+    /// The store holds the edge bundle exactly as `log` has it, because
+    /// this tree committed it: the next batch may append to it. (Loaded
+    /// from a store, the stored bundle may be longer than the head, after
+    /// an unfinished staging: the first batch writes it whole.)
+    pub(crate) edge_committed: bool,
 }
 
 impl Tree {
@@ -336,6 +341,7 @@ impl Tree {
         Ok(Tree {
             log: grower,
             committed: head.clone(),
+            edge_committed: false,
         })
     }
 
@@ -344,13 +350,26 @@ impl Tree {
     }
 
     /// Appends entries (with their leaf hashes); adds the tiles and
-    /// bundles to write to `batch`.
+    /// bundles to write to `batch`: the edge bundle as an append when the
+    /// store takes them (`store_appends`, see
+    /// [`LogStore::appends_bundles`]) and holds what this tree committed.
     pub(crate) fn append(
         &mut self,
+        store_appends: bool,
         entries: &[(&[u8], Hash)],
         batch: &mut CommitBatch,
     ) -> Result<()> {
-        Ok(grow_batch(&mut self.log, entries, batch)?)
+        if self.edge_committed && store_appends {
+            Ok(grow_batch_appending(&mut self.log, entries, batch)?)
+        } else {
+            Ok(grow_batch(&mut self.log, entries, batch)?)
+        }
+    }
+
+    /// Records that `head`, grown by this tree, is committed.
+    pub(crate) fn committed(&mut self, head: TreeHead) {
+        self.committed = head;
+        self.edge_committed = true;
     }
 }
 
@@ -564,7 +583,7 @@ fn sequence(
         .iter()
         .map(|(j, _, leaf)| (j.entry.body.as_slice(), *leaf))
         .collect();
-    tree.append(&leaves, &mut batch)?;
+    tree.append(store.appends_bundles(), &leaves, &mut batch)?;
     let root = tree.log.root();
     let note = sign_head(&parts.origin, tree.size(), root, parts.signer.as_ref())?;
     let head = TreeHead {
@@ -580,7 +599,7 @@ fn sequence(
         note: head.checkpoint.clone(),
         signed_at: std::time::SystemTime::now(),
     });
-    tree.committed = head;
+    tree.committed(head);
     let fail_closed = parts.witness.as_ref().is_some_and(|w| w.fail_closed);
     if !fail_closed {
         shared.offer_latest(Arc::clone(&signed));

@@ -40,6 +40,16 @@ impl Store {
             }
             wb.put_cf(tiles, tile_key(log, 1, 0, bundle.index), data);
         }
+        for append in &batch.bundle_appends {
+            // Concatenated to the stored prefix by the family's merge
+            // operator ([`crate::db::APPEND_OPERATOR`]): the WAL and the
+            // memtable carry the new entries only.
+            wb.merge_cf(
+                tiles,
+                tile_key(log, 1, 0, append.bundle.index),
+                &append.tail,
+            );
+        }
         for (h, index) in &batch.dedup {
             wb.put_cf(dedup, log_prefixed(log, h), index.to_be_bytes());
         }

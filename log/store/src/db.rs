@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, Options};
 
-use crate::error::{Error, Result, corrupt, db_key};
+use crate::error::{Error, Result, corrupt, db, db_key};
 use crate::schema::{CF_META, CF_TILES, FAMILIES, LogNumber, SCHEMA_VERSION};
 use crate::stager::{INGEST_DIR, INGEST_LZ4_ACCELERATION};
 
@@ -40,8 +40,32 @@ pub(crate) fn family_options(name: &str, table: &BlockBasedOptions) -> Options {
         o.set_level_zero_file_num_compaction_trigger(16);
         o.set_level_zero_slowdown_writes_trigger(24);
     }
+    if name == CF_TILES {
+        o.set_merge_operator_associative(APPEND_OPERATOR, concatenate);
+    }
     o.set_block_based_table_factory(table);
     o
+}
+
+/// Name of the merge operator of the `tiles` family: a merge operand is
+/// appended to the value (see [`crate::BundleAppend`]). Every open of a
+/// store registers it; RocksDB records the name in the store's options.
+pub(crate) const APPEND_OPERATOR: &str = "islet.append";
+
+/// The `tiles` family's merge: the stored value followed by the operands.
+fn concatenate(
+    _key: &[u8],
+    stored: Option<&[u8]>,
+    operands: &rocksdb::MergeOperands,
+) -> Option<Vec<u8>> {
+    let stored = stored.unwrap_or_default();
+    let len = stored.len() + operands.iter().map(<[u8]>::len).sum::<usize>();
+    let mut value = Vec::with_capacity(len);
+    value.extend_from_slice(stored);
+    for operand in operands {
+        value.extend_from_slice(operand);
+    }
+    Some(value)
 }
 
 /// Options of SST files written for ingestion into `tiles`: the family's
@@ -109,6 +133,21 @@ impl Store {
     /// [`Error::Db`] when there is no store or the schema differs.
     pub fn open_read_only(path: &Path) -> Result<Store> {
         Self::open_mode(path, false, true)
+    }
+
+    /// Flushes every family's memtable and compacts its whole key range:
+    /// the store as a server leaves it once its compactions have caught up
+    /// (merge operands folded into their values, one sorted run per level).
+    ///
+    /// # Errors
+    /// [`Error::Db`].
+    pub fn compact(&self) -> Result<()> {
+        for name in FAMILIES {
+            let cf = self.cf(name)?;
+            self.db.flush_cf(cf).map_err(db("flush"))?;
+            self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
     }
 
     fn open_mode(path: &Path, create: bool, read_only: bool) -> Result<Store> {

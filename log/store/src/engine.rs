@@ -18,7 +18,7 @@ use islet_tlog::tiles::{
 };
 
 use crate::error::{Result, corrupt};
-use crate::schema::{CommitBatch, LogNumber, SearchKind, TreeHead};
+use crate::schema::{BundleAppend, CommitBatch, LogNumber, SearchKind, TreeHead};
 
 /// What a storage engine of islet answers and does.
 ///
@@ -28,6 +28,12 @@ use crate::schema::{CommitBatch, LogNumber, SearchKind, TreeHead};
 pub trait LogStore: Send + Sync {
     /// The engine's name for messages and metrics (`rocksdb`, `postgres`).
     fn engine(&self) -> &'static str;
+
+    /// Whether [`LogStore::append`] takes [`CommitBatch::bundle_appends`]
+    /// (an engine that does not is never given any).
+    fn appends_bundles(&self) -> bool {
+        false
+    }
 
     /// The committed tree head of a log, if it has one.
     ///
@@ -214,7 +220,8 @@ pub fn grower_at(store: &dyn LogStore, log: LogNumber, size: u64) -> Result<LogG
 
 /// Appends entries (with their leaf hashes) to `log` and adds the tiles
 /// and bundles they complete or grow, the right edge included, to
-/// `batch`: what a sequencer commits with the new head.
+/// `batch`: what a sequencer commits with the new head. Every bundle goes
+/// whole into `batch.bundles`.
 ///
 /// # Errors
 /// The tree's refusal (an entry too large for a bundle).
@@ -223,14 +230,48 @@ pub fn grow_batch(
     entries: &[(&[u8], Hash)],
     batch: &mut CommitBatch,
 ) -> Result<()> {
+    grow(log, entries, batch, None)
+}
+
+/// [`grow_batch`] for a store that holds `log`'s edge bundle exactly as
+/// `log` has it (the caller committed it) and
+/// [appends bundles](LogStore::appends_bundles): the bundle that was at
+/// the edge is written as a [`BundleAppend`] of the new entries only.
+///
+/// # Errors
+/// As [`grow_batch`].
+pub fn grow_batch_appending(
+    log: &mut LogGrower,
+    entries: &[(&[u8], Hash)],
+    batch: &mut CommitBatch,
+) -> Result<()> {
+    let stored = log.edge().bundle.map(|(id, data)| (id.index, data.len()));
+    grow(log, entries, batch, stored)
+}
+
+/// Grows `log`; the bundle `stored.0`, of which the store holds the first
+/// `stored.1` bytes, becomes an append.
+fn grow(
+    log: &mut LogGrower,
+    entries: &[(&[u8], Hash)],
+    batch: &mut CommitBatch,
+    stored: Option<(u64, usize)>,
+) -> Result<()> {
+    let add_bundle = |batch: &mut CommitBatch, id: BundleId, data: &[u8]| match stored {
+        Some((index, stored_len)) if index == id.index => {
+            batch.bundle_appends.push(BundleAppend {
+                bundle: id,
+                tail: bytes::Bytes::copy_from_slice(&data[stored_len..]),
+            });
+        }
+        _ => batch
+            .bundles
+            .push((id, bytes::Bytes::copy_from_slice(data))),
+    };
     for (e, leaf) in entries {
         log.push_hashed(e, *leaf, &mut |grown| match grown {
             Grown::Tile(t, hashes) => batch.tiles.push((t, encode_hash_tile(hashes))),
-            Grown::Bundle(id, data) => {
-                batch
-                    .bundles
-                    .push((id, bytes::Bytes::copy_from_slice(data)));
-            }
+            Grown::Bundle(id, data) => add_bundle(batch, id, data),
         })?;
     }
     let edge = log.edge();
@@ -238,9 +279,7 @@ pub fn grow_batch(
         batch.tiles.push((t, encode_hash_tile(hashes)));
     }
     if let Some((id, data)) = edge.bundle {
-        batch
-            .bundles
-            .push((id, bytes::Bytes::copy_from_slice(data)));
+        add_bundle(batch, id, data);
     }
     Ok(())
 }

@@ -44,8 +44,8 @@ pub use db::Store;
 pub use engine::{LogStore, SharedLog, StoreHashReader};
 pub use error::{Error, Result};
 pub use schema::{
-    CommitBatch, Evidence, LogNumber, LogRecord, MAX_LOGS, OWN_LOG, SearchKind, StagedProgress,
-    TreeHead,
+    BundleAppend, CommitBatch, Evidence, LogNumber, LogRecord, MAX_LOGS, OWN_LOG, SearchKind,
+    StagedProgress, TreeHead,
 };
 pub use shards::{Frozen, ShardRecord};
 pub use stager::Stager;

@@ -18,6 +18,10 @@ impl LogStore for Store {
         "rocksdb"
     }
 
+    fn appends_bundles(&self) -> bool {
+        true
+    }
+
     fn tree_head(&self, log: LogNumber) -> Result<Option<TreeHead>> {
         self.get(CF_META, &tree_key(log))?
             .map(|v| TreeHead::decode(&v))

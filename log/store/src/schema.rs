@@ -20,6 +20,9 @@
 //!
 //! A tile is stored once, at its latest width; a partial tile `.p/W` is the
 //! prefix of the stored one (tiles only grow, and prefixes never change).
+//! The sequencer grows a stored bundle by merge operands that RocksDB
+//! appends to its value (`islet.append`, see [`BundleAppend`]); a read
+//! sees the concatenation.
 //! Everything a batch changes goes into one `WriteBatch` written with
 //! `sync = true`: a crash leaves the old tree or the new one. RocksDB's LOCK
 //! file keeps a second process out.
@@ -163,6 +166,20 @@ impl TreeHead {
     }
 }
 
+/// Entries appended to a bundle the store holds exactly as far as the
+/// writer's tree had it (the sequencer that committed it appends): the
+/// bundle becomes `bundle` (its new width) by adding `tail`. A partial
+/// bundle would otherwise be written whole by every batch that grows it
+/// (up to 128 KiB of Rekor entries, for a batch of a few dozen).
+#[derive(Debug, Clone)]
+pub struct BundleAppend {
+    /// The bundle at its new width.
+    pub bundle: BundleId,
+    /// The bytes that follow the stored ones: the new entries,
+    /// length-prefixed.
+    pub tail: bytes::Bytes,
+}
+
 /// Everything one sequencing batch changes, written atomically.
 #[derive(Debug, Default)]
 pub struct CommitBatch {
@@ -171,6 +188,10 @@ pub struct CommitBatch {
     /// New or grown entry bundles (shared bytes, so that a bundle read
     /// from a snapshot or a mirror is staged without a copy).
     pub bundles: Vec<(BundleId, bytes::Bytes)>,
+    /// Bundles grown past a prefix the store already holds: only the
+    /// entries after it travel (see [`BundleAppend`]). Produced only for an
+    /// engine whose [`crate::LogStore::appends_bundles`] is true.
+    pub bundle_appends: Vec<BundleAppend>,
     /// Dedup keys, the leaf hash of each new entry, with its index.
     pub dedup: Vec<(Hash, u64)>,
     /// Search index rows.

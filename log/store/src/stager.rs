@@ -222,6 +222,12 @@ impl<'s> Stager<'s> {
     /// # Errors
     /// [`Error::Db`].
     pub fn stage(&mut self, batch: &CommitBatch, progress: Option<&StagedProgress>) -> Result<()> {
+        if !batch.bundle_appends.is_empty() {
+            // An extension stages whole bundles.
+            return Err(Error::Usage {
+                reason: "staging takes whole bundles, not appends".to_owned(),
+            });
+        }
         let store = self.store;
         let tiles = store.cf(CF_TILES)?;
         let bulk: usize = batch

@@ -169,7 +169,8 @@ pub(super) fn integrate_batch(
         }
     }
     let leaves: Vec<(&[u8], Hash)> = fresh.iter().map(|r| (r.body.as_slice(), r.hash)).collect();
-    tree.append(&leaves, &mut batch)?;
+    // PostgreSQL takes bundles whole.
+    tree.append(false, &leaves, &mut batch)?;
     let root = tree.log.root();
     let note = sign_head(&parts.origin, tree.size(), root, signer)?;
     let head = TreeHead {
@@ -202,7 +203,7 @@ pub(super) fn integrate_batch(
             Vec::new(),
         );
     }
-    tree.committed = head;
+    tree.committed(head);
     let m = &shared.metrics;
     m.appended.fetch_add(fresh.len() as u64, Ordering::Relaxed);
     m.batches.fetch_add(1, Ordering::Relaxed);
