@@ -6,7 +6,7 @@
 //! root recomputed from the partial tiles and compared with the signed root.
 //! The first problem is reported with the file, the index, and both hashes.
 //!
-//! Bundles are read and hashed on every core ([`bundles`]); the results
+//! Bundles are read and hashed on every core (the `bundles` module); the results
 //! are consumed in log order.
 
 mod bundles;
