@@ -28,9 +28,10 @@ use islet_tlog::tiles::TilePath;
 use sha2::{Digest, Sha256};
 
 /// Bytes of tiles and bundles `islet serve` keeps in memory: all the top
-/// tiles of a log of billions of entries, and a few hundred recent full
-/// bundles.
-pub const TILE_CACHE_MAX_BYTES: usize = 64 << 20;
+/// tiles of a log of billions of entries, and a couple of hundred recent
+/// full bundles. (Part of the server's memory budget, with the store's
+/// `BLOCK_CACHE_BYTES`.)
+pub const TILE_CACHE_MAX_BYTES: usize = 32 << 20;
 
 /// A bundle's gzip form is kept only when it is at most this fraction
 /// (in tenths) of the plain bytes; otherwise the plain bytes are sent.
