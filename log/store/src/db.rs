@@ -33,10 +33,12 @@ pub const MEMTABLE_BYTES: usize = 32 * 1024 * 1024;
 pub const READ_ONLY_BLOCK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Block-based table options over `cache`: index and filter blocks
-/// partitioned and charged to the cache (see [`BLOCK_CACHE_BYTES`]), with
+/// partitioned and, when `charged`, kept in the cache and charged to it
+/// (see [`BLOCK_CACHE_BYTES`]; a read-only open's small cache holds data
+/// blocks only, its table readers keep their index blocks), with
 /// a Ribbon filter as selective as a Bloom filter of 10 bits per key (1%
 /// false positives, in about 30% less memory) when `filtered`.
-fn table_options(cache: &Cache, filtered: bool) -> BlockBasedOptions {
+fn table_options(cache: &Cache, filtered: bool, charged: bool) -> BlockBasedOptions {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     if filtered {
@@ -44,10 +46,12 @@ fn table_options(cache: &Cache, filtered: bool) -> BlockBasedOptions {
         table.set_partition_filters(true);
     }
     table.set_index_type(rocksdb::BlockBasedIndexType::TwoLevelIndexSearch);
-    table.set_cache_index_and_filter_blocks(true);
-    table.set_cache_index_and_filter_blocks_with_high_priority(true);
-    table.set_pin_top_level_index_and_filter(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    if charged {
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_cache_index_and_filter_blocks_with_high_priority(true);
+        table.set_pin_top_level_index_and_filter(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    }
     table
 }
 
@@ -136,6 +140,10 @@ pub struct Store {
     pub(crate) ingest_files: std::sync::atomic::AtomicU64,
     /// Ingestions since the store was opened.
     pub(crate) ingestions: std::sync::atomic::AtomicU64,
+    /// Bundles are read without filling the block cache (a store open
+    /// for writing, as a server's; a read-only open, as an export's,
+    /// reads some bundles more than once and keeps them).
+    pub(crate) bundles_bypass_cache: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -226,10 +234,10 @@ impl Store {
                 ),
             );
         }
-        let table = table_options(&cache, true);
+        let table = table_options(&cache, true, !read_only);
         // The search index is read by prefix (kind and key), never by
         // whole key: a whole-key filter would cost memory for nothing.
-        let unfiltered = table_options(&cache, false);
+        let unfiltered = table_options(&cache, false, !read_only);
         let families = FAMILIES.iter().map(|name| {
             let table = if *name == CF_SEARCH {
                 &unfiltered
@@ -276,6 +284,7 @@ impl Store {
             ingest_files: std::sync::atomic::AtomicU64::new(0),
             ingestions: std::sync::atomic::AtomicU64::new(0),
             own_log: std::sync::atomic::AtomicU32::new(crate::OWN_LOG),
+            bundles_bypass_cache: !read_only,
         };
         let meta = store.cf(CF_META)?;
         match store

@@ -33,12 +33,16 @@ impl LogStore for Store {
     }
 
     fn bundle(&self, log: LogNumber, index: u64) -> Result<Option<Vec<u8>>> {
-        // Bundles (up to 128 KiB of Rekor entries each) are read to be
-        // served, exported or pushed, and the server keeps the ones it
-        // serves in its own cache: in the block cache they would only push
-        // out the index, filter and hash-tile blocks that writes and proofs
-        // read again and again.
-        self.get_uncached(CF_TILES, &tile_key(log, 1, 0, index))
+        let key = tile_key(log, 1, 0, index);
+        if self.bundles_bypass_cache {
+            // A server keeps the bundles it serves in its own cache; in the
+            // block cache they (up to 128 KiB each) would only push out the
+            // index, filter and hash-tile blocks that writes and proofs
+            // read again and again.
+            self.get_uncached(CF_TILES, &key)
+        } else {
+            self.get(CF_TILES, &key)
+        }
     }
 
     fn checkpoint_at(&self, log: LogNumber, size: u64) -> Result<Option<Vec<u8>>> {
