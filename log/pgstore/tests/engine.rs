@@ -174,6 +174,23 @@ fn a_commit_from_a_head_that_moved_writes_nothing() {
     // A first head where one exists moves nothing either.
     let e = pg.append(log, None, &batch, &head).unwrap_err();
     assert!(matches!(e, Error::HeadMoved { expected: None, .. }), "{e}");
+    // Nor does a batch carrying bundle appends: PostgreSQL takes bundles
+    // whole, and says so.
+    assert!(!pg.appends_bundles());
+    let current = pg.tree_head(log).unwrap().unwrap();
+    let (mut batch, head) = grow(&pg, log, 320, 330);
+    let (bundle, bytes) = batch.bundles.pop().unwrap();
+    batch.bundle_appends.push(islet_store::BundleAppend {
+        bundle,
+        tail: bytes,
+    });
+    let e = pg.append(log, Some(&current), &batch, &head).unwrap_err();
+    assert!(
+        matches!(&e, Error::Usage { reason } if reason.contains("whole bundles")),
+        "{e}"
+    );
+    assert_eq!(pg.tree_head(log).unwrap().unwrap().size, 320);
+    assert_eq!((count(&pg, "entries"), count(&pg, "checkpoints")), rows);
 }
 
 #[test]

@@ -80,6 +80,25 @@ pub struct SignedHead {
     pub signed_at: std::time::SystemTime,
 }
 
+impl SignedHead {
+    /// The committed `head` of `log` as a node starts serving it: its note
+    /// as stored, with the cosignatures it gathered when it has any.
+    ///
+    /// # Errors
+    /// The store's failure.
+    pub(crate) fn stored(store: &dyn LogStore, log: LogNumber, head: &TreeHead) -> Result<Self> {
+        let note = store
+            .checkpoint_at(log, head.size)?
+            .unwrap_or_else(|| head.checkpoint.clone());
+        Ok(Self {
+            size: head.size,
+            root: head.root,
+            note,
+            signed_at: std::time::SystemTime::now(),
+        })
+    }
+}
+
 pub(crate) type Reply = oneshot::Sender<Result<Outcome>>;
 
 /// A submission and where its answer goes.
@@ -473,17 +492,8 @@ pub fn start(parts: SequencerParts) -> Result<Sequencer> {
         .guard
         .check(store.as_ref(), log, &head, &verifier, &parts.origin)?;
     let tree = Tree::load(store.as_ref(), log, &head)?;
-    // Served with the cosignatures it gathered, when it has any.
-    let note = store
-        .checkpoint_at(log, head.size)?
-        .unwrap_or_else(|| head.checkpoint.clone());
     let (tx, rx) = mpsc::channel(parts.config.max_pending.max(1));
-    let shared = Arc::new(Shared::new(SignedHead {
-        size: head.size,
-        root: head.root,
-        note,
-        signed_at: std::time::SystemTime::now(),
-    }));
+    let shared = Arc::new(Shared::new(SignedHead::stored(store.as_ref(), log, &head)?));
     let thread_shared = Arc::clone(&shared);
     std::thread::Builder::new()
         .name("islet-sequencer".into())

@@ -6,7 +6,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use islet_store::engine::{grow_batch, grow_batch_appending, grower_at};
-use islet_store::{CommitBatch, LogStore, OWN_LOG, Store, TreeHead};
+use islet_store::{BundleAppend, CommitBatch, Error, LogStore, OWN_LOG, Store, TreeHead};
 use islet_tlog::merkle::{Hash, leaf_hash};
 use islet_tlog::tiles::BundleId;
 
@@ -91,4 +91,25 @@ fn appended_bundles_read_back_as_whole_writes_give_them_through_reopen_and_compa
         Store::open_read_only(dir.path()).unwrap()
     };
     assert_eq!(bundles(&read_only, 1400), expected, "read-only");
+}
+
+#[test]
+fn staging_refuses_appends_and_stages_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), true).unwrap();
+    let batch = CommitBatch {
+        bundle_appends: vec![BundleAppend {
+            bundle: BundleId { index: 0, width: 2 },
+            tail: body(1).into(),
+        }],
+        ..CommitBatch::default()
+    };
+    let mut stager = store.stager(OWN_LOG);
+    let e = stager.stage(&batch, None).unwrap_err();
+    assert!(
+        matches!(&e, Error::Usage { reason } if reason.contains("whole bundles")),
+        "{e}"
+    );
+    stager.finish().unwrap();
+    assert_eq!(store.bundle(OWN_LOG, 0).unwrap(), None);
 }

@@ -90,16 +90,7 @@ pub(super) fn integrate(
         &parts.origin,
     )?;
     if let Some(step) = before_sequencing {
-        let note = parts
-            .store
-            .checkpoint_at(parts.log, head.size)?
-            .unwrap_or_else(|| head.checkpoint.clone());
-        let signed = SignedHead {
-            size: head.size,
-            root: head.root,
-            note,
-            signed_at: std::time::SystemTime::now(),
-        };
+        let signed = SignedHead::stored(parts.store.as_ref(), parts.log, &head)?;
         step(&signed, shared)?;
     }
     let mut tree = Tree::load(parts.store.as_ref(), parts.log, &head)?;

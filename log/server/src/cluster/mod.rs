@@ -173,16 +173,7 @@ pub fn start(mut parts: ClusterParts) -> Result<Sequencer> {
         &verifier,
         &parts.origin,
     )?;
-    let note = parts
-        .store
-        .checkpoint_at(parts.log, head.size)?
-        .unwrap_or_else(|| head.checkpoint.clone());
-    let first = SignedHead {
-        size: head.size,
-        root: head.root,
-        note,
-        signed_at: std::time::SystemTime::now(),
-    };
+    let first = SignedHead::stored(parts.store.as_ref(), parts.log, &head)?;
     // Fail-closed, a node serves from the start only what the witnesses'
     // quorum cosigned, once there is such a checkpoint.
     let first = match parts.witnesses.as_ref().filter(|w| w.fail_closed()) {
