@@ -548,7 +548,7 @@ fn sequence(
     let mut batch = CommitBatch::default();
     let mut fresh: Vec<(Job, u64, Hash)> = Vec::new();
     let mut duplicates: Vec<(Job, u64)> = Vec::new();
-    let mut in_batch: std::collections::HashMap<Hash, u64> = std::collections::HashMap::new();
+    let mut in_batch: rustc_hash::FxHashMap<Hash, u64> = rustc_hash::FxHashMap::default();
     for job in jobs {
         // The leaf hash is the dedup key (and, there, the leaf-hash search
         // index): computed once, used for the tree too.

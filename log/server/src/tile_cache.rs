@@ -16,7 +16,7 @@
 //! since it was last looked at (the CLOCK policy): the top tiles and the
 //! recent bundles, which every client reads, stay.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -132,7 +132,7 @@ fn gzip_of(plain: &Representation) -> Option<Representation> {
 }
 
 struct Inner {
-    map: HashMap<Key, Arc<Cached>>,
+    map: rustc_hash::FxHashMap<Key, Arc<Cached>>,
     order: VecDeque<Key>,
     bytes: usize,
 }
@@ -165,7 +165,7 @@ impl TileCache {
     pub fn new(max_bytes: usize) -> TileCache {
         TileCache {
             inner: Mutex::new(Inner {
-                map: HashMap::new(),
+                map: rustc_hash::FxHashMap::default(),
                 order: VecDeque::new(),
                 bytes: 0,
             }),

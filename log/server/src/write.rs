@@ -97,7 +97,7 @@ pub(crate) async fn create_entry(
     let body = entry.body.clone();
     match own.sequencer.submit(entry, Some(arriving)).await {
         Ok(Outcome::Appended(a)) => {
-            let tle = TransparencyLogEntry::new(&EntryResponseParts {
+            let json = TransparencyLogEntry::encode(&EntryResponseParts {
                 index: a.index,
                 log_id: &own.log_id,
                 kind,
@@ -107,18 +107,12 @@ pub(crate) async fn create_entry(
                 proof: &a.proof,
                 checkpoint: &a.checkpoint.note,
             });
-            match serde_json::to_vec(&tle) {
-                Ok(json) => Ok((
-                    StatusCode::CREATED,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    json,
-                )
-                    .into_response()),
-                Err(e) => Err(ApiError::internal(&format!(
-                    "the response for entry {} does not encode: {e}",
-                    a.index
-                ))),
-            }
+            Ok((
+                StatusCode::CREATED,
+                [(header::CONTENT_TYPE, "application/json")],
+                json,
+            )
+                .into_response())
         }
         Ok(Outcome::Duplicate { index }) => Err(ApiError::AlreadyExists { index }),
         Err(e) => {

@@ -591,6 +591,26 @@ pub fn root_from_partial_tiles(size: u64, rows: &[Vec<Hash>]) -> Result<Hash> {
 pub struct TileBuilder {
     size: u64,
     rows: Vec<Vec<Hash>>,
+    /// For each row, the roots of the perfect subtrees its hashes make up,
+    /// largest first (one per set bit of the row's length): the tree's
+    /// right edge, kept as the leaves arrive (one node hash per hash
+    /// pushed, as hashing each full tile cost), so that [`TileBuilder::root`]
+    /// hashes one node per set bit of the size instead of the partial tiles
+    /// again (that was a tenth of a write's instructions in small batches).
+    edges: Vec<Vec<Hash>>,
+}
+
+/// Pushes `hash`, the row's hash number `len_after`, onto the row's right
+/// edge, merging the perfect subtrees it completes.
+fn push_edge(edge: &mut Vec<Hash>, len_after: usize, hash: Hash) {
+    edge.push(hash);
+    for _ in 0..len_after.trailing_zeros() {
+        // A row of `len_after` hashes has one edge node per set bit of its
+        // length, so a merge always finds two.
+        if let (Some(right), Some(left)) = (edge.pop(), edge.pop()) {
+            edge.push(node_hash(&left, &right));
+        }
+    }
 }
 
 impl TileBuilder {
@@ -604,10 +624,20 @@ impl TileBuilder {
     /// the level has none), as [`partial_tiles`] lists them.
     ///
     /// # Errors
-    /// [`Error::TileLength`] when a row is not the width `size` implies.
+    /// [`Error::TileLength`] for rows of the wrong width.
     pub fn resume(size: u64, rows: Vec<Vec<Hash>>) -> Result<Self> {
         root_from_partial_tiles(size, &rows)?;
-        Ok(Self { size, rows })
+        let edges = rows
+            .iter()
+            .map(|row| {
+                let mut edge = Vec::new();
+                for (i, h) in row.iter().enumerate() {
+                    push_edge(&mut edge, i + 1, *h);
+                }
+                edge
+            })
+            .collect();
+        Ok(Self { size, rows, edges })
     }
 
     /// Leaves pushed so far.
@@ -625,9 +655,12 @@ impl TileBuilder {
         loop {
             if self.rows.len() <= level {
                 self.rows.push(Vec::with_capacity(usize::from(TILE_WIDTH)));
+                self.edges.push(Vec::new());
             }
             let row = &mut self.rows[level];
+            let edge = &mut self.edges[level];
             row.push(hash);
+            push_edge(edge, row.len(), hash);
             if row.len() < usize::from(TILE_WIDTH) {
                 return;
             }
@@ -637,7 +670,9 @@ impl TileBuilder {
                 width: TILE_WIDTH,
             };
             on_full_tile(tile, row);
-            hash = perfect_root(row);
+            // A full row's edge is one node: the tile's root.
+            hash = edge.pop().unwrap_or_else(|| perfect_root(row));
+            edge.clear();
             row.clear();
             level += 1;
             index_at_level >>= 8;
@@ -655,9 +690,15 @@ impl TileBuilder {
 
     /// The root of the current tree.
     pub fn root(&self) -> Hash {
-        // The rows are exactly the partial tiles of the current size (a row
-        // is cleared when it fills), so this cannot fail.
-        root_from_partial_tiles(self.size, &self.rows).unwrap_or(crate::merkle::EMPTY_ROOT)
+        // The edge nodes, smallest first: lowest level first, and within a
+        // row the reverse of its largest-first order. The root folds them
+        // from the smallest up (RFC 6962's split at the largest power of
+        // two, from the right).
+        let mut nodes = self.edges.iter().flat_map(|edge| edge.iter().rev());
+        let Some(smallest) = nodes.next() else {
+            return crate::merkle::EMPTY_ROOT;
+        };
+        nodes.fold(*smallest, |acc, h| node_hash(h, &acc))
     }
 }
 

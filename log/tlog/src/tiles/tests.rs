@@ -26,6 +26,46 @@ fn tile_builder_root_matches_memory_tree_at_every_size() {
     }
 }
 
+/// A builder resumed from the partial tiles of any size gives the memory
+/// tree's root at that size and at every size after it, across the ends
+/// of level-0 and level-1 tiles (where its right edge is rebuilt from the
+/// rows and where full rows collapse into the level above).
+#[test]
+fn a_resumed_tile_builder_root_matches_memory_tree() {
+    let mut tree = MemoryTree::new();
+    let mut whole = TileBuilder::new();
+    let mut resumed: Vec<TileBuilder> = Vec::new();
+    for i in 0..66_100u32 {
+        if matches!(
+            i,
+            0 | 1 | 255 | 256 | 300 | 65_535 | 65_536 | 65_537 | 65_800
+        ) {
+            let rows = (0..3u8)
+                .map(|level| {
+                    whole
+                        .partial_tiles()
+                        .into_iter()
+                        .find(|(t, _)| t.level == level)
+                        .map(|(_, h)| h.to_vec())
+                        .unwrap_or_default()
+                })
+                .collect();
+            resumed.push(TileBuilder::resume(whole.size(), rows).expect("the rows of a real size"));
+        }
+        if i % 97 == 0 || (65_530..65_600).contains(&i) || i < 600 {
+            for b in &resumed {
+                assert_eq!(b.root(), tree.root(), "size {i}");
+            }
+        }
+        let h = leaf_hash(&i.to_be_bytes());
+        tree.append_leaf_hash(h);
+        whole.push(h, &mut |_, _| {});
+        for b in &mut resumed {
+            b.push(h, &mut |_, _| {});
+        }
+    }
+}
+
 struct Tiles(BTreeMap<TileId, Vec<u8>>);
 impl TileFetcher for Tiles {
     fn fetch_tiles(&self, tiles: &[TileId]) -> Result<Vec<Vec<u8>>> {
