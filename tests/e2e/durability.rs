@@ -321,3 +321,69 @@ fn a_missing_checkpoint_record_refuses_unless_the_log_is_empty() {
         "{err}"
     );
 }
+
+/// The sequence number in the header of the fork guard record's slot at
+/// `offset` (`islet-guard-1 SEQ …`).
+fn guard_slot_seq(raw: &[u8], offset: usize) -> u64 {
+    std::str::from_utf8(&raw[offset + 14..offset + 34])
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_torn_checkpoint_record_falls_back_to_its_older_slot_and_a_ruined_one_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.published");
+    let mut server = Islet::start(dir.path());
+    write_entries(&server, "one", 3);
+    server.kill();
+    let mut raw = std::fs::read(&path).unwrap();
+    let half = raw.len() / 2;
+    let newest = if guard_slot_seq(&raw, 0) > guard_slot_seq(&raw, half) {
+        0
+    } else {
+        half
+    };
+    // A crash in the middle of writing the newest record: its note torn.
+    raw[newest + 200] ^= 0x01;
+    std::fs::write(&path, &raw).unwrap();
+    server.restart();
+    write_entries(&server, "two", 2);
+    server.kill();
+    let note = crate::support::guard_record_note(&std::fs::read(&path).unwrap());
+    assert!(
+        String::from_utf8_lossy(&note).lines().nth(1) == Some("5"),
+        "the record after the restart: {}",
+        String::from_utf8_lossy(&note)
+    );
+    // Both slots ruined: what was published is unknown.
+    let mut raw = std::fs::read(&path).unwrap();
+    raw[200] ^= 0x01;
+    raw[half + 200] ^= 0x01;
+    std::fs::write(&path, &raw).unwrap();
+    let err = islet_serve_refuses(dir.path());
+    assert!(
+        err.contains("neither slot holds an intact record (slot 0: checksum mismatch"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_checkpoint_record_from_before_slots_is_read_and_rewritten_in_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.published");
+    let mut server = Islet::start(dir.path());
+    write_entries(&server, "one", 2);
+    server.kill();
+    // The record as islet wrote it before slots: the note alone.
+    let note = crate::support::guard_record_note(&std::fs::read(&path).unwrap());
+    std::fs::write(&path, &note).unwrap();
+    server.restart();
+    write_entries(&server, "two", 1);
+    server.kill();
+    let raw = std::fs::read(&path).unwrap();
+    assert!(raw.starts_with(b"islet-guard-1 "), "not rewritten in slots");
+    let note = crate::support::guard_record_note(&raw);
+    assert_eq!(String::from_utf8_lossy(&note).lines().nth(1), Some("3"));
+}

@@ -698,3 +698,42 @@ pub(crate) fn sigstore_client(trust_config: &Path, n: usize) -> serde_json::Valu
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The note the fork guard's record file holds, read as its format is
+/// documented (`log/server/src/guard/record.rs`), independently of the
+/// server's reader: two equal slots, each `islet-guard-1 SEQ LEN SHA256\n`
+/// then the note, SHA-256 over SEQ (8 bytes little-endian) and the note;
+/// the intact slot with the higher SEQ wins. A file from before slots is
+/// the note itself.
+pub(crate) fn guard_record_note(raw: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let half = raw.len() / 2;
+    let slots = [&raw[..half], &raw[half..]];
+    if !slots.iter().any(|s| s.starts_with(b"islet-guard-1 ")) {
+        return raw.to_vec();
+    }
+    let mut best: Option<(u64, Vec<u8>)> = None;
+    for slot in slots {
+        let Some(nl) = slot.iter().position(|&b| b == b'\n') else {
+            continue;
+        };
+        let Ok(header) = std::str::from_utf8(&slot[..nl]) else {
+            continue;
+        };
+        let f: Vec<&str> = header.split(' ').collect();
+        let [_, seq, len, sum] = f[..] else { continue };
+        let (Ok(seq), Ok(len)) = (seq.parse::<u64>(), len.parse::<usize>()) else {
+            continue;
+        };
+        let Some(note) = slot.get(nl + 1..nl + 1 + len) else {
+            continue;
+        };
+        let mut h = Sha256::new();
+        h.update(seq.to_le_bytes());
+        h.update(note);
+        if hex::encode(h.finalize()) == sum && best.as_ref().is_none_or(|(s, _)| seq > *s) {
+            best = Some((seq, note.to_vec()));
+        }
+    }
+    best.expect("the guard record has an intact slot").1
+}

@@ -2,20 +2,25 @@
 //! database, so that a store restored from an older copy refuses to start
 //! instead of signing a second tree at sizes already published.
 //!
-//! The record is written (temporary file, fsync, rename, fsync of the
-//! directory) after the batch is committed and before any client sees the
-//! checkpoint. On start the store must be at or ahead of the record, and
-//! its tree at the record's size must have the record's root.
+//! The record is written after the batch is committed and before any
+//! client sees the checkpoint, into the older of two slots of one file
+//! (one write and one `fdatasync`; [`record`] has the format and why a
+//! crash cannot lose both). On start the store must be at or ahead of the
+//! record, and its tree at the record's size must have the record's root.
 //!
 //! On a store several nodes share (PostgreSQL), each node keeps its own
 //! record (`../shared/specs/scale-out.md` §3.7). A node without one joins
 //! the log as the database holds it: it records the stored checkpoint
 //! (already verified with the log key) and guards from there on.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod record;
+#[cfg(test)]
+mod tests;
 
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use self::record::{Recorded, Writer};
 use crate::error::{Error, Result};
 use islet_store::{LogNumber, LogStore, TreeHead};
 use islet_tlog::checkpoint::SignedCheckpoint;
@@ -29,6 +34,8 @@ pub struct CheckpointGuard {
     /// The store is shared with other nodes: a missing record means a
     /// node joining, not a data directory restored without its record.
     shared_store: bool,
+    /// The record file, open after the first record of this process.
+    writer: Mutex<Option<Writer>>,
 }
 
 impl CheckpointGuard {
@@ -37,6 +44,7 @@ impl CheckpointGuard {
         Self {
             path: path.into(),
             shared_store: false,
+            writer: Mutex::new(None),
         }
     }
 
@@ -46,6 +54,7 @@ impl CheckpointGuard {
         Self {
             path: path.into(),
             shared_store: true,
+            writer: Mutex::new(None),
         }
     }
 
@@ -109,8 +118,19 @@ impl CheckpointGuard {
             }
             Err(e) => return Err(Error::io(&self.path)(e)),
         };
+        let note = match record::parse(&raw) {
+            Ok(Recorded::Whole(note) | Recorded::Slot { note, .. }) => note,
+            Err(why) => {
+                return Err(Error::Fork {
+                    reason: format!(
+                        "{}: {why}: refusing to sign without knowing what was published",
+                        self.path.display()
+                    ),
+                });
+            }
+        };
         let recorded =
-            SignedCheckpoint::open(&raw, key, &[], Some(origin)).map_err(|e| Error::Fork {
+            SignedCheckpoint::open(note, key, &[], Some(origin)).map_err(|e| Error::Fork {
                 reason: format!(
                     "{} does not verify with the log key: {e}",
                     self.path.display()
@@ -146,20 +166,31 @@ impl CheckpointGuard {
         Ok(())
     }
 
-    /// Records a checkpoint durably.
+    /// Records a checkpoint durably: over the older slot of the record
+    /// file, or, the first time (no file, a file from before slots, a note
+    /// too long for its slots), into a new file put in place by rename.
     ///
     /// # Errors
     /// [`Error::Io`].
     pub fn record(&self, note: &[u8]) -> Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let tmp = self.path.with_extension("tmp");
-        let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
-        f.write_all(note).map_err(Error::io(&tmp))?;
-        f.sync_all().map_err(Error::io(&tmp))?;
-        drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(Error::io(&self.path))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(Error::io(dir))
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        // After a failed write the slot it wrote may be torn: forget the
+        // file, so that a later record reads it again first.
+        let mut open = writer.take();
+        if open.is_none() {
+            open = Writer::open(&self.path)?;
+        }
+        let next = match open {
+            Some(mut w) if w.fits(note) => {
+                w.write(&self.path, note)?;
+                w
+            }
+            other => {
+                let seq = other.as_ref().map_or(1, Writer::next_seq);
+                Writer::create(&self.path, note, seq)?
+            }
+        };
+        *writer = Some(next);
+        Ok(())
     }
 }
