@@ -4,7 +4,7 @@
 //!
 //! The record is written after the batch is committed and before any
 //! client sees the checkpoint, into the older of two slots of one file
-//! (one write and one `fdatasync`; [`record`] has the format and why a
+//! (one write and one `fdatasync`; `guard/record.rs` has the format and why a
 //! crash cannot lose both). On start the store must be at or ahead of the
 //! record, and its tree at the record's size must have the record's root.
 //!
