@@ -418,6 +418,21 @@ fn an_ecdsa_p256_log_serves_search_proofs_past_checkpoints_and_metrics() {
         ] {
             assert!(m.contains(line), "{line} missing from\n{m}");
         }
+        // Every committed batch timed its synced commit and its record.
+        let value = |name: &str| {
+            m.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        };
+        let batches = value("islet_batches_total").expect("islet_batches_total");
+        assert!(batches >= 1.0, "{m}");
+        for histogram in ["islet_store_commit_seconds", "islet_guard_record_seconds"] {
+            assert!(m.contains(&format!("# TYPE {histogram} histogram")), "{m}");
+            assert_eq!(value(&format!("{histogram}_count")), Some(batches), "{m}");
+            assert!(
+                value(&format!("{histogram}_sum")).is_some_and(|s| s > 0.0),
+                "{m}"
+            );
+        }
     });
     drop(server);
 }

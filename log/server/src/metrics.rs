@@ -49,6 +49,10 @@ impl Histogram {
 const SECONDS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+/// Synced disk writes: from a tenth of a millisecond to a second.
+const SYNC_SECONDS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 const ENTRIES: &[f64] = &[
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
 ];
@@ -111,6 +115,10 @@ pub struct Metrics {
     pub batch_entries: Histogram,
     /// From queueing to answering with a checkpoint.
     pub time_to_checkpoint: Histogram,
+    /// A batch's synced commit to the store.
+    pub store_commit: Histogram,
+    /// A checkpoint's synced record in the fork guard.
+    pub guard_record: Histogram,
     rejections: [AtomicU64; Rejection::ALL.len()],
 }
 
@@ -123,6 +131,8 @@ impl Default for Metrics {
             tree_size: AtomicU64::new(0),
             batch_entries: Histogram::new(ENTRIES),
             time_to_checkpoint: Histogram::new(SECONDS),
+            store_commit: Histogram::new(SYNC_SECONDS),
+            guard_record: Histogram::new(SYNC_SECONDS),
             rejections: Default::default(),
         }
     }
@@ -184,6 +194,16 @@ impl Metrics {
             &mut out,
             "islet_time_to_checkpoint_seconds",
             "From request to a checkpoint covering it.",
+        );
+        self.store_commit.render(
+            &mut out,
+            "islet_store_commit_seconds",
+            "A batch's synced commit to the store (entries, tiles, checkpoint).",
+        );
+        self.guard_record.render(
+            &mut out,
+            "islet_guard_record_seconds",
+            "A published checkpoint's synced record in the fork guard.",
         );
         let gauge = |out: &mut String, name: &str, help: &str, v: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");

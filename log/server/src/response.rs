@@ -109,47 +109,54 @@ impl TransparencyLogEntry {
     /// escapes.
     pub fn encode(p: &EntryResponseParts<'_>) -> Vec<u8> {
         let index = p.index.to_string();
-        let mut out = String::with_capacity(
+        let mut out = Vec::with_capacity(
             400 + p.body.len().div_ceil(3) * 4 + p.proof.len() * 48 + p.checkpoint.len() * 11 / 10,
         );
-        out.push_str("{\"logIndex\":\"");
-        out.push_str(&index);
-        out.push_str("\",\"logId\":{\"keyId\":\"");
-        STANDARD.encode_string(p.log_id, &mut out);
-        out.push_str("\"},\"kindVersion\":{\"kind\":");
+        out.extend_from_slice(b"{\"logIndex\":\"");
+        out.extend_from_slice(index.as_bytes());
+        out.extend_from_slice(b"\",\"logId\":{\"keyId\":\"");
+        push_base64(&mut out, p.log_id);
+        out.extend_from_slice(b"\"},\"kindVersion\":{\"kind\":");
         push_json_str(&mut out, p.kind.kind());
-        out.push_str(",\"version\":");
+        out.extend_from_slice(b",\"version\":");
         push_json_str(&mut out, p.kind.version());
-        out.push_str("},\"integratedTime\":\"0\",\"inclusionPromise\":null,\"inclusionProof\":{\"logIndex\":\"");
-        out.push_str(&index);
-        out.push_str("\",\"rootHash\":\"");
-        STANDARD.encode_string(p.root, &mut out);
-        out.push_str("\",\"treeSize\":\"");
-        out.push_str(&p.tree_size.to_string());
-        out.push_str("\",\"hashes\":[");
+        out.extend_from_slice(b"},\"integratedTime\":\"0\",\"inclusionPromise\":null,\"inclusionProof\":{\"logIndex\":\"");
+        out.extend_from_slice(index.as_bytes());
+        out.extend_from_slice(b"\",\"rootHash\":\"");
+        push_base64(&mut out, p.root);
+        out.extend_from_slice(b"\",\"treeSize\":\"");
+        out.extend_from_slice(p.tree_size.to_string().as_bytes());
+        out.extend_from_slice(b"\",\"hashes\":[");
         for (i, h) in p.proof.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push('"');
-            STANDARD.encode_string(h, &mut out);
-            out.push('"');
+            out.push(b'"');
+            push_base64(&mut out, h);
+            out.push(b'"');
         }
-        out.push_str("],\"checkpoint\":{\"envelope\":");
+        out.extend_from_slice(b"],\"checkpoint\":{\"envelope\":");
         push_json_str(&mut out, &String::from_utf8_lossy(p.checkpoint));
-        out.push_str("}},\"canonicalizedBody\":\"");
-        STANDARD.encode_string(p.body, &mut out);
-        out.push_str("\"}");
-        out.into_bytes()
+        out.extend_from_slice(b"}},\"canonicalizedBody\":\"");
+        push_base64(&mut out, p.body);
+        out.extend_from_slice(b"\"}");
+        out
     }
 }
 
 /// Appends `s` as a JSON string, quoted and escaped as serde_json does.
-fn push_json_str(out: &mut String, s: &str) {
-    // Serializing a `str` to a String cannot fail.
-    if let Ok(quoted) = serde_json::to_string(s) {
-        out.push_str(&quoted);
-    }
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Serializing a `str` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Appends standard base64 (padded) of `bytes`, encoded in place rather
+/// than through the crate's chunked `String` writer.
+fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    // The slice is exactly the padded encoded length: encoding cannot fail.
+    let _ = STANDARD.encode_slice(bytes, &mut out[start..]);
 }
 
 /// The gRPC-style error body: `{"code": N, "message": "…", "details": []}`.

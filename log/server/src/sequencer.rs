@@ -601,8 +601,18 @@ fn sequence(
         root,
         checkpoint: note,
     };
+    let started = Instant::now();
     store.append(log, Some(&tree.committed), &batch, &head)?;
+    let committed = Instant::now();
     parts.guard.record(&head.checkpoint)?;
+    shared
+        .metrics
+        .store_commit
+        .observe(committed.duration_since(started).as_secs_f64());
+    shared
+        .metrics
+        .guard_record
+        .observe(committed.elapsed().as_secs_f64());
     let signed = Arc::new(SignedHead {
         size: head.size,
         root,

@@ -235,7 +235,12 @@ pub(super) fn publish_confirmed(
     signed: &Arc<SignedHead>,
     old_size: u64,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     parts.guard.record(&signed.note)?;
+    shared
+        .metrics
+        .guard_record
+        .observe(started.elapsed().as_secs_f64());
     shared.offer_latest(Arc::clone(signed));
     shared
         .metrics

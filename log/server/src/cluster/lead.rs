@@ -173,6 +173,7 @@ pub(super) fn integrate_batch(
         leaf_rows,
         rows: taken_rows,
     };
+    let started = std::time::Instant::now();
     islet_pgstore::append::append(
         client,
         parts.log,
@@ -183,6 +184,10 @@ pub(super) fn integrate_batch(
         Some(&taken),
     )
     .map_err(db)?;
+    shared
+        .metrics
+        .store_commit
+        .observe(started.elapsed().as_secs_f64());
     if let Some(hook) = &parts.witness_hook {
         hook.committed(
             Arc::new(SignedHead {
